@@ -1,0 +1,147 @@
+/*
+ * conf.h: the pipeline definition as plain structs, loaded from YAML with libyaml.
+ *
+ * conf_load() is strict (SPEC §3): unknown keys (with a did-you-mean), wrong types,
+ * bad durations/sizes/rates, missing required keys, duplicate names and
+ * out-of-range numbers are errors. Every error is reported as
+ * "FILE:LINE:COL: message" (1-based line and column) and loading goes on to report
+ * them all. Defaults are filled in, so the runtime never looks at a "set" flag.
+ * The strings and arrays are owned by the struct conf and freed by conf_free().
+ */
+#ifndef SLUICE_CONF_H
+#define SLUICE_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+
+enum when_full { WHEN_FULL_BLOCK = 0, WHEN_FULL_DROP_NEWEST, WHEN_FULL_DROP_OLDEST };
+enum framing { FRAMING_LINES = 0, FRAMING_NUL };
+enum source_type { SOURCE_FILE = 0, SOURCE_STDIN, SOURCE_EXEC, SOURCE_GENERATE };
+enum stage_kind { STAGE_EXEC = 0, STAGE_BUILTIN };
+enum exec_stdin { EXEC_STDIN_NONE = 0, EXEC_STDIN_ITEM };
+enum exec_stdout { EXEC_STDOUT_RESULT = 0, EXEC_STDOUT_LINES, EXEC_STDOUT_DISCARD, EXEC_STDOUT_ITEM };
+enum builtin_op { BUILTIN_PASSTHROUGH = 0, BUILTIN_GREP };
+enum on_failure { ON_FAILURE_SKIP = 0, ON_FAILURE_DEAD_LETTER, ON_FAILURE_CANCEL };
+enum sink_type { SINK_FILE = 0, SINK_STDOUT, SINK_DISCARD };
+enum fsync_mode { FSYNC_NEVER = 0, FSYNC_BATCH, FSYNC_ALWAYS };
+
+/* Where a thing was defined, for runtime messages that point back at the file. */
+struct conf_pos {
+	int line;
+	int col;
+};
+
+struct conf_queue {
+	uint64_t capacity;   /* items; default 1024 */
+	uint64_t max_bytes;  /* default 64MiB */
+	enum when_full when_full; /* default block */
+};
+
+struct conf_env {
+	char *name;
+	char *value;
+};
+
+struct conf_source {
+	struct conf_pos pos;
+	char *name;             /* required, unique among sources */
+	enum source_type type;  /* required */
+	char *path;             /* file: required */
+	bool follow;            /* file: default false */
+	enum framing framing;   /* file, stdin, exec: default lines */
+	int64_t count;          /* generate: -1 = endless (default) */
+	uint64_t interval;      /* generate: usec, 0 = as fast as the queue takes them */
+	char *template;         /* generate: default "{seq}" */
+	char **argv;            /* exec: required, NULL-terminated, at least one element */
+	size_t argc;
+};
+
+struct conf_stage {
+	struct conf_pos pos;
+	char *name;              /* required, unique among stages */
+	uint64_t workers;        /* 1..100000, default 1 */
+	struct conf_queue queue; /* this stage's input queue; defaults from the top-level queue */
+	enum stage_kind kind;    /* exactly one of exec: / builtin: is required */
+	/* exec */
+	char **argv;             /* required for exec, NULL-terminated */
+	size_t argc;
+	enum exec_stdin stdin_mode;   /* default none */
+	enum exec_stdout stdout_mode; /* default result */
+	struct conf_env *env;    /* added to the daemon's environment */
+	size_t n_env;
+	char *cwd;               /* NULL = daemon's cwd */
+	/* builtin */
+	enum builtin_op op;
+	char *pattern;           /* grep: required, POSIX extended regex, checked at load */
+	bool invert;             /* grep: default false */
+	/* policy */
+	uint64_t timeout;        /* usec per item, 0 = none (default) */
+	enum on_failure on_failure; /* default skip */
+};
+
+struct conf_sink {
+	struct conf_pos pos;
+	char *name;              /* required, unique among sinks */
+	enum sink_type type;     /* required */
+	char *path;              /* file: required */
+	enum fsync_mode fsync;   /* file: default never */
+};
+
+struct conf_dead_letter {
+	bool enabled;            /* the dead_letter: block is present */
+	struct conf_pos pos;
+	enum sink_type type;     /* file | stdout (default file) */
+	char *path;              /* file: required */
+};
+
+struct conf {
+	char *file;              /* the path it was loaded from */
+	char *name;              /* default: file's base name without .yaml/.yml */
+	struct conf_queue queue; /* top-level default */
+	uint64_t memory_limit;   /* default 512MiB */
+	uint64_t max_item_bytes; /* default 1MiB */
+	struct {
+		uint64_t grace;      /* default 30s */
+		uint64_t kill_after; /* default 5s */
+		char *spool;         /* default: $STATE_DIRECTORY/NAME.spool if set, else NULL */
+	} shutdown;
+	uint64_t deadline;       /* usec, 0 = none */
+	struct conf_source *sources; /* at least one */
+	size_t n_sources;
+	struct conf_stage *stages;   /* may be empty: sources straight to sinks */
+	size_t n_stages;
+	struct conf_sink *sinks;     /* at least one */
+	size_t n_sinks;
+	struct conf_dead_letter dead_letter;
+	struct {
+		enum log_level level;    /* default info */
+		enum log_format format;  /* default text */
+		bool level_set, format_set; /* so the command line can override */
+	} log;
+};
+
+/*
+ * Loads and validates path. On success returns a conf; on failure returns NULL
+ * after writing every error, one per line as "FILE:LINE:COL: message", to errs.
+ * A file that cannot be opened is reported as "FILE: strerror" and *noinput set
+ * (exit 66 rather than 78), when noinput is not NULL.
+ */
+struct conf *conf_load(const char *path, FILE *errs, bool *noinput);
+void conf_free(struct conf *c);
+
+/* Prints the resolved pipeline, defaults filled in, as YAML that conf_load accepts. */
+void conf_print(const struct conf *c, FILE *out);
+
+/* Names of enum values, as written in the file. */
+const char *conf_source_type_name(enum source_type t);
+const char *conf_sink_type_name(enum sink_type t);
+const char *conf_on_failure_name(enum on_failure f);
+
+/* Levenshtein distance, used for did-you-mean; exposed for tests. */
+size_t conf_edit_distance(const char *a, const char *b);
+
+#endif

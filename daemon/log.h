@@ -1,0 +1,31 @@
+/*
+ * log.h: the daemon's only way to speak. Lines go to stderr, as text or one JSON
+ * object per line; under journald (JOURNAL_STREAM set) text lines carry the
+ * "<N>" priority prefix. log_warn() appends strerror(errno); log_warnx() does not
+ * (as in OpenBSD's log.c). fatal() logs and exits with the given code.
+ */
+#ifndef SLUICE_LOG_H
+#define SLUICE_LOG_H
+
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+enum log_format { LOG_TEXT = 0, LOG_JSON };
+
+void log_init(enum log_level level, enum log_format format);
+void log_set_level(enum log_level level);
+int log_level_parse(const char *s, enum log_level *out);
+int log_format_parse(const char *s, enum log_format *out);
+int log_enabled(enum log_level level);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Like log_warnx, with ": strerror(errno)" appended. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+/* Writes a raw line (no prefix) to stderr: for the summary and --check output. */
+void log_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

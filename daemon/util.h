@@ -1,0 +1,25 @@
+/*
+ * util.h: allocation wrappers that treat out-of-memory as fatal (DESIGN §4.5),
+ * so callers never scatter NULL checks, and a few small helpers.
+ */
+#ifndef SLUICE_UTIL_H
+#define SLUICE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Monotonic clock in microseconds and nanoseconds. */
+uint64_t now_usec(void);
+/* Wall clock in seconds, for log and dead-letter timestamps. */
+double wall_time(void);
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif
