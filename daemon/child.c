@@ -1,0 +1,285 @@
+/*
+ * child.c: spawning, reaping and killing process groups (see child.h).
+ *
+ * Live children sit in a small hash table keyed by pid, so a reap finds its
+ * child in O(1) with thousands in flight. The kill escalation timer belongs to the
+ * child and dies with it.
+ */
+#include "child.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+extern char **environ;
+
+#define CHILD_BUCKETS 1024
+
+struct child {
+	struct child *hnext;
+	pid_t pid;
+	child_exit_cb cb;
+	void *arg;
+	struct event *kill_timer;
+};
+
+static struct event_base *child_base;
+static struct event *sigchld_ev;
+static struct child *table[CHILD_BUCKETS];
+static unsigned live;
+
+static unsigned bucket(pid_t pid)
+{
+	return (unsigned)pid % CHILD_BUCKETS;
+}
+
+static void table_add(struct child *c)
+{
+	unsigned b = bucket(c->pid);
+	c->hnext = table[b];
+	table[b] = c;
+	live++;
+}
+
+static struct child *table_take(pid_t pid)
+{
+	struct child **pp;
+	for (pp = &table[bucket(pid)]; *pp != NULL; pp = &(*pp)->hnext) {
+		if ((*pp)->pid == pid) {
+			struct child *c = *pp;
+			*pp = c->hnext;
+			live--;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static void child_reaped(struct child *c, int status)
+{
+	/* Anything the command left running in its group goes with it. */
+	kill(-c->pid, SIGKILL);
+	if (c->kill_timer != NULL)
+		event_free(c->kill_timer);
+	if (c->cb != NULL)
+		c->cb(c, status, c->arg);
+	free(c);
+}
+
+static void reap(void)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0) {
+			if (pid < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		struct child *c = table_take(pid);
+		if (c != NULL)
+			child_reaped(c, status);
+	}
+}
+
+static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	reap();
+}
+
+void child_init(struct event_base *base)
+{
+	child_base = base;
+	sigchld_ev = evsignal_new(base, SIGCHLD, sigchld_cb, NULL);
+	event_add(sigchld_ev, NULL);
+}
+
+void child_shutdown(void)
+{
+	if (sigchld_ev != NULL)
+		event_free(sigchld_ev);
+	sigchld_ev = NULL;
+	for (unsigned b = 0; b < CHILD_BUCKETS; b++) {
+		while (table[b] != NULL) {
+			struct child *c = table[b];
+			table[b] = c->hnext;
+			if (c->kill_timer != NULL)
+				event_free(c->kill_timer);
+			free(c);
+		}
+	}
+	live = 0;
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/*
+ * Sets up one standard stream. For a pipe, child_end is dup2'ed onto target in
+ * the child and *parent_end is kept (non-blocking) by us.
+ */
+static int setup_stream(posix_spawn_file_actions_t *fa, enum child_stream mode, int target,
+			int *parent_end, int *child_end)
+{
+	int fds[2];
+	*parent_end = -1;
+	*child_end = -1;
+	switch (mode) {
+	case CHILD_INHERIT:
+		return 0;
+	case CHILD_NULL:
+		return posix_spawn_file_actions_addopen(fa, target, "/dev/null",
+							target == 0 ? O_RDONLY : O_WRONLY, 0);
+	case CHILD_PIPE:
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return errno;
+		if (target == 0) {
+			*child_end = fds[0];
+			*parent_end = fds[1];
+		} else {
+			*child_end = fds[1];
+			*parent_end = fds[0];
+		}
+		set_nonblock(*parent_end);
+		/* dup2 clears close-on-exec on the target. */
+		return posix_spawn_file_actions_adddup2(fa, *child_end, target);
+	}
+	return EINVAL;
+}
+
+struct child *child_spawn(const struct child_args *a, child_exit_cb cb, void *arg,
+			  struct child_io *io, int *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int child_ends[3] = {-1, -1, -1};
+	int parent_ends[3] = {-1, -1, -1};
+	enum child_stream modes[3] = {a->in, a->out, a->err};
+	pid_t pid;
+	int rc = 0;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	/* SIGPIPE is ignored in the daemon; the command gets every default back. */
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
+
+	for (int i = 0; i < 3 && rc == 0; i++)
+		rc = setup_stream(&fa, modes[i], i, &parent_ends[i], &child_ends[i]);
+	if (rc == 0 && a->cwd != NULL)
+		rc = posix_spawn_file_actions_addchdir_np(&fa, a->cwd);
+	if (rc == 0)
+		rc = posix_spawnp(&pid, a->argv[0], &fa, &attr, a->argv,
+				  a->envp != NULL ? a->envp : environ);
+
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	for (int i = 0; i < 3; i++) {
+		if (child_ends[i] >= 0)
+			close(child_ends[i]);
+		if (rc != 0 && parent_ends[i] >= 0)
+			close(parent_ends[i]);
+	}
+	if (rc != 0) {
+		*err = rc;
+		return NULL;
+	}
+	struct child *c = xcalloc(1, sizeof(*c));
+	c->pid = pid;
+	c->cb = cb;
+	c->arg = arg;
+	table_add(c);
+	if (io != NULL) {
+		io->in = parent_ends[0];
+		io->out = parent_ends[1];
+		io->err = parent_ends[2];
+	}
+	return c;
+}
+
+pid_t child_pid(const struct child *c)
+{
+	return c->pid;
+}
+
+static void kill_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+	log_debug("child %d still running after SIGTERM: sending SIGKILL to its group", c->pid);
+	kill(-c->pid, SIGKILL);
+}
+
+void child_terminate(struct child *c, uint64_t kill_after_usec)
+{
+	kill(-c->pid, SIGTERM);
+	/* A stopped process would never act on SIGTERM. */
+	kill(-c->pid, SIGCONT);
+	if (c->kill_timer == NULL) {
+		struct timeval tv = {(time_t)(kill_after_usec / 1000000),
+				     (suseconds_t)(kill_after_usec % 1000000)};
+		c->kill_timer = evtimer_new(child_base, kill_timer_cb, c);
+		evtimer_add(c->kill_timer, &tv);
+	}
+}
+
+void child_forget(struct child *c)
+{
+	c->cb = NULL;
+	c->arg = NULL;
+}
+
+unsigned child_count(void)
+{
+	return live;
+}
+
+void child_kill_all(int sig)
+{
+	for (unsigned b = 0; b < CHILD_BUCKETS; b++)
+		for (struct child *c = table[b]; c != NULL; c = c->hnext)
+			kill(-c->pid, sig);
+}
+
+void child_reap_blocking(uint64_t timeout_usec)
+{
+	uint64_t end = now_usec() + timeout_usec;
+	while (live > 0 && now_usec() < end) {
+		reap();
+		if (live > 0) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+const char *child_status_str(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "unknown status 0x%x", status);
+	return buf;
+}

@@ -1,0 +1,62 @@
+/*
+ * child.h: child processes, each the leader of its own process group.
+ *
+ * child_spawn() starts a command with posix_spawnp (vfork speed), with its
+ * standard streams set to a pipe, /dev/null or the daemon's own. SIGCHLD is one
+ * libevent signal event; it reaps with waitpid(-1, WNOHANG) in a loop, so EOF on
+ * the pipes and the exit may arrive in either order and no child is ever left a
+ * zombie. Once the leader is reaped, whatever is left in its group is killed:
+ * nothing a command started outlives its item.
+ *
+ * The exit callback runs exactly once, from the loop, after which child.c frees
+ * the child; an owner that no longer cares calls child_forget(), and the child is
+ * still reaped. child_kill_all() is the last word at daemon exit.
+ */
+#ifndef SLUICE_CHILD_H
+#define SLUICE_CHILD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct event_base;
+struct child;
+
+enum child_stream { CHILD_NULL = 0, CHILD_PIPE, CHILD_INHERIT };
+
+struct child_args {
+	char *const *argv;
+	char *const *envp; /* NULL: the daemon's environment */
+	const char *cwd;   /* NULL: the daemon's cwd */
+	enum child_stream in, out, err;
+};
+
+/* Parent ends of the pipes asked for (non-blocking, close-on-exec), else -1. */
+struct child_io {
+	int in, out, err;
+};
+
+/* status is as from waitpid. */
+typedef void (*child_exit_cb)(struct child *c, int status, void *arg);
+
+void child_init(struct event_base *base);
+void child_shutdown(void);
+
+/* Returns NULL with *err set to an errno value when the command cannot be started. */
+struct child *child_spawn(const struct child_args *a, child_exit_cb cb, void *arg,
+			  struct child_io *io, int *err);
+pid_t child_pid(const struct child *c);
+/* SIGTERM to the whole group now, SIGKILL after kill_after_usec if still there. */
+void child_terminate(struct child *c, uint64_t kill_after_usec);
+/* The owner goes away: no callback; the child is still reaped and its group killed. */
+void child_forget(struct child *c);
+
+unsigned child_count(void);
+/* Sends sig to every live child's group (at exit). */
+void child_kill_all(int sig);
+/* Blocks up to timeout_usec reaping children, for the very end of main. */
+void child_reap_blocking(uint64_t timeout_usec);
+
+/* Describes a waitpid status: "exit status 3", "killed by signal 9 (Killed)". */
+const char *child_status_str(int status, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,802 @@
+/*
+ * pipeline.c: the scope (see pipeline.h).
+ *
+ * Layout: queues[i] feeds stages[i]; queues[n_stages] feeds the sinks. Sources
+ * all push into queues[0]. Pills: when the last source ends, queues[0] gets one
+ * per worker of stage 0; a stage whose workers have all taken their pill and
+ * finished passes pills on; the sinks stop at theirs.
+ *
+ * Stopping: a first SIGTERM stops the sources and lets everything read so far
+ * drain, within shutdown.grace. Cancel (a second signal, grace passing, the
+ * deadline, or a failure under on_failure: cancel) stops the sources, makes the
+ * stages stop their running items, and once every stage is quiet writes every
+ * unfinished item (cancelled in flight, or still queued) to the spool in one
+ * atomic file. Only then does the loop exit.
+ *
+ * Spool replay: at start, the spool (and a previous replay that had not
+ * finished) is merged into PATH.replaying and its items are queued first, into
+ * the stage they were waiting for. PATH.replaying is removed when the last of
+ * those items (or what they turned into) is gone, or superseded by a new spool.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "log.h"
+#include "sink.h"
+#include "source.h"
+#include "spool.h"
+#include "stage.h"
+#include "units.h"
+#include "util.h"
+
+#define SINKS_STAGE "@sinks"
+#define FAILURE_LOG_BURST 10
+
+enum state { ST_STARTING = 0, ST_RUNNING, ST_DRAINING, ST_CANCELLING, ST_STOPPED };
+
+struct unfinished {
+	char *stage;
+	struct item *it;
+};
+
+struct pipeline {
+	struct event_base *base;
+	struct conf *conf;
+	enum state state;
+	enum stop_reason reason;
+	bool stop_requested;
+	uint64_t started_at;
+
+	struct source **sources;
+	size_t n_sources, live_sources;
+	struct queue **queues;
+	struct stage **stages;
+	size_t n_stages;
+	struct sinks *sinks;
+	struct sink *dead_letter;
+	uint64_t dead_lettered;
+	struct report *report;
+
+	char **names; /* source-name table: config sources first, then names seen in a spool */
+	size_t n_names;
+	uint64_t next_seq;
+
+	struct event *grace_timer, *deadline_timer, *cancel_timer, *finish_ev, *memory_ev;
+	TAILQ_HEAD(, queue_waiter) memory_waiters;
+
+	struct unfinished *unf;
+	size_t n_unf, cap_unf;
+	uint64_t spooled, lost, replayed, sink_lost;
+	char *replay_path;
+	bool spool_failed;
+
+	uint64_t failures_logged, failures_unlogged, last_failure_log;
+};
+
+static struct pipeline *current; /* for the item.c hooks, which take no argument */
+
+struct event_base *pipeline_base(struct pipeline *p)
+{
+	return p->base;
+}
+
+const struct conf *pipeline_conf(const struct pipeline *p)
+{
+	return p->conf;
+}
+
+uint64_t pipeline_next_seq(struct pipeline *p)
+{
+	return p->next_seq++;
+}
+
+const char *pipeline_source_name(const struct pipeline *p, uint32_t index)
+{
+	return index < p->n_names ? p->names[index] : "?";
+}
+
+static uint32_t intern_name(struct pipeline *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_names; i++)
+		if (strcmp(p->names[i], name) == 0)
+			return (uint32_t)i;
+	p->names = xrealloc(p->names, (p->n_names + 1) * sizeof(char *));
+	p->names[p->n_names] = xstrdup(name);
+	return (uint32_t)p->n_names++;
+}
+
+bool pipeline_cancelling(const struct pipeline *p)
+{
+	return p->state == ST_CANCELLING;
+}
+
+/* ---- memory_limit ---- */
+
+bool pipeline_memory_full(const struct pipeline *p)
+{
+	return item_stats.live_bytes >= p->conf->memory_limit;
+}
+
+static void memory_below_cb(void)
+{
+	if (current != NULL)
+		event_active(current->memory_ev, 0, 0);
+}
+
+static void memory_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *p = arg;
+	TAILQ_HEAD(, queue_waiter) woken = TAILQ_HEAD_INITIALIZER(woken);
+	struct queue_waiter *w;
+	TAILQ_CONCAT(&woken, &p->memory_waiters, entry);
+	while ((w = TAILQ_FIRST(&woken)) != NULL) {
+		TAILQ_REMOVE(&woken, w, entry);
+		w->waiting = false;
+		w->cb(w->arg);
+	}
+}
+
+void pipeline_wait_memory(struct pipeline *p, struct queue_waiter *w, queue_cb cb, void *arg)
+{
+	w->cb = cb;
+	w->arg = arg;
+	if (w->waiting)
+		return;
+	w->waiting = true;
+	TAILQ_INSERT_TAIL(&p->memory_waiters, w, entry);
+	if (!pipeline_memory_full(p)) {
+		event_active(p->memory_ev, 0, 0);
+		return;
+	}
+	item_stats.low_mark = p->conf->memory_limit - p->conf->memory_limit / 4;
+	item_stats.below_cb = memory_below_cb;
+}
+
+void pipeline_cancel_wait_memory(struct pipeline *p, struct queue_waiter *w)
+{
+	if (!w->waiting)
+		return;
+	TAILQ_REMOVE(&p->memory_waiters, w, entry);
+	w->waiting = false;
+}
+
+/* ---- building ---- */
+
+static unsigned pills_for(struct pipeline *p, size_t queue_index)
+{
+	return queue_index < p->n_stages ? stage_workers(p->stages[queue_index]) : 1;
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg);
+static void deadline_cb(evutil_socket_t fd, short what, void *arg);
+static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg);
+static void finish_cb(evutil_socket_t fd, short what, void *arg);
+
+struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *exit_code)
+{
+	struct pipeline *p = xcalloc(1, sizeof(*p));
+	char err[1024];
+
+	current = p;
+	p->base = base;
+	p->conf = conf;
+	p->next_seq = 1;
+	p->report = report_new();
+	TAILQ_INIT(&p->memory_waiters);
+	p->memory_ev = event_new(base, -1, 0, memory_ev_cb, p);
+	p->finish_ev = event_new(base, -1, 0, finish_cb, p);
+	p->grace_timer = evtimer_new(base, grace_cb, p);
+	p->deadline_timer = evtimer_new(base, deadline_cb, p);
+	p->cancel_timer = evtimer_new(base, cancel_backstop_cb, p);
+	child_init(base);
+
+	p->n_stages = conf->n_stages;
+	p->queues = xcalloc(p->n_stages + 1, sizeof(*p->queues));
+	for (size_t i = 0; i < p->n_stages; i++)
+		p->queues[i] = queue_new(base, conf->stages[i].name, &conf->stages[i].queue);
+	p->queues[p->n_stages] = queue_new(base, "sinks", &conf->queue);
+
+	p->stages = xcalloc(p->n_stages, sizeof(*p->stages));
+	for (size_t i = 0; i < p->n_stages; i++) {
+		p->stages[i] = stage_new(p, &conf->stages[i], p->queues[i], p->queues[i + 1], err,
+					 sizeof(err));
+		if (p->stages[i] == NULL) {
+			log_error("%s", err);
+			*exit_code = 78;
+			goto fail;
+		}
+	}
+
+	p->sinks = sinks_new(p, conf, p->queues[p->n_stages], err, sizeof(err));
+	if (p->sinks == NULL) {
+		log_error("%s", err);
+		*exit_code = 73;
+		goto fail;
+	}
+	if (conf->dead_letter.enabled) {
+		p->dead_letter = sink_open(p, "dead_letter", conf->dead_letter.type,
+					   conf->dead_letter.path, FSYNC_NEVER, err, sizeof(err));
+		if (p->dead_letter == NULL) {
+			log_error("%s", err);
+			*exit_code = 73;
+			goto fail;
+		}
+	}
+
+	p->sources = xcalloc(conf->n_sources, sizeof(*p->sources));
+	for (size_t i = 0; i < conf->n_sources; i++)
+		intern_name(p, conf->sources[i].name);
+	for (size_t i = 0; i < conf->n_sources; i++) {
+		p->sources[i] = source_new(p, &conf->sources[i], (uint32_t)i, p->queues[0]);
+		p->n_sources++;
+		if (source_open(p->sources[i], err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			*exit_code = 66;
+			goto fail;
+		}
+	}
+	return p;
+fail:
+	pipeline_free(p);
+	return NULL;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n_sources; i++)
+		source_free(p->sources[i]);
+	free(p->sources);
+	for (size_t i = 0; i < p->n_stages; i++)
+		stage_free(p->stages[i]);
+	free(p->stages);
+	sinks_free(p->sinks);
+	for (size_t i = 0; p->queues != NULL && i <= p->n_stages; i++)
+		queue_free(p->queues[i]);
+	free(p->queues);
+	for (size_t i = 0; i < p->n_unf; i++) {
+		free(p->unf[i].stage);
+		item_free(p->unf[i].it);
+	}
+	free(p->unf);
+	/* Freed after every item, so the replay hook cannot fire into a freed pipeline. */
+	sink_free(p->dead_letter);
+	item_stats.below_cb = NULL;
+	item_stats.replay_done_cb = NULL;
+	child_shutdown();
+	event_free(p->memory_ev);
+	event_free(p->finish_ev);
+	event_free(p->grace_timer);
+	event_free(p->deadline_timer);
+	event_free(p->cancel_timer);
+	report_free(p->report);
+	for (size_t i = 0; i < p->n_names; i++)
+		free(p->names[i]);
+	free(p->names);
+	free(p->replay_path);
+	if (current == p)
+		current = NULL;
+	free(p);
+}
+
+/* ---- spool replay ---- */
+
+struct replay_ctx {
+	struct pipeline *p;
+	struct spool_writer *merged;
+	struct item *head, **tailp;
+	char **stage_of;
+	size_t n, cap;
+};
+
+static void replay_record_cb(void *arg, const struct spool_record *r)
+{
+	struct replay_ctx *ctx = arg;
+	struct item *it = item_new(r->data, r->len, r->seq, intern_name(ctx->p, r->source));
+	it->attempts = r->attempts;
+	item_mark_replayed(it);
+	if (r->seq >= ctx->p->next_seq)
+		ctx->p->next_seq = r->seq + 1;
+	*ctx->tailp = it;
+	ctx->tailp = &it->next;
+	if (ctx->n == ctx->cap) {
+		ctx->cap = ctx->cap ? ctx->cap * 2 : 64;
+		ctx->stage_of = xrealloc(ctx->stage_of, ctx->cap * sizeof(char *));
+	}
+	ctx->stage_of[ctx->n++] = xstrdup(r->stage);
+	if (ctx->merged != NULL)
+		spool_add(ctx->merged, r);
+}
+
+static void replay_done(void)
+{
+	struct pipeline *p = current;
+	if (p == NULL || p->replay_path == NULL || p->state == ST_CANCELLING || p->spool_failed)
+		return;
+	if (unlink(p->replay_path) == 0)
+		log_info("every item replayed from the spool is done; removed '%s'", p->replay_path);
+}
+
+static size_t queue_index_for(struct pipeline *p, const char *stage)
+{
+	if (strcmp(stage, SINKS_STAGE) == 0)
+		return p->n_stages;
+	for (size_t i = 0; i < p->n_stages; i++)
+		if (strcmp(stage_name(p->stages[i]), stage) == 0)
+			return i;
+	log_warnx("spooled item for stage '%s', which no longer exists: queued at the first stage",
+		  stage);
+	return 0;
+}
+
+/* Returns -1 if the spool cannot be used and the start must fail. */
+static int replay_spool(struct pipeline *p)
+{
+	const char *spool = p->conf->shutdown.spool;
+	char err[1024];
+	struct replay_ctx ctx = {.p = p};
+	long n_old, n_new;
+
+	if (spool == NULL)
+		return 0;
+	p->replay_path = xasprintf("%s.replaying", spool);
+	ctx.tailp = &ctx.head;
+	bool fresh = access(spool, F_OK) == 0;
+	if (fresh) {
+		char *tmp = xasprintf("%s.merge", spool);
+		ctx.merged = spool_begin(tmp, err, sizeof(err));
+		free(tmp);
+		if (ctx.merged == NULL) {
+			log_error("%s", err);
+			return -1;
+		}
+	}
+	n_old = spool_read(p->replay_path, replay_record_cb, &ctx, err, sizeof(err));
+	if (n_old < 0)
+		log_error("%s", err);
+	n_new = fresh ? spool_read(spool, replay_record_cb, &ctx, err, sizeof(err)) : 0;
+	if (n_new < 0)
+		log_error("%s", err);
+	if (ctx.merged != NULL) {
+		/* One file holds everything being replayed before the spool itself goes. */
+		char *tmp = xasprintf("%s.merge", spool);
+		if (spool_commit(ctx.merged, err, sizeof(err)) < 0 || rename(tmp, p->replay_path) < 0) {
+			log_error("cannot set the spool aside for replay: %s", err);
+			free(tmp);
+			struct item *it = ctx.head;
+			while (it != NULL) {
+				struct item *next = it->next;
+				item_free(it);
+				it = next;
+			}
+			for (size_t i = 0; i < ctx.n; i++)
+				free(ctx.stage_of[i]);
+			free(ctx.stage_of);
+			return -1;
+		}
+		free(tmp);
+		if (n_new >= 0)
+			unlink(spool);
+	}
+	size_t i = 0;
+	for (struct item *it = ctx.head, *next; it != NULL; it = next, i++) {
+		next = it->next;
+		it->next = NULL;
+		queue_push_force(p->queues[queue_index_for(p, ctx.stage_of[i])], it);
+		free(ctx.stage_of[i]);
+		p->replayed++;
+	}
+	free(ctx.stage_of);
+	item_stats.replay_done_cb = replay_done;
+	if (p->replayed > 0)
+		log_info("replaying %" PRIu64 " unfinished item(s) from the spool", p->replayed);
+	else if (access(p->replay_path, F_OK) == 0)
+		unlink(p->replay_path);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static void push_pills(struct pipeline *p, size_t queue_index)
+{
+	unsigned n = pills_for(p, queue_index);
+	for (unsigned i = 0; i < n; i++)
+		queue_push_force(p->queues[queue_index], item_pill());
+}
+
+void pipeline_source_ended(struct pipeline *p, struct source *s)
+{
+	log_debug("source '%s' ended after %" PRIu64 " item(s)", source_name(s), source_items(s));
+	if (--p->live_sources > 0 || p->state == ST_CANCELLING)
+		return;
+	if (p->state == ST_RUNNING)
+		p->state = ST_DRAINING;
+	push_pills(p, 0);
+}
+
+void pipeline_stage_finished(struct pipeline *p, struct stage *st)
+{
+	for (size_t i = 0; i < p->n_stages; i++)
+		if (p->stages[i] == st)
+			push_pills(p, i + 1);
+}
+
+void pipeline_sinks_finished(struct pipeline *p)
+{
+	if (p->state == ST_CANCELLING)
+		return;
+	p->state = ST_STOPPED;
+	event_base_loopexit(p->base, NULL);
+}
+
+static void stop_sources(struct pipeline *p)
+{
+	for (size_t i = 0; i < p->n_sources; i++)
+		source_stop(p->sources[i]);
+}
+
+static void set_timer(struct event *ev, uint64_t usec)
+{
+	struct timeval tv = {(time_t)(usec / 1000000), (suseconds_t)(usec % 1000000)};
+	evtimer_add(ev, &tv);
+}
+
+void pipeline_stop(struct pipeline *p)
+{
+	char d[32];
+	if (p->state == ST_CANCELLING || p->state == ST_STOPPED)
+		return;
+	if (p->stop_requested) {
+		pipeline_cancel(p, STOP_SIGNAL, "a second stop signal");
+		return;
+	}
+	p->stop_requested = true;
+	if (p->reason == STOP_NONE)
+		p->reason = STOP_SIGNAL;
+	log_info("stopping: sources stop reading; draining what was read (grace %s; a second "
+		 "signal cancels now)",
+		 units_format_duration(p->conf->shutdown.grace, d, sizeof(d)));
+	set_timer(p->grace_timer, p->conf->shutdown.grace);
+	stop_sources(p);
+}
+
+void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detail)
+{
+	if (p->state == ST_CANCELLING || p->state == ST_STOPPED)
+		return;
+	/* The first cause decides the exit code; a failure outranks a signal. */
+	if (p->reason == STOP_NONE || (p->reason == STOP_SIGNAL && why != STOP_SIGNAL))
+		p->reason = why;
+	p->state = ST_CANCELLING;
+	log_warnx("cancelling the pipeline: %s", detail);
+	evtimer_del(p->grace_timer);
+	evtimer_del(p->deadline_timer);
+	/* Children get kill_after to go after SIGTERM, then SIGKILL; this is the backstop. */
+	set_timer(p->cancel_timer, p->conf->shutdown.kill_after * 2 + 1000000);
+	stop_sources(p);
+	for (size_t i = 0; i < p->n_stages; i++)
+		stage_cancel(p->stages[i]);
+	pipeline_stage_quiet(p);
+}
+
+void pipeline_stage_quiet(struct pipeline *p)
+{
+	for (size_t i = 0; i < p->n_stages; i++)
+		if (!stage_quiet(p->stages[i]))
+			return;
+	event_active(p->finish_ev, 0, 0);
+}
+
+void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it)
+{
+	if (p->n_unf == p->cap_unf) {
+		p->cap_unf = p->cap_unf ? p->cap_unf * 2 : 64;
+		p->unf = xrealloc(p->unf, p->cap_unf * sizeof(*p->unf));
+	}
+	p->unf[p->n_unf].stage = xstrdup(stage);
+	p->unf[p->n_unf].it = it;
+	p->n_unf++;
+}
+
+static void write_spool(struct pipeline *p)
+{
+	const char *path = p->conf->shutdown.spool;
+	char err[1024];
+	uint64_t n = p->n_unf;
+
+	if (n == 0)
+		return;
+	if (path != NULL) {
+		struct spool_writer *w = spool_begin(path, err, sizeof(err));
+		for (size_t i = 0; w != NULL && i < p->n_unf; i++) {
+			struct item *it = p->unf[i].it;
+			struct spool_record r = {.seq = it->seq, .attempts = it->attempts,
+						 .data = it->data, .len = it->len};
+			snprintf(r.stage, sizeof(r.stage), "%s", p->unf[i].stage);
+			snprintf(r.source, sizeof(r.source), "%s", pipeline_source_name(p, it->source));
+			spool_add(w, &r);
+		}
+		if (w != NULL && spool_commit(w, err, sizeof(err)) == 0) {
+			p->spooled = n;
+			log_info("spooled %" PRIu64 " unfinished item(s) to '%s'; they run first at the "
+				 "next start",
+				 n, path);
+			if (p->replay_path != NULL)
+				unlink(p->replay_path);
+			return;
+		}
+		p->spool_failed = true;
+		log_error("%s", err);
+	}
+	p->lost = n;
+	log_error("%" PRIu64 " unfinished item(s) were lost%s", n,
+		  path == NULL ? ": set shutdown.spool (or run under systemd with StateDirectory=) to "
+				 "keep them for the next start"
+			       : "");
+}
+
+static void finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *p = arg;
+	if (p->state != ST_CANCELLING)
+		return;
+	evtimer_del(p->cancel_timer);
+	for (size_t i = 0; i <= p->n_stages; i++) {
+		const char *name = i < p->n_stages ? stage_name(p->stages[i]) : SINKS_STAGE;
+		uint64_t n = 0;
+		for (struct item *it = queue_take_all(p->queues[i]), *next; it != NULL; it = next) {
+			next = it->next;
+			it->next = NULL;
+			pipeline_unfinished(p, name, it);
+			n++;
+		}
+		if (i < p->n_stages)
+			stage_count_unfinished_queued(p->stages[i], n);
+	}
+	write_spool(p);
+	for (size_t i = 0; i < p->n_unf; i++) {
+		free(p->unf[i].stage);
+		item_free(p->unf[i].it);
+	}
+	p->n_unf = 0;
+	event_base_loopexit(p->base, NULL);
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *p = arg;
+	char d[32], msg[96];
+	snprintf(msg, sizeof(msg), "the grace period (%s) passed before the drain finished",
+		 units_format_duration(p->conf->shutdown.grace, d, sizeof(d)));
+	pipeline_cancel(p, STOP_SIGNAL, msg);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *p = arg;
+	char d[32], msg[96];
+	snprintf(msg, sizeof(msg), "the deadline (%s) passed",
+		 units_format_duration(p->conf->deadline, d, sizeof(d)));
+	pipeline_cancel(p, STOP_DEADLINE, msg);
+}
+
+static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *p = arg;
+	log_error("cancelled work did not come back within twice kill_after; giving up on it");
+	for (size_t i = 0; i < p->n_stages; i++) {
+		struct stage_counts c;
+		stage_counts(p->stages[i], &c);
+		p->lost += c.in_flight;
+	}
+	event_active(p->finish_ev, 0, 0);
+}
+
+/* ---- failures ---- */
+
+static void dead_letter_write(struct pipeline *p, const char *stage, const struct item *it,
+			      const struct failure *f)
+{
+	char when[64], sig[16], status[16];
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	/* JSON null where there is no exit status or signal keeps each field's type. */
+	snprintf(sig, sizeof(sig), f->signal > 0 ? "%d" : "null", f->signal);
+	snprintf(status, sizeof(status), f->exit_status >= 0 ? "%d" : "null", f->exit_status);
+	const char *source = pipeline_source_name(p, it->source);
+	char *item = json_escape_bytes(it->data, it->len);
+	char *msg = json_escape_bytes(f->message, strlen(f->message));
+	char *err = json_escape_bytes(f->stderr_tail, strlen(f->stderr_tail));
+	char *src = json_escape_bytes(source, strlen(source));
+	char *line = xasprintf("{\"time\":\"%s\",\"stage\":\"%s\",\"source\":\"%s\",\"seq\":%" PRIu64
+			       ",\"attempts\":%" PRIu32 ",\"error\":\"%s\",\"exit_status\":%s,"
+			       "\"signal\":%s,\"message\":\"%s\",\"stderr\":\"%s\",\"item\":\"%s\"}",
+			       when, stage, src, it->seq, it->attempts, failure_kind_name(f->kind),
+			       status, sig, msg, err, item);
+	sink_append(p->dead_letter, line, strlen(line));
+	sink_flush(p->dead_letter);
+	p->dead_lettered++;
+	free(line);
+	free(item);
+	free(msg);
+	free(err);
+	free(src);
+}
+
+static void log_failure(struct pipeline *p, const char *stage, const struct item *it,
+			const struct failure *f)
+{
+	uint64_t now = now_usec();
+	/* A burst in full, then at most one line a second with a count of the rest. */
+	if (p->failures_logged >= FAILURE_LOG_BURST && now - p->last_failure_log < 1000000) {
+		p->failures_unlogged++;
+		return;
+	}
+	char more[64] = "";
+	if (p->failures_unlogged > 0)
+		snprintf(more, sizeof(more), " (%" PRIu64 " more failures not logged)",
+			 p->failures_unlogged);
+	p->failures_unlogged = 0;
+	p->failures_logged++;
+	p->last_failure_log = now;
+	char *tail = json_escape_bytes(f->stderr_tail, strlen(f->stderr_tail));
+	log_warnx("'%s': item %" PRIu64 " failed (%s): %s%s%s%s", stage, it->seq,
+		  failure_kind_name(f->kind), f->message, tail[0] ? "; stderr: " : "", tail, more);
+	free(tail);
+}
+
+void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure policy,
+			  const struct item *it, const struct failure *f)
+{
+	report_add(p->report, stage, pipeline_source_name(p, it->source), it, f);
+	log_failure(p, stage, it, f);
+	if (policy == ON_FAILURE_DEAD_LETTER && p->dead_letter != NULL)
+		dead_letter_write(p, stage, it, f);
+	if (policy == ON_FAILURE_CANCEL) {
+		char msg[400];
+		snprintf(msg, sizeof(msg), "stage '%s' has on_failure: cancel and item %" PRIu64
+			 " failed: %.250s", stage, it->seq, f->message);
+		pipeline_cancel(p, STOP_FAILURE, msg);
+	}
+}
+
+/* ---- running ---- */
+
+int pipeline_run(struct pipeline *p)
+{
+	if (replay_spool(p) < 0)
+		return 73;
+	for (size_t i = 0; i < p->n_stages; i++)
+		stage_start(p->stages[i]);
+	sinks_start(p->sinks);
+	p->started_at = now_usec();
+	p->state = ST_RUNNING;
+	p->live_sources = p->n_sources;
+	if (p->conf->deadline > 0)
+		set_timer(p->deadline_timer, p->conf->deadline);
+	log_info("pipeline '%s' running: %zu source(s), %zu stage(s), %zu sink(s)", p->conf->name,
+		 p->n_sources, p->n_stages, sinks_count(p->sinks));
+	for (size_t i = 0; i < p->n_sources; i++)
+		source_start(p->sources[i]);
+
+	event_base_dispatch(p->base);
+
+	/* Sinks finish whole records; a reader that is gone costs at most kill_after. */
+	p->sink_lost = sinks_close(p->sinks, p->conf->shutdown.kill_after);
+	if (p->dead_letter != NULL)
+		sink_close(p->dead_letter, p->conf->shutdown.kill_after);
+	child_kill_all(SIGKILL);
+	child_reap_blocking(1000000);
+
+	bool trouble = report_total(p->report) > 0 || p->sink_lost > 0;
+	for (size_t i = 0; i < p->n_sources; i++)
+		trouble |= source_rejected(p->sources[i]) > 0 || source_failed(p->sources[i]);
+	for (size_t i = 0; i <= p->n_stages; i++)
+		trouble |= queue_stats(p->queues[i])->dropped > 0;
+
+	if (p->reason == STOP_FAILURE || p->reason == STOP_DEADLINE)
+		return 2;
+	if (p->state == ST_CANCELLING && (p->spooled > 0 || p->lost > 0))
+		return 75;
+	return trouble ? 1 : 0;
+}
+
+static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...))
+{
+	for (size_t i = 0; i < p->n_sources; i++)
+		out("source %s: items=%" PRIu64 " rejected=%" PRIu64 "\n", source_name(p->sources[i]),
+		    source_items(p->sources[i]), source_rejected(p->sources[i]));
+	for (size_t i = 0; i < p->n_stages; i++) {
+		struct stage_counts c;
+		stage_counts(p->stages[i], &c);
+		out("stage %s: in=%" PRIu64 " ok=%" PRIu64 " failed=%" PRIu64 " dropped=%" PRIu64
+		    " in_flight=%" PRIu64 " queued=%" PRIu64 "\n",
+		    stage_name(p->stages[i]), c.in, c.ok, c.failed, c.dropped, c.in_flight, c.queued);
+	}
+	const struct queue_stats *qs = queue_stats(p->queues[p->n_stages]);
+	out("sinks: in=%" PRIu64 " dropped=%" PRIu64 " queued=%" PRIu64 "\n", qs->pushed,
+	    qs->dropped, queue_len(p->queues[p->n_stages]));
+	for (size_t i = 0; i < sinks_count(p->sinks); i++) {
+		struct sink *s = sinks_get(p->sinks, i);
+		out("sink %s: written=%" PRIu64 "\n", sink_name(s), sink_written(s));
+	}
+	if (p->dead_letter != NULL)
+		out("dead_letter: written=%" PRIu64 "\n", p->dead_lettered);
+}
+
+static void raw_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void raw_out(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_raw("%s", buf);
+}
+
+static void info_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void info_out(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_info("status: %s", buf);
+}
+
+void pipeline_summary(struct pipeline *p, int exit_code)
+{
+	static const char *const meaning[] = {[0] = "all items succeeded",
+					      [1] = "some items failed or were dropped",
+					      [2] = "cancelled"};
+	const char *what = exit_code <= 2 ? meaning[exit_code]
+			   : exit_code == 75 ? "stopped before the drain finished"
+					     : "error";
+	log_raw("summary: pipeline '%s' exit=%d (%s) elapsed=%.3fs\n", p->conf->name, exit_code, what,
+		(double)(now_usec() - p->started_at) / 1e6);
+	print_counts(p, raw_out);
+	if (p->replayed > 0)
+		log_raw("replayed: items=%" PRIu64 "\n", p->replayed);
+	log_raw("unfinished: spooled=%" PRIu64 " lost=%" PRIu64 "\n", p->spooled,
+		p->lost + p->sink_lost);
+	if (report_total(p->report) > 0) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		report_print(p->report, f, p->conf->log.format == LOG_JSON);
+		fclose(f);
+		log_raw("%s", buf);
+		free(buf);
+	}
+}
+
+void pipeline_status_log(struct pipeline *p)
+{
+	print_counts(p, info_out);
+}
+
+void pipeline_reopen(struct pipeline *p)
+{
+	sinks_reopen(p->sinks);
+	if (p->dead_letter != NULL)
+		sink_reopen(p->dead_letter);
+}

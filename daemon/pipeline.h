@@ -1,0 +1,68 @@
+/*
+ * pipeline.h: the scope that owns every source, queue, stage and sink (asyncio's
+ * TaskGroup). It runs the lifecycle
+ *     starting -> running -> draining -> (cancelling) -> stopped
+ * and is the one place that decides the exit code. Components report upward
+ * through these calls; cancel travels downward from here.
+ */
+#ifndef SLUICE_PIPELINE_H
+#define SLUICE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "item.h"
+#include "queue.h"
+#include "report.h"
+
+struct event_base;
+struct pipeline;
+struct source;
+struct stage;
+
+enum stop_reason {
+	STOP_NONE = 0,
+	STOP_SIGNAL,   /* SIGTERM/SIGINT: drain; a second one, or grace passing: cancel */
+	STOP_FAILURE,  /* a stage with on_failure: cancel failed */
+	STOP_DEADLINE, /* the job's deadline passed */
+};
+
+/* Builds the pipeline; opens inputs and outputs. Returns NULL and sets *exit_code on error. */
+struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *exit_code);
+/* Replays the spool, starts the sources and runs the loop to the end; returns the exit code. */
+int pipeline_run(struct pipeline *p);
+void pipeline_free(struct pipeline *p);
+/* The summary on stderr: per source, stage and sink counts, then the error report. */
+void pipeline_summary(struct pipeline *p, int exit_code);
+
+/* Signal handling entry points. */
+void pipeline_stop(struct pipeline *p);   /* graceful; a second call cancels */
+void pipeline_status_log(struct pipeline *p);
+void pipeline_reopen(struct pipeline *p);
+
+/* For components. */
+struct event_base *pipeline_base(struct pipeline *p);
+const struct conf *pipeline_conf(const struct pipeline *p);
+uint64_t pipeline_next_seq(struct pipeline *p);
+const char *pipeline_source_name(const struct pipeline *p, uint32_t index);
+bool pipeline_cancelling(const struct pipeline *p);
+bool pipeline_memory_full(const struct pipeline *p);
+/* One-shot wakeup when live item bytes fall below 3/4 of memory_limit. */
+void pipeline_wait_memory(struct pipeline *p, struct queue_waiter *w, queue_cb cb, void *arg);
+void pipeline_cancel_wait_memory(struct pipeline *p, struct queue_waiter *w);
+
+void pipeline_source_ended(struct pipeline *p, struct source *s);
+void pipeline_stage_finished(struct pipeline *p, struct stage *st);
+void pipeline_sinks_finished(struct pipeline *p);
+void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detail);
+
+/* A failed item: counted in the report, then skipped, dead-lettered, or it cancels all. */
+void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure policy,
+			  const struct item *it, const struct failure *f);
+/* An unfinished item while cancelling: spooled (or counted lost); takes ownership. */
+void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it);
+/* A stage's cancelled work has all come back. */
+void pipeline_stage_quiet(struct pipeline *p);
+
+#endif

@@ -1,0 +1,53 @@
+/* signals.c: signal events to pipeline actions (see signals.h). */
+#include "signals.h"
+
+#include <event2/event.h>
+#include <signal.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "util.h"
+
+static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
+static struct event *events[ARRAY_LEN(handled)];
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct pipeline *p = arg;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		pipeline_stop(p);
+		break;
+	case SIGHUP:
+		log_warnx("received SIGHUP: reloading is not supported by this version yet; the "
+			  "running pipeline is unchanged");
+		break;
+	case SIGUSR1:
+		log_info("received SIGUSR1: reopening output files");
+		pipeline_reopen(p);
+		break;
+	case SIGUSR2:
+		pipeline_status_log(p);
+		break;
+	}
+}
+
+void signals_init(struct event_base *base, struct pipeline *p)
+{
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < ARRAY_LEN(handled); i++) {
+		events[i] = evsignal_new(base, handled[i], signal_cb, p);
+		event_add(events[i], NULL);
+	}
+}
+
+void signals_free(void)
+{
+	for (size_t i = 0; i < ARRAY_LEN(handled); i++) {
+		if (events[i] != NULL)
+			event_free(events[i]);
+		events[i] = NULL;
+	}
+}

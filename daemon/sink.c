@@ -1,0 +1,395 @@
+/*
+ * sink.c: buffered record writers and the fan-out consumer (see sink.h).
+ *
+ * Regular files are written with plain write(2) once 64 KiB are buffered, and at
+ * the end of each consumer batch, so a quiet service still writes promptly. Pipes
+ * and sockets are non-blocking and wait for EV_WRITE. fsync: batch syncs at most
+ * once a second while writing; always syncs after every write; both sync at close.
+ */
+#include "sink.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "util.h"
+
+#define FLUSH_AT (64 * 1024)
+#define HIGH_MARK (1024 * 1024)
+#define LOW_MARK (256 * 1024)
+
+struct sink {
+	struct pipeline *p;
+	char *name;
+	enum sink_type type;
+	char *path;
+	enum fsync_mode fsync;
+	int fd;
+	bool regular;
+	bool restore_blocking; /* we set O_NONBLOCK on an fd we share (stdout) */
+	struct evbuffer *buf;
+	struct event *write_ev, *retry_ev, *sync_ev;
+	bool sync_due, error_logged;
+	uint64_t written;
+	void (*wake)(void *);
+	void *wake_arg;
+};
+
+struct sinks {
+	struct pipeline *p;
+	struct queue *in;
+	struct sink **v;
+	size_t n;
+	bool draining, finished;
+};
+
+static int open_path(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+static void sink_write_cb(evutil_socket_t fd, short what, void *arg);
+static void sink_retry_cb(evutil_socket_t fd, short what, void *arg);
+static void sink_sync_cb(evutil_socket_t fd, short what, void *arg);
+
+static void sink_attach(struct sink *s, int fd)
+{
+	struct stat st;
+	s->fd = fd;
+	s->regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (fd >= 0 && !s->regular) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl >= 0 && !(fl & O_NONBLOCK)) {
+			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+			s->restore_blocking = fd <= STDERR_FILENO;
+		}
+	}
+	if (s->write_ev != NULL)
+		event_free(s->write_ev);
+	s->write_ev = fd >= 0 && !s->regular
+			      ? event_new(pipeline_base(s->p), fd, EV_WRITE, sink_write_cb, s)
+			      : NULL;
+}
+
+struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type, const char *path,
+		       enum fsync_mode fsync, char *err, size_t errlen)
+{
+	int fd = -1;
+	if (type == SINK_FILE) {
+		fd = open_path(path);
+		if (fd < 0) {
+			snprintf(err, errlen, "sink '%s': cannot open '%s' for writing: %s", name, path,
+				 strerror(errno));
+			return NULL;
+		}
+	} else if (type == SINK_STDOUT) {
+		fd = STDOUT_FILENO;
+	}
+	struct sink *s = xcalloc(1, sizeof(*s));
+	s->p = p;
+	s->name = xstrdup(name);
+	s->type = type;
+	s->path = path != NULL ? xstrdup(path) : NULL;
+	s->fsync = fsync;
+	s->buf = evbuffer_new();
+	s->retry_ev = evtimer_new(pipeline_base(p), sink_retry_cb, s);
+	s->sync_ev = evtimer_new(pipeline_base(p), sink_sync_cb, s);
+	sink_attach(s, fd);
+	return s;
+}
+
+void sink_append(struct sink *s, const char *data, size_t len)
+{
+	s->written++;
+	if (s->fd < 0)
+		return;
+	evbuffer_expand(s->buf, len + 1);
+	evbuffer_add(s->buf, data, len);
+	evbuffer_add(s->buf, "\n", 1);
+	if (s->regular && evbuffer_get_length(s->buf) >= FLUSH_AT)
+		sink_flush(s);
+}
+
+static void sink_sync(struct sink *s)
+{
+	/* Blocking; DESIGN's thread pool for fsync is the next step (see README). */
+	if (fdatasync(s->fd) < 0 && errno != EINVAL)
+		log_warn("sink '%s': fdatasync of '%s' failed", s->name, s->path);
+	s->sync_due = false;
+}
+
+static void sink_sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sink *s = arg;
+	if (s->sync_due && s->fd >= 0)
+		sink_sync(s);
+}
+
+void sink_flush(struct sink *s)
+{
+	if (s->fd < 0 || evtimer_pending(s->retry_ev, NULL))
+		return;
+	while (evbuffer_get_length(s->buf) > 0) {
+		int n = evbuffer_write(s->buf, s->fd);
+		if (n > 0) {
+			s->sync_due = true;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			event_add(s->write_ev, NULL);
+			break;
+		}
+		/* ENOSPC, EIO, EPIPE...: keep every record and try again. */
+		if (!s->error_logged)
+			log_warn("sink '%s': write to '%s' failed; holding %zu bytes and retrying "
+				 "every second",
+				 s->name, s->path != NULL ? s->path : "stdout",
+				 evbuffer_get_length(s->buf));
+		s->error_logged = true;
+		struct timeval tv = {1, 0};
+		evtimer_add(s->retry_ev, &tv);
+		return;
+	}
+	if (evbuffer_get_length(s->buf) == 0 && s->error_logged) {
+		log_info("sink '%s': writing again", s->name);
+		s->error_logged = false;
+	}
+	if (s->sync_due && s->regular) {
+		if (s->fsync == FSYNC_ALWAYS) {
+			sink_sync(s);
+		} else if (s->fsync == FSYNC_BATCH && !evtimer_pending(s->sync_ev, NULL)) {
+			struct timeval tv = {1, 0};
+			evtimer_add(s->sync_ev, &tv);
+		}
+	}
+}
+
+static void sink_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sink *s = arg;
+	sink_flush(s);
+	if (s->wake != NULL && !sink_busy(s))
+		s->wake(s->wake_arg);
+}
+
+static void sink_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sink_write_cb(fd, what, arg);
+}
+
+bool sink_busy(const struct sink *s)
+{
+	size_t len = evbuffer_get_length(s->buf);
+	/* Hysteresis: busy above the high mark until drained below the low mark. */
+	return len >= HIGH_MARK || (len > LOW_MARK && (evtimer_pending(s->retry_ev, NULL) ||
+						       (s->write_ev && event_pending(s->write_ev, EV_WRITE, NULL))));
+}
+
+bool sink_empty(const struct sink *s)
+{
+	return evbuffer_get_length(s->buf) == 0;
+}
+
+void sink_reopen(struct sink *s)
+{
+	if (s->type != SINK_FILE)
+		return;
+	sink_flush(s);
+	int fd = open_path(s->path);
+	if (fd < 0) {
+		log_warn("sink '%s': cannot reopen '%s'; still writing to the old file", s->name,
+			 s->path);
+		return;
+	}
+	if (s->fsync != FSYNC_NEVER && s->fd >= 0)
+		sink_sync(s);
+	if (s->fd >= 0)
+		close(s->fd);
+	sink_attach(s, fd);
+	log_info("sink '%s': reopened '%s'", s->name, s->path);
+}
+
+static uint64_t count_records(struct evbuffer *b)
+{
+	uint64_t n = 0;
+	struct evbuffer_ptr pos = evbuffer_search(b, "\n", 1, NULL);
+	while (pos.pos >= 0) {
+		n++;
+		evbuffer_ptr_set(b, &pos, 1, EVBUFFER_PTR_ADD);
+		pos = evbuffer_search(b, "\n", 1, &pos);
+	}
+	return n;
+}
+
+uint64_t sink_close(struct sink *s, uint64_t timeout_usec)
+{
+	uint64_t left = 0, end = now_usec() + timeout_usec;
+	if (s->fd >= 0) {
+		event_del(s->retry_ev);
+		while (evbuffer_get_length(s->buf) > 0) {
+			int n = evbuffer_write(s->buf, s->fd);
+			if (n > 0 || (n < 0 && errno == EINTR))
+				continue;
+			uint64_t now = now_usec();
+			if (now >= end || !(n < 0 && errno == EAGAIN)) {
+				if (n < 0 && errno != EAGAIN)
+					log_warn("sink '%s': final write failed", s->name);
+				left = count_records(s->buf);
+				log_error("sink '%s': %llu record(s) could not be written before the "
+					  "deadline and are lost",
+					  s->name, (unsigned long long)left);
+				break;
+			}
+			struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+			poll(&pfd, 1, (int)((end - now) / 1000) + 1);
+		}
+		if (s->regular && s->fsync != FSYNC_NEVER)
+			sink_sync(s);
+		if (s->restore_blocking) {
+			int fl = fcntl(s->fd, F_GETFL);
+			if (fl >= 0)
+				fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
+		}
+		if (s->fd > STDERR_FILENO)
+			close(s->fd);
+		s->fd = -1;
+	}
+	return left;
+}
+
+void sink_free(struct sink *s)
+{
+	if (s == NULL)
+		return;
+	if (s->fd >= 0)
+		sink_close(s, 0);
+	if (s->write_ev != NULL)
+		event_free(s->write_ev);
+	event_free(s->retry_ev);
+	event_free(s->sync_ev);
+	evbuffer_free(s->buf);
+	free(s->name);
+	free(s->path);
+	free(s);
+}
+
+uint64_t sink_written(const struct sink *s)
+{
+	return s->written;
+}
+
+const char *sink_name(const struct sink *s)
+{
+	return s->name;
+}
+
+/* ---- the fan-out consumer ---- */
+
+static bool any_busy(const struct sinks *ss)
+{
+	for (size_t i = 0; i < ss->n; i++)
+		if (sink_busy(ss->v[i]))
+			return true;
+	return false;
+}
+
+static void sinks_check_finished(struct sinks *ss)
+{
+	if (!ss->draining || ss->finished)
+		return;
+	for (size_t i = 0; i < ss->n; i++)
+		if (!sink_empty(ss->v[i]) && ss->v[i]->fd >= 0)
+			return;
+	ss->finished = true;
+	pipeline_sinks_finished(ss->p);
+}
+
+static void sinks_pump(void *arg)
+{
+	struct sinks *ss = arg;
+	struct item *it;
+	while (!ss->draining && !any_busy(ss) && (it = queue_pop(ss->in)) != NULL) {
+		if (it->flags & ITEM_PILL) {
+			ss->draining = true;
+			item_free(it);
+			break;
+		}
+		for (size_t i = 0; i < ss->n; i++)
+			sink_append(ss->v[i], it->data, it->len);
+		item_free(it);
+	}
+	for (size_t i = 0; i < ss->n; i++)
+		sink_flush(ss->v[i]);
+	sinks_check_finished(ss);
+}
+
+struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *in, char *err,
+			size_t errlen)
+{
+	struct sinks *ss = xcalloc(1, sizeof(*ss));
+	ss->p = p;
+	ss->in = in;
+	ss->v = xcalloc(c->n_sinks, sizeof(*ss->v));
+	for (size_t i = 0; i < c->n_sinks; i++) {
+		const struct conf_sink *cs = &c->sinks[i];
+		struct sink *s = sink_open(p, cs->name, cs->type, cs->path, cs->fsync, err, errlen);
+		if (s == NULL) {
+			sinks_free(ss);
+			return NULL;
+		}
+		s->wake = sinks_pump;
+		s->wake_arg = ss;
+		ss->v[ss->n++] = s;
+	}
+	return ss;
+}
+
+void sinks_start(struct sinks *ss)
+{
+	queue_set_consumer(ss->in, sinks_pump, ss);
+}
+
+void sinks_reopen(struct sinks *ss)
+{
+	for (size_t i = 0; i < ss->n; i++)
+		sink_reopen(ss->v[i]);
+}
+
+size_t sinks_count(const struct sinks *ss)
+{
+	return ss->n;
+}
+
+struct sink *sinks_get(const struct sinks *ss, size_t i)
+{
+	return ss->v[i];
+}
+
+uint64_t sinks_close(struct sinks *ss, uint64_t timeout_usec)
+{
+	uint64_t left = 0;
+	for (size_t i = 0; i < ss->n; i++)
+		left += sink_close(ss->v[i], timeout_usec);
+	return left;
+}
+
+void sinks_free(struct sinks *ss)
+{
+	if (ss == NULL)
+		return;
+	for (size_t i = 0; i < ss->n; i++)
+		sink_free(ss->v[i]);
+	free(ss->v);
+	free(ss);
+}

@@ -1,0 +1,146 @@
+/*
+ * sluiced.c: main. Parses the command line, loads the pipeline file, builds the
+ * pipeline on one event loop, runs it and exits with the code SPEC §2 promises.
+ * It never forks into the background: a supervisor or a shell owns it.
+ */
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "pipeline.h"
+#include "signals.h"
+#include "util.h"
+
+#define SLUICE_VERSION "0.1.0"
+#define DEFAULT_CONFIG "/etc/sluice/sluice.yaml"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: sluiced [-c FILE] [options]\n"
+		"  -c, --config FILE       pipeline file (default " DEFAULT_CONFIG ")\n"
+		"  -t, --check             validate FILE, print the resolved pipeline, exit 0 or 78\n"
+		"  -l, --log-level LEVEL   error, warn, info (default), debug\n"
+		"      --log-format FMT    text (default) or json\n"
+		"      --no-progress       no progress line (the default in this version)\n"
+		"  -V, --version           print the version\n"
+		"  -h, --help              this help\n"
+		"exit codes: 0 ok, 1 items failed, 2 cancelled, 64 usage, 66 no input,\n"
+		"            73 cannot create output, 75 stopped early, 78 bad config\n");
+}
+
+static void libevent_log_cb(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		log_error("libevent: %s", msg);
+	else if (severity == EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 't'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"log-format", required_argument, NULL, 'F'},
+		{"progress", no_argument, NULL, 'P'},
+		{"no-progress", no_argument, NULL, 'N'},
+		{"resume", no_argument, NULL, 'R'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = DEFAULT_CONFIG;
+	bool check = false, level_set = false, format_set = false;
+	enum log_level level = LOG_INFO;
+	enum log_format format = LOG_TEXT;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:tl:Vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &level) < 0) {
+				fprintf(stderr, "sluiced: bad log level '%s' (error, warn, info, debug)\n",
+					optarg);
+				return 64;
+			}
+			level_set = true;
+			break;
+		case 'F':
+			if (log_format_parse(optarg, &format) < 0) {
+				fprintf(stderr, "sluiced: bad log format '%s' (text, json)\n", optarg);
+				return 64;
+			}
+			format_set = true;
+			break;
+		case 'N':
+			break;
+		case 'P':
+		case 'R':
+			fprintf(stderr, "sluiced: %s is not supported by this version yet\n",
+				c == 'P' ? "--progress" : "--resume");
+			return 64;
+		case 'V':
+			printf("sluiced " SLUICE_VERSION "\n");
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 64;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluiced: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 64;
+	}
+
+	log_init(level, format);
+	bool noinput = false;
+	struct conf *conf = conf_load(config, stderr, &noinput);
+	if (conf == NULL)
+		return noinput && !check ? 66 : 78;
+	if (check) {
+		conf_print(conf, stdout);
+		conf_free(conf);
+		return 0;
+	}
+	/* The command line wins over the file. */
+	log_init(level_set ? level : conf->log.level, format_set ? format : conf->log.format);
+	conf->log.format = format_set ? format : conf->log.format;
+
+	event_set_log_callback(libevent_log_cb);
+	struct event_base *base = event_base_new();
+	if (base == NULL)
+		fatal(1, "cannot create the event loop");
+	signal(SIGPIPE, SIG_IGN);
+
+	int exit_code = 0;
+	struct pipeline *p = pipeline_new(base, conf, &exit_code);
+	if (p != NULL) {
+		signals_init(base, p);
+		exit_code = pipeline_run(p);
+		pipeline_summary(p, exit_code);
+		signals_free();
+		pipeline_free(p);
+	}
+	event_base_free(base);
+	conf_free(conf);
+	return exit_code;
+}

@@ -1,0 +1,423 @@
+/*
+ * source.c: what every source shares (see source.h): emitting with backpressure,
+ * pause accounting, and the framed fd reader.
+ *
+ * The reader keeps one linear buffer of max_item_bytes plus a read's worth, so a
+ * record that fits the limit always fits the buffer. A record longer than the
+ * limit is rejected (counted, dead-lettered with its head) and the reader skips
+ * to the next delimiter. Regular files cannot be polled, so they are read
+ * through a manually activated event: one batch of reads per loop iteration,
+ * which keeps signals and timers served while a large file streams in.
+ */
+#include "source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "report.h"
+#include "util.h"
+
+#define READ_CHUNK (256 * 1024)
+#define READS_PER_CALLBACK 8
+
+struct source {
+	struct pipeline *p;
+	const struct conf_source *conf;
+	const struct source_kind *kind;
+	void *state;
+	uint32_t index;
+	struct queue *out;
+	uint64_t max_item;
+
+	struct item *pending;
+	struct queue_waiter queue_wait, memory_wait;
+	bool paused, ended, stopping, failed, started;
+	uint64_t items, rejected;
+	uint64_t paused_since, paused_usec;
+
+	/* framed fd reader */
+	int fd;
+	bool regular;
+	bool skipping;
+	char delim;
+	struct event *ev;
+	char *buf;
+	size_t start, end, cap;
+};
+
+static const struct source_kind *kind_for(enum source_type t)
+{
+	switch (t) {
+	case SOURCE_FILE:
+		return &source_file;
+	case SOURCE_STDIN:
+		return &source_stdin;
+	case SOURCE_EXEC:
+		return &source_exec;
+	case SOURCE_GENERATE:
+		return &source_generate;
+	}
+	return NULL;
+}
+
+struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint32_t index,
+			  struct queue *out)
+{
+	struct source *s = xcalloc(1, sizeof(*s));
+	s->p = p;
+	s->conf = cs;
+	s->kind = kind_for(cs->type);
+	s->index = index;
+	s->out = out;
+	s->max_item = pipeline_conf(p)->max_item_bytes;
+	s->fd = -1;
+	s->delim = cs->framing == FRAMING_NUL ? '\0' : '\n';
+	return s;
+}
+
+int source_open(struct source *s, char *err, size_t errlen)
+{
+	return s->kind->open != NULL ? s->kind->open(s, err, errlen) : 0;
+}
+
+void source_start(struct source *s)
+{
+	s->started = true;
+	s->kind->start(s);
+}
+
+void source_free(struct source *s)
+{
+	if (s == NULL)
+		return;
+	if (s->kind->free != NULL)
+		s->kind->free(s);
+	pipeline_cancel_wait_memory(s->p, &s->memory_wait);
+	queue_cancel_wait(s->out, &s->queue_wait);
+	item_free(s->pending);
+	if (s->ev != NULL)
+		event_free(s->ev);
+	if (s->fd > STDERR_FILENO)
+		close(s->fd);
+	free(s->buf);
+	free(s);
+}
+
+const char *source_name(const struct source *s)
+{
+	return s->conf->name;
+}
+
+uint64_t source_items(const struct source *s)
+{
+	return s->items;
+}
+
+uint64_t source_rejected(const struct source *s)
+{
+	return s->rejected;
+}
+
+bool source_failed(const struct source *s)
+{
+	return s->failed;
+}
+
+bool source_ended(const struct source *s)
+{
+	return s->ended;
+}
+
+uint64_t source_paused_usec(const struct source *s)
+{
+	return s->paused_usec + (s->paused ? now_usec() - s->paused_since : 0);
+}
+
+struct pipeline *source_pipeline(struct source *s)
+{
+	return s->p;
+}
+
+const struct conf_source *source_conf(struct source *s)
+{
+	return s->conf;
+}
+
+void **source_state(struct source *s)
+{
+	return &s->state;
+}
+
+bool source_stopping(const struct source *s)
+{
+	return s->stopping;
+}
+
+void source_set_failed(struct source *s)
+{
+	s->failed = true;
+}
+
+static void source_resume_cb(void *arg)
+{
+	struct source *s = arg;
+	if (s->ended || !s->paused)
+		return;
+	if (s->pending != NULL) {
+		if (!queue_push(s->out, s->pending)) {
+			queue_wait_space(s->out, &s->queue_wait, source_resume_cb, s);
+			return;
+		}
+		s->pending = NULL;
+	}
+	if (pipeline_memory_full(s->p)) {
+		pipeline_wait_memory(s->p, &s->memory_wait, source_resume_cb, s);
+		return;
+	}
+	s->paused = false;
+	s->paused_usec += now_usec() - s->paused_since;
+	s->kind->resume(s);
+}
+
+static void source_pause(struct source *s)
+{
+	if (!s->paused) {
+		s->paused = true;
+		s->paused_since = now_usec();
+	}
+	if (s->pending != NULL)
+		queue_wait_space(s->out, &s->queue_wait, source_resume_cb, s);
+	else
+		pipeline_wait_memory(s->p, &s->memory_wait, source_resume_cb, s);
+}
+
+static void reject(struct source *s, const char *data, size_t len, size_t total)
+{
+	struct item *it = item_new(data, len, pipeline_next_seq(s->p), s->index);
+	struct failure f = {.kind = FAIL_ITEM_TOO_LARGE, .exit_status = -1};
+	snprintf(f.message, sizeof(f.message),
+		 "record of %s%zu bytes is over max_item_bytes (%llu); kept its first %zu bytes",
+		 total > len ? "more than " : "", total, (unsigned long long)s->max_item, len);
+	s->rejected++;
+	pipeline_item_failed(s->p, s->conf->name, ON_FAILURE_DEAD_LETTER, it, &f);
+	item_free(it);
+}
+
+bool source_emit(struct source *s, const char *data, size_t len)
+{
+	if (len > s->max_item) {
+		reject(s, data, (size_t)s->max_item, len);
+		return true;
+	}
+	struct item *it = item_new(data, len, pipeline_next_seq(s->p), s->index);
+	s->items++;
+	if (s->stopping) {
+		queue_push_force(s->out, it);
+		return true;
+	}
+	if (!queue_push(s->out, it)) {
+		s->pending = it;
+		source_pause(s);
+		return false;
+	}
+	if (pipeline_memory_full(s->p)) {
+		source_pause(s);
+		return false;
+	}
+	return true;
+}
+
+void source_end(struct source *s)
+{
+	if (s->ended)
+		return;
+	s->ended = true;
+	if (s->paused) {
+		s->paused = false;
+		s->paused_usec += now_usec() - s->paused_since;
+	}
+	if (s->pending != NULL) {
+		queue_push_force(s->out, s->pending);
+		s->pending = NULL;
+	}
+	pipeline_cancel_wait_memory(s->p, &s->memory_wait);
+	queue_cancel_wait(s->out, &s->queue_wait);
+	pipeline_source_ended(s->p, s);
+}
+
+void source_stop(struct source *s)
+{
+	if (s->ended || s->stopping)
+		return;
+	s->stopping = true;
+	if (s->pending != NULL) {
+		queue_push_force(s->out, s->pending);
+		s->pending = NULL;
+	}
+	if (!s->started)
+		source_end(s);
+	else
+		s->kind->stop(s);
+}
+
+/* ---- the framed fd reader ---- */
+
+/* Emits every complete record in the buffer; false when the source must pause. */
+static bool split_records(struct source *s)
+{
+	while (s->start < s->end) {
+		char *base = s->buf + s->start;
+		size_t avail = s->end - s->start;
+		char *d = memchr(base, s->delim, avail);
+		if (d == NULL) {
+			if (!s->skipping && avail > s->max_item) {
+				reject(s, base, (size_t)s->max_item, avail);
+				s->skipping = true;
+			}
+			if (s->skipping)
+				s->start = s->end;
+			return true;
+		}
+		size_t len = (size_t)(d - base);
+		s->start += len + 1;
+		if (s->skipping) {
+			s->skipping = false;
+			continue;
+		}
+		if (!source_emit(s, base, len))
+			return false;
+	}
+	return true;
+}
+
+static void fd_read(struct source *s)
+{
+	for (int round = 0; round < READS_PER_CALLBACK; round++) {
+		if (!split_records(s) || s->ended)
+			return;
+		if (s->start == s->end) {
+			s->start = s->end = 0;
+		} else if (s->cap - s->end < READ_CHUNK / 2 && s->start > 0) {
+			memmove(s->buf, s->buf + s->start, s->end - s->start);
+			s->end -= s->start;
+			s->start = 0;
+		}
+		ssize_t n = read(s->fd, s->buf + s->end, s->cap - s->end);
+		if (n > 0) {
+			s->end += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) {
+			log_warn("source '%s': read failed", s->conf->name);
+			source_set_failed(s);
+		}
+		/* EOF: a last record without its delimiter is still a record. */
+		if (s->end > s->start && !s->skipping) {
+			size_t len = s->end - s->start;
+			s->end = s->start;
+			if (!source_emit(s, s->buf + s->start, len))
+				return;
+		}
+		s->start = s->end = 0;
+		s->skipping = false;
+		if (s->ev != NULL)
+			event_del(s->ev);
+		s->kind->eof(s);
+		return;
+	}
+	if (s->regular && !s->paused && !s->ended)
+		event_active(s->ev, EV_READ, 0);
+}
+
+static void fd_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct source *s = arg;
+	if (!s->paused && !s->ended)
+		fd_read(s);
+	/* A pause taken inside the reads stops a pollable fd until resume. */
+	if (s->paused && !s->regular && s->ev != NULL)
+		event_del(s->ev);
+}
+
+void source_fd_attach(struct source *s, int fd)
+{
+	struct stat st;
+	s->fd = fd;
+	s->regular = fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+	if (s->buf == NULL) {
+		s->cap = (size_t)s->max_item + READ_CHUNK + 1;
+		s->buf = xmalloc(s->cap);
+	}
+	if (s->ev != NULL)
+		event_free(s->ev);
+	if (!s->regular) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	}
+	s->ev = event_new(pipeline_base(s->p), s->regular ? -1 : fd,
+			  s->regular ? 0 : EV_READ | EV_PERSIST, fd_read_cb, s);
+}
+
+void source_fd_start(struct source *s)
+{
+	if (s->regular)
+		event_active(s->ev, EV_READ, 0);
+	else
+		event_add(s->ev, NULL);
+}
+
+void source_fd_resume(struct source *s)
+{
+	if (s->regular) {
+		event_active(s->ev, EV_READ, 0);
+	} else {
+		event_add(s->ev, NULL);
+		/* Records may be waiting in the buffer with nothing new to poll for. */
+		event_active(s->ev, EV_READ, 0);
+	}
+}
+
+void source_fd_reset(struct source *s, int fd)
+{
+	if (fd != s->fd) {
+		if (s->fd > STDERR_FILENO)
+			close(s->fd);
+		source_fd_attach(s, fd);
+	}
+	source_fd_start(s);
+}
+
+int source_fd(const struct source *s)
+{
+	return s->fd;
+}
+
+void source_fd_flush_close(struct source *s)
+{
+	/* s->stopping makes every emit a forced push: what was read is not lost. */
+	split_records(s);
+	if (s->end > s->start && !s->skipping)
+		log_warnx("source '%s': stopped with an incomplete record of %zu bytes; it was "
+			  "not passed on",
+			  s->conf->name, s->end - s->start);
+	s->start = s->end = 0;
+	if (s->ev != NULL) {
+		event_free(s->ev);
+		s->ev = NULL;
+	}
+	if (s->fd > STDERR_FILENO)
+		close(s->fd);
+	s->fd = -1;
+}

@@ -1,0 +1,78 @@
+/*
+ * source.h: producers. Every kind shares one interface (open, start, resume,
+ * stop, free: one table entry per kind) and one way to hand records over,
+ * source_emit(), which applies max_item_bytes, the queue's bound and the global
+ * memory_limit. When either pushes back, the source pauses: it stops reading, so
+ * the kernel holds the rest (a full pipe blocks the producing command), and a
+ * one-shot waiter resumes it.
+ *
+ * Sources that read a file descriptor (file, stdin, exec) share the framed reader
+ * here: large reads, records split with memchr on '\n' or NUL.
+ */
+#ifndef SLUICE_SOURCE_H
+#define SLUICE_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "queue.h"
+
+struct pipeline;
+struct source;
+
+struct source_kind {
+	enum source_type type;
+	/* Opens inputs; -1 with a message (exit 66). May be NULL. */
+	int (*open)(struct source *s, char *err, size_t errlen);
+	void (*start)(struct source *s);
+	/* Called when a pause ends, to produce again. */
+	void (*resume)(struct source *s);
+	/* Graceful stop: stop producing; the source then ends. */
+	void (*stop)(struct source *s);
+	/* The fd reader hit EOF (fd sources only): end, follow, or wait for the child. */
+	void (*eof)(struct source *s);
+	void (*free)(struct source *s);
+};
+
+extern const struct source_kind source_file, source_stdin, source_exec, source_generate;
+
+struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint32_t index,
+			  struct queue *out);
+int source_open(struct source *s, char *err, size_t errlen);
+void source_start(struct source *s);
+/* Graceful stop (SIGTERM, cancel): what was read is handed on, then the source ends. */
+void source_stop(struct source *s);
+void source_free(struct source *s);
+
+const char *source_name(const struct source *s);
+uint64_t source_items(const struct source *s);
+uint64_t source_rejected(const struct source *s);
+bool source_failed(const struct source *s);
+bool source_ended(const struct source *s);
+uint64_t source_paused_usec(const struct source *s);
+
+/* For kinds. */
+struct pipeline *source_pipeline(struct source *s);
+const struct conf_source *source_conf(struct source *s);
+void **source_state(struct source *s);
+bool source_stopping(const struct source *s);
+/* Offers one record; false means "pause": the record is kept and resume() comes later. */
+bool source_emit(struct source *s, const char *data, size_t len);
+/* The source has produced everything it will. */
+void source_end(struct source *s);
+/* Marks the source as failed (its input broke): the job exits 1. */
+void source_set_failed(struct source *s);
+
+/* The framed fd reader. */
+void source_fd_attach(struct source *s, int fd);
+void source_fd_start(struct source *s);
+void source_fd_resume(struct source *s);
+/* Hands on every complete record still buffered, ignoring bounds, and closes. */
+void source_fd_flush_close(struct source *s);
+/* After EOF: read again (follow mode) from the same or a new fd. */
+void source_fd_reset(struct source *s, int fd);
+int source_fd(const struct source *s);
+
+#endif

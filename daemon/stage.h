@@ -1,0 +1,73 @@
+/*
+ * stage.h: a pool of `workers` slots between an input and an output queue.
+ *
+ * A slot is a small state machine (asyncio's Task): idle -> running -> (emitting)
+ * -> idle, or retired once it takes a poison pill. The worker kind (exec,
+ * builtin, ...) only starts an item and reports back through stage_slot_done();
+ * timeouts, accounting, the failure policy, pills and backpressure live here, so
+ * every kind gets them the same way.
+ */
+#ifndef SLUICE_STAGE_H
+#define SLUICE_STAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "item.h"
+#include "queue.h"
+#include "report.h"
+
+struct pipeline;
+struct stage;
+struct stage_slot;
+
+struct stage_counts {
+	uint64_t in, ok, failed, dropped, in_flight, queued;
+};
+
+/* A worker kind: one table entry each (DESIGN §2). */
+struct worker_kind {
+	const char *name;
+	/* Per-stage state; returns -1 with a message in err on failure. */
+	int (*init)(struct stage *st, void **state, char *err, size_t errlen);
+	void (*free)(void *state);
+	/* Starts slot's item; completion comes through stage_slot_done, possibly at once. */
+	void (*start)(struct stage_slot *slot);
+	/* Stop the running item (timeout or cancel); completion still comes through done. */
+	void (*cancel)(struct stage_slot *slot);
+};
+
+extern const struct worker_kind work_exec, work_builtin;
+
+struct stage *stage_new(struct pipeline *p, const struct conf_stage *cs, struct queue *in,
+			struct queue *out, char *err, size_t errlen);
+void stage_free(struct stage *st);
+void stage_start(struct stage *st);
+/* Cancelling: emitting results are forced downstream, running items are stopped. */
+void stage_cancel(struct stage *st);
+/* No slot running or emitting. */
+bool stage_quiet(const struct stage *st);
+void stage_counts(const struct stage *st, struct stage_counts *c);
+/* Counts an item that a cancel took out of this stage's queue. */
+void stage_count_unfinished_queued(struct stage *st, uint64_t n);
+const char *stage_name(const struct stage *st);
+const struct conf_stage *stage_conf(const struct stage *st);
+struct pipeline *stage_pipeline(const struct stage *st);
+unsigned stage_workers(const struct stage *st);
+
+/* For worker kinds. */
+struct item *stage_slot_item(struct stage_slot *slot);
+/* The kind takes the input item over (it passes it on as an output). */
+struct item *stage_slot_take_item(struct stage_slot *slot);
+const struct conf_stage *stage_slot_conf(struct stage_slot *slot);
+struct pipeline *stage_slot_pipeline(struct stage_slot *slot);
+void *stage_slot_state(struct stage_slot *slot);  /* the kind's per-stage state */
+void **stage_slot_work(struct stage_slot *slot);  /* the kind's per-slot pointer */
+/*
+ * Reports the slot's item as done: f == NULL means success and outputs (a list
+ * linked by ->next, may be NULL) go downstream; else it failed.
+ */
+void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct failure *f);
+
+#endif

@@ -1,0 +1,72 @@
+/* template.c: placeholder expansion (see template.h). */
+#include "template.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+bool template_has_vars(const char *s)
+{
+	return strstr(s, "{}") != NULL || strstr(s, "{seq}") != NULL ||
+	       strstr(s, "{source}") != NULL;
+}
+
+bool template_uses_item(const char *s)
+{
+	return strstr(s, "{}") != NULL;
+}
+
+struct outbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct outbuf *o, const char *s, size_t n)
+{
+	if (o->len + n + 1 > o->cap) {
+		while (o->len + n + 1 > o->cap)
+			o->cap = o->cap ? o->cap * 2 : 64;
+		o->p = xrealloc(o->p, o->cap);
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+char *template_expand(const char *tmpl, const struct template_vars *v, size_t *out_len)
+{
+	struct outbuf o = {0};
+	const char *s = tmpl;
+	char num[32];
+
+	put(&o, "", 0);
+	while (*s != '\0') {
+		const char *brace = strchr(s, '{');
+		if (brace == NULL) {
+			put(&o, s, strlen(s));
+			break;
+		}
+		put(&o, s, (size_t)(brace - s));
+		if (strncmp(brace, "{}", 2) == 0) {
+			if (v->item != NULL)
+				put(&o, v->item, v->item_len);
+			s = brace + 2;
+		} else if (strncmp(brace, "{seq}", 5) == 0) {
+			int n = snprintf(num, sizeof(num), "%" PRIu64, v->seq);
+			put(&o, num, (size_t)n);
+			s = brace + 5;
+		} else if (strncmp(brace, "{source}", 8) == 0) {
+			if (v->source != NULL)
+				put(&o, v->source, strlen(v->source));
+			s = brace + 8;
+		} else {
+			put(&o, brace, 1);
+			s = brace + 1;
+		}
+	}
+	if (out_len != NULL)
+		*out_len = o.len;
+	return o.p;
+}

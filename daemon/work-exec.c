@@ -1,0 +1,405 @@
+/*
+ * work-exec.c: one process per item (SPEC `exec:`).
+ *
+ * Each run spawns the argv template, expanded for the item, in its own process
+ * group; never through a shell. The item is written to the child's stdin when
+ * `stdin: item`; stdout is captured up to max_item_bytes (more kills the child and
+ * fails the item: a flood never grows memory); the last bytes of stderr are kept
+ * for the error message. A run completes when the child has been reaped and both
+ * pipes are at EOF, in whatever order those happen.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "log.h"
+#include "pipeline.h"
+#include "stage.h"
+#include "template.h"
+#include "util.h"
+
+extern char **environ;
+
+#define STDERR_TAIL 480
+
+struct exec_stage {
+	const struct conf_stage *conf;
+	char **envp;       /* environ plus the stage's env; NULL when none */
+	bool *argv_vars;   /* which argv elements need expanding */
+	bool uses_item;    /* some element holds {} */
+	uint64_t max_out;
+	uint64_t kill_after;
+};
+
+struct exec_run {
+	struct stage_slot *slot;
+	struct exec_stage *es;
+	struct child *child;
+	struct event *in_ev, *out_ev, *err_ev, *linger;
+	int in_fd, out_fd, err_fd;
+	size_t in_off;
+	char *out;
+	size_t out_len, out_cap;
+	char err_tail[STDERR_TAIL];
+	size_t err_len;
+	bool exited, overflow, done;
+	int status;
+};
+
+static int exec_init(struct stage *st, void **state, char *err, size_t errlen)
+{
+	const struct conf_stage *cs = stage_conf(st);
+	struct exec_stage *es = xcalloc(1, sizeof(*es));
+	es->conf = cs;
+	es->max_out = pipeline_conf(stage_pipeline(st))->max_item_bytes;
+	es->kill_after = pipeline_conf(stage_pipeline(st))->shutdown.kill_after;
+	es->argv_vars = xcalloc(cs->argc, sizeof(bool));
+	for (size_t i = 0; i < cs->argc; i++) {
+		es->argv_vars[i] = template_has_vars(cs->argv[i]);
+		es->uses_item |= template_uses_item(cs->argv[i]);
+	}
+	if (cs->n_env > 0) {
+		size_t n = 0;
+		while (environ[n] != NULL)
+			n++;
+		es->envp = xcalloc(n + cs->n_env + 1, sizeof(char *));
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			bool overridden = false;
+			for (size_t j = 0; j < cs->n_env && !overridden; j++) {
+				size_t l = strlen(cs->env[j].name);
+				overridden = strncmp(environ[i], cs->env[j].name, l) == 0 &&
+					     environ[i][l] == '=';
+			}
+			if (!overridden)
+				es->envp[k++] = xstrdup(environ[i]);
+		}
+		for (size_t j = 0; j < cs->n_env; j++)
+			es->envp[k++] = xasprintf("%s=%s", cs->env[j].name, cs->env[j].value);
+		es->envp[k] = NULL;
+	}
+	*state = es;
+	return 0;
+}
+
+static void exec_free(void *state)
+{
+	struct exec_stage *es = state;
+	if (es == NULL)
+		return;
+	if (es->envp != NULL) {
+		for (char **e = es->envp; *e != NULL; e++)
+			free(*e);
+		free(es->envp);
+	}
+	free(es->argv_vars);
+	free(es);
+}
+
+static void close_stream(struct event **ev, int *fd)
+{
+	if (*ev != NULL) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void run_free(struct exec_run *r)
+{
+	close_stream(&r->in_ev, &r->in_fd);
+	close_stream(&r->out_ev, &r->out_fd);
+	close_stream(&r->err_ev, &r->err_fd);
+	if (r->linger != NULL)
+		event_free(r->linger);
+	if (r->child != NULL)
+		child_forget(r->child);
+	free(r->out);
+	free(r);
+}
+
+static void run_fail(struct exec_run *r, enum failure_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Builds the failure record for this run and reports it. */
+static void run_fail(struct exec_run *r, enum failure_kind kind, const char *fmt, ...)
+{
+	struct failure f = {.kind = kind, .exit_status = -1};
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(f.message, sizeof(f.message), fmt, ap);
+	va_end(ap);
+	if (r->exited && WIFEXITED(r->status))
+		f.exit_status = WEXITSTATUS(r->status);
+	if (r->exited && WIFSIGNALED(r->status))
+		f.signal = WTERMSIG(r->status);
+	memcpy(f.stderr_tail, r->err_tail, r->err_len);
+	f.stderr_tail[r->err_len] = '\0';
+	struct stage_slot *slot = r->slot;
+	*stage_slot_work(slot) = NULL;
+	run_free(r);
+	stage_slot_done(slot, NULL, &f);
+}
+
+static struct item *split_lines(const struct item *parent, const char *buf, size_t len)
+{
+	struct item *head = NULL, **tailp = &head;
+	size_t start = 0;
+	while (start < len) {
+		const char *nl = memchr(buf + start, '\n', len - start);
+		size_t end = nl != NULL ? (size_t)(nl - buf) : len;
+		*tailp = item_derive(parent, buf + start, end - start);
+		tailp = &(*tailp)->next;
+		start = end + 1;
+	}
+	return head;
+}
+
+static void run_maybe_complete(struct exec_run *r)
+{
+	char desc[96];
+	if (!r->exited || r->out_fd >= 0 || r->err_fd >= 0)
+		return;
+	const struct conf_stage *cs = r->es->conf;
+	const char *cmd = cs->argv[0];
+	if (r->overflow) {
+		run_fail(r, FAIL_OUTPUT_TOO_LARGE, "'%s' wrote more than max_item_bytes (%llu) to stdout",
+			 cmd, (unsigned long long)r->es->max_out);
+		return;
+	}
+	if (WIFSIGNALED(r->status)) {
+		run_fail(r, FAIL_SIGNAL, "'%s' %s", cmd, child_status_str(r->status, desc, sizeof(desc)));
+		return;
+	}
+	if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0) {
+		run_fail(r, FAIL_EXIT, "'%s' %s", cmd, child_status_str(r->status, desc, sizeof(desc)));
+		return;
+	}
+
+	struct stage_slot *slot = r->slot;
+	struct item *in = stage_slot_item(slot);
+	struct item *outputs = NULL;
+	switch (cs->stdout_mode) {
+	case EXEC_STDOUT_RESULT: {
+		size_t n = r->out_len;
+		if (n > 0 && r->out[n - 1] == '\n')
+			n--;
+		outputs = item_derive(in, r->out, n);
+		break;
+	}
+	case EXEC_STDOUT_LINES:
+		outputs = split_lines(in, r->out, r->out_len);
+		break;
+	case EXEC_STDOUT_DISCARD:
+		break;
+	case EXEC_STDOUT_ITEM:
+		outputs = stage_slot_take_item(slot);
+		break;
+	}
+	*stage_slot_work(slot) = NULL;
+	run_free(r);
+	stage_slot_done(slot, outputs, NULL);
+}
+
+static void out_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_run *r = arg;
+	for (;;) {
+		if (r->out_cap - r->out_len < 4096) {
+			size_t cap = r->out_cap ? r->out_cap * 2 : 16384;
+			r->out = xrealloc(r->out, cap);
+			r->out_cap = cap;
+		}
+		ssize_t n = read(fd, r->out + r->out_len, r->out_cap - r->out_len);
+		if (n > 0) {
+			r->out_len += (size_t)n;
+			if (r->out_len > r->es->max_out) {
+				/* A flood: stop it now rather than buffer it. */
+				r->overflow = true;
+				r->out_len = 0;
+				close_stream(&r->out_ev, &r->out_fd);
+				if (!r->exited)
+					child_terminate(r->child, r->es->kill_after);
+				break;
+			}
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		close_stream(&r->out_ev, &r->out_fd); /* EOF or error */
+		break;
+	}
+	run_maybe_complete(r);
+}
+
+static void err_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_run *r = arg;
+	char buf[4096];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n > 0) {
+			/* Keep only the tail: the end of stderr says why a command failed. */
+			size_t keep = (size_t)n >= STDERR_TAIL - 1 ? STDERR_TAIL - 1 : (size_t)n;
+			const char *src = buf + (size_t)n - keep;
+			if (r->err_len + keep > STDERR_TAIL - 1) {
+				size_t drop = r->err_len + keep - (STDERR_TAIL - 1);
+				memmove(r->err_tail, r->err_tail + drop, r->err_len - drop);
+				r->err_len -= drop;
+			}
+			memcpy(r->err_tail + r->err_len, src, keep);
+			r->err_len += keep;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		close_stream(&r->err_ev, &r->err_fd);
+		break;
+	}
+	run_maybe_complete(r);
+}
+
+static void in_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_run *r = arg;
+	const struct item *it = stage_slot_item(r->slot);
+	/* The item, then its newline, as one record. */
+	while (r->in_off <= it->len) {
+		const char *p = r->in_off < it->len ? it->data + r->in_off : "\n";
+		size_t n = r->in_off < it->len ? it->len - r->in_off : 1;
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (w < 0)
+			break; /* EPIPE: the command does not read its stdin; not our failure */
+		r->in_off += (size_t)w;
+	}
+	close_stream(&r->in_ev, &r->in_fd);
+}
+
+static void linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_run *r = arg;
+	/* Something outside the process group still holds the pipes open. */
+	close_stream(&r->out_ev, &r->out_fd);
+	close_stream(&r->err_ev, &r->err_fd);
+	run_maybe_complete(r);
+}
+
+static void run_exit_cb(struct child *c, int status, void *arg)
+{
+	struct exec_run *r = arg;
+	r->child = NULL;
+	r->exited = true;
+	r->status = status;
+	close_stream(&r->in_ev, &r->in_fd);
+	if (r->out_fd >= 0 || r->err_fd >= 0) {
+		struct timeval tv = {2, 0};
+		r->linger = evtimer_new(pipeline_base(stage_slot_pipeline(r->slot)), linger_cb, r);
+		evtimer_add(r->linger, &tv);
+	}
+	run_maybe_complete(r);
+}
+
+static void exec_start(struct stage_slot *slot)
+{
+	struct exec_stage *es = stage_slot_state(slot);
+	const struct conf_stage *cs = es->conf;
+	struct pipeline *p = stage_slot_pipeline(slot);
+	struct item *it = stage_slot_item(slot);
+	struct exec_run *r = xcalloc(1, sizeof(*r));
+	char *argv_buf[64];
+	char **argv = cs->argc < ARRAY_LEN(argv_buf) ? argv_buf : xcalloc(cs->argc + 1, sizeof(char *));
+	struct child_io io;
+	int err = 0;
+
+	r->slot = slot;
+	r->es = es;
+	r->in_fd = r->out_fd = r->err_fd = -1;
+	*stage_slot_work(slot) = r;
+
+	if (es->uses_item && memchr(it->data, '\0', it->len) != NULL) {
+		if (argv != argv_buf)
+			free(argv);
+		run_fail(r, FAIL_SPAWN, "item holds a NUL byte, which cannot be passed in argv to '%s'",
+			 cs->argv[0]);
+		return;
+	}
+	struct template_vars vars = {it->data, it->len, it->seq,
+				     pipeline_source_name(p, it->source)};
+	for (size_t i = 0; i < cs->argc; i++)
+		argv[i] = es->argv_vars[i] ? template_expand(cs->argv[i], &vars, NULL) : cs->argv[i];
+	argv[cs->argc] = NULL;
+
+	struct child_args a = {
+		.argv = argv,
+		.envp = es->envp,
+		.cwd = cs->cwd,
+		.in = cs->stdin_mode == EXEC_STDIN_ITEM ? CHILD_PIPE : CHILD_NULL,
+		.out = cs->stdout_mode == EXEC_STDOUT_DISCARD || cs->stdout_mode == EXEC_STDOUT_ITEM
+			       ? CHILD_NULL
+			       : CHILD_PIPE,
+		.err = CHILD_PIPE,
+	};
+	r->child = child_spawn(&a, run_exit_cb, r, &io, &err);
+	for (size_t i = 0; i < cs->argc; i++)
+		if (es->argv_vars[i])
+			free(argv[i]);
+	if (argv != argv_buf)
+		free(argv);
+	if (r->child == NULL) {
+		if (cs->cwd != NULL && access(cs->cwd, X_OK) != 0)
+			run_fail(r, FAIL_SPAWN, "cannot run '%s' in cwd '%s': %s", cs->argv[0], cs->cwd,
+				 strerror(errno));
+		else
+			run_fail(r, FAIL_SPAWN, "cannot run '%s': %s", cs->argv[0], strerror(err));
+		return;
+	}
+
+	struct event_base *base = pipeline_base(p);
+	r->in_fd = io.in;
+	r->out_fd = io.out;
+	r->err_fd = io.err;
+	if (r->out_fd >= 0) {
+		r->out_ev = event_new(base, r->out_fd, EV_READ | EV_PERSIST, out_read_cb, r);
+		event_add(r->out_ev, NULL);
+	}
+	if (r->err_fd >= 0) {
+		r->err_ev = event_new(base, r->err_fd, EV_READ | EV_PERSIST, err_read_cb, r);
+		event_add(r->err_ev, NULL);
+	}
+	if (r->in_fd >= 0) {
+		r->in_ev = event_new(base, r->in_fd, EV_WRITE | EV_PERSIST, in_write_cb, r);
+		event_add(r->in_ev, NULL);
+	}
+}
+
+static void exec_cancel(struct stage_slot *slot)
+{
+	struct exec_run *r = *stage_slot_work(slot);
+	if (r != NULL && r->child != NULL)
+		child_terminate(r->child, r->es->kill_after);
+}
+
+const struct worker_kind work_exec = {
+	.name = "exec",
+	.init = exec_init,
+	.free = exec_free,
+	.start = exec_start,
+	.cancel = exec_cancel,
+};
