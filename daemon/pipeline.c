@@ -656,7 +656,9 @@ static void log_failure(struct pipeline *p, const char *stage, const struct item
 	p->failures_logged++;
 	p->last_failure_log = now;
 	char *tail = json_escape_bytes(f->stderr_tail, strlen(f->stderr_tail));
-	log_warnx("'%s': item %" PRIu64 " failed (%s): %s%s%s%s", stage, it->seq,
+	bool at_source = strncmp(stage, "source:", 7) == 0;
+	log_warnx("%s '%s': item %" PRIu64 " failed (%s): %s%s%s%s", at_source ? "source" : "stage",
+		  at_source ? stage + 7 : stage, it->seq,
 		  failure_kind_name(f->kind), f->message, tail[0] ? "; stderr: " : "", tail, more);
 	free(tail);
 }

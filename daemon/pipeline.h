@@ -57,7 +57,10 @@ void pipeline_stage_finished(struct pipeline *p, struct stage *st);
 void pipeline_sinks_finished(struct pipeline *p);
 void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detail);
 
-/* A failed item: counted in the report, then skipped, dead-lettered, or it cancels all. */
+/*
+ * A failed item: counted in the report, then skipped, dead-lettered, or it cancels
+ * all. stage is a stage name, or "source:NAME" for a record a source rejected.
+ */
 void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure policy,
 			  const struct item *it, const struct failure *f);
 /* An unfinished item while cancelling: spooled (or counted lost); takes ownership. */

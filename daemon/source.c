@@ -203,10 +203,13 @@ static void reject(struct source *s, const char *data, size_t len, size_t total)
 	struct item *it = item_new(data, len, pipeline_next_seq(s->p), s->index);
 	struct failure f = {.kind = FAIL_ITEM_TOO_LARGE, .exit_status = -1};
 	snprintf(f.message, sizeof(f.message),
-		 "record of %s%zu bytes is over max_item_bytes (%llu); kept its first %zu bytes",
-		 total > len ? "more than " : "", total, (unsigned long long)s->max_item, len);
+		 "record of at least %zu bytes is over max_item_bytes (%llu); kept its first %zu "
+		 "bytes",
+		 total, (unsigned long long)s->max_item, len);
 	s->rejected++;
-	pipeline_item_failed(s->p, s->conf->name, ON_FAILURE_DEAD_LETTER, it, &f);
+	char where[160];
+	snprintf(where, sizeof(where), "source:%s", s->conf->name);
+	pipeline_item_failed(s->p, where, ON_FAILURE_DEAD_LETTER, it, &f);
 	item_free(it);
 }
 
