@@ -1,0 +1,1829 @@
+/*
+ * conf.c: loads the pipeline file (SPEC §3) into the plain structs of conf.h,
+ * and prints them back as YAML for --check.
+ *
+ * The file is read whole and parsed with libyaml's document API, then walked by a
+ * small schema. Every mapping has a key table; read_fields() checks each key
+ * against it (unknown keys get a did-you-mean, keys of later versions get "not
+ * supported yet", duplicates point at the first one) and hands back the value
+ * nodes by key, so that a mapping is interpreted in dependency order whatever the
+ * order in the file: a source's 'type' before its other keys, the top-level
+ * 'queue' (inherited) and 'dead_letter' (referenced) before the stages.
+ *
+ * Errors are collected with their positions, not printed at once: loading goes on
+ * to find them all (up to MAX_ERRORS), and they are printed sorted by position, so
+ * the user sees every problem in file order in one run. An entry that failed keeps
+ * its defaults, and its dependants do not report a second error for the same
+ * mistake (a stage that names a broken dead_letter block does not also hear that
+ * there is none). Nothing here outlives conf_load() except the struct conf, which
+ * owns all its strings, so conf_free() is the only cleanup, on success or error.
+ */
+#include "conf.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "units.h"
+#include "util.h"
+
+#define MAX_ERRORS 100
+#define MAX_KEYS   16
+#define DESC_LEN   64
+
+struct conf_err {
+	size_t line, col, seq;
+	char *msg;
+};
+
+struct loader {
+	const char *file;
+	yaml_document_t *doc;
+	struct conf *c;
+	struct conf_err *errs;
+	size_t n_errs;
+	bool too_many;
+};
+
+/* A key of a mapping, or a value of an enum. */
+struct keydef {
+	const char *name;
+	bool later; /* in SPEC, not implemented by this version */
+};
+
+struct fields {
+	const yaml_node_t *key[MAX_KEYS];
+	const yaml_node_t *val[MAX_KEYS]; /* NULL for absent and for 'later' keys */
+};
+
+/* --- names of enum values ------------------------------------------------------- */
+
+static const struct keydef when_full_names[] = {
+    {.name = "block"}, {.name = "drop_newest"}, {.name = "drop_oldest"}};
+static const struct keydef framing_names[] = {{.name = "lines"}, {.name = "nul"}};
+static const struct keydef source_type_names[] = {
+    {.name = "file"},
+    {.name = "stdin"},
+    {.name = "exec"},
+    {.name = "generate"},
+    {.name = "tcp", .later = true},
+    {.name = "unix", .later = true},
+    {.name = "http", .later = true},
+    {.name = "dir", .later = true},
+};
+static const struct keydef exec_stdin_names[] = {{.name = "none"}, {.name = "item"}};
+static const struct keydef exec_stdout_names[] = {
+    {.name = "result"}, {.name = "lines"}, {.name = "discard"}, {.name = "item"}};
+static const struct keydef builtin_op_names[] = {{.name = "passthrough"}, {.name = "grep"}};
+static const struct keydef on_failure_names[] = {
+    {.name = "skip"}, {.name = "dead_letter"}, {.name = "cancel"}};
+static const struct keydef sink_type_names[] = {
+    {.name = "file"},
+    {.name = "stdout"},
+    {.name = "discard"},
+    {.name = "tcp", .later = true},
+    {.name = "unix", .later = true},
+    {.name = "exec", .later = true},
+    {.name = "http", .later = true},
+};
+static const struct keydef dead_letter_type_names[] = {{.name = "file"}, {.name = "stdout"}};
+static const struct keydef fsync_names[] = {
+    {.name = "never"}, {.name = "batch"}, {.name = "always"}};
+static const struct keydef log_level_names[] = {
+    {.name = "error"}, {.name = "warn"}, {.name = "info"}, {.name = "debug"}};
+static const struct keydef log_format_names[] = {{.name = "text"}, {.name = "json"}};
+
+const char *conf_source_type_name(enum source_type t)
+{
+	return (size_t)t < ARRAY_LEN(source_type_names) ? source_type_names[t].name : "?";
+}
+
+const char *conf_sink_type_name(enum sink_type t)
+{
+	return (size_t)t < ARRAY_LEN(sink_type_names) ? sink_type_names[t].name : "?";
+}
+
+const char *conf_on_failure_name(enum on_failure f)
+{
+	return (size_t)f < ARRAY_LEN(on_failure_names) ? on_failure_names[f].name : "?";
+}
+
+static const char *enum_name(const struct keydef *names, size_t n, int v)
+{
+	return v >= 0 && (size_t)v < n ? names[v].name : "?";
+}
+
+/* --- errors ----------------------------------------------------------------------- */
+
+/* Messages quote the user's text; keep each error on one line whatever it holds. */
+static char *escape_controls(const char *s)
+{
+	char *out = xmalloc(strlen(s) * 4 + 1), *p = out;
+
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '\n') {
+			*p++ = '\\';
+			*p++ = 'n';
+		} else if (ch == '\t') {
+			*p++ = '\\';
+			*p++ = 't';
+		} else if (ch < 0x20 || ch == 0x7f) {
+			p += sprintf(p, "\\x%02X", ch);
+		} else {
+			*p++ = (char)ch;
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+static void err_vlc(struct loader *ld, size_t line, size_t col, const char *fmt, va_list ap)
+{
+	va_list aq;
+	char *raw;
+	int n;
+
+	if (ld->n_errs >= MAX_ERRORS) {
+		ld->too_many = true;
+		return;
+	}
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	raw = xmalloc((size_t)n + 1);
+	vsnprintf(raw, (size_t)n + 1, fmt, ap);
+	ld->errs = xrealloc(ld->errs, (ld->n_errs + 1) * sizeof(*ld->errs));
+	ld->errs[ld->n_errs] = (struct conf_err){line, col, ld->n_errs, escape_controls(raw)};
+	ld->n_errs++;
+	free(raw);
+}
+
+__attribute__((format(printf, 4, 5))) static void err_lc(struct loader *ld, size_t line, size_t col,
+							 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	err_vlc(ld, line, col, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 3, 4))) static void err_node(struct loader *ld, const yaml_node_t *n,
+							   const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	err_vlc(ld, n->start_mark.line + 1, n->start_mark.column + 1, fmt, ap);
+	va_end(ap);
+}
+
+static int err_cmp(const void *a, const void *b)
+{
+	const struct conf_err *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* --- nodes ------------------------------------------------------------------------ */
+
+static struct conf_pos node_pos(const yaml_node_t *n)
+{
+	return (struct conf_pos){(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
+}
+
+static const yaml_node_t *node_at(struct loader *ld, int index)
+{
+	return yaml_document_get_node(ld->doc, index);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* "key:" with nothing after it. */
+static bool is_empty(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0 &&
+	       n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+/* What was found, for "expected X, got Y". */
+static const char *describe(const yaml_node_t *n, char *buf)
+{
+	size_t len, cut;
+
+	switch (n->type) {
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SCALAR_NODE:
+		if (is_empty(n))
+			return "nothing";
+		len = strlen(scalar(n));
+		cut = len;
+		if (cut > 40) {
+			cut = 40;
+			/* don't cut a UTF-8 sequence in half */
+			while (cut > 0 && ((unsigned char)scalar(n)[cut] & 0xc0) == 0x80)
+				cut--;
+		}
+		snprintf(buf, DESC_LEN, "'%.*s%s'", (int)cut, scalar(n), cut < len ? "..." : "");
+		return buf;
+	default:
+		return "nothing";
+	}
+}
+
+/* The value of the first pair whose key is name, before the mapping is checked. */
+static const yaml_node_t *map_peek(struct loader *ld, const yaml_node_t *map, const char *name)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		const yaml_node_t *k = node_at(ld, p->key);
+		if (k->type == YAML_SCALAR_NODE && strcmp(scalar(k), name) == 0)
+			return node_at(ld, p->value);
+	}
+	return NULL;
+}
+
+static void free_argv(char **argv, size_t argc);
+
+/* --- did you mean ---------------------------------------------------------------- */
+
+size_t conf_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d;
+	size_t *row = xmalloc((lb + 1) * sizeof(*row));
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0]; /* row[i-1][j-1] */
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	d = row[lb];
+	free(row);
+	return d;
+}
+
+/*
+ * The nearest candidate within max(2, len/3) edits, or NULL. A candidate that
+ * shares nothing with what was typed ("x" -> "op") is no help, so a distance equal
+ * to the longer length never counts.
+ */
+static const char *suggest(const char *got, const struct keydef *cands, size_t n)
+{
+	size_t len = strlen(got), limit = len / 3 > 2 ? len / 3 : 2, best = SIZE_MAX;
+	const char *found = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = conf_edit_distance(got, cands[i].name);
+		size_t longer = len > strlen(cands[i].name) ? len : strlen(cands[i].name);
+		if (d < best && d <= limit && d < longer) {
+			best = d;
+			found = cands[i].name;
+		}
+	}
+	return found;
+}
+
+/* "; did you mean 'x'?" or "", into buf. */
+static const char *did_you_mean(const char *got, const struct keydef *cands, size_t n, char *buf,
+				size_t len)
+{
+	const char *s = suggest(got, cands, n);
+	if (s == NULL)
+		return "";
+	snprintf(buf, len, "; did you mean '%s'?", s);
+	return buf;
+}
+
+/* --- mappings -------------------------------------------------------------------- */
+
+static void read_fields(struct loader *ld, const yaml_node_t *map, const char *where,
+			const struct keydef *keys, size_t n, struct fields *f)
+{
+	char desc[DESC_LEN], dym[96];
+
+	memset(f, 0, sizeof(*f));
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		const yaml_node_t *k = node_at(ld, p->key);
+		const char *name;
+		size_t i;
+
+		if (k->type != YAML_SCALAR_NODE) {
+			err_node(ld, k, "expected a key name %s, got %s", where, describe(k, desc));
+			continue;
+		}
+		name = scalar(k);
+		for (i = 0; i < n; i++) {
+			if (strcmp(keys[i].name, name) == 0 &&
+			    strlen(name) == k->data.scalar.length)
+				break;
+		}
+		if (i == n) {
+			err_node(ld, k, "unknown key '%s' %s%s", name, where,
+				 did_you_mean(name, keys, n, dym, sizeof(dym)));
+			continue;
+		}
+		if (f->key[i] != NULL) {
+			err_node(ld, k, "duplicate key '%s' %s (first at %zu:%zu)", name, where,
+				 f->key[i]->start_mark.line + 1, f->key[i]->start_mark.column + 1);
+			continue;
+		}
+		f->key[i] = k;
+		if (keys[i].later) {
+			err_node(ld, k, "'%s' is not supported by this version of sluiced yet",
+				 name);
+			continue;
+		}
+		f->val[i] = node_at(ld, p->value);
+	}
+}
+
+static bool want_mapping(struct loader *ld, const char *key, const yaml_node_t *v)
+{
+	char desc[DESC_LEN];
+
+	if (v->type == YAML_MAPPING_NODE)
+		return true;
+	err_node(ld, v, "expected a mapping for '%s', got %s", key, describe(v, desc));
+	return false;
+}
+
+/* --- scalars --------------------------------------------------------------------- */
+
+/* The scalar's text, or NULL after "expected <what> for 'key', got ...". */
+static const char *want_scalar(struct loader *ld, const char *key, const yaml_node_t *v,
+			       const char *what)
+{
+	char desc[DESC_LEN];
+
+	if (v->type != YAML_SCALAR_NODE || is_empty(v)) {
+		err_node(ld, v, "expected %s for '%s', got %s", what, key, describe(v, desc));
+		return NULL;
+	}
+	return scalar(v);
+}
+
+static bool get_str(struct loader *ld, const char *key, const yaml_node_t *v, bool nonempty,
+		    char **out)
+{
+	const char *s = want_scalar(ld, key, v, "a string");
+
+	if (s == NULL)
+		return false;
+	if (strlen(s) != v->data.scalar.length) {
+		err_node(ld, v, "'%s' must not contain a NUL character", key);
+		return false;
+	}
+	if (nonempty && *s == '\0') {
+		err_node(ld, v, "'%s' must not be empty", key);
+		return false;
+	}
+	free(*out);
+	*out = xstrdup(s);
+	return true;
+}
+
+static bool get_bool(struct loader *ld, const char *key, const yaml_node_t *v, bool *out)
+{
+	char desc[DESC_LEN];
+	const char *s = want_scalar(ld, key, v, "true or false");
+
+	if (s == NULL)
+		return false;
+	if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0) {
+		*out = true;
+	} else if (strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0) {
+		*out = false;
+	} else {
+		err_node(ld, v, "expected true or false for '%s', got %s", key, describe(v, desc));
+		return false;
+	}
+	return true;
+}
+
+static bool get_uint(struct loader *ld, const char *key, const yaml_node_t *v, uint64_t min,
+		     uint64_t max, uint64_t *out)
+{
+	char desc[DESC_LEN];
+	const char *s = want_scalar(ld, key, v, "a non-negative integer");
+	uint64_t n = 0;
+	bool overflow = false;
+
+	if (s == NULL)
+		return false;
+	if (*s == '\0' || strspn(s, "0123456789") != strlen(s)) {
+		err_node(ld, v, "expected a non-negative integer for '%s', got %s", key,
+			 describe(v, desc));
+		return false;
+	}
+	for (; *s != '\0'; s++) {
+		unsigned dig = (unsigned)(*s - '0');
+		if (n > (UINT64_MAX - dig) / 10)
+			overflow = true;
+		else
+			n = n * 10 + dig;
+	}
+	if (overflow || n < min || n > max) {
+		err_node(ld, v, "'%s' must be between %llu and %llu, got %s", key,
+			 (unsigned long long)min, (unsigned long long)max, scalar(v));
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
+/* Numeric-looking input gets units.c's reason ("needs a unit"); words do not need it. */
+static const char *unit_detail(const char *s, const char *uerr, char *buf, size_t len)
+{
+	if (!(*s >= '0' && *s <= '9') && *s != '.' && *s != '-')
+		return "";
+	snprintf(buf, len, "; %s", uerr);
+	return buf;
+}
+
+static bool get_duration(struct loader *ld, const char *key, const yaml_node_t *v, uint64_t *out)
+{
+	static const char what[] = "a duration like 250ms, 5s, 2m, 1h";
+	char desc[DESC_LEN], detail[96];
+	const char *s = want_scalar(ld, key, v, what), *uerr;
+
+	if (s == NULL)
+		return false;
+	if (units_duration(s, out, &uerr) < 0) {
+		err_node(ld, v, "expected %s for '%s', got %s%s", what, key, describe(v, desc),
+			 unit_detail(s, uerr, detail, sizeof(detail)));
+		return false;
+	}
+	return true;
+}
+
+/* Every size in the file is a limit, where zero would make no sense. */
+static bool get_size(struct loader *ld, const char *key, const yaml_node_t *v, uint64_t *out)
+{
+	static const char what[] = "a size like 512, 64KiB, 16MiB, 1GiB";
+	char desc[DESC_LEN], detail[96];
+	const char *s = want_scalar(ld, key, v, what), *uerr;
+	uint64_t n;
+
+	if (s == NULL)
+		return false;
+	if (units_size(s, &n, &uerr) < 0) {
+		err_node(ld, v, "expected %s for '%s', got %s%s", what, key, describe(v, desc),
+			 unit_detail(s, uerr, detail, sizeof(detail)));
+		return false;
+	}
+	if (n == 0) {
+		err_node(ld, v, "'%s' must be greater than 0", key);
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
+/*
+ * The index of v's value in vals, -1 after an error, or -2 when the value names a
+ * kind of a later version (what = "source type" for the message).
+ */
+static int get_enum(struct loader *ld, const char *key, const yaml_node_t *v,
+		    const struct keydef *vals, size_t n, const char *what)
+{
+	char list[256] = "", desc[DESC_LEN], dym[96];
+	const char *s;
+
+	for (size_t i = 0; i < n; i++) {
+		if (vals[i].later)
+			continue;
+		if (list[0] != '\0')
+			strcat(list, ", ");
+		strcat(list, vals[i].name);
+	}
+	if (v->type != YAML_SCALAR_NODE || is_empty(v)) {
+		err_node(ld, v, "'%s' must be one of %s; got %s", key, list, describe(v, desc));
+		return -1;
+	}
+	s = scalar(v);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(s, vals[i].name) != 0)
+			continue;
+		if (vals[i].later) {
+			err_node(ld, v, "%s '%s' is not supported by this version of sluiced yet",
+				 what, s);
+			return -2;
+		}
+		return (int)i;
+	}
+	err_node(ld, v, "'%s' must be one of %s; got %s%s", key, list, describe(v, desc),
+		 did_you_mean(s, vals, n, dym, sizeof(dym)));
+	return -1;
+}
+
+static bool valid_name(const char *s)
+{
+	return *s != '\0' && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				       "0123456789_.-") == strlen(s);
+}
+
+static const char name_rule[] = "may only contain letters, digits, '_', '.' and '-'";
+
+/* Names end up in metrics labels and file names, hence the narrow alphabet. */
+static void get_name(struct loader *ld, const char *what, const yaml_node_t *v, char **out)
+{
+	if (!get_str(ld, "name", v, false, out))
+		return;
+	if (**out == '\0')
+		err_node(ld, v, "%s name must not be empty", what);
+	else if (!valid_name(*out))
+		err_node(ld, v, "%s name '%s' %s", what, *out, name_rule);
+}
+
+static void get_argv(struct loader *ld, const yaml_node_t *v, char ***argv, size_t *argc)
+{
+	static const char msg[] = "'argv' must be a non-empty list of strings";
+	size_t n;
+
+	if (v->type != YAML_SEQUENCE_NODE ||
+	    v->data.sequence.items.top == v->data.sequence.items.start) {
+		err_node(ld, v, "%s", msg);
+		return;
+	}
+	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	free_argv(*argv, *argc);
+	*argv = xcalloc(n + 1, sizeof(**argv));
+	*argc = n;
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_t *a = node_at(ld, v->data.sequence.items.start[i]);
+		if (a->type != YAML_SCALAR_NODE || is_empty(a)) {
+			err_node(ld, a, "%s", msg);
+			(*argv)[i] = xstrdup("");
+			continue;
+		}
+		(*argv)[i] = xstrdup(scalar(a));
+		if (strlen(scalar(a)) != a->data.scalar.length)
+			err_node(ld, a, "'argv' must not contain a NUL character");
+		else if (i == 0 && *scalar(a) == '\0')
+			err_node(ld, a,
+				 "the program to run (the first element of 'argv') "
+				 "must not be empty");
+	}
+}
+
+/* "stage 'resize'", or "stage #2" when it has no usable name. */
+static char *entry_label(struct loader *ld, const yaml_node_t *map, const char *kind, size_t idx)
+{
+	const yaml_node_t *n = map_peek(ld, map, "name");
+
+	if (n != NULL && n->type == YAML_SCALAR_NODE && !is_empty(n) && *scalar(n) != '\0')
+		return xasprintf("%s '%s'", kind, scalar(n));
+	return xasprintf("%s #%zu", kind, idx + 1);
+}
+
+/* "only to file, stdin, exec", from a mask of 1 << kind. */
+static const char *kinds_list(unsigned mask, const struct keydef *names, size_t n, char *buf,
+			      size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (mask & (1u << i)) {
+			if (buf[0] != '\0')
+				strncat(buf, ", ", len - strlen(buf) - 1);
+			strncat(buf, names[i].name, len - strlen(buf) - 1);
+		}
+	}
+	return buf;
+}
+
+/* --- queue ----------------------------------------------------------------------- */
+
+enum { Q_CAPACITY, Q_MAX_BYTES, Q_WHEN_FULL, Q_N };
+static const struct keydef queue_keys[Q_N] = {
+    [Q_CAPACITY] = {.name = "capacity"},
+    [Q_MAX_BYTES] = {.name = "max_bytes"},
+    [Q_WHEN_FULL] = {.name = "when_full"},
+};
+
+/* Only the keys present override q, which is how a stage inherits the top-level queue. */
+static void load_queue(struct loader *ld, const yaml_node_t *v, const char *where,
+		       struct conf_queue *q)
+{
+	struct fields f;
+	int e;
+
+	if (!want_mapping(ld, "queue", v))
+		return;
+	read_fields(ld, v, where, queue_keys, Q_N, &f);
+	if (f.val[Q_CAPACITY])
+		get_uint(ld, "capacity", f.val[Q_CAPACITY], 1, 10000000, &q->capacity);
+	if (f.val[Q_MAX_BYTES])
+		get_size(ld, "max_bytes", f.val[Q_MAX_BYTES], &q->max_bytes);
+	if (f.val[Q_WHEN_FULL] &&
+	    (e = get_enum(ld, "when_full", f.val[Q_WHEN_FULL], when_full_names,
+			  ARRAY_LEN(when_full_names), "when_full")) >= 0)
+		q->when_full = (enum when_full)e;
+}
+
+/* --- sources --------------------------------------------------------------------- */
+
+enum {
+	SO_NAME,
+	SO_TYPE,
+	SO_PATH,
+	SO_FOLLOW,
+	SO_FRAMING,
+	SO_COUNT,
+	SO_INTERVAL,
+	SO_TEMPLATE,
+	SO_ARGV,
+	SO_N
+};
+static const struct keydef source_keys[SO_N] = {
+    [SO_NAME] = {.name = "name"},	  [SO_TYPE] = {.name = "type"},
+    [SO_PATH] = {.name = "path"},	  [SO_FOLLOW] = {.name = "follow"},
+    [SO_FRAMING] = {.name = "framing"},	  [SO_COUNT] = {.name = "count"},
+    [SO_INTERVAL] = {.name = "interval"}, [SO_TEMPLATE] = {.name = "template"},
+    [SO_ARGV] = {.name = "argv"},
+};
+
+#define K(t) (1u << (t))
+/* Which source types each key applies to. */
+static const unsigned source_key_types[SO_N] = {
+    [SO_NAME] = ~0u,
+    [SO_TYPE] = ~0u,
+    [SO_PATH] = K(SOURCE_FILE),
+    [SO_FOLLOW] = K(SOURCE_FILE),
+    [SO_FRAMING] = K(SOURCE_FILE) | K(SOURCE_STDIN) | K(SOURCE_EXEC),
+    [SO_COUNT] = K(SOURCE_GENERATE),
+    [SO_INTERVAL] = K(SOURCE_GENERATE),
+    [SO_TEMPLATE] = K(SOURCE_GENERATE),
+    [SO_ARGV] = K(SOURCE_EXEC),
+};
+
+static void load_source(struct loader *ld, const yaml_node_t *map, size_t idx,
+			struct conf_source *s)
+{
+	const yaml_node_t *tv = map_peek(ld, map, "type");
+	char *label = entry_label(ld, map, "source", idx);
+	char *where = xasprintf("in %s", label);
+	char kinds[128];
+	struct fields f;
+	int type = -1, e;
+
+	s->pos = node_pos(map);
+	s->count = -1;
+	/* The keys of a later version's source kind are unknown here: one error is enough. */
+	if (tv != NULL && tv->type == YAML_SCALAR_NODE) {
+		for (size_t i = 0; i < ARRAY_LEN(source_type_names); i++) {
+			if (source_type_names[i].later &&
+			    strcmp(scalar(tv), source_type_names[i].name) == 0) {
+				get_enum(ld, "type", tv, source_type_names,
+					 ARRAY_LEN(source_type_names), "source type");
+				if (map_peek(ld, map, "name"))
+					get_name(ld, "source", map_peek(ld, map, "name"), &s->name);
+				goto out;
+			}
+		}
+	}
+
+	read_fields(ld, map, where, source_keys, SO_N, &f);
+	if (f.val[SO_NAME])
+		get_name(ld, "source", f.val[SO_NAME], &s->name);
+	else if (!f.key[SO_NAME])
+		err_node(ld, map, "%s needs 'name'", label);
+	if (f.val[SO_TYPE]) {
+		type = get_enum(ld, "type", f.val[SO_TYPE], source_type_names,
+				ARRAY_LEN(source_type_names), "source type");
+	} else if (!f.key[SO_TYPE]) {
+		err_node(ld, map, "%s needs 'type' (one of file, stdin, exec, generate)", label);
+	}
+	if (type >= 0)
+		s->type = (enum source_type)type;
+
+	for (size_t k = SO_PATH; k < SO_N; k++) {
+		if (f.val[k] == NULL || type < 0 || (source_key_types[k] & K(type)))
+			continue;
+		err_node(ld, f.key[k], "'%s' does not apply to a %s source (only to %s)",
+			 source_keys[k].name, source_type_names[type].name,
+			 kinds_list(source_key_types[k], source_type_names,
+				    ARRAY_LEN(source_type_names), kinds, sizeof(kinds)));
+		f.val[k] = NULL;
+	}
+
+	if (f.val[SO_PATH])
+		get_str(ld, "path", f.val[SO_PATH], true, &s->path);
+	if (f.val[SO_FOLLOW])
+		get_bool(ld, "follow", f.val[SO_FOLLOW], &s->follow);
+	if (f.val[SO_FRAMING] && (e = get_enum(ld, "framing", f.val[SO_FRAMING], framing_names,
+					       ARRAY_LEN(framing_names), "framing")) >= 0)
+		s->framing = (enum framing)e;
+	if (f.val[SO_COUNT]) {
+		uint64_t n;
+		if (get_uint(ld, "count", f.val[SO_COUNT], 0, INT64_MAX, &n))
+			s->count = (int64_t)n;
+	}
+	if (f.val[SO_INTERVAL])
+		get_duration(ld, "interval", f.val[SO_INTERVAL], &s->interval);
+	if (f.val[SO_TEMPLATE])
+		get_str(ld, "template", f.val[SO_TEMPLATE], false, &s->template);
+	if (f.val[SO_ARGV])
+		get_argv(ld, f.val[SO_ARGV], &s->argv, &s->argc);
+
+	if (type == SOURCE_FILE && !f.key[SO_PATH])
+		err_node(ld, map, "%s (type file) needs 'path'", label);
+	if (type == SOURCE_EXEC && !f.key[SO_ARGV])
+		err_node(ld, map, "%s (type exec) needs 'argv'", label);
+	if (type == SOURCE_GENERATE && s->template == NULL)
+		s->template = xstrdup("{seq}");
+out:
+	free(where);
+	free(label);
+}
+
+/* --- stages ---------------------------------------------------------------------- */
+
+enum { EX_ARGV, EX_STDIN, EX_STDOUT, EX_ENV, EX_CWD, EX_N };
+static const struct keydef exec_keys[EX_N] = {
+    [EX_ARGV] = {.name = "argv"}, [EX_STDIN] = {.name = "stdin"}, [EX_STDOUT] = {.name = "stdout"},
+    [EX_ENV] = {.name = "env"},	  [EX_CWD] = {.name = "cwd"},
+};
+
+static void load_env(struct loader *ld, const yaml_node_t *v, const char *label,
+		     struct conf_stage *st)
+{
+	char desc[DESC_LEN];
+	size_t n;
+
+	if (v->type != YAML_MAPPING_NODE) {
+		err_node(ld, v, "'env' must be a mapping of names to strings, got %s",
+			 describe(v, desc));
+		return;
+	}
+	n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+	st->env = xcalloc(n, sizeof(*st->env));
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
+		const yaml_node_t *k = node_at(ld, p->key), *val = node_at(ld, p->value);
+		struct conf_env *e = &st->env[st->n_env];
+		const char *name;
+		bool dup = false;
+
+		if (k->type != YAML_SCALAR_NODE || is_empty(k)) {
+			err_node(ld, k,
+				 "'env' must be a mapping of names to strings, got %s as a name",
+				 describe(k, desc));
+			continue;
+		}
+		name = scalar(k);
+		if (*name == '\0' || strchr(name, '=') != NULL ||
+		    strlen(name) != k->data.scalar.length) {
+			err_node(ld, k,
+				 "environment variable name '%s' must be non-empty, without '='",
+				 name);
+			continue;
+		}
+		for (size_t j = 0; j < i && !dup; j++) {
+			const yaml_node_t *pk = node_at(ld, v->data.mapping.pairs.start[j].key);
+			if (pk->type == YAML_SCALAR_NODE && strcmp(scalar(pk), name) == 0) {
+				err_node(ld, k,
+					 "duplicate key '%s' in 'env' of %s (first at %zu:%zu)",
+					 name, label, pk->start_mark.line + 1,
+					 pk->start_mark.column + 1);
+				dup = true;
+			}
+		}
+		if (dup)
+			continue;
+		if (!get_str(ld, name, val, false, &e->value))
+			continue;
+		e->name = xstrdup(name);
+		st->n_env++;
+	}
+}
+
+static void load_exec(struct loader *ld, const yaml_node_t *v, const char *label,
+		      struct conf_stage *st)
+{
+	char *where;
+	struct fields f;
+	int e;
+
+	if (!want_mapping(ld, "exec", v))
+		return;
+	where = xasprintf("in 'exec' of %s", label);
+	read_fields(ld, v, where, exec_keys, EX_N, &f);
+	if (f.val[EX_ARGV])
+		get_argv(ld, f.val[EX_ARGV], &st->argv, &st->argc);
+	else if (!f.key[EX_ARGV])
+		err_node(ld, v, "'exec' of %s needs 'argv'", label);
+	if (f.val[EX_STDIN] && (e = get_enum(ld, "stdin", f.val[EX_STDIN], exec_stdin_names,
+					     ARRAY_LEN(exec_stdin_names), "stdin")) >= 0)
+		st->stdin_mode = (enum exec_stdin)e;
+	if (f.val[EX_STDOUT] && (e = get_enum(ld, "stdout", f.val[EX_STDOUT], exec_stdout_names,
+					      ARRAY_LEN(exec_stdout_names), "stdout")) >= 0)
+		st->stdout_mode = (enum exec_stdout)e;
+	if (f.val[EX_ENV])
+		load_env(ld, f.val[EX_ENV], label, st);
+	if (f.val[EX_CWD])
+		get_str(ld, "cwd", f.val[EX_CWD], true, &st->cwd);
+	free(where);
+}
+
+enum { BI_OP, BI_PATTERN, BI_INVERT, BI_N };
+static const struct keydef builtin_keys[BI_N] = {
+    [BI_OP] = {.name = "op"},
+    [BI_PATTERN] = {.name = "pattern"},
+    [BI_INVERT] = {.name = "invert"},
+};
+static const unsigned builtin_key_ops[BI_N] = {
+    [BI_OP] = ~0u,
+    [BI_PATTERN] = K(BUILTIN_GREP),
+    [BI_INVERT] = K(BUILTIN_GREP),
+};
+
+static void load_builtin(struct loader *ld, const yaml_node_t *v, const char *label,
+			 struct conf_stage *st)
+{
+	char *where, kinds[64];
+	struct fields f;
+	int op = -1;
+
+	if (!want_mapping(ld, "builtin", v))
+		return;
+	where = xasprintf("in 'builtin' of %s", label);
+	read_fields(ld, v, where, builtin_keys, BI_N, &f);
+	if (f.val[BI_OP]) {
+		op = get_enum(ld, "op", f.val[BI_OP], builtin_op_names, ARRAY_LEN(builtin_op_names),
+			      "op");
+		if (op >= 0)
+			st->op = (enum builtin_op)op;
+	} else if (!f.key[BI_OP]) {
+		err_node(ld, v, "'builtin' of %s needs 'op' (passthrough or grep)", label);
+	}
+	for (size_t k = BI_PATTERN; k < BI_N; k++) {
+		if (f.val[k] == NULL || op < 0 || (builtin_key_ops[k] & K(op)))
+			continue;
+		err_node(ld, f.key[k], "'%s' does not apply to builtin op '%s' (only to %s)",
+			 builtin_keys[k].name, builtin_op_names[op].name,
+			 kinds_list(builtin_key_ops[k], builtin_op_names,
+				    ARRAY_LEN(builtin_op_names), kinds, sizeof(kinds)));
+		f.val[k] = NULL;
+	}
+	if (f.val[BI_PATTERN] && get_str(ld, "pattern", f.val[BI_PATTERN], false, &st->pattern)) {
+		regex_t re;
+		int rc = regcomp(&re, st->pattern, REG_EXTENDED | REG_NOSUB);
+		if (rc != 0) {
+			char msg[256];
+			regerror(rc, &re, msg, sizeof(msg));
+			err_node(ld, f.val[BI_PATTERN],
+				 "'pattern' is not a valid extended regular expression: %s", msg);
+		} else {
+			regfree(&re);
+		}
+	}
+	if (f.val[BI_INVERT])
+		get_bool(ld, "invert", f.val[BI_INVERT], &st->invert);
+	if (op == BUILTIN_GREP && !f.key[BI_PATTERN])
+		err_node(ld, v, "builtin grep in %s needs 'pattern'", label);
+	free(where);
+}
+
+enum {
+	ST_NAME,
+	ST_WORKERS,
+	ST_QUEUE,
+	ST_EXEC,
+	ST_BUILTIN,
+	ST_TIMEOUT,
+	ST_ON_FAILURE,
+	ST_RETRY,
+	ST_ORDERED,
+	ST_RATE,
+	ST_SHIELD,
+	ST_COPROCESS,
+	ST_HTTP,
+	ST_MAX_FAILURES,
+	ST_N
+};
+static const struct keydef stage_keys[ST_N] = {
+    [ST_NAME] = {.name = "name"},
+    [ST_WORKERS] = {.name = "workers"},
+    [ST_QUEUE] = {.name = "queue"},
+    [ST_EXEC] = {.name = "exec"},
+    [ST_BUILTIN] = {.name = "builtin"},
+    [ST_TIMEOUT] = {.name = "timeout"},
+    [ST_ON_FAILURE] = {.name = "on_failure"},
+    [ST_RETRY] = {.name = "retry", .later = true},
+    [ST_ORDERED] = {.name = "ordered", .later = true},
+    [ST_RATE] = {.name = "rate", .later = true},
+    [ST_SHIELD] = {.name = "shield", .later = true},
+    [ST_COPROCESS] = {.name = "coprocess", .later = true},
+    [ST_HTTP] = {.name = "http", .later = true},
+    [ST_MAX_FAILURES] = {.name = "max_failures", .later = true},
+};
+
+_Static_assert(ST_N <= MAX_KEYS, "struct fields is too small for the stage keys");
+
+static void load_stage(struct loader *ld, const yaml_node_t *map, size_t idx, struct conf_stage *st)
+{
+	char *label = entry_label(ld, map, "stage", idx);
+	char *where = xasprintf("in %s", label);
+	struct fields f;
+	int e;
+
+	st->pos = node_pos(map);
+	st->workers = 1;
+	st->queue = ld->c->queue;
+	read_fields(ld, map, where, stage_keys, ST_N, &f);
+	if (f.val[ST_NAME])
+		get_name(ld, "stage", f.val[ST_NAME], &st->name);
+	else if (!f.key[ST_NAME])
+		err_node(ld, map, "%s needs 'name'", label);
+	if (f.val[ST_WORKERS])
+		get_uint(ld, "workers", f.val[ST_WORKERS], 1, 100000, &st->workers);
+	if (f.val[ST_QUEUE]) {
+		char *qwhere = xasprintf("in 'queue' of %s", label);
+		load_queue(ld, f.val[ST_QUEUE], qwhere, &st->queue);
+		free(qwhere);
+	}
+
+	if (f.val[ST_EXEC] && f.val[ST_BUILTIN]) {
+		const yaml_node_t *second =
+		    f.key[ST_EXEC]->start_mark.index > f.key[ST_BUILTIN]->start_mark.index
+			? f.key[ST_EXEC]
+			: f.key[ST_BUILTIN];
+		err_node(ld, second, "%s has both 'exec' and 'builtin'; a stage has exactly one",
+			 label);
+	} else if (!f.key[ST_EXEC] && !f.key[ST_BUILTIN] && !f.key[ST_COPROCESS] &&
+		   !f.key[ST_HTTP]) {
+		err_node(ld, map, "%s needs either 'exec' or 'builtin'", label);
+	}
+	if (f.val[ST_EXEC]) {
+		st->kind = STAGE_EXEC;
+		load_exec(ld, f.val[ST_EXEC], label, st);
+	}
+	if (f.val[ST_BUILTIN]) {
+		if (!f.val[ST_EXEC])
+			st->kind = STAGE_BUILTIN;
+		load_builtin(ld, f.val[ST_BUILTIN], label, st);
+	}
+
+	if (f.val[ST_TIMEOUT])
+		get_duration(ld, "timeout", f.val[ST_TIMEOUT], &st->timeout);
+	if (f.val[ST_ON_FAILURE] &&
+	    (e = get_enum(ld, "on_failure", f.val[ST_ON_FAILURE], on_failure_names,
+			  ARRAY_LEN(on_failure_names), "on_failure")) >= 0) {
+		st->on_failure = (enum on_failure)e;
+		if (st->on_failure == ON_FAILURE_DEAD_LETTER && !ld->c->dead_letter.enabled)
+			err_node(ld, f.val[ST_ON_FAILURE],
+				 "'on_failure: dead_letter' in %s needs a top-level 'dead_letter' "
+				 "block",
+				 label);
+	}
+	free(where);
+	free(label);
+}
+
+/* --- sinks ----------------------------------------------------------------------- */
+
+enum { SI_NAME, SI_TYPE, SI_PATH, SI_FSYNC, SI_N };
+static const struct keydef sink_keys[SI_N] = {
+    [SI_NAME] = {.name = "name"},
+    [SI_TYPE] = {.name = "type"},
+    [SI_PATH] = {.name = "path"},
+    [SI_FSYNC] = {.name = "fsync"},
+};
+static const unsigned sink_key_types[SI_N] = {
+    [SI_NAME] = ~0u,
+    [SI_TYPE] = ~0u,
+    [SI_PATH] = K(SINK_FILE),
+    [SI_FSYNC] = K(SINK_FILE),
+};
+
+static void load_sink(struct loader *ld, const yaml_node_t *map, size_t idx, struct conf_sink *s)
+{
+	const yaml_node_t *tv = map_peek(ld, map, "type");
+	char *label = entry_label(ld, map, "sink", idx);
+	char *where = xasprintf("in %s", label);
+	char kinds[64];
+	struct fields f;
+	int type = -1, e;
+
+	s->pos = node_pos(map);
+	if (tv != NULL && tv->type == YAML_SCALAR_NODE) {
+		for (size_t i = 0; i < ARRAY_LEN(sink_type_names); i++) {
+			if (sink_type_names[i].later &&
+			    strcmp(scalar(tv), sink_type_names[i].name) == 0) {
+				get_enum(ld, "type", tv, sink_type_names,
+					 ARRAY_LEN(sink_type_names), "sink type");
+				if (map_peek(ld, map, "name"))
+					get_name(ld, "sink", map_peek(ld, map, "name"), &s->name);
+				goto out;
+			}
+		}
+	}
+
+	read_fields(ld, map, where, sink_keys, SI_N, &f);
+	if (f.val[SI_NAME])
+		get_name(ld, "sink", f.val[SI_NAME], &s->name);
+	else if (!f.key[SI_NAME])
+		err_node(ld, map, "%s needs 'name'", label);
+	if (f.val[SI_TYPE]) {
+		type = get_enum(ld, "type", f.val[SI_TYPE], sink_type_names,
+				ARRAY_LEN(sink_type_names), "sink type");
+	} else if (!f.key[SI_TYPE]) {
+		err_node(ld, map, "%s needs 'type' (one of file, stdout, discard)", label);
+	}
+	if (type >= 0)
+		s->type = (enum sink_type)type;
+	for (size_t k = SI_PATH; k < SI_N; k++) {
+		if (f.val[k] == NULL || type < 0 || (sink_key_types[k] & K(type)))
+			continue;
+		err_node(ld, f.key[k], "'%s' does not apply to a %s sink (only to %s)",
+			 sink_keys[k].name, sink_type_names[type].name,
+			 kinds_list(sink_key_types[k], sink_type_names, ARRAY_LEN(sink_type_names),
+				    kinds, sizeof(kinds)));
+		f.val[k] = NULL;
+	}
+	if (f.val[SI_PATH])
+		get_str(ld, "path", f.val[SI_PATH], true, &s->path);
+	if (f.val[SI_FSYNC] && (e = get_enum(ld, "fsync", f.val[SI_FSYNC], fsync_names,
+					     ARRAY_LEN(fsync_names), "fsync")) >= 0)
+		s->fsync = (enum fsync_mode)e;
+	if (type == SINK_FILE && !f.key[SI_PATH])
+		err_node(ld, map, "%s (type file) needs 'path'", label);
+out:
+	free(where);
+	free(label);
+}
+
+/* --- lists ----------------------------------------------------------------------- */
+
+/*
+ * The entries of a top-level list, or NULL (with *n = 0) after an error. An empty
+ * "stages:" means no stages; sources and sinks need at least one entry.
+ */
+static const yaml_node_item_t *list_items(struct loader *ld, const char *key, const yaml_node_t *v,
+					  const char *need, size_t *n)
+{
+	char desc[DESC_LEN];
+
+	*n = 0;
+	if (need == NULL && is_empty(v))
+		return NULL;
+	if (v->type != YAML_SEQUENCE_NODE) {
+		err_node(ld, v, "expected a list for '%s', got %s", key, describe(v, desc));
+		return NULL;
+	}
+	*n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (*n == 0 && need != NULL)
+		err_node(ld, v, "'%s' needs %s", key, need);
+	return v->data.sequence.items.start;
+}
+
+/* The entry's mapping, or NULL after an error. */
+static const yaml_node_t *list_entry(struct loader *ld, const char *key,
+				     const yaml_node_item_t *items, size_t i)
+{
+	const yaml_node_t *e = node_at(ld, items[i]);
+	char desc[DESC_LEN];
+
+	if (e->type != YAML_MAPPING_NODE) {
+		err_node(ld, e, "each entry of '%s' must be a mapping, got %s", key,
+			 describe(e, desc));
+		return NULL;
+	}
+	return e;
+}
+
+static void check_unique(struct loader *ld, const char *kind, const char *name, struct conf_pos pos,
+			 const char *prev_name, struct conf_pos prev_pos, bool *reported)
+{
+	if (*reported || name == NULL || prev_name == NULL || strcmp(name, prev_name) != 0)
+		return;
+	err_lc(ld, (size_t)pos.line, (size_t)pos.col,
+	       "duplicate %s name '%s' (first defined at %d:%d)", kind, name, prev_pos.line,
+	       prev_pos.col);
+	*reported = true;
+}
+
+static void load_sources(struct loader *ld, const yaml_node_t *v)
+{
+	struct conf *c = ld->c;
+	const yaml_node_item_t *items =
+	    list_items(ld, "sources", v, "at least one source", &c->n_sources);
+
+	if (items == NULL)
+		return;
+	c->sources = xcalloc(c->n_sources, sizeof(*c->sources));
+	for (size_t i = 0; i < c->n_sources; i++) {
+		const yaml_node_t *m = list_entry(ld, "sources", items, i);
+		bool dup = false;
+		if (m == NULL)
+			continue;
+		load_source(ld, m, i, &c->sources[i]);
+		for (size_t j = 0; j < i; j++)
+			check_unique(ld, "source", c->sources[i].name, c->sources[i].pos,
+				     c->sources[j].name, c->sources[j].pos, &dup);
+	}
+}
+
+static void load_stages(struct loader *ld, const yaml_node_t *v)
+{
+	struct conf *c = ld->c;
+	const yaml_node_item_t *items = list_items(ld, "stages", v, NULL, &c->n_stages);
+
+	if (items == NULL)
+		return;
+	c->stages = xcalloc(c->n_stages, sizeof(*c->stages));
+	for (size_t i = 0; i < c->n_stages; i++) {
+		const yaml_node_t *m = list_entry(ld, "stages", items, i);
+		bool dup = false;
+		if (m == NULL)
+			continue;
+		load_stage(ld, m, i, &c->stages[i]);
+		for (size_t j = 0; j < i; j++)
+			check_unique(ld, "stage", c->stages[i].name, c->stages[i].pos,
+				     c->stages[j].name, c->stages[j].pos, &dup);
+	}
+}
+
+static void load_sinks(struct loader *ld, const yaml_node_t *v)
+{
+	struct conf *c = ld->c;
+	const yaml_node_item_t *items =
+	    list_items(ld, "sinks", v, "at least one sink", &c->n_sinks);
+
+	if (items == NULL)
+		return;
+	c->sinks = xcalloc(c->n_sinks, sizeof(*c->sinks));
+	for (size_t i = 0; i < c->n_sinks; i++) {
+		const yaml_node_t *m = list_entry(ld, "sinks", items, i);
+		bool dup = false;
+		if (m == NULL)
+			continue;
+		load_sink(ld, m, i, &c->sinks[i]);
+		for (size_t j = 0; j < i; j++)
+			check_unique(ld, "sink", c->sinks[i].name, c->sinks[i].pos,
+				     c->sinks[j].name, c->sinks[j].pos, &dup);
+	}
+}
+
+/* --- top level ------------------------------------------------------------------- */
+
+enum { SH_GRACE, SH_KILL_AFTER, SH_SPOOL, SH_N };
+static const struct keydef shutdown_keys[SH_N] = {
+    [SH_GRACE] = {.name = "grace"},
+    [SH_KILL_AFTER] = {.name = "kill_after"},
+    [SH_SPOOL] = {.name = "spool"},
+};
+
+static void load_shutdown(struct loader *ld, const yaml_node_t *v)
+{
+	struct fields f;
+
+	if (!want_mapping(ld, "shutdown", v))
+		return;
+	read_fields(ld, v, "in 'shutdown'", shutdown_keys, SH_N, &f);
+	if (f.val[SH_GRACE])
+		get_duration(ld, "grace", f.val[SH_GRACE], &ld->c->shutdown.grace);
+	if (f.val[SH_KILL_AFTER])
+		get_duration(ld, "kill_after", f.val[SH_KILL_AFTER], &ld->c->shutdown.kill_after);
+	if (f.val[SH_SPOOL])
+		get_str(ld, "spool", f.val[SH_SPOOL], true, &ld->c->shutdown.spool);
+}
+
+enum { DL_TYPE, DL_PATH, DL_N };
+static const struct keydef dead_letter_keys[DL_N] = {
+    [DL_TYPE] = {.name = "type"},
+    [DL_PATH] = {.name = "path"},
+};
+
+static void load_dead_letter(struct loader *ld, const yaml_node_t *v)
+{
+	struct conf_dead_letter *dl = &ld->c->dead_letter;
+	struct fields f;
+	int type = SINK_FILE;
+
+	/* Present, even if broken: stages that use it should not hear it is missing. */
+	dl->enabled = true;
+	dl->pos = node_pos(v);
+	dl->type = SINK_FILE;
+	if (!want_mapping(ld, "dead_letter", v))
+		return;
+	read_fields(ld, v, "in 'dead_letter'", dead_letter_keys, DL_N, &f);
+	if (f.val[DL_TYPE]) {
+		type = get_enum(ld, "type", f.val[DL_TYPE], dead_letter_type_names,
+				ARRAY_LEN(dead_letter_type_names), "dead_letter type");
+		if (type >= 0)
+			dl->type = (enum sink_type)type;
+	}
+	if (f.val[DL_PATH] && type >= 0 && type != SINK_FILE) {
+		err_node(ld, f.key[DL_PATH],
+			 "'path' does not apply to a %s dead_letter (only to file)",
+			 dead_letter_type_names[type].name);
+	} else if (f.val[DL_PATH]) {
+		get_str(ld, "path", f.val[DL_PATH], true, &dl->path);
+	}
+	if (type == SINK_FILE && !f.key[DL_PATH])
+		err_node(ld, v, "dead_letter (type file) needs 'path'");
+}
+
+enum { LG_LEVEL, LG_FORMAT, LG_N };
+static const struct keydef log_keys[LG_N] = {
+    [LG_LEVEL] = {.name = "level"},
+    [LG_FORMAT] = {.name = "format"},
+};
+
+static void load_log(struct loader *ld, const yaml_node_t *v)
+{
+	struct conf *c = ld->c;
+	struct fields f;
+	int e;
+
+	if (!want_mapping(ld, "log", v))
+		return;
+	read_fields(ld, v, "in 'log'", log_keys, LG_N, &f);
+	/* log.c's parsers are the authority (they also take "WARNING"); the table words the error.
+	 */
+	if (f.val[LG_LEVEL]) {
+		const yaml_node_t *lv = f.val[LG_LEVEL];
+		if (lv->type == YAML_SCALAR_NODE && log_level_parse(scalar(lv), &c->log.level) == 0)
+			c->log.level_set = true;
+		else if ((e = get_enum(ld, "level", lv, log_level_names, ARRAY_LEN(log_level_names),
+				       "level")) >= 0) {
+			c->log.level = (enum log_level)e;
+			c->log.level_set = true;
+		}
+	}
+	if (f.val[LG_FORMAT]) {
+		const yaml_node_t *fv = f.val[LG_FORMAT];
+		if (fv->type == YAML_SCALAR_NODE &&
+		    log_format_parse(scalar(fv), &c->log.format) == 0)
+			c->log.format_set = true;
+		else if ((e = get_enum(ld, "format", fv, log_format_names,
+				       ARRAY_LEN(log_format_names), "format")) >= 0) {
+			c->log.format = (enum log_format)e;
+			c->log.format_set = true;
+		}
+	}
+}
+
+enum {
+	T_NAME,
+	T_QUEUE,
+	T_MEMORY_LIMIT,
+	T_MAX_ITEM_BYTES,
+	T_SHUTDOWN,
+	T_DEADLINE,
+	T_SOURCES,
+	T_STAGES,
+	T_SINKS,
+	T_DEAD_LETTER,
+	T_LOG,
+	T_JOBLOG,
+	T_METRICS,
+	T_CONTROL,
+	T_N
+};
+static const struct keydef top_keys[T_N] = {
+    [T_NAME] = {.name = "name"},
+    [T_QUEUE] = {.name = "queue"},
+    [T_MEMORY_LIMIT] = {.name = "memory_limit"},
+    [T_MAX_ITEM_BYTES] = {.name = "max_item_bytes"},
+    [T_SHUTDOWN] = {.name = "shutdown"},
+    [T_DEADLINE] = {.name = "deadline"},
+    [T_SOURCES] = {.name = "sources"},
+    [T_STAGES] = {.name = "stages"},
+    [T_SINKS] = {.name = "sinks"},
+    [T_DEAD_LETTER] = {.name = "dead_letter"},
+    [T_LOG] = {.name = "log"},
+    [T_JOBLOG] = {.name = "joblog", .later = true},
+    [T_METRICS] = {.name = "metrics", .later = true},
+    [T_CONTROL] = {.name = "control", .later = true},
+};
+
+_Static_assert(T_N <= MAX_KEYS, "struct fields is too small for the top-level keys");
+
+/* "/etc/sluice/thumbnails.yaml" -> "thumbnails" */
+static char *default_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t len;
+
+	base = base ? base + 1 : path;
+	len = strlen(base);
+	if (len > 5 && strcmp(base + len - 5, ".yaml") == 0)
+		len -= 5;
+	else if (len > 4 && strcmp(base + len - 4, ".yml") == 0)
+		len -= 4;
+	return xstrndup(base, len);
+}
+
+/* Under systemd's StateDirectory=, the spool lives there unless the file says otherwise. */
+static void default_spool(struct conf *c)
+{
+	const char *dir = getenv("STATE_DIRECTORY");
+	size_t len;
+
+	if (dir == NULL || c->shutdown.spool != NULL)
+		return;
+	len = strcspn(dir, ":");
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (len == 0)
+		return;
+	c->shutdown.spool = xasprintf("%.*s/%s.spool", (int)len, dir, c->name);
+}
+
+static void load_top(struct loader *ld, const yaml_node_t *root)
+{
+	struct conf *c = ld->c;
+	struct fields f;
+	bool name_ok = true;
+
+	read_fields(ld, root, "at the top level", top_keys, T_N, &f);
+
+	if (f.val[T_NAME]) {
+		get_name(ld, "pipeline", f.val[T_NAME], &c->name);
+		name_ok = c->name != NULL && valid_name(c->name);
+	} else if (!f.key[T_NAME]) {
+		c->name = default_name(ld->file);
+		if (!valid_name(c->name)) {
+			err_node(ld, root,
+				 "the pipeline name '%s', taken from the file name, %s; set 'name'",
+				 c->name, name_rule);
+			name_ok = false;
+		}
+	}
+	if (f.val[T_QUEUE])
+		load_queue(ld, f.val[T_QUEUE], "in 'queue'", &c->queue);
+	if (f.val[T_MEMORY_LIMIT])
+		get_size(ld, "memory_limit", f.val[T_MEMORY_LIMIT], &c->memory_limit);
+	if (f.val[T_MAX_ITEM_BYTES])
+		get_size(ld, "max_item_bytes", f.val[T_MAX_ITEM_BYTES], &c->max_item_bytes);
+	if (f.val[T_SHUTDOWN])
+		load_shutdown(ld, f.val[T_SHUTDOWN]);
+	if (name_ok && c->name != NULL)
+		default_spool(c);
+	if (f.val[T_DEADLINE])
+		get_duration(ld, "deadline", f.val[T_DEADLINE], &c->deadline);
+	if (f.val[T_DEAD_LETTER])
+		load_dead_letter(ld, f.val[T_DEAD_LETTER]);
+	if (f.val[T_LOG])
+		load_log(ld, f.val[T_LOG]);
+
+	/* The stages read the top-level queue and dead_letter, so they come after them. */
+	if (f.val[T_SOURCES])
+		load_sources(ld, f.val[T_SOURCES]);
+	else if (!f.key[T_SOURCES])
+		err_node(ld, root, "missing 'sources': a pipeline needs at least one source");
+	if (f.val[T_STAGES])
+		load_stages(ld, f.val[T_STAGES]);
+	if (f.val[T_SINKS])
+		load_sinks(ld, f.val[T_SINKS]);
+	else if (!f.key[T_SINKS])
+		err_node(ld, root, "missing 'sinks': a pipeline needs at least one sink");
+}
+
+/* --- loading --------------------------------------------------------------------- */
+
+/* The whole file, or NULL with errno set. */
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "r");
+	size_t cap = 8192, n = 0;
+	char *buf;
+
+	if (fp == NULL)
+		return NULL;
+	buf = xmalloc(cap);
+	for (;;) {
+		size_t r = fread(buf + n, 1, cap - n, fp);
+		n += r;
+		if (r == 0)
+			break;
+		if (n == cap) {
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+	}
+	if (ferror(fp)) {
+		int saved = errno ? errno : EIO;
+		fclose(fp);
+		free(buf);
+		errno = saved;
+		return NULL;
+	}
+	fclose(fp);
+	*len = n;
+	return buf;
+}
+
+static void parse_error(struct loader *ld, const yaml_parser_t *p, const char *buf, size_t len)
+{
+	const char *problem = p->problem ? p->problem : "cannot parse the file";
+
+	if (p->error == YAML_READER_ERROR) {
+		/* The reader reports a byte offset, not a mark. */
+		size_t line = 1, col = 1;
+		for (size_t i = 0; i < p->problem_offset && i < len; i++) {
+			if (buf[i] == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+		if (p->problem_value != -1)
+			err_lc(ld, line, col, "%s (byte 0x%02X)", problem, p->problem_value);
+		else
+			err_lc(ld, line, col, "%s", problem);
+	} else if (p->context != NULL) {
+		err_lc(ld, p->problem_mark.line + 1, p->problem_mark.column + 1, "%s (%s)", problem,
+		       p->context);
+	} else {
+		err_lc(ld, p->problem_mark.line + 1, p->problem_mark.column + 1, "%s", problem);
+	}
+}
+
+static void parse(struct loader *ld, const char *buf, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	const yaml_node_t *root, *root2;
+	char desc[DESC_LEN];
+
+	if (!yaml_parser_initialize(&parser)) {
+		err_lc(ld, 1, 1, "cannot initialise the YAML parser");
+		return;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		parse_error(ld, &parser, buf, len);
+		yaml_parser_delete(&parser);
+		return;
+	}
+	ld->doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (root == NULL) {
+		err_lc(ld, 1, 1,
+		       "the file is empty; expected a mapping with 'sources' and 'sinks'");
+	} else if (root->type != YAML_MAPPING_NODE) {
+		err_node(ld, root, "expected a mapping at the top level, got %s",
+			 describe(root, desc));
+	} else {
+		load_top(ld, root);
+	}
+	if (root != NULL) {
+		/* A second document would be silently ignored; say so instead. */
+		if (!yaml_parser_load(&parser, &extra)) {
+			parse_error(ld, &parser, buf, len);
+		} else {
+			root2 = yaml_document_get_root_node(&extra);
+			if (root2 != NULL)
+				err_lc(ld, extra.start_mark.line + 1, extra.start_mark.column + 1,
+				       "expected one YAML document, found a second one here");
+			yaml_document_delete(&extra);
+		}
+	}
+	ld->doc = NULL;
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+}
+
+struct conf *conf_load(const char *path, FILE *errs, bool *noinput)
+{
+	struct loader ld = {.file = path};
+	struct conf *c;
+	size_t len = 0;
+	char *buf;
+
+	if (noinput != NULL)
+		*noinput = false;
+	buf = read_file(path, &len);
+	if (buf == NULL) {
+		fprintf(errs, "%s: %s\n", path, strerror(errno));
+		if (noinput != NULL)
+			*noinput = true;
+		return NULL;
+	}
+
+	c = xcalloc(1, sizeof(*c));
+	c->file = xstrdup(path);
+	c->queue = (struct conf_queue){1024, UINT64_C(64) << 20, WHEN_FULL_BLOCK};
+	c->memory_limit = UINT64_C(512) << 20;
+	c->max_item_bytes = UINT64_C(1) << 20;
+	c->shutdown.grace = 30 * UINT64_C(1000000);
+	c->shutdown.kill_after = 5 * UINT64_C(1000000);
+	c->log.level = LOG_INFO;
+	c->log.format = LOG_TEXT;
+	ld.c = c;
+
+	parse(&ld, buf, len);
+	free(buf);
+
+	if (ld.n_errs > 1)
+		qsort(ld.errs, ld.n_errs, sizeof(*ld.errs), err_cmp);
+	for (size_t i = 0; i < ld.n_errs; i++) {
+		fprintf(errs, "%s:%zu:%zu: %s\n", path, ld.errs[i].line, ld.errs[i].col,
+			ld.errs[i].msg);
+		free(ld.errs[i].msg);
+	}
+	free(ld.errs);
+	if (ld.too_many)
+		fprintf(errs, "%s: too many errors; stopped after %d\n", path, MAX_ERRORS);
+	if (ld.n_errs > 0) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void free_argv(char **argv, size_t argc)
+{
+	if (argv == NULL)
+		return;
+	for (size_t i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+void conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n_sources; i++) {
+		struct conf_source *s = &c->sources[i];
+		free(s->name);
+		free(s->path);
+		free(s->template);
+		free_argv(s->argv, s->argc);
+	}
+	free(c->sources);
+	for (size_t i = 0; i < c->n_stages; i++) {
+		struct conf_stage *st = &c->stages[i];
+		free(st->name);
+		free_argv(st->argv, st->argc);
+		for (size_t j = 0; j < st->n_env; j++) {
+			free(st->env[j].name);
+			free(st->env[j].value);
+		}
+		free(st->env);
+		free(st->cwd);
+		free(st->pattern);
+	}
+	free(c->stages);
+	for (size_t i = 0; i < c->n_sinks; i++) {
+		free(c->sinks[i].name);
+		free(c->sinks[i].path);
+	}
+	free(c->sinks);
+	free(c->dead_letter.path);
+	free(c->shutdown.spool);
+	free(c->name);
+	free(c->file);
+	free(c);
+}
+
+/* --- printing -------------------------------------------------------------------- */
+
+/*
+ * A YAML double-quoted scalar. Besides '"' and '\', YAML wants escapes for C0 and
+ * C1 controls, DEL, the BOM and the non-ASCII line breaks (which a reader would
+ * fold); everything else, UTF-8 included, may appear as is.
+ */
+static void put_str(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	fputc('"', out);
+	while (*p != '\0') {
+		unsigned char ch = *p;
+		uint32_t cp;
+		size_t n;
+
+		if (ch < 0x80) {
+			if (ch == '"' || ch == '\\')
+				fprintf(out, "\\%c", ch);
+			else if (ch == '\n')
+				fputs("\\n", out);
+			else if (ch == '\t')
+				fputs("\\t", out);
+			else if (ch == '\r')
+				fputs("\\r", out);
+			else if (ch < 0x20 || ch == 0x7f)
+				fprintf(out, "\\x%02X", ch);
+			else
+				fputc(ch, out);
+			p++;
+			continue;
+		}
+		if ((ch & 0xe0) == 0xc0)
+			n = 2, cp = ch & 0x1f;
+		else if ((ch & 0xf0) == 0xe0)
+			n = 3, cp = ch & 0x0f;
+		else if ((ch & 0xf8) == 0xf0)
+			n = 4, cp = ch & 0x07;
+		else
+			n = 0, cp = 0;
+		for (size_t i = 1; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80) {
+				n = 0;
+				break;
+			}
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if (n == 0) {
+			/* Not UTF-8 (never from the loader): keep the byte's value visible. */
+			fprintf(out, "\\x%02X", ch);
+			p++;
+			continue;
+		}
+		if (cp == 0x85)
+			fputs("\\N", out);
+		else if (cp == 0x2028)
+			fputs("\\L", out);
+		else if (cp == 0x2029)
+			fputs("\\P", out);
+		else if (cp < 0xa0)
+			fprintf(out, "\\x%02X", (unsigned)cp);
+		else if (cp == 0xfeff || cp == 0xfffe || cp == 0xffff)
+			fprintf(out, "\\u%04X", (unsigned)cp);
+		else
+			fwrite(p, 1, n, out);
+		p += n;
+	}
+	fputc('"', out);
+}
+
+static void put_key_str(FILE *out, const char *indent, const char *key, const char *s)
+{
+	fprintf(out, "%s%s: ", indent, key);
+	put_str(out, s);
+	fputc('\n', out);
+}
+
+static void put_argv(FILE *out, const char *indent, char *const *argv, size_t argc)
+{
+	fprintf(out, "%sargv: [", indent);
+	for (size_t i = 0; i < argc; i++) {
+		if (i > 0)
+			fputs(", ", out);
+		put_str(out, argv[i]);
+	}
+	fputs("]\n", out);
+}
+
+static void put_queue(FILE *out, const char *indent, const struct conf_queue *q)
+{
+	char b[64];
+
+	fprintf(out, "%scapacity: %llu\n", indent, (unsigned long long)q->capacity);
+	fprintf(out, "%smax_bytes: %s\n", indent, units_format_size(q->max_bytes, b, sizeof(b)));
+	fprintf(out, "%swhen_full: %s\n", indent,
+		enum_name(when_full_names, ARRAY_LEN(when_full_names), (int)q->when_full));
+}
+
+static void print_source(FILE *out, const struct conf_source *s)
+{
+	char b[64];
+
+	put_key_str(out, "  - ", "name", s->name);
+	fprintf(out, "    type: %s\n", conf_source_type_name(s->type));
+	switch (s->type) {
+	case SOURCE_FILE:
+		put_key_str(out, "    ", "path", s->path);
+		fprintf(out, "    follow: %s\n", s->follow ? "true" : "false");
+		break;
+	case SOURCE_EXEC:
+		put_argv(out, "    ", s->argv, s->argc);
+		break;
+	case SOURCE_GENERATE:
+		if (s->count >= 0)
+			fprintf(out, "    count: %lld\n", (long long)s->count);
+		fprintf(out, "    interval: %s\n",
+			units_format_duration(s->interval, b, sizeof(b)));
+		put_key_str(out, "    ", "template", s->template);
+		break;
+	case SOURCE_STDIN:
+		break;
+	}
+	if (s->type != SOURCE_GENERATE)
+		fprintf(out, "    framing: %s\n",
+			enum_name(framing_names, ARRAY_LEN(framing_names), (int)s->framing));
+}
+
+static void print_stage(FILE *out, const struct conf_stage *st)
+{
+	char b[64];
+
+	put_key_str(out, "  - ", "name", st->name);
+	fprintf(out, "    workers: %llu\n", (unsigned long long)st->workers);
+	fputs("    queue:\n", out);
+	put_queue(out, "      ", &st->queue);
+	if (st->kind == STAGE_EXEC) {
+		fputs("    exec:\n", out);
+		put_argv(out, "      ", st->argv, st->argc);
+		fprintf(
+		    out, "      stdin: %s\n",
+		    enum_name(exec_stdin_names, ARRAY_LEN(exec_stdin_names), (int)st->stdin_mode));
+		fprintf(out, "      stdout: %s\n",
+			enum_name(exec_stdout_names, ARRAY_LEN(exec_stdout_names),
+				  (int)st->stdout_mode));
+		if (st->n_env > 0) {
+			fputs("      env:\n", out);
+			for (size_t i = 0; i < st->n_env; i++) {
+				fputs("        ", out);
+				put_str(out, st->env[i].name);
+				fputs(": ", out);
+				put_str(out, st->env[i].value);
+				fputc('\n', out);
+			}
+		}
+		if (st->cwd != NULL)
+			put_key_str(out, "      ", "cwd", st->cwd);
+	} else {
+		fputs("    builtin:\n", out);
+		fprintf(out, "      op: %s\n",
+			enum_name(builtin_op_names, ARRAY_LEN(builtin_op_names), (int)st->op));
+		if (st->op == BUILTIN_GREP) {
+			put_key_str(out, "      ", "pattern", st->pattern);
+			fprintf(out, "      invert: %s\n", st->invert ? "true" : "false");
+		}
+	}
+	fprintf(out, "    timeout: %s\n", units_format_duration(st->timeout, b, sizeof(b)));
+	fprintf(out, "    on_failure: %s\n", conf_on_failure_name(st->on_failure));
+}
+
+static void print_sink(FILE *out, const struct conf_sink *s)
+{
+	put_key_str(out, "  - ", "name", s->name);
+	fprintf(out, "    type: %s\n", conf_sink_type_name(s->type));
+	if (s->type == SINK_FILE) {
+		put_key_str(out, "    ", "path", s->path);
+		fprintf(out, "    fsync: %s\n",
+			enum_name(fsync_names, ARRAY_LEN(fsync_names), (int)s->fsync));
+	}
+}
+
+void conf_print(const struct conf *c, FILE *out)
+{
+	char b[64];
+
+	put_key_str(out, "", "name", c->name);
+	fputs("queue:\n", out);
+	put_queue(out, "  ", &c->queue);
+	fprintf(out, "memory_limit: %s\n", units_format_size(c->memory_limit, b, sizeof(b)));
+	fprintf(out, "max_item_bytes: %s\n", units_format_size(c->max_item_bytes, b, sizeof(b)));
+	fputs("shutdown:\n", out);
+	fprintf(out, "  grace: %s\n", units_format_duration(c->shutdown.grace, b, sizeof(b)));
+	fprintf(out, "  kill_after: %s\n",
+		units_format_duration(c->shutdown.kill_after, b, sizeof(b)));
+	if (c->shutdown.spool != NULL)
+		put_key_str(out, "  ", "spool", c->shutdown.spool);
+	fprintf(out, "deadline: %s\n", units_format_duration(c->deadline, b, sizeof(b)));
+
+	fputs("sources:\n", out);
+	for (size_t i = 0; i < c->n_sources; i++)
+		print_source(out, &c->sources[i]);
+	fputs(c->n_stages > 0 ? "stages:\n" : "stages: []\n", out);
+	for (size_t i = 0; i < c->n_stages; i++)
+		print_stage(out, &c->stages[i]);
+	fputs("sinks:\n", out);
+	for (size_t i = 0; i < c->n_sinks; i++)
+		print_sink(out, &c->sinks[i]);
+
+	if (c->dead_letter.enabled) {
+		fputs("dead_letter:\n", out);
+		fprintf(out, "  type: %s\n",
+			enum_name(dead_letter_type_names, ARRAY_LEN(dead_letter_type_names),
+				  (int)c->dead_letter.type));
+		if (c->dead_letter.type == SINK_FILE)
+			put_key_str(out, "  ", "path", c->dead_letter.path);
+	}
+	fputs("log:\n", out);
+	fprintf(out, "  level: %s\n",
+		enum_name(log_level_names, ARRAY_LEN(log_level_names), (int)c->log.level));
+	fprintf(out, "  format: %s\n",
+		enum_name(log_format_names, ARRAY_LEN(log_format_names), (int)c->log.format));
+}
