@@ -79,7 +79,7 @@ struct pipeline {
 	size_t n_unf, cap_unf;
 	uint64_t spooled, lost, replayed, sink_lost;
 	char *replay_path;
-	bool spool_failed;
+	bool spool_failed, sink_failed;
 
 	uint64_t failures_logged, failures_unlogged, last_failure_log;
 };
@@ -676,6 +676,13 @@ void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure
 			 " failed: %.250s", stage, it->seq, f->message);
 		pipeline_cancel(p, STOP_FAILURE, msg);
 	}
+}
+
+void pipeline_sink_broken(struct pipeline *p, const char *why)
+{
+	log_error("%s", why);
+	p->sink_failed = true;
+	pipeline_cancel(p, STOP_FAILURE, why);
 }
 
 /* ---- running ---- */

@@ -65,6 +65,8 @@ void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure
 			  const struct item *it, const struct failure *f);
 /* An unfinished item while cancelling: spooled (or counted lost); takes ownership. */
 void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it);
+/* A sink can never write again (its reader is gone): cancel, as a failure. */
+void pipeline_sink_broken(struct pipeline *p, const char *why);
 /* A stage's cancelled work has all come back. */
 void pipeline_stage_quiet(struct pipeline *p);
 

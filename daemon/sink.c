@@ -38,8 +38,8 @@ struct sink {
 	bool restore_blocking; /* we set O_NONBLOCK on an fd we share (stdout) */
 	struct evbuffer *buf;
 	struct event *write_ev, *retry_ev, *sync_ev;
-	bool sync_due, error_logged;
-	uint64_t written;
+	bool sync_due, error_logged, broken;
+	uint64_t appended, lost; /* lost: handed to us, never written */
 	void (*wake)(void *);
 	void *wake_arg;
 };
@@ -109,7 +109,11 @@ struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type
 
 void sink_append(struct sink *s, const char *data, size_t len)
 {
-	s->written++;
+	s->appended++;
+	if (s->broken) {
+		s->lost++;
+		return;
+	}
 	if (s->fd < 0)
 		return;
 	evbuffer_expand(s->buf, len + 1);
@@ -117,6 +121,37 @@ void sink_append(struct sink *s, const char *data, size_t len)
 	evbuffer_add(s->buf, "\n", 1);
 	if (s->regular && evbuffer_get_length(s->buf) >= FLUSH_AT)
 		sink_flush(s);
+}
+
+static uint64_t count_records(struct evbuffer *b)
+{
+	uint64_t n = 0;
+	struct evbuffer_ptr pos = evbuffer_search(b, "\n", 1, NULL);
+	while (pos.pos >= 0) {
+		n++;
+		evbuffer_ptr_set(b, &pos, 1, EVBUFFER_PTR_ADD);
+		pos = evbuffer_search(b, "\n", 1, &pos);
+	}
+	return n;
+}
+
+/*
+ * The reader is gone for good (EPIPE) or the fd is unusable: no record can ever be
+ * written again, so nothing can finish. Count what is held as lost and cancel,
+ * which spools everything still queued.
+ */
+static void sink_broken(struct sink *s)
+{
+	char msg[256];
+	snprintf(msg, sizeof(msg), "sink '%s' cannot write to '%s' any more: %s", s->name,
+		 s->path != NULL ? s->path : "stdout", strerror(errno));
+	s->lost += count_records(s->buf);
+	evbuffer_drain(s->buf, evbuffer_get_length(s->buf));
+	if (s->fd > STDERR_FILENO)
+		close(s->fd);
+	s->fd = -1;
+	s->broken = true;
+	pipeline_sink_broken(s->p, msg);
 }
 
 static void sink_sync(struct sink *s)
@@ -150,7 +185,11 @@ void sink_flush(struct sink *s)
 			event_add(s->write_ev, NULL);
 			break;
 		}
-		/* ENOSPC, EIO, EPIPE...: keep every record and try again. */
+		if (errno == EPIPE || errno == EBADF || errno == EINVAL) {
+			sink_broken(s);
+			return;
+		}
+		/* ENOSPC, EIO...: may pass; keep every record and try again. */
 		if (!s->error_logged)
 			log_warn("sink '%s': write to '%s' failed; holding %zu bytes and retrying "
 				 "every second",
@@ -220,21 +259,9 @@ void sink_reopen(struct sink *s)
 	log_info("sink '%s': reopened '%s'", s->name, s->path);
 }
 
-static uint64_t count_records(struct evbuffer *b)
-{
-	uint64_t n = 0;
-	struct evbuffer_ptr pos = evbuffer_search(b, "\n", 1, NULL);
-	while (pos.pos >= 0) {
-		n++;
-		evbuffer_ptr_set(b, &pos, 1, EVBUFFER_PTR_ADD);
-		pos = evbuffer_search(b, "\n", 1, &pos);
-	}
-	return n;
-}
-
 uint64_t sink_close(struct sink *s, uint64_t timeout_usec)
 {
-	uint64_t left = 0, end = now_usec() + timeout_usec;
+	uint64_t end = now_usec() + timeout_usec;
 	if (s->fd >= 0) {
 		event_del(s->retry_ev);
 		while (evbuffer_get_length(s->buf) > 0) {
@@ -245,7 +272,8 @@ uint64_t sink_close(struct sink *s, uint64_t timeout_usec)
 			if (now >= end || !(n < 0 && errno == EAGAIN)) {
 				if (n < 0 && errno != EAGAIN)
 					log_warn("sink '%s': final write failed", s->name);
-				left = count_records(s->buf);
+				uint64_t left = count_records(s->buf);
+				s->lost += left;
 				log_error("sink '%s': %llu record(s) could not be written before the "
 					  "deadline and are lost",
 					  s->name, (unsigned long long)left);
@@ -265,7 +293,7 @@ uint64_t sink_close(struct sink *s, uint64_t timeout_usec)
 			close(s->fd);
 		s->fd = -1;
 	}
-	return left;
+	return s->lost;
 }
 
 void sink_free(struct sink *s)
@@ -286,7 +314,7 @@ void sink_free(struct sink *s)
 
 uint64_t sink_written(const struct sink *s)
 {
-	return s->written;
+	return s->appended - s->lost;
 }
 
 const char *sink_name(const struct sink *s)
@@ -319,7 +347,9 @@ static void sinks_pump(void *arg)
 {
 	struct sinks *ss = arg;
 	struct item *it;
-	while (!ss->draining && !any_busy(ss) && (it = queue_pop(ss->in)) != NULL) {
+	/* Once cancelling, what is queued goes to the spool, not out. */
+	while (!ss->draining && !pipeline_cancelling(ss->p) && !any_busy(ss) &&
+	       (it = queue_pop(ss->in)) != NULL) {
 		if (it->flags & ITEM_PILL) {
 			ss->draining = true;
 			item_free(it);

@@ -34,7 +34,7 @@ bool sink_busy(const struct sink *s);
 bool sink_empty(const struct sink *s);
 /* Reopens a file sink at its path (SIGUSR1, for logrotate). */
 void sink_reopen(struct sink *s);
-/* Final flush, waiting up to timeout_usec for a slow reader; returns records left unwritten. */
+/* Final flush, waiting up to timeout_usec for a slow reader; returns records never written. */
 uint64_t sink_close(struct sink *s, uint64_t timeout_usec);
 uint64_t sink_written(const struct sink *s);
 /* Closes (flushing without waiting) and frees. */

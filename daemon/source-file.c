@@ -34,6 +34,13 @@ static int file_open(struct source *s, char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "source '%s': cannot read '%s': it is a directory", cs->name,
+			 cs->path);
+		close(fd);
+		return -1;
+	}
 	source_fd_attach(s, fd);
 	return 0;
 }

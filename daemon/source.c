@@ -373,23 +373,30 @@ void source_fd_attach(struct source *s, int fd)
 			  s->regular ? 0 : EV_READ | EV_PERSIST, fd_read_cb, s);
 }
 
+/* Some fds cannot be polled (/dev/null, for one): read those as regular files. */
+static void fd_poll_or_loop(struct source *s)
+{
+	if (!s->regular && event_add(s->ev, NULL) == 0)
+		return;
+	if (!s->regular) {
+		s->regular = true;
+		event_free(s->ev);
+		s->ev = event_new(pipeline_base(s->p), -1, 0, fd_read_cb, s);
+	}
+	event_active(s->ev, EV_READ, 0);
+}
+
 void source_fd_start(struct source *s)
 {
-	if (s->regular)
-		event_active(s->ev, EV_READ, 0);
-	else
-		event_add(s->ev, NULL);
+	fd_poll_or_loop(s);
 }
 
 void source_fd_resume(struct source *s)
 {
-	if (s->regular) {
+	fd_poll_or_loop(s);
+	/* Records may be waiting in the buffer with nothing new to poll for. */
+	if (!s->regular)
 		event_active(s->ev, EV_READ, 0);
-	} else {
-		event_add(s->ev, NULL);
-		/* Records may be waiting in the buffer with nothing new to poll for. */
-		event_active(s->ev, EV_READ, 0);
-	}
 }
 
 void source_fd_reset(struct source *s, int fd)
@@ -409,7 +416,13 @@ int source_fd(const struct source *s)
 
 void source_fd_flush_close(struct source *s)
 {
-	/* s->stopping makes every emit a forced push: what was read is not lost. */
+	/*
+	 * A pipe's bytes, once read, exist only here: s->stopping makes every emit a
+	 * forced push, so none is lost. A file's read-ahead has not become items yet
+	 * and is still in the file, so it is left there rather than drained.
+	 */
+	if (s->regular)
+		s->start = s->end;
 	split_records(s);
 	if (s->end > s->start && !s->skipping)
 		log_warnx("source '%s': stopped with an incomplete record of %zu bytes; it was "
