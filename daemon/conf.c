@@ -907,6 +907,110 @@ static void load_builtin(struct loader *ld, const yaml_node_t *v, const char *la
 	free(where);
 }
 
+enum { CP_ARGV, CP_ENV, CP_CWD, CP_FRAMING, CP_N };
+static const struct keydef coproc_keys[CP_N] = {
+    [CP_ARGV] = {.name = "argv"},
+    [CP_ENV] = {.name = "env"},
+    [CP_CWD] = {.name = "cwd"},
+    [CP_FRAMING] = {.name = "framing"},
+};
+static const struct keydef coproc_framing_names[] = {{.name = "lines"}, {.name = "length"}};
+
+static void load_coprocess(struct loader *ld, const yaml_node_t *v, const char *label,
+			   struct conf_stage *st)
+{
+	char *where;
+	struct fields f;
+	int e;
+
+	if (!want_mapping(ld, "coprocess", v))
+		return;
+	where = xasprintf("in 'coprocess' of %s", label);
+	read_fields(ld, v, where, coproc_keys, CP_N, &f);
+	if (f.val[CP_ARGV])
+		get_argv(ld, f.val[CP_ARGV], &st->argv, &st->argc);
+	else if (!f.key[CP_ARGV])
+		err_node(ld, v, "'coprocess' of %s needs 'argv'", label);
+	if (f.val[CP_ENV])
+		load_env(ld, f.val[CP_ENV], label, st);
+	if (f.val[CP_CWD])
+		get_str(ld, "cwd", f.val[CP_CWD], true, &st->cwd);
+	if (f.val[CP_FRAMING] &&
+	    (e = get_enum(ld, "framing", f.val[CP_FRAMING], coproc_framing_names,
+			  ARRAY_LEN(coproc_framing_names), "framing")) >= 0)
+		st->coproc_framing = (enum coproc_framing)e;
+	free(where);
+}
+
+enum { RT_ATTEMPTS, RT_BACKOFF, RT_MAX_BACKOFF, RT_N };
+static const struct keydef retry_keys[RT_N] = {
+    [RT_ATTEMPTS] = {.name = "attempts"},
+    [RT_BACKOFF] = {.name = "backoff"},
+    [RT_MAX_BACKOFF] = {.name = "max_backoff"},
+};
+
+static void load_retry(struct loader *ld, const yaml_node_t *v, const char *label,
+		       struct conf_stage *st)
+{
+	char *where;
+	struct fields f;
+
+	if (!want_mapping(ld, "retry", v))
+		return;
+	where = xasprintf("in 'retry' of %s", label);
+	read_fields(ld, v, where, retry_keys, RT_N, &f);
+	if (f.val[RT_ATTEMPTS])
+		get_uint(ld, "attempts", f.val[RT_ATTEMPTS], 1, 1000, &st->retry.attempts);
+	if (f.val[RT_BACKOFF])
+		get_duration(ld, "backoff", f.val[RT_BACKOFF], &st->retry.backoff);
+	if (f.val[RT_MAX_BACKOFF])
+		get_duration(ld, "max_backoff", f.val[RT_MAX_BACKOFF], &st->retry.max_backoff);
+	if (st->retry.max_backoff < st->retry.backoff)
+		err_node(ld, v, "'max_backoff' in %s must not be less than 'backoff'", label);
+	free(where);
+}
+
+/* "N" (a count) or "N%" (a share of the stage's finished items). */
+static void load_max_failures(struct loader *ld, const yaml_node_t *v, struct conf_stage *st)
+{
+	const char *s = want_scalar(ld, "max_failures", v, "a count like 10 or a percent like 5%");
+	char *end;
+	unsigned long long n;
+
+	if (s == NULL)
+		return;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (end == s || errno != 0 || *s == '-' || (*end != '\0' && strcmp(end, "%") != 0)) {
+		err_node(ld, v, "expected a count like 10 or a percent like 5%% for 'max_failures', "
+				"got '%s'",
+			 s);
+		return;
+	}
+	st->max_failures_pct = *end == '%';
+	if (n < 1 || (st->max_failures_pct && n > 100)) {
+		err_node(ld, v, "'max_failures' must be %s, got '%s'",
+			 st->max_failures_pct ? "between 1% and 100%" : "at least 1", s);
+		return;
+	}
+	st->max_failures = n;
+}
+
+static bool get_rate(struct loader *ld, const char *key, const yaml_node_t *v, double *out)
+{
+	const char *s = want_scalar(ld, key, v, "a rate like 100/s or 5/m");
+	const char *uerr = NULL;
+
+	if (s == NULL)
+		return false;
+	if (units_rate(s, out, &uerr) < 0) {
+		err_node(ld, v, "expected a rate like 100/s, 5/m or 2/h for '%s', got '%s' (%s)", key,
+			 s, uerr);
+		return false;
+	}
+	return true;
+}
+
 enum {
 	ST_NAME,
 	ST_WORKERS,
@@ -932,13 +1036,13 @@ static const struct keydef stage_keys[ST_N] = {
     [ST_BUILTIN] = {.name = "builtin"},
     [ST_TIMEOUT] = {.name = "timeout"},
     [ST_ON_FAILURE] = {.name = "on_failure"},
-    [ST_RETRY] = {.name = "retry", .later = true},
-    [ST_ORDERED] = {.name = "ordered", .later = true},
-    [ST_RATE] = {.name = "rate", .later = true},
-    [ST_SHIELD] = {.name = "shield", .later = true},
-    [ST_COPROCESS] = {.name = "coprocess", .later = true},
+    [ST_RETRY] = {.name = "retry"},
+    [ST_ORDERED] = {.name = "ordered"},
+    [ST_RATE] = {.name = "rate"},
+    [ST_SHIELD] = {.name = "shield"},
+    [ST_COPROCESS] = {.name = "coprocess"},
     [ST_HTTP] = {.name = "http", .later = true},
-    [ST_MAX_FAILURES] = {.name = "max_failures", .later = true},
+    [ST_MAX_FAILURES] = {.name = "max_failures"},
 };
 
 _Static_assert(ST_N <= MAX_KEYS, "struct fields is too small for the stage keys");
@@ -966,26 +1070,49 @@ static void load_stage(struct loader *ld, const yaml_node_t *map, size_t idx, st
 		free(qwhere);
 	}
 
-	if (f.val[ST_EXEC] && f.val[ST_BUILTIN]) {
-		const yaml_node_t *second =
-		    f.key[ST_EXEC]->start_mark.index > f.key[ST_BUILTIN]->start_mark.index
-			? f.key[ST_EXEC]
-			: f.key[ST_BUILTIN];
-		err_node(ld, second, "%s has both 'exec' and 'builtin'; a stage has exactly one",
-			 label);
-	} else if (!f.key[ST_EXEC] && !f.key[ST_BUILTIN] && !f.key[ST_COPROCESS] &&
-		   !f.key[ST_HTTP]) {
-		err_node(ld, map, "%s needs either 'exec' or 'builtin'", label);
+	st->retry.attempts = 1;
+	st->retry.backoff = 100000;
+	st->retry.max_backoff = 10000000;
+	/* A stage has exactly one worker kind; the second one written is the error. */
+	static const int kind_keys[] = {ST_EXEC, ST_BUILTIN, ST_COPROCESS};
+	const yaml_node_t *first = NULL;
+	for (size_t k = 0; k < ARRAY_LEN(kind_keys); k++) {
+		const yaml_node_t *key = f.key[kind_keys[k]];
+		if (key != NULL && (first == NULL || key->start_mark.index < first->start_mark.index))
+			first = key;
 	}
-	if (f.val[ST_EXEC]) {
+	for (size_t k = 0; k < ARRAY_LEN(kind_keys); k++) {
+		const yaml_node_t *key = f.key[kind_keys[k]];
+		if (key != NULL && key != first)
+			err_node(ld, key,
+				 "%s has more than one of 'exec', 'builtin' and 'coprocess'; a "
+				 "stage has exactly one",
+				 label);
+	}
+	if (first == NULL && !f.key[ST_HTTP])
+		err_node(ld, map, "%s needs one of 'exec', 'builtin' or 'coprocess'", label);
+	if (f.val[ST_EXEC] && first == f.key[ST_EXEC]) {
 		st->kind = STAGE_EXEC;
 		load_exec(ld, f.val[ST_EXEC], label, st);
 	}
-	if (f.val[ST_BUILTIN]) {
-		if (!f.val[ST_EXEC])
-			st->kind = STAGE_BUILTIN;
+	if (f.val[ST_BUILTIN] && first == f.key[ST_BUILTIN]) {
+		st->kind = STAGE_BUILTIN;
 		load_builtin(ld, f.val[ST_BUILTIN], label, st);
 	}
+	if (f.val[ST_COPROCESS] && first == f.key[ST_COPROCESS]) {
+		st->kind = STAGE_COPROCESS;
+		load_coprocess(ld, f.val[ST_COPROCESS], label, st);
+	}
+	if (f.val[ST_RETRY])
+		load_retry(ld, f.val[ST_RETRY], label, st);
+	if (f.val[ST_MAX_FAILURES])
+		load_max_failures(ld, f.val[ST_MAX_FAILURES], st);
+	if (f.val[ST_ORDERED])
+		get_bool(ld, "ordered", f.val[ST_ORDERED], &st->ordered);
+	if (f.val[ST_SHIELD])
+		get_bool(ld, "shield", f.val[ST_SHIELD], &st->shield);
+	if (f.val[ST_RATE])
+		get_rate(ld, "rate", f.val[ST_RATE], &st->rate);
 
 	if (f.val[ST_TIMEOUT])
 		get_duration(ld, "timeout", f.val[ST_TIMEOUT], &st->timeout);
@@ -1288,6 +1415,24 @@ static void load_log(struct loader *ld, const yaml_node_t *v)
 	}
 }
 
+/* A block with one required string key: metrics: {listen}, control: {socket}. */
+static void load_one_key(struct loader *ld, const yaml_node_t *v, const char *block,
+			 const char *key, char **out)
+{
+	const struct keydef keys[1] = {{.name = key}};
+	char *where = xasprintf("in '%s'", block);
+	struct fields f;
+
+	if (want_mapping(ld, block, v)) {
+		read_fields(ld, v, where, keys, 1, &f);
+		if (f.val[0])
+			get_str(ld, key, f.val[0], true, out);
+		else if (!f.key[0])
+			err_node(ld, v, "'%s' needs '%s'", block, key);
+	}
+	free(where);
+}
+
 enum {
 	T_NAME,
 	T_QUEUE,
@@ -1317,9 +1462,9 @@ static const struct keydef top_keys[T_N] = {
     [T_SINKS] = {.name = "sinks"},
     [T_DEAD_LETTER] = {.name = "dead_letter"},
     [T_LOG] = {.name = "log"},
-    [T_JOBLOG] = {.name = "joblog", .later = true},
-    [T_METRICS] = {.name = "metrics", .later = true},
-    [T_CONTROL] = {.name = "control", .later = true},
+    [T_JOBLOG] = {.name = "joblog"},
+    [T_METRICS] = {.name = "metrics"},
+    [T_CONTROL] = {.name = "control"},
 };
 
 _Static_assert(T_N <= MAX_KEYS, "struct fields is too small for the top-level keys");
@@ -1389,6 +1534,12 @@ static void load_top(struct loader *ld, const yaml_node_t *root)
 		get_duration(ld, "deadline", f.val[T_DEADLINE], &c->deadline);
 	if (f.val[T_DEAD_LETTER])
 		load_dead_letter(ld, f.val[T_DEAD_LETTER]);
+	if (f.val[T_JOBLOG])
+		get_str(ld, "joblog", f.val[T_JOBLOG], true, &c->joblog);
+	if (f.val[T_METRICS])
+		load_one_key(ld, f.val[T_METRICS], "metrics", "listen", &c->metrics.listen);
+	if (f.val[T_CONTROL])
+		load_one_key(ld, f.val[T_CONTROL], "control", "socket", &c->control.socket);
 	if (f.val[T_LOG])
 		load_log(ld, f.val[T_LOG]);
 
@@ -1600,6 +1751,9 @@ void conf_free(struct conf *c)
 	free(c->sinks);
 	free(c->dead_letter.path);
 	free(c->shutdown.spool);
+	free(c->joblog);
+	free(c->metrics.listen);
+	free(c->control.socket);
 	free(c->name);
 	free(c->file);
 	free(c);
@@ -1733,6 +1887,22 @@ static void print_source(FILE *out, const struct conf_source *s)
 			enum_name(framing_names, ARRAY_LEN(framing_names), (int)s->framing));
 }
 
+static void print_env_cwd(FILE *out, const struct conf_stage *st)
+{
+	if (st->n_env > 0) {
+		fputs("      env:\n", out);
+		for (size_t i = 0; i < st->n_env; i++) {
+			fputs("        ", out);
+			put_str(out, st->env[i].name);
+			fputs(": ", out);
+			put_str(out, st->env[i].value);
+			fputc('\n', out);
+		}
+	}
+	if (st->cwd != NULL)
+		put_key_str(out, "      ", "cwd", st->cwd);
+}
+
 static void print_stage(FILE *out, const struct conf_stage *st)
 {
 	char b[64];
@@ -1750,18 +1920,14 @@ static void print_stage(FILE *out, const struct conf_stage *st)
 		fprintf(out, "      stdout: %s\n",
 			enum_name(exec_stdout_names, ARRAY_LEN(exec_stdout_names),
 				  (int)st->stdout_mode));
-		if (st->n_env > 0) {
-			fputs("      env:\n", out);
-			for (size_t i = 0; i < st->n_env; i++) {
-				fputs("        ", out);
-				put_str(out, st->env[i].name);
-				fputs(": ", out);
-				put_str(out, st->env[i].value);
-				fputc('\n', out);
-			}
-		}
-		if (st->cwd != NULL)
-			put_key_str(out, "      ", "cwd", st->cwd);
+		print_env_cwd(out, st);
+	} else if (st->kind == STAGE_COPROCESS) {
+		fputs("    coprocess:\n", out);
+		put_argv(out, "      ", st->argv, st->argc);
+		fprintf(out, "      framing: %s\n",
+			enum_name(coproc_framing_names, ARRAY_LEN(coproc_framing_names),
+				  (int)st->coproc_framing));
+		print_env_cwd(out, st);
 	} else {
 		fputs("    builtin:\n", out);
 		fprintf(out, "      op: %s\n",
@@ -1773,6 +1939,17 @@ static void print_stage(FILE *out, const struct conf_stage *st)
 	}
 	fprintf(out, "    timeout: %s\n", units_format_duration(st->timeout, b, sizeof(b)));
 	fprintf(out, "    on_failure: %s\n", conf_on_failure_name(st->on_failure));
+	fprintf(out, "    retry:\n      attempts: %llu\n", (unsigned long long)st->retry.attempts);
+	fprintf(out, "      backoff: %s\n", units_format_duration(st->retry.backoff, b, sizeof(b)));
+	fprintf(out, "      max_backoff: %s\n",
+		units_format_duration(st->retry.max_backoff, b, sizeof(b)));
+	if (st->max_failures > 0)
+		fprintf(out, "    max_failures: \"%llu%s\"\n", (unsigned long long)st->max_failures,
+			st->max_failures_pct ? "%" : "");
+	fprintf(out, "    ordered: %s\n", st->ordered ? "true" : "false");
+	if (st->rate > 0)
+		fprintf(out, "    rate: %s\n", units_format_rate(st->rate, b, sizeof(b)));
+	fprintf(out, "    shield: %s\n", st->shield ? "true" : "false");
 }
 
 static void print_sink(FILE *out, const struct conf_sink *s)
@@ -1802,6 +1979,16 @@ void conf_print(const struct conf *c, FILE *out)
 	if (c->shutdown.spool != NULL)
 		put_key_str(out, "  ", "spool", c->shutdown.spool);
 	fprintf(out, "deadline: %s\n", units_format_duration(c->deadline, b, sizeof(b)));
+	if (c->joblog != NULL)
+		put_key_str(out, "", "joblog", c->joblog);
+	if (c->metrics.listen != NULL) {
+		fputs("metrics:\n", out);
+		put_key_str(out, "  ", "listen", c->metrics.listen);
+	}
+	if (c->control.socket != NULL) {
+		fputs("control:\n", out);
+		put_key_str(out, "  ", "socket", c->control.socket);
+	}
 
 	fputs("sources:\n", out);
 	for (size_t i = 0; i < c->n_sources; i++)

@@ -21,7 +21,8 @@
 enum when_full { WHEN_FULL_BLOCK = 0, WHEN_FULL_DROP_NEWEST, WHEN_FULL_DROP_OLDEST };
 enum framing { FRAMING_LINES = 0, FRAMING_NUL };
 enum source_type { SOURCE_FILE = 0, SOURCE_STDIN, SOURCE_EXEC, SOURCE_GENERATE };
-enum stage_kind { STAGE_EXEC = 0, STAGE_BUILTIN };
+enum stage_kind { STAGE_EXEC = 0, STAGE_BUILTIN, STAGE_COPROCESS };
+enum coproc_framing { COPROC_LINES = 0, COPROC_LENGTH };
 enum exec_stdin { EXEC_STDIN_NONE = 0, EXEC_STDIN_ITEM };
 enum exec_stdout { EXEC_STDOUT_RESULT = 0, EXEC_STDOUT_LINES, EXEC_STDOUT_DISCARD, EXEC_STDOUT_ITEM };
 enum builtin_op { BUILTIN_PASSTHROUGH = 0, BUILTIN_GREP };
@@ -65,15 +66,17 @@ struct conf_stage {
 	char *name;              /* required, unique among stages */
 	uint64_t workers;        /* 1..100000, default 1 */
 	struct conf_queue queue; /* this stage's input queue; defaults from the top-level queue */
-	enum stage_kind kind;    /* exactly one of exec: / builtin: is required */
-	/* exec */
-	char **argv;             /* required for exec, NULL-terminated */
+	enum stage_kind kind;    /* exactly one of exec: / builtin: / coprocess: is required */
+	/* exec and coprocess */
+	char **argv;             /* required for exec and coprocess, NULL-terminated */
 	size_t argc;
 	enum exec_stdin stdin_mode;   /* default none */
 	enum exec_stdout stdout_mode; /* default result */
 	struct conf_env *env;    /* added to the daemon's environment */
 	size_t n_env;
 	char *cwd;               /* NULL = daemon's cwd */
+	/* coprocess */
+	enum coproc_framing coproc_framing; /* default lines */
 	/* builtin */
 	enum builtin_op op;
 	char *pattern;           /* grep: required, POSIX extended regex, checked at load */
@@ -81,6 +84,16 @@ struct conf_stage {
 	/* policy */
 	uint64_t timeout;        /* usec per item, 0 = none (default) */
 	enum on_failure on_failure; /* default skip */
+	struct {
+		uint64_t attempts;    /* total attempts, 1..1000, default 1 (no retry) */
+		uint64_t backoff;     /* usec before the first retry, default 100ms */
+		uint64_t max_backoff; /* usec cap of the exponential backoff, default 10s */
+	} retry;
+	uint64_t max_failures;   /* 0 = unlimited; a count, or a percent when max_failures_pct */
+	bool max_failures_pct;
+	bool ordered;            /* results leave in input order; default false */
+	double rate;             /* item starts per second, 0 = unlimited */
+	bool shield;             /* on cancel, running items finish; default false */
 };
 
 struct conf_sink {
@@ -110,6 +123,13 @@ struct conf {
 		char *spool;         /* default: $STATE_DIRECTORY/NAME.spool if set, else NULL */
 	} shutdown;
 	uint64_t deadline;       /* usec, 0 = none */
+	char *joblog;            /* NULL = none */
+	struct {
+		char *listen;        /* "HOST:PORT"; NULL = no metrics endpoint */
+	} metrics;
+	struct {
+		char *socket;        /* path of the control socket; NULL = none */
+	} control;
 	struct conf_source *sources; /* at least one */
 	size_t n_sources;
 	struct conf_stage *stages;   /* may be empty: sources straight to sinks */

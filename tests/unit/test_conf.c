@@ -621,46 +621,91 @@ END_TEST
 
 START_TEST(unsupported_keys)
 {
-	static const char *const stage_keys[] = {
-	    "retry", "ordered", "rate", "shield", "coprocess", "http", "max_failures",
-	};
-	static const char *const top_keys[] = {"joblog", "metrics", "control"};
-	char text[512], want[256];
-
-	for (size_t i = 0; i < sizeof(stage_keys) / sizeof(stage_keys[0]); i++) {
-		snprintf(text, sizeof(text),
-			 "stages:\n"
-			 "  - name: a\n"
-			 "    builtin: {op: passthrough}\n"
-			 "    %s: {x: 1}\n" SRC SINK,
-			 stage_keys[i]);
-		snprintf(want, sizeof(want),
-			 "job.yaml:4:5: '%s' is not supported by this version of sluiced yet\n",
-			 stage_keys[i]);
-		expect_errors(text, want);
-	}
-	for (size_t i = 0; i < sizeof(top_keys) / sizeof(top_keys[0]); i++) {
-		snprintf(text, sizeof(text), SRC SINK "%s: {x: 1}\n", top_keys[i]);
-		snprintf(want, sizeof(want),
-			 "job.yaml:7:1: '%s' is not supported by this version of sluiced yet\n",
-			 top_keys[i]);
-		expect_errors(text, want);
-	}
+	expect_errors("stages:\n"
+		      "  - name: a\n"
+		      "    builtin: {op: passthrough}\n"
+		      "    http: {x: 1}\n" SRC SINK,
+		      "job.yaml:4:5: 'http' is not supported by this version of sluiced yet\n");
 }
 END_TEST
 
 START_TEST(unsupported_worker_alone)
 {
-	/* a coprocess stage is not also told it lacks exec or builtin */
-	expect_errors(
-	    "stages:\n"
-	    "  - name: hash\n"
-	    "    coprocess: {argv: [python3, worker.py]}\n" SRC SINK,
-	    "job.yaml:3:5: 'coprocess' is not supported by this version of sluiced yet\n");
+	/* an http stage is not also told it lacks exec or builtin */
 	expect_errors("stages:\n"
 		      "  - name: fetch\n"
 		      "    http: {method: GET, url: \"{}\"}\n" SRC SINK,
 		      "job.yaml:3:5: 'http' is not supported by this version of sluiced yet\n");
+}
+END_TEST
+
+START_TEST(structured_concurrency_keys)
+{
+	struct conf *c = load_ok("stages:\n"
+				   "  - name: a\n"
+				   "    workers: 3\n"
+				   "    coprocess: {argv: [python3, -u, w.py], framing: length}\n"
+				   "    retry: {attempts: 3, backoff: 50ms, max_backoff: 2s}\n"
+				   "    max_failures: 5%\n"
+				   "    ordered: true\n"
+				   "    rate: 50/s\n"
+				   "    shield: true\n"
+				   "  - name: b\n"
+				   "    exec: {argv: [cat]}\n"
+				   "    max_failures: 7\n"
+				   "joblog: /tmp/x.joblog\n"
+				   "metrics: {listen: \"127.0.0.1:9464\"}\n"
+				   "control: {socket: /tmp/c.sock}\n" SRC SINK);
+	ck_assert_int_eq(c->stages[0].kind, STAGE_COPROCESS);
+	ck_assert_int_eq(c->stages[0].coproc_framing, COPROC_LENGTH);
+	ck_assert_str_eq(c->stages[0].argv[2], "w.py");
+	ck_assert_uint_eq(c->stages[0].retry.attempts, 3);
+	ck_assert_uint_eq(c->stages[0].retry.backoff, 50000);
+	ck_assert_uint_eq(c->stages[0].retry.max_backoff, 2000000);
+	ck_assert_uint_eq(c->stages[0].max_failures, 5);
+	ck_assert(c->stages[0].max_failures_pct);
+	ck_assert(c->stages[0].ordered);
+	ck_assert(c->stages[0].shield);
+	ck_assert(c->stages[0].rate > 49.99 && c->stages[0].rate < 50.01);
+	ck_assert_uint_eq(c->stages[1].retry.attempts, 1); /* default: no retry */
+	ck_assert_uint_eq(c->stages[1].max_failures, 7);
+	ck_assert(!c->stages[1].max_failures_pct);
+	ck_assert_str_eq(c->joblog, "/tmp/x.joblog");
+	ck_assert_str_eq(c->metrics.listen, "127.0.0.1:9464");
+	ck_assert_str_eq(c->control.socket, "/tmp/c.sock");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(structured_concurrency_errors)
+{
+	expect_errors("stages:\n"
+		      "  - name: a\n"
+		      "    exec: {argv: [true]}\n"
+		      "    retry: {atempts: 3}\n" SRC SINK,
+		      "job.yaml:4:13: unknown key 'atempts' in 'retry' of stage 'a'; did you mean "
+		      "'attempts'?\n");
+	expect_errors("stages:\n"
+		      "  - name: a\n"
+		      "    exec: {argv: [true]}\n"
+		      "    max_failures: 101%\n" SRC SINK,
+		      "job.yaml:4:19: 'max_failures' must be between 1% and 100%, got '101%'\n");
+	expect_errors("stages:\n"
+		      "  - name: a\n"
+		      "    exec: {argv: [true]}\n"
+		      "    max_failures: lots\n" SRC SINK,
+		      "job.yaml:4:19: expected a count like 10 or a percent like 5% for "
+		      "'max_failures', got 'lots'\n");
+	expect_errors("stages:\n"
+		      "  - name: a\n"
+		      "    exec: {argv: [true]}\n"
+		      "    retry: {backoff: 5s, max_backoff: 1s}\n" SRC SINK,
+		      "job.yaml:4:12: 'max_backoff' in stage 'a' must not be less than 'backoff'\n");
+	expect_errors("stages:\n"
+		      "  - name: a\n"
+		      "    coprocess: {framing: lines}\n" SRC SINK,
+		      "job.yaml:3:16: 'coprocess' of stage 'a' needs 'argv'\n");
+	expect_errors("metrics: {}\n" SRC SINK, "job.yaml:1:10: 'metrics' needs 'listen'\n");
 }
 END_TEST
 
@@ -914,12 +959,12 @@ START_TEST(exec_and_builtin)
 		      "  - name: resize\n"
 		      "    exec: {argv: [x]}\n"
 		      "    builtin: {op: passthrough}\n" SRC SINK,
-		      "job.yaml:4:5: stage 'resize' has both 'exec' and 'builtin'; a stage has "
-		      "exactly one\n");
+		      "job.yaml:4:5: stage 'resize' has more than one of 'exec', 'builtin' and "
+		      "'coprocess'; a stage has exactly one\n");
 	expect_errors("stages:\n"
 		      "  - name: resize\n"
 		      "    workers: 2\n" SRC SINK,
-		      "job.yaml:2:5: stage 'resize' needs either 'exec' or 'builtin'\n");
+		      "job.yaml:2:5: stage 'resize' needs one of 'exec', 'builtin' or 'coprocess'\n");
 }
 END_TEST
 
@@ -1323,6 +1368,8 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, complex_key);
 	tcase_add_test(tc, unsupported_keys);
 	tcase_add_test(tc, unsupported_worker_alone);
+	tcase_add_test(tc, structured_concurrency_keys);
+	tcase_add_test(tc, structured_concurrency_errors);
 	tcase_add_test(tc, unsupported_types);
 	tcase_add_test(tc, keys_of_other_kinds);
 	suite_add_tcase(s, tc);
