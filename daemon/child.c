@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "log.h"
 #include "util.h"
 
@@ -270,6 +271,38 @@ void child_reap_blocking(uint64_t timeout_usec)
 			nanosleep(&ts, NULL);
 		}
 	}
+}
+
+char **child_env_merge(const struct conf_env *env, size_t n_env)
+{
+	size_t n = 0, k = 0;
+	if (n_env == 0)
+		return NULL;
+	while (environ[n] != NULL)
+		n++;
+	char **envp = xcalloc(n + n_env + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		bool replaced = false;
+		for (size_t j = 0; j < n_env && !replaced; j++) {
+			size_t l = strlen(env[j].name);
+			replaced = strncmp(environ[i], env[j].name, l) == 0 && environ[i][l] == '=';
+		}
+		if (!replaced)
+			envp[k++] = xstrdup(environ[i]);
+	}
+	for (size_t j = 0; j < n_env; j++)
+		envp[k++] = xasprintf("%s=%s", env[j].name, env[j].value);
+	envp[k] = NULL;
+	return envp;
+}
+
+void child_env_free(char **envp)
+{
+	if (envp == NULL)
+		return;
+	for (char **e = envp; *e != NULL; e++)
+		free(*e);
+	free(envp);
 }
 
 const char *child_status_str(int status, char *buf, size_t len)

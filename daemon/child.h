@@ -56,6 +56,14 @@ void child_kill_all(int sig);
 /* Blocks up to timeout_usec reaping children, for the very end of main. */
 void child_reap_blocking(uint64_t timeout_usec);
 
+/*
+ * The daemon's environment with env's variables added or replaced; NULL when env
+ * is empty (spawn then passes the environment as it is). Free with child_env_free.
+ */
+struct conf_env;
+char **child_env_merge(const struct conf_env *env, size_t n);
+void child_env_free(char **envp);
+
 /* Describes a waitpid status: "exit status 3", "killed by signal 9 (Killed)". */
 const char *child_status_str(int status, char *buf, size_t len);
 

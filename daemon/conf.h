@@ -137,6 +137,7 @@ struct conf {
 	struct conf_sink *sinks;     /* at least one */
 	size_t n_sinks;
 	struct conf_dead_letter dead_letter;
+	bool resume;             /* set from the command line (--resume), not the file */
 	struct {
 		enum log_level level;    /* default info */
 		enum log_format format;  /* default text */

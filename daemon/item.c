@@ -13,6 +13,7 @@ struct item *item_new(const void *data, size_t len, uint64_t seq, uint32_t sourc
 	struct item *it = xmalloc(sizeof(*it) + len + 1);
 	it->next = NULL;
 	it->seq = seq;
+	it->index = 0;
 	it->source = source;
 	it->attempts = 0;
 	it->flags = 0;
@@ -29,6 +30,7 @@ struct item *item_derive(const struct item *parent, const void *data, size_t len
 {
 	struct item *it = item_new(data, len, parent->seq, parent->source);
 	it->attempts = parent->attempts;
+	it->index = parent->index;
 	it->flags = parent->flags & ITEM_REPLAYED;
 	if (it->flags & ITEM_REPLAYED)
 		item_stats.replayed_live++;

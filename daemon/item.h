@@ -20,6 +20,7 @@
 struct item {
 	struct item *next; /* queue linkage */
 	uint64_t seq;      /* sequence number, unique in this run (spooled items keep theirs) */
+	uint64_t index;    /* its ordinal in its source (1, 2, ...): the key --resume uses */
 	uint32_t source;   /* index into the pipeline's source-name table */
 	uint32_t attempts; /* how many times a stage has started it */
 	uint32_t flags;

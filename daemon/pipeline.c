@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "joblog.h"
 #include "log.h"
 #include "sink.h"
 #include "source.h"
@@ -66,6 +67,9 @@ struct pipeline {
 	struct sinks *sinks;
 	struct sink *dead_letter;
 	uint64_t dead_lettered;
+	struct sink *joblog;
+	struct done_set *done; /* --resume */
+	int64_t wall_minus_mono; /* usec, to print monotonic start times as wall clock */
 	struct report *report;
 
 	char **names; /* source-name table: config sources first, then names seen in a spool */
@@ -178,6 +182,32 @@ static unsigned pills_for(struct pipeline *p, size_t queue_index)
 	return queue_index < p->n_stages ? stage_workers(p->stages[queue_index]) : 1;
 }
 
+static int open_joblog(struct pipeline *p, char *err, size_t errlen)
+{
+	const char *path = p->conf->joblog;
+	bool fresh = access(path, F_OK) != 0;
+	if (p->conf->resume) {
+		p->done = joblog_read_done(path, err, errlen);
+		if (p->done == NULL)
+			return -1;
+		log_info("--resume: the joblog records %zu item(s) as done; they are skipped",
+			 done_set_size(p->done));
+	} else if (!fresh) {
+		/* A new run without --resume starts a new log, as GNU parallel does. */
+		if (truncate(path, 0) < 0) {
+			snprintf(err, errlen, "cannot truncate joblog '%s': %s", path, strerror(errno));
+			return -1;
+		}
+		fresh = true;
+	}
+	p->joblog = sink_open(p, "joblog", SINK_FILE, path, FSYNC_NEVER, err, errlen);
+	if (p->joblog == NULL)
+		return -1;
+	if (fresh)
+		sink_append(p->joblog, joblog_header, strlen(joblog_header));
+	return 0;
+}
+
 static void grace_cb(evutil_socket_t fd, short what, void *arg);
 static void deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg);
@@ -234,6 +264,20 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *e
 		}
 	}
 
+	if (conf->joblog != NULL && open_joblog(p, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		*exit_code = conf->resume ? 66 : 73;
+		goto fail;
+	}
+	if (conf->resume && conf->joblog == NULL) {
+		log_error("--resume needs a 'joblog' in %s: it is where finished items are recorded",
+			  conf->file);
+		*exit_code = 64;
+		goto fail;
+	}
+	if (p->n_stages > 0)
+		stage_set_last(p->stages[p->n_stages - 1]);
+
 	p->sources = xcalloc(conf->n_sources, sizeof(*p->sources));
 	for (size_t i = 0; i < conf->n_sources; i++)
 		intern_name(p, conf->sources[i].name);
@@ -273,6 +317,8 @@ void pipeline_free(struct pipeline *p)
 	free(p->unf);
 	/* Freed after every item, so the replay hook cannot fire into a freed pipeline. */
 	sink_free(p->dead_letter);
+	sink_free(p->joblog);
+	done_set_free(p->done);
 	item_stats.below_cb = NULL;
 	item_stats.replay_done_cb = NULL;
 	child_shutdown();
@@ -306,6 +352,7 @@ static void replay_record_cb(void *arg, const struct spool_record *r)
 	struct replay_ctx *ctx = arg;
 	struct item *it = item_new(r->data, r->len, r->seq, intern_name(ctx->p, r->source));
 	it->attempts = r->attempts;
+	it->index = r->index;
 	item_mark_replayed(it);
 	if (r->seq >= ctx->p->next_seq)
 		ctx->p->next_seq = r->seq + 1;
@@ -522,8 +569,9 @@ static void write_spool(struct pipeline *p)
 		struct spool_writer *w = spool_begin(path, err, sizeof(err));
 		for (size_t i = 0; w != NULL && i < p->n_unf; i++) {
 			struct item *it = p->unf[i].it;
-			struct spool_record r = {.seq = it->seq, .attempts = it->attempts,
-						 .data = it->data, .len = it->len};
+			struct spool_record r = {.seq = it->seq, .index = it->index,
+						 .attempts = it->attempts, .data = it->data,
+						 .len = it->len};
 			snprintf(r.stage, sizeof(r.stage), "%s", p->unf[i].stage);
 			snprintf(r.source, sizeof(r.source), "%s", pipeline_source_name(p, it->source));
 			spool_add(w, &r);
@@ -553,6 +601,10 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 	if (p->state != ST_CANCELLING)
 		return;
 	evtimer_del(p->cancel_timer);
+	/* Finished results waiting for the sinks go out rather than to the spool, unless
+	 * a sink is broken (then they could only be lost). */
+	if (!p->sink_failed)
+		sinks_drain_queue(p->sinks);
 	for (size_t i = 0; i <= p->n_stages; i++) {
 		const char *name = i < p->n_stages ? stage_name(p->stages[i]) : SINKS_STAGE;
 		uint64_t n = 0;
@@ -678,6 +730,36 @@ void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure
 	}
 }
 
+void pipeline_item_done(struct pipeline *p, const char *stage, const struct item *it,
+			uint64_t started_at, const struct failure *f)
+{
+	char line[512], status[16] = "-", sig[16] = "-", outcome[64] = "ok";
+	if (p->joblog == NULL)
+		return;
+	uint64_t now = now_usec();
+	if (f != NULL) {
+		snprintf(outcome, sizeof(outcome), "failed:%s", failure_kind_name(f->kind));
+		if (f->exit_status >= 0)
+			snprintf(status, sizeof(status), "%d", f->exit_status);
+		if (f->signal > 0)
+			snprintf(sig, sizeof(sig), "%d", f->signal);
+	} else {
+		snprintf(status, sizeof(status), "0");
+	}
+	int n = snprintf(line, sizeof(line),
+			 "%" PRIu64 "\t%s\t%" PRIu64 "\t%s\t%.3f\t%.3f\t%" PRIu32 "\t%s\t%s\t%s",
+			 it->seq, pipeline_source_name(p, it->source), it->index, stage,
+			 (double)((int64_t)started_at + p->wall_minus_mono) / 1e6,
+			 (double)(now - started_at) / 1e6, it->attempts, outcome, status, sig);
+	sink_append(p->joblog, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	sink_flush(p->joblog);
+}
+
+bool pipeline_already_done(const struct pipeline *p, uint32_t source, uint64_t index)
+{
+	return p->done != NULL && done_set_has(p->done, pipeline_source_name(p, source), index);
+}
+
 void pipeline_sink_broken(struct pipeline *p, const char *why)
 {
 	log_error("%s", why);
@@ -695,6 +777,7 @@ int pipeline_run(struct pipeline *p)
 		stage_start(p->stages[i]);
 	sinks_start(p->sinks);
 	p->started_at = now_usec();
+	p->wall_minus_mono = (int64_t)(wall_time() * 1e6) - (int64_t)p->started_at;
 	p->state = ST_RUNNING;
 	p->live_sources = p->n_sources;
 	if (p->conf->deadline > 0)
@@ -710,6 +793,8 @@ int pipeline_run(struct pipeline *p)
 	p->sink_lost = sinks_close(p->sinks, p->conf->shutdown.kill_after);
 	if (p->dead_letter != NULL)
 		sink_close(p->dead_letter, p->conf->shutdown.kill_after);
+	if (p->joblog != NULL)
+		sink_close(p->joblog, p->conf->shutdown.kill_after);
 	child_kill_all(SIGKILL);
 	child_reap_blocking(1000000);
 
@@ -729,8 +814,9 @@ int pipeline_run(struct pipeline *p)
 static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...))
 {
 	for (size_t i = 0; i < p->n_sources; i++)
-		out("source %s: items=%" PRIu64 " rejected=%" PRIu64 "\n", source_name(p->sources[i]),
-		    source_items(p->sources[i]), source_rejected(p->sources[i]));
+		out("source %s: items=%" PRIu64 " rejected=%" PRIu64 " skipped=%" PRIu64 "\n",
+		    source_name(p->sources[i]), source_items(p->sources[i]),
+		    source_rejected(p->sources[i]), source_skipped(p->sources[i]));
 	for (size_t i = 0; i < p->n_stages; i++) {
 		struct stage_counts c;
 		stage_counts(p->stages[i], &c);

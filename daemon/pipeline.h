@@ -63,6 +63,11 @@ void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detai
  */
 void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure policy,
 			  const struct item *it, const struct failure *f);
+/* An item left the pipeline at stage (f: how it failed, or NULL): the joblog line. */
+void pipeline_item_done(struct pipeline *p, const char *stage, const struct item *it,
+			uint64_t started_at, const struct failure *f);
+/* --resume: does the joblog record this record of this source as done? */
+bool pipeline_already_done(const struct pipeline *p, uint32_t source, uint64_t index);
 /* An unfinished item while cancelling: spooled (or counted lost); takes ownership. */
 void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it);
 /* A sink can never write again (its reader is gone): cancel, as a failure. */

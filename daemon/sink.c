@@ -432,6 +432,17 @@ void sinks_start(struct sinks *ss)
 	queue_set_consumer(ss->in, sinks_pump, ss);
 }
 
+void sinks_drain_queue(struct sinks *ss)
+{
+	struct item *it;
+	while ((it = queue_pop(ss->in)) != NULL) {
+		if (!(it->flags & ITEM_PILL))
+			for (size_t i = 0; i < ss->n; i++)
+				sink_append(ss->v[i], it->data, it->len);
+		item_free(it);
+	}
+}
+
 void sinks_reopen(struct sinks *ss)
 {
 	for (size_t i = 0; i < ss->n; i++)

@@ -45,6 +45,8 @@ struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *
 			size_t errlen);
 void sinks_start(struct sinks *ss);
 void sinks_reopen(struct sinks *ss);
+/* Cancelling: hands every item still queued for the sinks to them (written at close). */
+void sinks_drain_queue(struct sinks *ss);
 size_t sinks_count(const struct sinks *ss);
 struct sink *sinks_get(const struct sinks *ss, size_t i);
 /* Closes every sink (final flush); returns records left unwritten. */

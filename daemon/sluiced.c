@@ -28,6 +28,7 @@ static void usage(FILE *out)
 		"  -l, --log-level LEVEL   error, warn, info (default), debug\n"
 		"      --log-format FMT    text (default) or json\n"
 		"      --no-progress       no progress line (the default in this version)\n"
+		"      --resume            skip the items the joblog records as done\n"
 		"  -V, --version           print the version\n"
 		"  -h, --help              this help\n"
 		"exit codes: 0 ok, 1 items failed, 2 cancelled, 64 usage, 66 no input,\n"
@@ -59,7 +60,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = DEFAULT_CONFIG;
-	bool check = false, level_set = false, format_set = false;
+	bool check = false, level_set = false, format_set = false, resume = false;
 	enum log_level level = LOG_INFO;
 	enum log_format format = LOG_TEXT;
 	int c;
@@ -89,10 +90,11 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			break;
-		case 'P':
 		case 'R':
-			fprintf(stderr, "sluiced: %s is not supported by this version yet\n",
-				c == 'P' ? "--progress" : "--resume");
+			resume = true;
+			break;
+		case 'P':
+			fprintf(stderr, "sluiced: --progress is not supported by this version yet\n");
 			return 64;
 		case 'V':
 			printf("sluiced " SLUICE_VERSION "\n");
@@ -121,6 +123,7 @@ int main(int argc, char **argv)
 		conf_free(conf);
 		return 0;
 	}
+	conf->resume = resume;
 	/* The command line wins over the file. */
 	log_init(level_set ? level : conf->log.level, format_set ? format : conf->log.format);
 	conf->log.format = format_set ? format : conf->log.format;

@@ -39,7 +39,7 @@ struct source {
 	struct item *pending;
 	struct queue_waiter queue_wait, memory_wait;
 	bool paused, ended, stopping, failed, started;
-	uint64_t items, rejected;
+	uint64_t items, rejected, skipped, next_index;
 	uint64_t paused_since, paused_usec;
 
 	/* framed fd reader */
@@ -125,6 +125,11 @@ uint64_t source_rejected(const struct source *s)
 	return s->rejected;
 }
 
+uint64_t source_skipped(const struct source *s)
+{
+	return s->skipped;
+}
+
 bool source_failed(const struct source *s)
 {
 	return s->failed;
@@ -198,9 +203,10 @@ static void source_pause(struct source *s)
 		pipeline_wait_memory(s->p, &s->memory_wait, source_resume_cb, s);
 }
 
-static void reject(struct source *s, const char *data, size_t len, size_t total)
+static void reject(struct source *s, const char *data, size_t len, size_t total, uint64_t index)
 {
 	struct item *it = item_new(data, len, pipeline_next_seq(s->p), s->index);
+	it->index = index;
 	struct failure f = {.kind = FAIL_ITEM_TOO_LARGE, .exit_status = -1};
 	snprintf(f.message, sizeof(f.message),
 		 "record of at least %zu bytes is over max_item_bytes (%llu); kept its first %zu "
@@ -215,11 +221,17 @@ static void reject(struct source *s, const char *data, size_t len, size_t total)
 
 bool source_emit(struct source *s, const char *data, size_t len)
 {
+	uint64_t index = ++s->next_index;
+	if (pipeline_already_done(s->p, s->index, index)) {
+		s->skipped++;
+		return true;
+	}
 	if (len > s->max_item) {
-		reject(s, data, (size_t)s->max_item, len);
+		reject(s, data, (size_t)s->max_item, len, index);
 		return true;
 	}
 	struct item *it = item_new(data, len, pipeline_next_seq(s->p), s->index);
+	it->index = index;
 	s->items++;
 	if (s->stopping) {
 		queue_push_force(s->out, it);
@@ -281,7 +293,7 @@ static bool split_records(struct source *s)
 		char *d = memchr(base, s->delim, avail);
 		if (d == NULL) {
 			if (!s->skipping && avail > s->max_item) {
-				reject(s, base, (size_t)s->max_item, avail);
+				reject(s, base, (size_t)s->max_item, avail, ++s->next_index);
 				s->skipping = true;
 			}
 			if (s->skipping)

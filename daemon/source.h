@@ -49,6 +49,8 @@ void source_free(struct source *s);
 const char *source_name(const struct source *s);
 uint64_t source_items(const struct source *s);
 uint64_t source_rejected(const struct source *s);
+/* Records --resume skipped because the joblog has them as done. */
+uint64_t source_skipped(const struct source *s);
 bool source_failed(const struct source *s);
 bool source_ended(const struct source *s);
 uint64_t source_paused_usec(const struct source *s);

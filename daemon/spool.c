@@ -42,8 +42,8 @@ struct spool_writer *spool_begin(const char *path, char *err, size_t errlen)
 
 int spool_add(struct spool_writer *w, const struct spool_record *r)
 {
-	fprintf(w->f, "R %s %s %" PRIu64 " %" PRIu32 " %zu\n", r->stage, r->source, r->seq,
-		r->attempts, r->len);
+	fprintf(w->f, "R %s %s %" PRIu64 " %" PRIu64 " %" PRIu32 " %zu\n", r->stage, r->source,
+		r->seq, r->index, r->attempts, r->len);
 	fwrite(r->data, 1, r->len, w->f);
 	fputc('\n', w->f);
 	w->count++;
@@ -141,8 +141,8 @@ long spool_read(const char *path, spool_record_cb cb, void *arg, char *err, size
 			break;
 		}
 		memset(&r, 0, sizeof(r));
-		if (sscanf(line, "R %127s %127s %" SCNu64 " %" SCNu32 " %zu", r.stage, r.source, &r.seq,
-			   &r.attempts, &r.len) != 5 ||
+		if (sscanf(line, "R %127s %127s %" SCNu64 " %" SCNu64 " %" SCNu32 " %zu", r.stage,
+			   r.source, &r.seq, &r.index, &r.attempts, &r.len) != 6 ||
 		    r.len > (size_t)1 << 40) {
 			why = "bad record header";
 			break;

@@ -8,7 +8,7 @@
  * aside (PATH.corrupt-TIME) and reported, never replayed and never a crash loop.
  *
  *   SLUICE-SPOOL 1\n
- *   R <stage> <source> <seq> <attempts> <len>\n<len bytes>\n     (one per item)
+ *   R <stage> <source> <seq> <index> <attempts> <len>\n<len bytes>\n   (one per item)
  *   E <count>\n
  */
 #ifndef SLUICE_SPOOL_H
@@ -23,6 +23,7 @@ struct spool_record {
 	char stage[128];
 	char source[128];
 	uint64_t seq;
+	uint64_t index;
 	uint32_t attempts;
 	const char *data;
 	size_t len;

@@ -1,11 +1,22 @@
 /*
  * stage.c: the worker pool (see stage.h).
  *
- * Invariants: a slot is on the idle list iff its state is IDLE; n_running counts
- * RUNNING slots, the emitting list holds exactly the EMITTING ones, in the order
- * they blocked, so results leave in the order they finished. The pump never
- * recurses: a kind that completes inside start() (builtin) makes the running
- * pump loop go round again instead.
+ * A slot goes idle -> running -> (backoff -> running)* -> done -> idle. Done
+ * slots wait in the out queue `outq` until their results are passed on:
+ * unordered, a slot joins outq when it completes, so results leave as they
+ * finish; ordered, it joins when it starts, and only done slots at the head may
+ * leave, so results leave in input order and a slow head holds the stage back
+ * through its own slots (the reorder window is `workers`, never more memory).
+ *
+ * Every wait here is a cancellation point: the retry backoff and the rate limit
+ * are timers that a cancel deletes; running items are stopped through the kind
+ * (unless the stage is shielded, then they get kill_after to finish).
+ *
+ * Pills: the first pill tells the stage its input has ended; the stage is
+ * finished when its queue is empty and no slot is busy, whatever its worker
+ * count is by then (scale may have changed it after the pills were queued).
+ * The pump never recurses: a kind that completes inside start() (builtin)
+ * makes the running pump loop go round again instead.
  */
 #include "stage.h"
 
@@ -18,18 +29,22 @@
 #include "pipeline.h"
 #include "util.h"
 
-enum slot_state { SLOT_IDLE = 0, SLOT_RUNNING, SLOT_EMITTING, SLOT_RETIRED };
+enum slot_state { SLOT_IDLE = 0, SLOT_RUNNING, SLOT_BACKOFF, SLOT_DONE, SLOT_RETIRED };
+
+const double stage_hist_bounds[STAGE_HIST_BUCKETS] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.25,
+						      0.5,   1,     2.5,  5,    10,  60};
 
 struct stage_slot {
 	struct stage *st;
 	enum slot_state state;
 	struct item *item;    /* the input being worked on */
-	struct item *pending; /* outputs refused by a full queue */
+	struct item *pending; /* outputs not yet passed on */
 	void *work;           /* the worker kind's own per-slot state */
-	struct event *timer;
-	bool timed_out, cancelled;
+	struct event *timer;  /* the item's timeout, or the retry backoff */
+	uint64_t started_at;
+	bool timed_out, cancelled, in_outq, finishing;
 	struct stage_slot *next_idle;
-	TAILQ_ENTRY(stage_slot) emit_entry;
+	TAILQ_ENTRY(stage_slot) out_entry;
 };
 
 struct stage {
@@ -38,16 +53,31 @@ struct stage {
 	const struct worker_kind *kind;
 	void *state;
 	struct queue *in, *out;
-	struct stage_slot *slots;
-	unsigned n_slots, n_running, n_emitting, n_retired;
+	struct stage_slot **slots;
+	unsigned n_slots;   /* allocated */
+	unsigned target;    /* workers wanted */
+	unsigned n_active;  /* slots not retired */
+	unsigned n_busy;    /* running or in backoff */
+	unsigned n_done;    /* waiting in outq */
+	unsigned n_finishing;
 	struct stage_slot *idle;
-	TAILQ_HEAD(, stage_slot) emitting;
+	TAILQ_HEAD(, stage_slot) outq;
 	struct queue_waiter out_waiter;
-	uint64_t ok, failed, unfinished_inflight, unfinished_queued;
-	bool in_pump, repump, finished, cancelling;
+	struct event *rate_timer, *shield_timer;
+	uint64_t next_start;
+	uint64_t ok, failed, retries, restarts, unfinished_inflight, unfinished_queued;
+	struct stage_timing timing;
+	bool in_pump, repump, input_ended, finished, cancelling, paused, last;
 };
 
 static void stage_pump(struct stage *st);
+static void flush_outq(struct stage *st);
+
+static struct timeval tv_of(uint64_t usec)
+{
+	struct timeval tv = {(time_t)(usec / 1000000), (suseconds_t)(usec % 1000000)};
+	return tv;
+}
 
 static void slot_make_idle(struct stage_slot *slot)
 {
@@ -57,14 +87,64 @@ static void slot_make_idle(struct stage_slot *slot)
 	st->idle = slot;
 }
 
+static bool slot_ask_finish(struct stage_slot *slot)
+{
+	struct stage *st = slot->st;
+	if (slot->work == NULL || st->kind->finish == NULL || slot->finishing)
+		return false;
+	slot->finishing = true;
+	if (!st->kind->finish(slot)) {
+		slot->finishing = false;
+		return false;
+	}
+	st->n_finishing++;
+	return true;
+}
+
+/* A slot with nothing left to pass on: back to idle, or retired if scaled down. */
+static void slot_release(struct stage_slot *slot)
+{
+	struct stage *st = slot->st;
+	if (st->n_active > st->target) {
+		slot->state = SLOT_RETIRED;
+		st->n_active--;
+		slot_ask_finish(slot);
+		return;
+	}
+	slot_make_idle(slot);
+}
+
 static void stage_in_cb(void *arg)
 {
 	stage_pump(arg);
 }
 
-static void slot_timeout_cb(evutil_socket_t fd, short what, void *arg)
+static void rate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	stage_pump(arg);
+}
+
+static void slot_start(struct stage_slot *slot)
+{
+	struct stage *st = slot->st;
+	slot->state = SLOT_RUNNING;
+	slot->timed_out = false;
+	slot->started_at = now_usec();
+	slot->item->attempts++;
+	if (st->conf->timeout > 0) {
+		struct timeval tv = tv_of(st->conf->timeout);
+		evtimer_add(slot->timer, &tv);
+	}
+	st->kind->start(slot);
+}
+
+static void slot_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct stage_slot *slot = arg;
+	if (slot->state == SLOT_BACKOFF) {
+		slot_start(slot);
+		return;
+	}
 	if (slot->state != SLOT_RUNNING)
 		return;
 	slot->timed_out = true;
@@ -73,30 +153,62 @@ static void slot_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	slot->st->kind->cancel(slot);
 }
 
+static struct stage_slot *slot_new(struct stage *st)
+{
+	struct stage_slot *slot = xcalloc(1, sizeof(*slot));
+	slot->st = st;
+	slot->timer = evtimer_new(pipeline_base(st->p), slot_timer_cb, slot);
+	st->slots = xrealloc(st->slots, (st->n_slots + 1) * sizeof(*st->slots));
+	st->slots[st->n_slots++] = slot;
+	return slot;
+}
+
+static void shield_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stage *st = arg;
+	log_warnx("stage '%s': shielded items still running after kill_after; stopping them",
+		  st->conf->name);
+	for (unsigned i = 0; i < st->n_slots; i++) {
+		struct stage_slot *slot = st->slots[i];
+		if (slot->state == SLOT_RUNNING && !slot->cancelled) {
+			slot->cancelled = true;
+			st->kind->cancel(slot);
+		}
+	}
+}
+
 struct stage *stage_new(struct pipeline *p, const struct conf_stage *cs, struct queue *in,
 			struct queue *out, char *err, size_t errlen)
 {
 	struct stage *st = xcalloc(1, sizeof(*st));
 	st->p = p;
 	st->conf = cs;
-	st->kind = cs->kind == STAGE_EXEC ? &work_exec : &work_builtin;
+	st->kind = cs->kind == STAGE_EXEC	 ? &work_exec
+		   : cs->kind == STAGE_COPROCESS ? &work_coproc
+						 : &work_builtin;
 	st->in = in;
 	st->out = out;
-	TAILQ_INIT(&st->emitting);
+	TAILQ_INIT(&st->outq);
 	if (st->kind->init != NULL && st->kind->init(st, &st->state, err, errlen) < 0) {
 		free(st);
 		return NULL;
 	}
-	st->n_slots = (unsigned)cs->workers;
-	st->slots = xcalloc(st->n_slots, sizeof(*st->slots));
-	for (unsigned i = st->n_slots; i-- > 0;) {
-		struct stage_slot *slot = &st->slots[i];
-		slot->st = st;
-		if (cs->timeout > 0)
-			slot->timer = evtimer_new(pipeline_base(p), slot_timeout_cb, slot);
-		slot_make_idle(slot);
-	}
+	st->rate_timer = evtimer_new(pipeline_base(p), rate_cb, st);
+	st->shield_timer = evtimer_new(pipeline_base(p), shield_cb, st);
+	st->target = (unsigned)cs->workers;
+	for (unsigned i = 0; i < st->target; i++)
+		slot_make_idle(slot_new(st));
+	st->n_active = st->target;
 	return st;
+}
+
+static void free_list(struct item *it)
+{
+	while (it != NULL) {
+		struct item *next = it->next;
+		item_free(it);
+		it = next;
+	}
 }
 
 void stage_free(struct stage *st)
@@ -104,18 +216,16 @@ void stage_free(struct stage *st)
 	if (st == NULL)
 		return;
 	for (unsigned i = 0; i < st->n_slots; i++) {
-		struct stage_slot *slot = &st->slots[i];
-		if (slot->timer != NULL)
-			event_free(slot->timer);
+		struct stage_slot *slot = st->slots[i];
+		event_free(slot->timer);
 		item_free(slot->item);
-		while (slot->pending != NULL) {
-			struct item *next = slot->pending->next;
-			item_free(slot->pending);
-			slot->pending = next;
-		}
+		free_list(slot->pending);
+		free(slot);
 	}
 	if (st->kind->free != NULL)
 		st->kind->free(st->state);
+	event_free(st->rate_timer);
+	event_free(st->shield_timer);
 	free(st->slots);
 	free(st);
 }
@@ -125,29 +235,39 @@ void stage_start(struct stage *st)
 	queue_set_consumer(st->in, stage_in_cb, st);
 }
 
-static void check_finished(struct stage *st)
+static void maybe_finished(struct stage *st)
 {
-	if (st->finished || st->n_retired < st->n_slots || st->n_running > 0 || st->n_emitting > 0)
+	if (st->finished || st->cancelling || !st->input_ended || queue_len(st->in) > 0 ||
+	    st->n_busy > 0 || st->n_done > 0)
+		return;
+	/* Long-lived workers (co-processes) are let go before the stage counts as done. */
+	if (st->n_finishing == 0)
+		for (unsigned i = 0; i < st->n_slots; i++)
+			if (st->slots[i]->state == SLOT_IDLE)
+				slot_ask_finish(st->slots[i]);
+	if (st->n_finishing > 0)
 		return;
 	st->finished = true;
 	pipeline_stage_finished(st->p, st);
 }
 
-static void slot_start(struct stage_slot *slot, struct item *it)
+/* The token bucket on item starts; false (and a timer) when the next must wait. */
+static bool rate_allows(struct stage *st)
 {
-	struct stage *st = slot->st;
-	slot->state = SLOT_RUNNING;
-	slot->item = it;
-	slot->timed_out = false;
-	slot->cancelled = false;
-	it->attempts++;
-	st->n_running++;
-	if (slot->timer != NULL) {
-		struct timeval tv = {(time_t)(st->conf->timeout / 1000000),
-				     (suseconds_t)(st->conf->timeout % 1000000)};
-		evtimer_add(slot->timer, &tv);
+	if (st->conf->rate <= 0)
+		return true;
+	uint64_t now = now_usec();
+	if (now < st->next_start) {
+		if (!evtimer_pending(st->rate_timer, NULL)) {
+			struct timeval tv = tv_of(st->next_start - now);
+			evtimer_add(st->rate_timer, &tv);
+		}
+		return false;
 	}
-	st->kind->start(slot);
+	uint64_t step = (uint64_t)(1e6 / st->conf->rate);
+	/* Burst of one: an idle period does not bank starts. */
+	st->next_start = (st->next_start > now ? st->next_start : now) + step;
+	return true;
 }
 
 static void stage_pump(struct stage *st)
@@ -159,27 +279,36 @@ static void stage_pump(struct stage *st)
 	st->in_pump = true;
 	do {
 		st->repump = false;
-		while (st->idle != NULL && !st->cancelling) {
+		while (st->idle != NULL && !st->cancelling && !st->paused) {
+			if (queue_len(st->in) == 0 && st->input_ended)
+				break;
+			if (queue_len(st->in) > 0 && !rate_allows(st))
+				break;
 			struct item *it = queue_pop(st->in);
 			if (it == NULL)
 				break;
-			struct stage_slot *slot = st->idle;
-			st->idle = slot->next_idle;
 			if (it->flags & ITEM_PILL) {
 				item_free(it);
-				slot->state = SLOT_RETIRED;
-				st->n_retired++;
+				st->input_ended = true;
 				continue;
 			}
-			slot_start(slot, it);
+			struct stage_slot *slot = st->idle;
+			st->idle = slot->next_idle;
+			slot->item = it;
+			slot->cancelled = false;
+			st->n_busy++;
+			if (st->conf->ordered) {
+				TAILQ_INSERT_TAIL(&st->outq, slot, out_entry);
+				slot->in_outq = true;
+			}
+			slot_start(slot);
 		}
 	} while (st->repump);
 	st->in_pump = false;
-	if (!st->cancelling)
-		check_finished(st);
+	maybe_finished(st);
 }
 
-/* Pushes the slot's pending outputs; returns false if the queue refused one. */
+/* Pushes the slot's pending outputs; false if the queue refused one. */
 static bool slot_flush(struct stage_slot *slot)
 {
 	struct stage *st = slot->st;
@@ -198,63 +327,137 @@ static bool slot_flush(struct stage_slot *slot)
 	return true;
 }
 
-static void stage_out_space_cb(void *arg)
+static void out_space_cb(void *arg)
 {
 	struct stage *st = arg;
-	struct stage_slot *slot;
-	while ((slot = TAILQ_FIRST(&st->emitting)) != NULL) {
+	flush_outq(st);
+	if (!st->cancelling)
+		stage_pump(st);
+}
+
+static void flush_outq(struct stage *st)
+{
+	struct stage_slot *slot, *next;
+	for (slot = TAILQ_FIRST(&st->outq); slot != NULL; slot = next) {
+		next = TAILQ_NEXT(slot, out_entry);
+		if (slot->state != SLOT_DONE) {
+			/* In order, a running head holds back the rest; cancelling, order is moot. */
+			if (st->conf->ordered && !st->cancelling)
+				break;
+			continue;
+		}
 		if (!slot_flush(slot)) {
-			queue_wait_space(st->out, &st->out_waiter, stage_out_space_cb, st);
+			queue_wait_space(st->out, &st->out_waiter, out_space_cb, st);
 			break;
 		}
-		TAILQ_REMOVE(&st->emitting, slot, emit_entry);
-		st->n_emitting--;
-		slot_make_idle(slot);
+		TAILQ_REMOVE(&st->outq, slot, out_entry);
+		slot->in_outq = false;
+		st->n_done--;
+		slot_release(slot);
 	}
-	stage_pump(st);
+}
+
+static void record_timing(struct stage *st, uint64_t usec)
+{
+	double sec = (double)usec / 1e6;
+	unsigned b = 0;
+	while (b < STAGE_HIST_BUCKETS && sec > stage_hist_bounds[b])
+		b++;
+	st->timing.buckets[b]++;
+	st->timing.sum += sec;
+	st->timing.count++;
+}
+
+/* Full jitter (AWS's "exponential backoff and jitter"): uniform in [0, min(cap, base*2^n)]. */
+static uint64_t backoff_delay(const struct conf_stage *cs, uint32_t attempts)
+{
+	uint64_t d = cs->retry.backoff;
+	for (uint32_t i = 1; i < attempts && d < cs->retry.max_backoff; i++)
+		d *= 2;
+	if (d > cs->retry.max_backoff)
+		d = cs->retry.max_backoff;
+	return d == 0 ? 0 : (uint64_t)random() % (d + 1);
+}
+
+static void check_max_failures(struct stage *st)
+{
+	const struct conf_stage *cs = st->conf;
+	uint64_t done = st->ok + st->failed;
+	bool over = cs->max_failures_pct
+			    ? done >= 10 && st->failed * 100 > cs->max_failures * done
+			    : cs->max_failures > 0 && st->failed > cs->max_failures;
+	if (cs->max_failures == 0 || !over)
+		return;
+	char msg[256];
+	snprintf(msg, sizeof(msg),
+		 "stage '%s' passed its failure budget (max_failures: %llu%s): %llu of %llu items "
+		 "failed",
+		 cs->name, (unsigned long long)cs->max_failures, cs->max_failures_pct ? "%" : "",
+		 (unsigned long long)st->failed, (unsigned long long)done);
+	pipeline_cancel(st->p, STOP_FAILURE, msg);
 }
 
 void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct failure *f)
 {
 	struct stage *st = slot->st;
+	const struct conf_stage *cs = st->conf;
+	struct failure timeout;
 
-	if (slot->timer != NULL)
-		evtimer_del(slot->timer);
-	st->n_running--;
+	evtimer_del(slot->timer);
+	record_timing(st, now_usec() - slot->started_at);
 
 	if (f != NULL && slot->cancelled && !slot->timed_out) {
 		/* Cancelled, not failed: the item goes to the spool to be done again. */
 		st->unfinished_inflight++;
-		pipeline_unfinished(st->p, st->conf->name, slot->item);
+		pipeline_unfinished(st->p, cs->name, slot->item);
 		slot->item = NULL;
 		outputs = NULL;
 	} else if (f != NULL) {
-		struct failure timeout;
 		if (slot->timed_out && f->kind != FAIL_TIMEOUT) {
 			timeout = *f;
 			timeout.kind = FAIL_TIMEOUT;
 			snprintf(timeout.message, sizeof(timeout.message),
-				 "timed out after %.3fs (%.200s)", (double)st->conf->timeout / 1e6,
+				 "timed out after %.3fs (%.200s)", (double)cs->timeout / 1e6,
 				 f->message);
 			f = &timeout;
 		}
+		if (!st->cancelling && slot->item->attempts < cs->retry.attempts) {
+			uint64_t delay = backoff_delay(cs, slot->item->attempts);
+			struct timeval tv = tv_of(delay);
+			st->retries++;
+			log_debug("stage '%s': item %llu failed (%s), attempt %u of %llu; retrying in "
+				  "%.3fs",
+				  cs->name, (unsigned long long)slot->item->seq, f->message,
+				  slot->item->attempts, (unsigned long long)cs->retry.attempts,
+				  (double)delay / 1e6);
+			slot->state = SLOT_BACKOFF;
+			evtimer_add(slot->timer, &tv);
+			return;
+		}
 		st->failed++;
-		pipeline_item_failed(st->p, st->conf->name, st->conf->on_failure, slot->item, f);
+		pipeline_item_failed(st->p, cs->name, cs->on_failure, slot->item, f);
+		pipeline_item_done(st->p, cs->name, slot->item, slot->started_at, f);
+		check_max_failures(st);
 	} else {
 		st->ok++;
+		if (outputs == NULL || st->last)
+			pipeline_item_done(st->p, cs->name, slot->item, slot->started_at, NULL);
 	}
 	item_free(slot->item);
 	slot->item = NULL;
+	/* attempts count per stage: results start afresh in the next one. */
+	for (struct item *o = outputs; o != NULL; o = o->next)
+		o->attempts = 0;
 
+	st->n_busy--;
+	slot->state = SLOT_DONE;
 	slot->pending = outputs;
-	if (slot_flush(slot)) {
-		slot_make_idle(slot);
-	} else {
-		slot->state = SLOT_EMITTING;
-		st->n_emitting++;
-		TAILQ_INSERT_TAIL(&st->emitting, slot, emit_entry);
-		queue_wait_space(st->out, &st->out_waiter, stage_out_space_cb, st);
+	st->n_done++;
+	if (!slot->in_outq) {
+		TAILQ_INSERT_TAIL(&st->outq, slot, out_entry);
+		slot->in_outq = true;
 	}
+	flush_outq(st);
 
 	if (st->cancelling) {
 		if (stage_quiet(st))
@@ -264,31 +467,123 @@ void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct
 	}
 }
 
+void stage_slot_finished(struct stage_slot *slot)
+{
+	struct stage *st = slot->st;
+	if (!slot->finishing)
+		return;
+	slot->finishing = false;
+	st->n_finishing--;
+	if (st->cancelling) {
+		if (stage_quiet(st))
+			pipeline_stage_quiet(st->p);
+	} else {
+		maybe_finished(st);
+	}
+}
+
 void stage_cancel(struct stage *st)
 {
-	struct stage_slot *slot;
 	if (st->cancelling)
 		return;
 	st->cancelling = true;
+	evtimer_del(st->rate_timer);
 	queue_cancel_wait(st->out, &st->out_waiter);
-	while ((slot = TAILQ_FIRST(&st->emitting)) != NULL) {
-		TAILQ_REMOVE(&st->emitting, slot, emit_entry);
-		st->n_emitting--;
-		slot_flush(slot);
-		slot_make_idle(slot);
-	}
+	bool shielded = false;
 	for (unsigned i = 0; i < st->n_slots; i++) {
-		slot = &st->slots[i];
-		if (slot->state == SLOT_RUNNING && !slot->cancelled) {
-			slot->cancelled = true;
-			st->kind->cancel(slot);
+		struct stage_slot *slot = st->slots[i];
+		switch (slot->state) {
+		case SLOT_BACKOFF:
+			/* The backoff is a cancellation point: the item is unfinished. */
+			evtimer_del(slot->timer);
+			st->n_busy--;
+			st->unfinished_inflight++;
+			pipeline_unfinished(st->p, st->conf->name, slot->item);
+			slot->item = NULL;
+			slot->state = SLOT_DONE;
+			st->n_done++;
+			if (!slot->in_outq) {
+				TAILQ_INSERT_TAIL(&st->outq, slot, out_entry);
+				slot->in_outq = true;
+			}
+			break;
+		case SLOT_RUNNING:
+			if (st->conf->shield) {
+				shielded = true;
+			} else if (!slot->cancelled) {
+				slot->cancelled = true;
+				st->kind->cancel(slot);
+			}
+			break;
+		case SLOT_IDLE:
+			slot_ask_finish(slot);
+			break;
+		default:
+			break;
 		}
 	}
+	if (shielded) {
+		struct timeval tv = tv_of(pipeline_conf(st->p)->shutdown.kill_after);
+		log_info("stage '%s' is shielded: its running items may finish (up to %.3fs)",
+			 st->conf->name, (double)pipeline_conf(st->p)->shutdown.kill_after / 1e6);
+		evtimer_add(st->shield_timer, &tv);
+	}
+	flush_outq(st);
 }
 
 bool stage_quiet(const struct stage *st)
 {
-	return st->n_running == 0 && st->n_emitting == 0;
+	bool quiet = st->n_busy == 0 && st->n_done == 0 && st->n_finishing == 0;
+	if (quiet && st->cancelling)
+		evtimer_del(st->shield_timer);
+	return quiet;
+}
+
+void stage_scale(struct stage *st, unsigned workers)
+{
+	if (workers < 1)
+		workers = 1;
+	log_info("stage '%s': workers %u -> %u", st->conf->name, st->target, workers);
+	st->target = workers;
+	/* Down: idle slots go now, busy ones when they are released. */
+	while (st->n_active > st->target && st->idle != NULL) {
+		struct stage_slot *slot = st->idle;
+		st->idle = slot->next_idle;
+		slot->state = SLOT_RETIRED;
+		st->n_active--;
+		slot_ask_finish(slot);
+	}
+	/* Up: retired slots come back first. */
+	for (unsigned i = 0; i < st->n_slots && st->n_active < st->target; i++) {
+		struct stage_slot *slot = st->slots[i];
+		if (slot->state == SLOT_RETIRED && !slot->finishing) {
+			slot_make_idle(slot);
+			st->n_active++;
+		}
+	}
+	while (st->n_active < st->target) {
+		slot_make_idle(slot_new(st));
+		st->n_active++;
+	}
+	if (!st->cancelling)
+		stage_pump(st);
+}
+
+void stage_pause(struct stage *st, bool paused)
+{
+	st->paused = paused;
+	if (!paused && !st->cancelling)
+		stage_pump(st);
+}
+
+bool stage_paused(const struct stage *st)
+{
+	return st->paused;
+}
+
+void stage_set_last(struct stage *st)
+{
+	st->last = true;
 }
 
 void stage_counts(const struct stage *st, struct stage_counts *c)
@@ -298,13 +593,33 @@ void stage_counts(const struct stage *st, struct stage_counts *c)
 	c->dropped = qs->dropped;
 	c->ok = st->ok;
 	c->failed = st->failed;
-	c->in_flight = st->n_running + st->unfinished_inflight;
+	c->in_flight = st->n_busy + st->unfinished_inflight;
 	c->queued = queue_len(st->in) + st->unfinished_queued;
 }
 
 void stage_count_unfinished_queued(struct stage *st, uint64_t n)
 {
 	st->unfinished_queued += n;
+}
+
+uint64_t stage_retries(const struct stage *st)
+{
+	return st->retries;
+}
+
+uint64_t stage_restarts(const struct stage *st)
+{
+	return st->restarts;
+}
+
+void stage_count_restart(struct stage *st)
+{
+	st->restarts++;
+}
+
+const struct stage_timing *stage_timing(const struct stage *st)
+{
+	return &st->timing;
 }
 
 const char *stage_name(const struct stage *st)
@@ -324,7 +639,7 @@ struct pipeline *stage_pipeline(const struct stage *st)
 
 unsigned stage_workers(const struct stage *st)
 {
-	return st->n_slots;
+	return st->target;
 }
 
 struct item *stage_slot_item(struct stage_slot *slot)
@@ -347,6 +662,11 @@ const struct conf_stage *stage_slot_conf(struct stage_slot *slot)
 struct pipeline *stage_slot_pipeline(struct stage_slot *slot)
 {
 	return slot->st->p;
+}
+
+struct stage *stage_slot_stage(struct stage_slot *slot)
+{
+	return slot->st;
 }
 
 void *stage_slot_state(struct stage_slot *slot)

@@ -36,9 +36,24 @@ struct worker_kind {
 	void (*start)(struct stage_slot *slot);
 	/* Stop the running item (timeout or cancel); completion still comes through done. */
 	void (*cancel)(struct stage_slot *slot);
+	/*
+	 * Optional: the slot will take no more items (drain, cancel, scale down); a kind
+	 * with a long-lived process per slot lets it exit, then calls
+	 * stage_slot_finished(). Returns false when there is nothing to wait for.
+	 */
+	bool (*finish)(struct stage_slot *slot);
 };
 
-extern const struct worker_kind work_exec, work_builtin;
+extern const struct worker_kind work_exec, work_builtin, work_coproc;
+
+#define STAGE_HIST_BUCKETS 12
+extern const double stage_hist_bounds[STAGE_HIST_BUCKETS]; /* seconds; +Inf is implied */
+
+struct stage_timing {
+	uint64_t buckets[STAGE_HIST_BUCKETS + 1]; /* per bucket, not cumulative */
+	double sum;                               /* seconds */
+	uint64_t count;
+};
 
 struct stage *stage_new(struct pipeline *p, const struct conf_stage *cs, struct queue *in,
 			struct queue *out, char *err, size_t errlen);
@@ -51,6 +66,17 @@ bool stage_quiet(const struct stage *st);
 void stage_counts(const struct stage *st, struct stage_counts *c);
 /* Counts an item that a cancel took out of this stage's queue. */
 void stage_count_unfinished_queued(struct stage *st, uint64_t n);
+/* Workers up or down, live; scaling down lets running items finish. */
+void stage_scale(struct stage *st, unsigned workers);
+/* Pause: start no new item (running ones finish). */
+void stage_pause(struct stage *st, bool paused);
+bool stage_paused(const struct stage *st);
+/* The stage feeds the sinks: an item it finishes leaves the pipeline. */
+void stage_set_last(struct stage *st);
+uint64_t stage_retries(const struct stage *st);
+uint64_t stage_restarts(const struct stage *st);
+void stage_count_restart(struct stage *st);
+const struct stage_timing *stage_timing(const struct stage *st);
 const char *stage_name(const struct stage *st);
 const struct conf_stage *stage_conf(const struct stage *st);
 struct pipeline *stage_pipeline(const struct stage *st);
@@ -69,5 +95,8 @@ void **stage_slot_work(struct stage_slot *slot);  /* the kind's per-slot pointer
  * linked by ->next, may be NULL) go downstream; else it failed.
  */
 void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct failure *f);
+/* After finish() returned true: the slot's long-lived work has ended. */
+void stage_slot_finished(struct stage_slot *slot);
+struct stage *stage_slot_stage(struct stage_slot *slot);
 
 #endif

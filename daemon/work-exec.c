@@ -24,8 +24,6 @@
 #include "template.h"
 #include "util.h"
 
-extern char **environ;
-
 #define STDERR_TAIL 480
 
 struct exec_stage {
@@ -64,26 +62,7 @@ static int exec_init(struct stage *st, void **state, char *err, size_t errlen)
 		es->argv_vars[i] = template_has_vars(cs->argv[i]);
 		es->uses_item |= template_uses_item(cs->argv[i]);
 	}
-	if (cs->n_env > 0) {
-		size_t n = 0;
-		while (environ[n] != NULL)
-			n++;
-		es->envp = xcalloc(n + cs->n_env + 1, sizeof(char *));
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++) {
-			bool overridden = false;
-			for (size_t j = 0; j < cs->n_env && !overridden; j++) {
-				size_t l = strlen(cs->env[j].name);
-				overridden = strncmp(environ[i], cs->env[j].name, l) == 0 &&
-					     environ[i][l] == '=';
-			}
-			if (!overridden)
-				es->envp[k++] = xstrdup(environ[i]);
-		}
-		for (size_t j = 0; j < cs->n_env; j++)
-			es->envp[k++] = xasprintf("%s=%s", cs->env[j].name, cs->env[j].value);
-		es->envp[k] = NULL;
-	}
+	es->envp = child_env_merge(cs->env, cs->n_env);
 	*state = es;
 	return 0;
 }
@@ -93,11 +72,7 @@ static void exec_free(void *state)
 	struct exec_stage *es = state;
 	if (es == NULL)
 		return;
-	if (es->envp != NULL) {
-		for (char **e = es->envp; *e != NULL; e++)
-			free(*e);
-		free(es->envp);
-	}
+	child_env_free(es->envp);
 	free(es->argv_vars);
 	free(es);
 }

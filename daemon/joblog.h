@@ -1,0 +1,30 @@
+/*
+ * joblog.h: one line per item that left the pipeline (GNU parallel's --joblog),
+ * and the set of items it records as done, for --resume.
+ *
+ * Tab-separated, with a header line:
+ *   Seq Source Index Stage Start Duration Attempts Outcome Exitval Signal
+ * Start is wall-clock seconds since the epoch, Duration seconds; Outcome is "ok"
+ * or "failed:KIND"; Exitval and Signal are "-" when they do not apply. An item is
+ * keyed by its source's name and its ordinal in that source (Index), which does
+ * not depend on how sources interleave, so a restarted job recognises it.
+ */
+#ifndef SLUICE_JOBLOG_H
+#define SLUICE_JOBLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct done_set;
+
+/* Reads a joblog; NULL with err set if it cannot be read (a missing file is an empty set). */
+struct done_set *joblog_read_done(const char *path, char *err, size_t errlen);
+bool done_set_has(const struct done_set *d, const char *source, uint64_t index);
+size_t done_set_size(const struct done_set *d);
+void done_set_free(struct done_set *d);
+
+/* The header line, written when the file is new. */
+extern const char joblog_header[];
+
+#endif

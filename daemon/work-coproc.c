@@ -1,0 +1,427 @@
+/*
+ * work-coproc.c: co-process workers (SPEC `coprocess:`): one long-lived process
+ * per slot, fed one item at a time (the process-pool executor, for work that is
+ * expensive to start).
+ *
+ * Framing, both ways: `lines` sends the item and a newline and reads one line
+ * back; `length` sends "<decimal length>\n<bytes>" and reads the same, for binary
+ * items. A process is started at its slot's first item. If it dies, its
+ * in-flight item fails (and goes through retry and the failure policy) and the
+ * next item starts a new one after a backoff (100ms doubling to 5s, reset by a
+ * success), counted in sluice_restarts_total. A timeout kills it (process group)
+ * the same way. When the stage drains, stdin is closed and the process has
+ * kill_after to exit before it is terminated.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "log.h"
+#include "pipeline.h"
+#include "stage.h"
+#include "util.h"
+
+#define STDERR_TAIL 480
+#define RESTART_MIN_USEC 100000
+#define RESTART_MAX_USEC 5000000
+
+struct coproc_stage {
+	const struct conf_stage *conf;
+	struct stage *st;
+	struct coproc *all; /* every coproc of the stage, for freeing */
+	uint64_t max_out, kill_after;
+};
+
+struct coproc {
+	struct coproc *next_all;
+	struct coproc_stage *cs;
+	struct stage_slot *slot;
+	struct child *child;
+	int in_fd, out_fd, err_fd;
+	struct event *in_ev, *out_ev, *err_ev, *restart_timer, *finish_timer;
+	char *req;          /* the framed request being written */
+	size_t req_len, req_off;
+	char *resp;         /* bytes read from stdout */
+	size_t resp_len, resp_cap;
+	char err_tail[STDERR_TAIL];
+	size_t err_len;
+	uint64_t restart_delay;
+	bool busy, finishing, spawned_once;
+};
+
+static int coproc_init(struct stage *st, void **state, char *err, size_t errlen)
+{
+	struct coproc_stage *cs = xcalloc(1, sizeof(*cs));
+	cs->conf = stage_conf(st);
+	cs->st = st;
+	cs->max_out = pipeline_conf(stage_pipeline(st))->max_item_bytes;
+	cs->kill_after = pipeline_conf(stage_pipeline(st))->shutdown.kill_after;
+	*state = cs;
+	return 0;
+}
+
+static void close_stream(struct event **ev, int *fd)
+{
+	if (*ev != NULL) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void coproc_close_io(struct coproc *cp)
+{
+	close_stream(&cp->in_ev, &cp->in_fd);
+	close_stream(&cp->out_ev, &cp->out_fd);
+	close_stream(&cp->err_ev, &cp->err_fd);
+	cp->resp_len = 0;
+	free(cp->req);
+	cp->req = NULL;
+}
+
+static void coproc_free_state(void *state)
+{
+	struct coproc_stage *cs = state;
+	if (cs == NULL)
+		return;
+	while (cs->all != NULL) {
+		struct coproc *cp = cs->all;
+		cs->all = cp->next_all;
+		coproc_close_io(cp);
+		if (cp->child != NULL)
+			child_forget(cp->child);
+		if (cp->restart_timer != NULL)
+			event_free(cp->restart_timer);
+		if (cp->finish_timer != NULL)
+			event_free(cp->finish_timer);
+		free(cp->resp);
+		free(cp);
+	}
+	free(cs);
+}
+
+static void fail_item(struct coproc *cp, enum failure_kind kind, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* The in-flight item failed: report it with the process's status and stderr tail. */
+static void fail_item(struct coproc *cp, enum failure_kind kind, int status, const char *fmt, ...)
+{
+	struct failure f = {.kind = kind, .exit_status = -1};
+	va_list ap;
+	if (!cp->busy)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(f.message, sizeof(f.message), fmt, ap);
+	va_end(ap);
+	if (status >= 0 && WIFEXITED(status))
+		f.exit_status = WEXITSTATUS(status);
+	if (status >= 0 && WIFSIGNALED(status))
+		f.signal = WTERMSIG(status);
+	memcpy(f.stderr_tail, cp->err_tail, cp->err_len);
+	f.stderr_tail[cp->err_len] = '\0';
+	cp->busy = false;
+	free(cp->req);
+	cp->req = NULL;
+	stage_slot_done(cp->slot, NULL, &f);
+}
+
+static void coproc_exit_cb(struct child *c, int status, void *arg)
+{
+	struct coproc *cp = arg;
+	char desc[96];
+	cp->child = NULL;
+	coproc_close_io(cp);
+	if (cp->finishing) {
+		if (cp->finish_timer != NULL)
+			evtimer_del(cp->finish_timer);
+		cp->finishing = false;
+		stage_slot_finished(cp->slot);
+		return;
+	}
+	log_warnx("stage '%s': co-process '%s' %s; it is restarted for the next item",
+		  cp->cs->conf->name, cp->cs->conf->argv[0],
+		  child_status_str(status, desc, sizeof(desc)));
+	stage_count_restart(cp->cs->st);
+	fail_item(cp, WIFSIGNALED(status) ? FAIL_SIGNAL : FAIL_EXIT, status, "co-process '%s' %s",
+		  cp->cs->conf->argv[0], desc);
+}
+
+/* A complete response in cp->resp? Returns its length in *len and where it starts. */
+static bool parse_response(struct coproc *cp, size_t *start, size_t *len, size_t *consumed)
+{
+	if (cp->cs->conf->coproc_framing == COPROC_LINES) {
+		char *nl = memchr(cp->resp, '\n', cp->resp_len);
+		if (nl == NULL)
+			return false;
+		*start = 0;
+		*len = (size_t)(nl - cp->resp);
+		*consumed = *len + 1;
+		return true;
+	}
+	char *nl = memchr(cp->resp, '\n', cp->resp_len < 24 ? cp->resp_len : 24);
+	if (nl == NULL)
+		return false;
+	*len = strtoull(cp->resp, NULL, 10);
+	*start = (size_t)(nl - cp->resp) + 1;
+	if (cp->resp_len < *start + *len)
+		return false;
+	*consumed = *start + *len;
+	return true;
+}
+
+static void out_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct coproc *cp = arg;
+	for (;;) {
+		if (cp->resp_cap - cp->resp_len < 4096) {
+			cp->resp_cap = cp->resp_cap ? cp->resp_cap * 2 : 16384;
+			cp->resp = xrealloc(cp->resp, cp->resp_cap);
+		}
+		ssize_t n = read(fd, cp->resp + cp->resp_len, cp->resp_cap - cp->resp_len);
+		if (n > 0) {
+			cp->resp_len += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		close_stream(&cp->out_ev, &cp->out_fd); /* EOF: the exit callback follows */
+		return;
+	}
+	size_t start, len, consumed;
+	if (!cp->busy)
+		return;
+	if (!parse_response(cp, &start, &len, &consumed)) {
+		if (cp->resp_len > cp->cs->max_out + 32) {
+			/* It wrote more than any result may be: stop it before memory goes. */
+			child_terminate(cp->child, cp->cs->kill_after);
+			fail_item(cp, FAIL_OUTPUT_TOO_LARGE, -1,
+				  "co-process '%s' answered with more than max_item_bytes (%llu)",
+				  cp->cs->conf->argv[0], (unsigned long long)cp->cs->max_out);
+		}
+		return;
+	}
+	struct item *in = stage_slot_item(cp->slot);
+	struct item *out = item_derive(in, cp->resp + start, len);
+	memmove(cp->resp, cp->resp + consumed, cp->resp_len - consumed);
+	cp->resp_len -= consumed;
+	cp->busy = false;
+	cp->restart_delay = 0;
+	free(cp->req);
+	cp->req = NULL;
+	stage_slot_done(cp->slot, out, NULL);
+}
+
+static void err_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct coproc *cp = arg;
+	char buf[4096];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n > 0) {
+			size_t keep = (size_t)n >= STDERR_TAIL - 1 ? STDERR_TAIL - 1 : (size_t)n;
+			if (cp->err_len + keep > STDERR_TAIL - 1) {
+				size_t drop = cp->err_len + keep - (STDERR_TAIL - 1);
+				memmove(cp->err_tail, cp->err_tail + drop, cp->err_len - drop);
+				cp->err_len -= drop;
+			}
+			memcpy(cp->err_tail + cp->err_len, buf + (size_t)n - keep, keep);
+			cp->err_len += keep;
+			continue;
+		}
+		if (n < 0 && (errno == EINTR))
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		close_stream(&cp->err_ev, &cp->err_fd);
+		return;
+	}
+}
+
+static void in_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct coproc *cp = arg;
+	while (cp->req != NULL && cp->req_off < cp->req_len) {
+		ssize_t n = write(fd, cp->req + cp->req_off, cp->req_len - cp->req_off);
+		if (n > 0) {
+			cp->req_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			event_add(cp->in_ev, NULL);
+			return;
+		}
+		/* EPIPE: it is dying; the exit callback reports the item. */
+		return;
+	}
+	free(cp->req);
+	cp->req = NULL;
+}
+
+static int coproc_spawn(struct coproc *cp)
+{
+	const struct conf_stage *conf = cp->cs->conf;
+	struct event_base *base = pipeline_base(stage_slot_pipeline(cp->slot));
+	struct child_args a = {.argv = conf->argv,
+			       .cwd = conf->cwd,
+			       .in = CHILD_PIPE,
+			       .out = CHILD_PIPE,
+			       .err = CHILD_PIPE};
+	struct child_io io;
+	int err = 0;
+	char **envp = child_env_merge(conf->env, conf->n_env);
+
+	a.envp = envp;
+	cp->child = child_spawn(&a, coproc_exit_cb, cp, &io, &err);
+	child_env_free(envp);
+	if (cp->child == NULL)
+		return err;
+	if (cp->spawned_once)
+		log_info("stage '%s': co-process restarted (pid %d)", conf->name,
+			 (int)child_pid(cp->child));
+	cp->spawned_once = true;
+	cp->in_fd = io.in;
+	cp->out_fd = io.out;
+	cp->err_fd = io.err;
+	cp->err_len = 0;
+	cp->in_ev = event_new(base, cp->in_fd, EV_WRITE, in_write_cb, cp);
+	cp->out_ev = event_new(base, cp->out_fd, EV_READ | EV_PERSIST, out_read_cb, cp);
+	cp->err_ev = event_new(base, cp->err_fd, EV_READ | EV_PERSIST, err_read_cb, cp);
+	event_add(cp->out_ev, NULL);
+	event_add(cp->err_ev, NULL);
+	return 0;
+}
+
+static void send_request(struct coproc *cp)
+{
+	const struct item *it = stage_slot_item(cp->slot);
+	char head[32];
+	int hl = 0;
+
+	if (cp->child == NULL) {
+		int err = coproc_spawn(cp);
+		if (err != 0) {
+			cp->restart_delay = cp->restart_delay ? cp->restart_delay * 2 : RESTART_MIN_USEC;
+			if (cp->restart_delay > RESTART_MAX_USEC)
+				cp->restart_delay = RESTART_MAX_USEC;
+			fail_item(cp, FAIL_SPAWN, -1, "cannot run co-process '%s': %s",
+				  cp->cs->conf->argv[0], strerror(err));
+			return;
+		}
+	}
+	if (cp->cs->conf->coproc_framing == COPROC_LENGTH)
+		hl = snprintf(head, sizeof(head), "%zu\n", it->len);
+	cp->req_len = (size_t)hl + it->len + (cp->cs->conf->coproc_framing == COPROC_LINES);
+	cp->req = xmalloc(cp->req_len);
+	memcpy(cp->req, head, (size_t)hl);
+	memcpy(cp->req + hl, it->data, it->len);
+	if (cp->cs->conf->coproc_framing == COPROC_LINES)
+		cp->req[cp->req_len - 1] = '\n';
+	cp->req_off = 0;
+	in_write_cb(cp->in_fd, EV_WRITE, cp);
+}
+
+static void restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct coproc *cp = arg;
+	if (cp->busy)
+		send_request(cp);
+}
+
+static void coproc_start(struct stage_slot *slot)
+{
+	struct coproc_stage *cs = stage_slot_state(slot);
+	struct coproc *cp = *stage_slot_work(slot);
+
+	if (cp == NULL) {
+		cp = xcalloc(1, sizeof(*cp));
+		cp->cs = cs;
+		cp->slot = slot;
+		cp->in_fd = cp->out_fd = cp->err_fd = -1;
+		cp->next_all = cs->all;
+		cs->all = cp;
+		cp->restart_timer = evtimer_new(pipeline_base(stage_slot_pipeline(slot)), restart_cb, cp);
+		*stage_slot_work(slot) = cp;
+	}
+	const struct item *it = stage_slot_item(slot);
+	if (cs->conf->coproc_framing == COPROC_LINES && memchr(it->data, '\n', it->len) != NULL) {
+		cp->busy = true;
+		fail_item(cp, FAIL_IO, -1,
+			  "item holds a newline, which `framing: lines` cannot send; use `framing: "
+			  "length`");
+		return;
+	}
+	cp->busy = true;
+	if (cp->child == NULL && cp->restart_delay > 0) {
+		/* It died recently: wait before starting another (a cancellation point). */
+		struct timeval tv = {(time_t)(cp->restart_delay / 1000000),
+				     (suseconds_t)(cp->restart_delay % 1000000)};
+		evtimer_add(cp->restart_timer, &tv);
+		return;
+	}
+	if (cp->child == NULL && cp->spawned_once)
+		cp->restart_delay = RESTART_MIN_USEC;
+	send_request(cp);
+}
+
+static void coproc_cancel(struct stage_slot *slot)
+{
+	struct coproc *cp = *stage_slot_work(slot);
+	if (cp == NULL)
+		return;
+	if (evtimer_pending(cp->restart_timer, NULL)) {
+		evtimer_del(cp->restart_timer);
+		fail_item(cp, FAIL_SPAWN, -1, "cancelled while waiting to restart the co-process");
+		return;
+	}
+	if (cp->child != NULL)
+		child_terminate(cp->child, cp->cs->kill_after);
+}
+
+static void finish_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct coproc *cp = arg;
+	log_warnx("stage '%s': co-process did not exit within kill_after of its stdin closing; "
+		  "terminating it",
+		  cp->cs->conf->name);
+	if (cp->child != NULL)
+		child_terminate(cp->child, cp->cs->kill_after);
+}
+
+static bool coproc_finish(struct stage_slot *slot)
+{
+	struct coproc *cp = *stage_slot_work(slot);
+	if (cp == NULL || cp->child == NULL)
+		return false;
+	cp->finishing = true;
+	/* EOF on stdin is the co-process's signal to finish. */
+	close_stream(&cp->in_ev, &cp->in_fd);
+	if (cp->finish_timer == NULL)
+		cp->finish_timer =
+		    evtimer_new(pipeline_base(stage_slot_pipeline(slot)), finish_timer_cb, cp);
+	struct timeval tv = {(time_t)(cp->cs->kill_after / 1000000),
+			     (suseconds_t)(cp->cs->kill_after % 1000000)};
+	evtimer_add(cp->finish_timer, &tv);
+	return true;
+}
+
+const struct worker_kind work_coproc = {
+	.name = "coprocess",
+	.init = coproc_init,
+	.free = coproc_free_state,
+	.start = coproc_start,
+	.cancel = coproc_cancel,
+	.finish = coproc_finish,
+};
