@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bio.h"
 #include "child.h"
 #include "joblog.h"
 #include "log.h"
@@ -230,6 +231,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *e
 	p->deadline_timer = evtimer_new(base, deadline_cb, p);
 	p->cancel_timer = evtimer_new(base, cancel_backstop_cb, p);
 	child_init(base);
+	bio_init(base);
 
 	p->n_stages = conf->n_stages;
 	p->queues = xcalloc(p->n_stages + 1, sizeof(*p->queues));
@@ -322,6 +324,7 @@ void pipeline_free(struct pipeline *p)
 	item_stats.below_cb = NULL;
 	item_stats.replay_done_cb = NULL;
 	child_shutdown();
+	bio_shutdown();
 	event_free(p->memory_ev);
 	event_free(p->finish_ev);
 	event_free(p->grace_timer);
@@ -788,6 +791,8 @@ int pipeline_run(struct pipeline *p)
 		source_start(p->sources[i]);
 
 	event_base_dispatch(p->base);
+	/* Syncs in flight finish before their sinks close. */
+	bio_shutdown();
 
 	/* Sinks finish whole records; a reader that is gone costs at most kill_after. */
 	p->sink_lost = sinks_close(p->sinks, p->conf->shutdown.kill_after);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bio.h"
 #include "log.h"
 #include "pipeline.h"
 #include "util.h"
@@ -85,7 +86,8 @@ struct sink {
 	bool restore_blocking; /* we set O_NONBLOCK on an fd we share (stdout) */
 	struct outbuf out;
 	struct event *write_ev, *retry_ev, *sync_ev;
-	bool sync_due, error_logged, broken;
+	bool sync_due, error_logged, broken, sync_inflight;
+	struct bio_job sync_job;
 	uint64_t appended, lost; /* lost: handed to us, never written */
 	void (*wake)(void *);
 	void *wake_arg;
@@ -196,24 +198,57 @@ static void sink_broken(struct sink *s)
 	pipeline_sink_broken(s->p, msg);
 }
 
+/* Blocking: only at close and reopen, off the hot path. */
 static void sink_sync(struct sink *s)
 {
-	/* Blocking; DESIGN's thread pool for fsync is the next step (see README). */
 	if (fdatasync(s->fd) < 0 && errno != EINVAL)
 		log_warn("sink '%s': fdatasync of '%s' failed", s->name, s->path);
 	s->sync_due = false;
+}
+
+static void sink_sync_done(struct bio_job *j)
+{
+	struct sink *s = j->arg;
+	s->sync_inflight = false;
+	if (j->result < 0 && j->err != EINVAL) {
+		errno = j->err;
+		log_warn("sink '%s': fdatasync of '%s' failed", s->name, s->path);
+	}
+	sink_flush(s);
+	if (s->wake != NULL && !sink_busy(s))
+		s->wake(s->wake_arg);
+}
+
+/* fdatasync on the bio pool, on a dup of the fd so a reopen cannot pull it away. */
+static void sink_sync_async(struct sink *s)
+{
+	if (s->sync_inflight || s->fd < 0)
+		return;
+	int fd = dup(s->fd);
+	if (fd < 0) {
+		sink_sync(s);
+		return;
+	}
+	s->sync_due = false;
+	s->sync_inflight = true;
+	s->sync_job = (struct bio_job){.work = bio_work_sync_close, .done = sink_sync_done,
+				       .arg = s, .fd = fd};
+	bio_submit(&s->sync_job);
 }
 
 static void sink_sync_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sink *s = arg;
 	if (s->sync_due && s->fd >= 0)
-		sink_sync(s);
+		sink_sync_async(s);
 }
 
 void sink_flush(struct sink *s)
 {
 	if (s->fd < 0 || evtimer_pending(s->retry_ev, NULL))
+		return;
+	/* fsync: always: no new write until the last one is on disk. */
+	if (s->sync_inflight && s->fsync == FSYNC_ALWAYS)
 		return;
 	while (outbuf_len(&s->out) > 0) {
 		ssize_t n = outbuf_write(&s->out, s->fd);
@@ -248,7 +283,7 @@ void sink_flush(struct sink *s)
 	}
 	if (s->sync_due && s->regular) {
 		if (s->fsync == FSYNC_ALWAYS) {
-			sink_sync(s);
+			sink_sync_async(s);
 		} else if (s->fsync == FSYNC_BATCH && !evtimer_pending(s->sync_ev, NULL)) {
 			struct timeval tv = {1, 0};
 			evtimer_add(s->sync_ev, &tv);
