@@ -5,6 +5,7 @@
  * never interleaved inside a line.
  */
 #include "log.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -134,6 +135,7 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap, int with
 		n = snprintf(line, sizeof(line), "sluiced[%d]: %s: %s\n", (int)getpid(),
 			     level_names[level], msg);
 	}
+	progress_clear();
 	if (n > 0)
 		write_all(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	errno = saved;
@@ -180,6 +182,7 @@ void log_raw(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	progress_clear();
 	if (n > 0)
 		write_all(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }

@@ -87,6 +87,7 @@ struct pipeline {
 	bool spool_failed, sink_failed;
 
 	uint64_t failures_logged, failures_unlogged, last_failure_log;
+	uint64_t items_done;
 };
 
 static struct pipeline *current; /* for the item.c hooks, which take no argument */
@@ -737,6 +738,7 @@ void pipeline_item_done(struct pipeline *p, const char *stage, const struct item
 			uint64_t started_at, const struct failure *f)
 {
 	char line[512], status[16] = "-", sig[16] = "-", outcome[64] = "ok";
+	p->items_done++;
 	if (p->joblog == NULL)
 		return;
 	uint64_t now = now_usec();
@@ -761,6 +763,36 @@ void pipeline_item_done(struct pipeline *p, const char *stage, const struct item
 bool pipeline_already_done(const struct pipeline *p, uint32_t source, uint64_t index)
 {
 	return p->done != NULL && done_set_has(p->done, pipeline_source_name(p, source), index);
+}
+
+void pipeline_progress(struct pipeline *p, struct pipeline_progress *pp)
+{
+	double sum = 0, f;
+	memset(pp, 0, sizeof(*pp));
+	pp->fraction = 0;
+	for (size_t i = 0; i < p->n_sources; i++) {
+		pp->read += source_items(p->sources[i]);
+		if (pp->fraction >= 0 && source_progress(p->sources[i], &f))
+			sum += f;
+		else
+			pp->fraction = -1;
+	}
+	if (pp->fraction >= 0 && p->n_sources > 0)
+		pp->fraction = sum / (double)p->n_sources;
+	pp->failed = report_total(p->report);
+	/* Without stages nothing runs: an item is done when the sinks have it. */
+	pp->done = p->n_stages > 0 ? p->items_done : queue_stats(p->queues[0])->pushed;
+}
+
+bool pipeline_is_job(const struct pipeline *p)
+{
+	for (size_t i = 0; i < p->conf->n_sources; i++) {
+		const struct conf_source *cs = &p->conf->sources[i];
+		if ((cs->type == SOURCE_FILE && cs->follow) ||
+		    (cs->type == SOURCE_GENERATE && cs->count < 0))
+			return false;
+	}
+	return true;
 }
 
 void pipeline_sink_broken(struct pipeline *p, const char *why)

@@ -41,6 +41,16 @@ void pipeline_stop(struct pipeline *p);   /* graceful; a second call cancels */
 void pipeline_status_log(struct pipeline *p);
 void pipeline_reopen(struct pipeline *p);
 
+struct pipeline_progress {
+	uint64_t read;   /* items the sources produced */
+	uint64_t done;   /* items that left the pipeline (written, filtered, or failed) */
+	uint64_t failed;
+	double fraction; /* of the input consumed, 0..1, or -1 when a source cannot tell */
+};
+void pipeline_progress(struct pipeline *p, struct pipeline_progress *pp);
+/* Every source is finite (a job, not a service). */
+bool pipeline_is_job(const struct pipeline *p);
+
 /* For components. */
 struct event_base *pipeline_base(struct pipeline *p);
 const struct conf *pipeline_conf(const struct pipeline *p);

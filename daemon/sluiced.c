@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "log.h"
 #include "pipeline.h"
+#include "progress.h"
 #include "signals.h"
 #include "util.h"
 
@@ -27,7 +29,9 @@ static void usage(FILE *out)
 		"  -t, --check             validate FILE, print the resolved pipeline, exit 0 or 78\n"
 		"  -l, --log-level LEVEL   error, warn, info (default), debug\n"
 		"      --log-format FMT    text (default) or json\n"
-		"      --no-progress       no progress line (the default in this version)\n"
+		"      --progress          a progress line on stderr (default: when stderr is a\n"
+		"                          terminal and every source is finite)\n"
+		"      --no-progress       no progress line\n"
 		"      --resume            skip the items the joblog records as done\n"
 		"  -V, --version           print the version\n"
 		"  -h, --help              this help\n"
@@ -61,6 +65,7 @@ int main(int argc, char **argv)
 	};
 	const char *config = DEFAULT_CONFIG;
 	bool check = false, level_set = false, format_set = false, resume = false;
+	int progress = -1; /* -1: on when stderr is a terminal and the pipeline is a job */
 	enum log_level level = LOG_INFO;
 	enum log_format format = LOG_TEXT;
 	int c;
@@ -89,13 +94,14 @@ int main(int argc, char **argv)
 			format_set = true;
 			break;
 		case 'N':
+			progress = 0;
 			break;
 		case 'R':
 			resume = true;
 			break;
 		case 'P':
-			fprintf(stderr, "sluiced: --progress is not supported by this version yet\n");
-			return 64;
+			progress = 1;
+			break;
 		case 'V':
 			printf("sluiced " SLUICE_VERSION "\n");
 			return 0;
@@ -138,7 +144,10 @@ int main(int argc, char **argv)
 	struct pipeline *p = pipeline_new(base, conf, &exit_code);
 	if (p != NULL) {
 		signals_init(base, p);
+		if (progress == 1 || (progress == -1 && isatty(STDERR_FILENO) && pipeline_is_job(p)))
+			progress_start(p);
 		exit_code = pipeline_run(p);
+		progress_stop();
 		pipeline_summary(p, exit_code);
 		signals_free();
 		pipeline_free(p);

@@ -118,6 +118,7 @@ const struct source_kind source_file = {
 	.stop = file_finish,
 	.eof = file_eof,
 	.free = file_free,
+	.progress = source_fd_progress,
 };
 
 const struct source_kind source_stdin = {

@@ -98,7 +98,18 @@ static void gen_free(struct source *s)
 	}
 }
 
+static bool gen_progress(struct source *s, double *done, double *total)
+{
+	struct generator *g = *source_state(s);
+	if (source_conf(s)->count < 0)
+		return false;
+	*done = g != NULL ? (double)g->made : 0;
+	*total = (double)source_conf(s)->count;
+	return true;
+}
+
 const struct source_kind source_generate = {
+	.progress = gen_progress,
 	.type = SOURCE_GENERATE,
 	.start = gen_start,
 	.resume = gen_resume,

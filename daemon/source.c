@@ -145,6 +145,32 @@ uint64_t source_paused_usec(const struct source *s)
 	return s->paused_usec + (s->paused ? now_usec() - s->paused_since : 0);
 }
 
+bool source_progress(struct source *s, double *fraction)
+{
+	double done, total;
+	if (s->ended) {
+		*fraction = 1;
+		return true;
+	}
+	if (s->kind->progress == NULL || !s->kind->progress(s, &done, &total) || total <= 0)
+		return false;
+	*fraction = done >= total ? 1 : done / total;
+	return true;
+}
+
+/* For file sources: bytes consumed (read minus still buffered) over the file's size. */
+bool source_fd_progress(struct source *s, double *done, double *total)
+{
+	struct stat st;
+	off_t pos;
+	if (!s->regular || s->fd < 0 || fstat(s->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (pos = lseek(s->fd, 0, SEEK_CUR)) < 0)
+		return false;
+	*done = (double)pos - (double)(s->end - s->start);
+	*total = (double)st.st_size;
+	return true;
+}
+
 struct pipeline *source_pipeline(struct source *s)
 {
 	return s->p;

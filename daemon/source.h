@@ -34,6 +34,8 @@ struct source_kind {
 	/* The fd reader hit EOF (fd sources only): end, follow, or wait for the child. */
 	void (*eof)(struct source *s);
 	void (*free)(struct source *s);
+	/* Optional: how far through its input it is, as done/total; false if unknown. */
+	bool (*progress)(struct source *s, double *done, double *total);
 };
 
 extern const struct source_kind source_file, source_stdin, source_exec, source_generate;
@@ -54,6 +56,8 @@ uint64_t source_skipped(const struct source *s);
 bool source_failed(const struct source *s);
 bool source_ended(const struct source *s);
 uint64_t source_paused_usec(const struct source *s);
+/* Fraction of its input consumed, 0..1; false when the source cannot know (a pipe). */
+bool source_progress(struct source *s, double *fraction);
 
 /* For kinds. */
 struct pipeline *source_pipeline(struct source *s);
@@ -76,5 +80,6 @@ void source_fd_flush_close(struct source *s);
 /* After EOF: read again (follow mode) from the same or a new fd. */
 void source_fd_reset(struct source *s, int fd);
 int source_fd(const struct source *s);
+bool source_fd_progress(struct source *s, double *done, double *total);
 
 #endif
