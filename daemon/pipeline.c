@@ -35,10 +35,12 @@
 #include "child.h"
 #include "joblog.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "sink.h"
 #include "source.h"
 #include "spool.h"
 #include "stage.h"
+#include "status.h"
 #include "units.h"
 #include "util.h"
 
@@ -77,7 +79,9 @@ struct pipeline {
 	size_t n_names;
 	uint64_t next_seq;
 
-	struct event *grace_timer, *deadline_timer, *cancel_timer, *finish_ev, *memory_ev;
+	struct event *grace_timer, *deadline_timer, *cancel_timer, *finish_ev, *memory_ev, *tick;
+	uint64_t ticks, done_at_last_tick;
+	char last_status[256];
 	TAILQ_HEAD(, queue_waiter) memory_waiters;
 
 	struct unfinished *unf;
@@ -210,7 +214,9 @@ static int open_joblog(struct pipeline *p, char *err, size_t errlen)
 	return 0;
 }
 
+static bool pipeline_healthy_cb(void *arg);
 static void grace_cb(evutil_socket_t fd, short what, void *arg);
+static void tick_cb(evutil_socket_t fd, short what, void *arg);
 static void deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg);
 static void finish_cb(evutil_socket_t fd, short what, void *arg);
@@ -231,6 +237,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *e
 	p->grace_timer = evtimer_new(base, grace_cb, p);
 	p->deadline_timer = evtimer_new(base, deadline_cb, p);
 	p->cancel_timer = evtimer_new(base, cancel_backstop_cb, p);
+	p->tick = event_new(base, -1, EV_PERSIST, tick_cb, p);
 	child_init(base);
 	bio_init(base);
 
@@ -331,6 +338,7 @@ void pipeline_free(struct pipeline *p)
 	event_free(p->grace_timer);
 	event_free(p->deadline_timer);
 	event_free(p->cancel_timer);
+	event_free(p->tick);
 	report_free(p->report);
 	for (size_t i = 0; i < p->n_names; i++)
 		free(p->names[i]);
@@ -516,6 +524,7 @@ void pipeline_stop(struct pipeline *p)
 	p->stop_requested = true;
 	if (p->reason == STOP_NONE)
 		p->reason = STOP_SIGNAL;
+	sdnotify("STOPPING=1\nSTATUS=draining");
 	log_info("stopping: sources stop reading; draining what was read (grace %s; a second "
 		 "signal cancels now)",
 		 units_format_duration(p->conf->shutdown.grace, d, sizeof(d)));
@@ -532,6 +541,7 @@ void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detai
 		p->reason = why;
 	p->state = ST_CANCELLING;
 	log_warnx("cancelling the pipeline: %s", detail);
+	sdnotify("STOPPING=1\nSTATUS=cancelling: %s", detail);
 	evtimer_del(p->grace_timer);
 	evtimer_del(p->deadline_timer);
 	/* Children get kill_after to go after SIGTERM, then SIGKILL; this is the backstop. */
@@ -821,6 +831,10 @@ int pipeline_run(struct pipeline *p)
 		 p->n_sources, p->n_stages, sinks_count(p->sinks));
 	for (size_t i = 0; i < p->n_sources; i++)
 		source_start(p->sources[i]);
+	struct timeval one = {1, 0};
+	event_add(p->tick, &one);
+	sdnotify_watch(pipeline_healthy_cb, p);
+	sdnotify("READY=1\nSTATUS=running");
 
 	event_base_dispatch(p->base);
 	/* Syncs in flight finish before their sinks close. */
@@ -919,6 +933,138 @@ void pipeline_summary(struct pipeline *p, int exit_code)
 		log_raw("%s", buf);
 		free(buf);
 	}
+}
+
+/* ---- the 1 s tick: pauses made visible, systemd kept informed ---- */
+
+static bool pipeline_healthy_cb(void *arg)
+{
+	struct pipeline *p = arg;
+	for (size_t i = 0; i < p->n_stages; i++)
+		if (stage_wedged(p->stages[i]))
+			return false;
+	return true;
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *p = arg;
+	char line[256];
+	p->ticks++;
+	for (size_t i = 0; i < p->n_sources; i++)
+		source_check_pause(p->sources[i], 5000000);
+	if (!sdnotify_enabled())
+		return;
+	status_line(p, line, sizeof(line));
+	/* Counters every 5 s; a change of state (a pause, a drain) at once. */
+	if (p->ticks % 5 == 0 || strncmp(line, p->last_status, strcspn(line, ":")) != 0 ||
+	    strstr(line, "held back") != strstr(p->last_status, "held back")) {
+		sdnotify("STATUS=%s", line);
+		snprintf(p->last_status, sizeof(p->last_status), "%s", line);
+	}
+	/* A drain that is still moving asks systemd for more time, a little at a time. */
+	if ((p->stop_requested || p->state == ST_CANCELLING) && p->items_done != p->done_at_last_tick)
+		sdnotify("EXTEND_TIMEOUT_USEC=%llu",
+			 (unsigned long long)(5000000 + 2 * p->conf->shutdown.kill_after));
+	p->done_at_last_tick = p->items_done;
+}
+
+/* ---- views and control ---- */
+
+const char *pipeline_state_name(const struct pipeline *p)
+{
+	static const char *const names[] = {"starting", "running", "draining", "cancelling",
+					    "stopped"};
+	if (p->state == ST_RUNNING && p->stop_requested)
+		return "draining";
+	return names[p->state];
+}
+
+bool pipeline_ready(const struct pipeline *p)
+{
+	return p->state == ST_RUNNING && !p->stop_requested;
+}
+
+double pipeline_uptime(const struct pipeline *p)
+{
+	return p->started_at ? (double)(now_usec() - p->started_at) / 1e6 : 0;
+}
+
+size_t pipeline_n_sources(const struct pipeline *p)
+{
+	return p->n_sources;
+}
+
+struct source *pipeline_source(const struct pipeline *p, size_t i)
+{
+	return p->sources[i];
+}
+
+size_t pipeline_n_stages(const struct pipeline *p)
+{
+	return p->n_stages;
+}
+
+struct stage *pipeline_stage(const struct pipeline *p, size_t i)
+{
+	return p->stages[i];
+}
+
+struct queue *pipeline_queue(const struct pipeline *p, size_t i)
+{
+	return p->queues[i];
+}
+
+struct sinks *pipeline_sinks(const struct pipeline *p)
+{
+	return p->sinks;
+}
+
+uint64_t pipeline_failures(const struct pipeline *p)
+{
+	return report_total(p->report);
+}
+
+uint64_t pipeline_dead_lettered(const struct pipeline *p)
+{
+	return p->dead_lettered;
+}
+
+int pipeline_pause(struct pipeline *p, const char *name, bool pause, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < p->n_sources; i++) {
+		if (strcmp(source_name(p->sources[i]), name) == 0) {
+			source_hold(p->sources[i], pause);
+			log_info("source '%s' %s by the operator", name, pause ? "paused" : "resumed");
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < p->n_stages; i++) {
+		if (strcmp(stage_name(p->stages[i]), name) == 0) {
+			stage_pause(p->stages[i], pause);
+			log_info("stage '%s' %s by the operator", name, pause ? "paused" : "resumed");
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "no source or stage named '%s'", name);
+	return -1;
+}
+
+int pipeline_scale(struct pipeline *p, const char *stage, unsigned workers, char *err,
+		   size_t errlen)
+{
+	if (workers < 1 || workers > 100000) {
+		snprintf(err, errlen, "workers must be between 1 and 100000, got %u", workers);
+		return -1;
+	}
+	for (size_t i = 0; i < p->n_stages; i++) {
+		if (strcmp(stage_name(p->stages[i]), stage) == 0) {
+			stage_scale(p->stages[i], workers);
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "no stage named '%s'", stage);
+	return -1;
 }
 
 void pipeline_status_log(struct pipeline *p)

@@ -51,6 +51,25 @@ void pipeline_progress(struct pipeline *p, struct pipeline_progress *pp);
 /* Every source is finite (a job, not a service). */
 bool pipeline_is_job(const struct pipeline *p);
 
+/* Read-only views, for status, metrics and sd_notify. */
+const char *pipeline_state_name(const struct pipeline *p);
+bool pipeline_ready(const struct pipeline *p); /* running, not stopping or cancelled */
+double pipeline_uptime(const struct pipeline *p);
+size_t pipeline_n_sources(const struct pipeline *p);
+struct source *pipeline_source(const struct pipeline *p, size_t i);
+size_t pipeline_n_stages(const struct pipeline *p);
+struct stage *pipeline_stage(const struct pipeline *p, size_t i);
+/* queues[i] feeds stage i; queues[n_stages] feeds the sinks. */
+struct queue *pipeline_queue(const struct pipeline *p, size_t i);
+struct sinks *pipeline_sinks(const struct pipeline *p);
+uint64_t pipeline_failures(const struct pipeline *p);
+uint64_t pipeline_dead_lettered(const struct pipeline *p);
+
+/* Control: pause or resume a source or a stage by name; scale a stage. -1 and err if unknown. */
+int pipeline_pause(struct pipeline *p, const char *name, bool pause, char *err, size_t errlen);
+int pipeline_scale(struct pipeline *p, const char *stage, unsigned workers, char *err,
+		   size_t errlen);
+
 /* For components. */
 struct event_base *pipeline_base(struct pipeline *p);
 const struct conf *pipeline_conf(const struct pipeline *p);

@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "log.h"
 #include "pipeline.h"
+#include "sdnotify.h"
 #include "progress.h"
 #include "signals.h"
 #include "util.h"
@@ -141,6 +142,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	int exit_code = 0;
+	sdnotify_init(base);
 	struct pipeline *p = pipeline_new(base, conf, &exit_code);
 	if (p != NULL) {
 		signals_init(base, p);
@@ -152,6 +154,7 @@ int main(int argc, char **argv)
 		signals_free();
 		pipeline_free(p);
 	}
+	sdnotify_free();
 	event_base_free(base);
 	conf_free(conf);
 	return exit_code;

@@ -38,7 +38,7 @@ struct source {
 
 	struct item *pending;
 	struct queue_waiter queue_wait, memory_wait;
-	bool paused, ended, stopping, failed, started;
+	bool paused, ended, stopping, failed, started, held, warned;
 	uint64_t items, rejected, skipped, next_index;
 	uint64_t paused_since, paused_usec;
 
@@ -108,6 +108,11 @@ void source_free(struct source *s)
 		close(s->fd);
 	free(s->buf);
 	free(s);
+}
+
+enum source_type source_type(const struct source *s)
+{
+	return s->conf->type;
 }
 
 const char *source_name(const struct source *s)
@@ -212,6 +217,12 @@ static void source_resume_cb(void *arg)
 		pipeline_wait_memory(s->p, &s->memory_wait, source_resume_cb, s);
 		return;
 	}
+	if (s->held)
+		return;
+	if (s->warned)
+		log_info("source '%s' reads again after %.1fs held back", s->conf->name,
+			 (double)(now_usec() - s->paused_since) / 1e6);
+	s->warned = false;
 	s->paused = false;
 	s->paused_usec += now_usec() - s->paused_since;
 	s->kind->resume(s);
@@ -272,7 +283,51 @@ bool source_emit(struct source *s, const char *data, size_t len)
 		source_pause(s);
 		return false;
 	}
+	if (s->held) {
+		/* Paused by the operator: no waiter; source_hold(false) resumes it. */
+		s->paused = true;
+		s->paused_since = now_usec();
+		return false;
+	}
 	return true;
+}
+
+void source_hold(struct source *s, bool hold)
+{
+	if (s->held == hold)
+		return;
+	s->held = hold;
+	if (hold || !s->paused || s->pending != NULL || s->ended)
+		return;
+	if (!s->queue_wait.waiting && !s->memory_wait.waiting)
+		source_resume_cb(s);
+}
+
+bool source_held(const struct source *s)
+{
+	return s->held;
+}
+
+bool source_paused(const struct source *s)
+{
+	return s->paused && !s->held;
+}
+
+/* Backpressure that lasts is made visible: a warn line once per pause. */
+void source_check_pause(struct source *s, uint64_t warn_after_usec)
+{
+	if (!s->paused || s->held) {
+		s->warned = false;
+		return;
+	}
+	uint64_t held_for = now_usec() - s->paused_since;
+	if (!s->warned && held_for >= warn_after_usec) {
+		s->warned = true;
+		log_warnx("source '%s' has been held back by backpressure for %.1fs (queue '%s' is "
+			  "%s; a downstream stage or sink is slower than the input)",
+			  s->conf->name, (double)held_for / 1e6, queue_name(s->out),
+			  s->pending != NULL ? "full" : "within memory_limit");
+	}
 }
 
 void source_end(struct source *s)

@@ -56,6 +56,14 @@ uint64_t source_skipped(const struct source *s);
 bool source_failed(const struct source *s);
 bool source_ended(const struct source *s);
 uint64_t source_paused_usec(const struct source *s);
+/* Held back by backpressure right now (not by the operator). */
+bool source_paused(const struct source *s);
+/* The operator's pause (sluicectl pause): stop reading until released. */
+void source_hold(struct source *s, bool hold);
+bool source_held(const struct source *s);
+/* Logs a warning once a pause has lasted warn_after_usec. */
+void source_check_pause(struct source *s, uint64_t warn_after_usec);
+enum source_type source_type(const struct source *s);
 /* Fraction of its input consumed, 0..1; false when the source cannot know (a pipe). */
 bool source_progress(struct source *s, double *fraction);
 

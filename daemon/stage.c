@@ -65,6 +65,7 @@ struct stage {
 	struct queue_waiter out_waiter;
 	struct event *rate_timer, *shield_timer;
 	uint64_t next_start;
+	uint64_t last_progress; /* when an item last completed, or the stage became busy */
 	uint64_t ok, failed, retries, restarts, unfinished_inflight, unfinished_queued;
 	struct stage_timing timing;
 	bool in_pump, repump, input_ended, finished, cancelling, paused, last;
@@ -296,7 +297,8 @@ static void stage_pump(struct stage *st)
 			st->idle = slot->next_idle;
 			slot->item = it;
 			slot->cancelled = false;
-			st->n_busy++;
+			if (st->n_busy++ == 0)
+				st->last_progress = now_usec();
 			if (st->conf->ordered) {
 				TAILQ_INSERT_TAIL(&st->outq, slot, out_entry);
 				slot->in_outq = true;
@@ -404,7 +406,8 @@ void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct
 	struct failure timeout;
 
 	evtimer_del(slot->timer);
-	record_timing(st, now_usec() - slot->started_at);
+	st->last_progress = now_usec();
+	record_timing(st, st->last_progress - slot->started_at);
 
 	if (f != NULL && slot->cancelled && !slot->timed_out) {
 		/* Cancelled, not failed: the item goes to the spool to be done again. */
@@ -529,6 +532,14 @@ void stage_cancel(struct stage *st)
 		evtimer_add(st->shield_timer, &tv);
 	}
 	flush_outq(st);
+}
+
+bool stage_wedged(const struct stage *st)
+{
+	uint64_t kill_after = pipeline_conf(st->p)->shutdown.kill_after;
+	/* A running item outlives its timeout only if killing it failed: that is stuck. */
+	return st->n_busy > 0 && st->conf->timeout > 0 &&
+	       now_usec() - st->last_progress > 2 * (st->conf->timeout + kill_after) + 5000000;
 }
 
 bool stage_quiet(const struct stage *st)

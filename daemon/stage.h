@@ -63,6 +63,8 @@ void stage_start(struct stage *st);
 void stage_cancel(struct stage *st);
 /* No slot running or emitting. */
 bool stage_quiet(const struct stage *st);
+/* Busy with no completion for far longer than its timeout allows (the watchdog's test). */
+bool stage_wedged(const struct stage *st);
 void stage_counts(const struct stage *st, struct stage_counts *c);
 /* Counts an item that a cancel took out of this stage's queue. */
 void stage_count_unfinished_queued(struct stage *st, uint64_t n);
