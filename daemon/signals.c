@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "pipeline.h"
+#include "reload.h"
 #include "util.h"
 
 static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
@@ -20,10 +21,12 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		log_info("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		pipeline_stop(p);
 		break;
-	case SIGHUP:
-		log_warnx("received SIGHUP: reloading is not supported by this version yet; the "
-			  "running pipeline is unchanged");
+	case SIGHUP: {
+		char msg[512];
+		log_info("received SIGHUP: reloading");
+		reload_config(p, msg, sizeof(msg));
 		break;
+	}
 	case SIGUSR1:
 		log_info("received SIGUSR1: reopening output files");
 		pipeline_reopen(p);
