@@ -1,12 +1,13 @@
 /*
  * stage.c: the worker pool (see stage.h).
  *
- * A slot goes idle -> running -> (backoff -> running)* -> done -> idle. Done
- * slots wait in the out queue `outq` until their results are passed on:
- * unordered, a slot joins outq when it completes, so results leave as they
- * finish; ordered, it joins when it starts, and only done slots at the head may
- * leave, so results leave in input order and a slow head holds the stage back
- * through its own slots (the reorder window is `workers`, never more memory).
+ * A slot goes idle -> running -> (backoff -> running)* -> done -> idle. Unordered,
+ * a done slot waits in `outq` until its results are passed on, so results leave
+ * as they finish and a full output queue holds the slots. Ordered, every started
+ * item gets an entry in `orderq`, in start order; a finished item parks its
+ * results in its entry and frees its slot, and only done entries at the head
+ * leave, so results leave in input order. No new item starts while `window`
+ * entries are outstanding: a slow head holds the stage back, never more memory.
  *
  * Every wait here is a cancellation point: the retry backoff and the rate limit
  * are timers that a cancel deletes; running items are stopped through the kind
@@ -43,9 +44,19 @@ struct stage_slot {
 	struct event *timer;  /* the item's timeout, or the retry backoff */
 	uint64_t started_at;
 	bool timed_out, cancelled, in_outq, finishing;
+	struct order_entry *entry; /* ordered: the item's place in orderq */
 	struct stage_slot *next_idle;
 	TAILQ_ENTRY(stage_slot) out_entry;
 };
+
+struct order_entry {
+	TAILQ_ENTRY(order_entry) link;
+	struct item *pending; /* its results, once done */
+	bool done;
+};
+
+/* Reorder window: outstanding items per worker, ordered. */
+#define ORDER_WINDOW_PER_WORKER 4
 
 struct stage {
 	struct pipeline *p;
@@ -62,6 +73,8 @@ struct stage {
 	unsigned n_finishing;
 	struct stage_slot *idle;
 	TAILQ_HEAD(, stage_slot) outq;
+	TAILQ_HEAD(, order_entry) orderq;
+	unsigned n_order;   /* entries in orderq */
 	struct queue_waiter out_waiter;
 	struct event *rate_timer, *shield_timer;
 	uint64_t next_start;
@@ -73,6 +86,7 @@ struct stage {
 
 static void stage_pump(struct stage *st);
 static void flush_outq(struct stage *st);
+static void flush_orderq(struct stage *st);
 
 static struct timeval tv_of(uint64_t usec)
 {
@@ -132,7 +146,7 @@ static void slot_start(struct stage_slot *slot)
 	slot->timed_out = false;
 	slot->started_at = now_usec();
 	slot->item->attempts++;
-	if (st->conf->timeout > 0) {
+	if (st->conf->timeout > 0 && !st->kind->synchronous) {
 		struct timeval tv = tv_of(st->conf->timeout);
 		evtimer_add(slot->timer, &tv);
 	}
@@ -190,6 +204,7 @@ struct stage *stage_new(struct pipeline *p, const struct conf_stage *cs, struct 
 	st->in = in;
 	st->out = out;
 	TAILQ_INIT(&st->outq);
+	TAILQ_INIT(&st->orderq);
 	if (st->kind->init != NULL && st->kind->init(st, &st->state, err, errlen) < 0) {
 		free(st);
 		return NULL;
@@ -223,6 +238,12 @@ void stage_free(struct stage *st)
 		free_list(slot->pending);
 		free(slot);
 	}
+	struct order_entry *e;
+	while ((e = TAILQ_FIRST(&st->orderq)) != NULL) {
+		TAILQ_REMOVE(&st->orderq, e, link);
+		free_list(e->pending);
+		free(e);
+	}
 	if (st->kind->free != NULL)
 		st->kind->free(st->state);
 	event_free(st->rate_timer);
@@ -239,7 +260,7 @@ void stage_start(struct stage *st)
 static void maybe_finished(struct stage *st)
 {
 	if (st->finished || st->cancelling || !st->input_ended || queue_len(st->in) > 0 ||
-	    st->n_busy > 0 || st->n_done > 0)
+	    st->n_busy > 0 || st->n_done > 0 || st->n_order > 0)
 		return;
 	/* Long-lived workers (co-processes) are let go before the stage counts as done. */
 	if (st->n_finishing == 0)
@@ -257,7 +278,11 @@ static bool rate_allows(struct stage *st)
 {
 	if (st->conf->rate <= 0)
 		return true;
-	uint64_t now = now_usec();
+	/* The loop's cached clock: a start costs no system call, and within one
+	 * iteration the bucket still empties after the first start. */
+	struct timeval cached;
+	event_base_gettimeofday_cached(pipeline_base(st->p), &cached);
+	uint64_t now = (uint64_t)cached.tv_sec * 1000000u + (uint64_t)cached.tv_usec;
 	if (now < st->next_start) {
 		if (!evtimer_pending(st->rate_timer, NULL)) {
 			struct timeval tv = tv_of(st->next_start - now);
@@ -280,7 +305,8 @@ static void stage_pump(struct stage *st)
 	st->in_pump = true;
 	do {
 		st->repump = false;
-		while (st->idle != NULL && !st->cancelling && !st->paused) {
+		while (st->idle != NULL && !st->cancelling && !st->paused &&
+		       (!st->conf->ordered || st->n_order < ORDER_WINDOW_PER_WORKER * st->target)) {
 			if (queue_len(st->in) == 0 && st->input_ended)
 				break;
 			if (queue_len(st->in) > 0 && !rate_allows(st))
@@ -300,8 +326,9 @@ static void stage_pump(struct stage *st)
 			if (st->n_busy++ == 0)
 				st->last_progress = now_usec();
 			if (st->conf->ordered) {
-				TAILQ_INSERT_TAIL(&st->outq, slot, out_entry);
-				slot->in_outq = true;
+				slot->entry = xcalloc(1, sizeof(*slot->entry));
+				TAILQ_INSERT_TAIL(&st->orderq, slot->entry, link);
+				st->n_order++;
 			}
 			slot_start(slot);
 		}
@@ -311,28 +338,18 @@ static void stage_pump(struct stage *st)
 }
 
 /* Pushes the slot's pending outputs; false if the queue refused one. */
+static bool push_list(struct stage *st, struct item **list);
+
 static bool slot_flush(struct stage_slot *slot)
 {
-	struct stage *st = slot->st;
-	while (slot->pending != NULL) {
-		struct item *it = slot->pending;
-		struct item *next = it->next;
-		it->next = NULL;
-		if (st->cancelling) {
-			queue_push_force(st->out, it);
-		} else if (!queue_push(st->out, it)) {
-			it->next = next;
-			return false;
-		}
-		slot->pending = next;
-	}
-	return true;
+	return push_list(slot->st, &slot->pending);
 }
 
 static void out_space_cb(void *arg)
 {
 	struct stage *st = arg;
 	flush_outq(st);
+	flush_orderq(st);
 	if (!st->cancelling)
 		stage_pump(st);
 }
@@ -342,12 +359,8 @@ static void flush_outq(struct stage *st)
 	struct stage_slot *slot, *next;
 	for (slot = TAILQ_FIRST(&st->outq); slot != NULL; slot = next) {
 		next = TAILQ_NEXT(slot, out_entry);
-		if (slot->state != SLOT_DONE) {
-			/* In order, a running head holds back the rest; cancelling, order is moot. */
-			if (st->conf->ordered && !st->cancelling)
-				break;
+		if (slot->state != SLOT_DONE)
 			continue;
-		}
 		if (!slot_flush(slot)) {
 			queue_wait_space(st->out, &st->out_waiter, out_space_cb, st);
 			break;
@@ -356,6 +369,44 @@ static void flush_outq(struct stage *st)
 		slot->in_outq = false;
 		st->n_done--;
 		slot_release(slot);
+	}
+}
+
+/* Pushes one list of results; false (the rest kept in *list) if the queue refused one. */
+static bool push_list(struct stage *st, struct item **list)
+{
+	while (*list != NULL) {
+		struct item *it = *list, *next = it->next;
+		it->next = NULL;
+		if (st->cancelling) {
+			queue_push_force(st->out, it);
+		} else if (!queue_push(st->out, it)) {
+			it->next = next;
+			return false;
+		}
+		*list = next;
+	}
+	return true;
+}
+
+/* Ordered: done entries leave from the head; cancelling, every done one leaves. */
+static void flush_orderq(struct stage *st)
+{
+	struct order_entry *e, *next;
+	for (e = TAILQ_FIRST(&st->orderq); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, link);
+		if (!e->done) {
+			if (st->cancelling)
+				continue;
+			break;
+		}
+		if (!push_list(st, &e->pending)) {
+			queue_wait_space(st->out, &st->out_waiter, out_space_cb, st);
+			break;
+		}
+		TAILQ_REMOVE(&st->orderq, e, link);
+		free(e);
+		st->n_order--;
 	}
 }
 
@@ -453,14 +504,21 @@ void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct
 		o->attempts = 0;
 
 	st->n_busy--;
-	slot->state = SLOT_DONE;
-	slot->pending = outputs;
-	st->n_done++;
-	if (!slot->in_outq) {
+	if (slot->entry != NULL) {
+		/* Ordered: the results park in the item's entry; the slot is free now. */
+		slot->entry->pending = outputs;
+		slot->entry->done = true;
+		slot->entry = NULL;
+		slot_release(slot);
+		flush_orderq(st);
+	} else {
+		slot->state = SLOT_DONE;
+		slot->pending = outputs;
+		st->n_done++;
 		TAILQ_INSERT_TAIL(&st->outq, slot, out_entry);
 		slot->in_outq = true;
+		flush_outq(st);
 	}
-	flush_outq(st);
 
 	if (st->cancelling) {
 		if (stage_quiet(st))
@@ -503,12 +561,11 @@ void stage_cancel(struct stage *st)
 			st->unfinished_inflight++;
 			pipeline_unfinished(st->p, st->conf->name, slot->item);
 			slot->item = NULL;
-			slot->state = SLOT_DONE;
-			st->n_done++;
-			if (!slot->in_outq) {
-				TAILQ_INSERT_TAIL(&st->outq, slot, out_entry);
-				slot->in_outq = true;
+			if (slot->entry != NULL) {
+				slot->entry->done = true;
+				slot->entry = NULL;
 			}
+			slot_release(slot);
 			break;
 		case SLOT_RUNNING:
 			if (st->conf->shield) {
@@ -532,6 +589,7 @@ void stage_cancel(struct stage *st)
 		evtimer_add(st->shield_timer, &tv);
 	}
 	flush_outq(st);
+	flush_orderq(st);
 }
 
 bool stage_wedged(const struct stage *st)
@@ -544,7 +602,7 @@ bool stage_wedged(const struct stage *st)
 
 bool stage_quiet(const struct stage *st)
 {
-	bool quiet = st->n_busy == 0 && st->n_done == 0 && st->n_finishing == 0;
+	bool quiet = st->n_busy == 0 && st->n_done == 0 && st->n_order == 0 && st->n_finishing == 0;
 	if (quiet && st->cancelling)
 		evtimer_del(st->shield_timer);
 	return quiet;

@@ -29,6 +29,8 @@ struct stage_counts {
 /* A worker kind: one table entry each (DESIGN §2). */
 struct worker_kind {
 	const char *name;
+	/* Completes inside start(): no timeout applies (nothing could interrupt it). */
+	bool synchronous;
 	/* Per-stage state; returns -1 with a message in err on failure. */
 	int (*init)(struct stage *st, void **state, char *err, size_t errlen);
 	void (*free)(void *state);
