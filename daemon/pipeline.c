@@ -752,6 +752,8 @@ void pipeline_item_done(struct pipeline *p, const char *stage, const struct item
 	if (p->joblog == NULL)
 		return;
 	uint64_t now = now_usec();
+	if (started_at == 0) /* a builtin: it ran just now */
+		started_at = now;
 	if (f != NULL) {
 		snprintf(outcome, sizeof(outcome), "failed:%s", failure_kind_name(f->kind));
 		if (f->exit_status >= 0)

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "control.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "sdnotify.h"
 #include "progress.h"
@@ -48,6 +50,42 @@ static void libevent_log_cb(int severity, const char *msg)
 		log_warnx("libevent: %s", msg);
 	else
 		log_debug("libevent: %s", msg);
+}
+
+/* ---- the control socket and the metrics endpoint (control.c, metrics.c) ---- */
+
+/* What can be checked before anything is opened: --check reports it too (78). */
+static int services_check(const struct conf *conf)
+{
+	char err[512], host[256];
+	unsigned port;
+	int bad = 0;
+
+	if (conf->control.socket != NULL && control_check(conf->control.socket, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", conf->file, err);
+		bad = 1;
+	}
+	if (conf->metrics.listen != NULL &&
+	    metrics_parse_listen(conf->metrics.listen, host, sizeof(host), &port, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", conf->file, err);
+		bad = 1;
+	}
+	return bad;
+}
+
+static int services_start(struct pipeline *p, const struct conf *conf, struct control **ctl,
+			  struct metrics **met, int *exit_code)
+{
+	if (conf->control.socket != NULL &&
+	    (*ctl = control_new(p, conf->control.socket, exit_code)) == NULL)
+		return -1;
+	if (conf->metrics.listen != NULL &&
+	    (*met = metrics_new(p, conf->metrics.listen, exit_code)) == NULL) {
+		control_free(*ctl);
+		*ctl = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -125,6 +163,10 @@ int main(int argc, char **argv)
 	struct conf *conf = conf_load(config, stderr, &noinput);
 	if (conf == NULL)
 		return noinput && !check ? 66 : 78;
+	if (services_check(conf)) {
+		conf_free(conf);
+		return 78;
+	}
 	if (check) {
 		conf_print(conf, stdout);
 		conf_free(conf);
@@ -144,6 +186,12 @@ int main(int argc, char **argv)
 	int exit_code = 0;
 	sdnotify_init(base);
 	struct pipeline *p = pipeline_new(base, conf, &exit_code);
+	struct control *ctl = NULL;
+	struct metrics *met = NULL;
+	if (p != NULL && services_start(p, conf, &ctl, &met, &exit_code) < 0) {
+		pipeline_free(p);
+		p = NULL;
+	}
 	if (p != NULL) {
 		signals_init(base, p);
 		if (progress == 1 || (progress == -1 && isatty(STDERR_FILENO) && pipeline_is_job(p)))
@@ -152,6 +200,8 @@ int main(int argc, char **argv)
 		progress_stop();
 		pipeline_summary(p, exit_code);
 		signals_free();
+		metrics_free(met);
+		control_free(ctl);
 		pipeline_free(p);
 	}
 	sdnotify_free();
