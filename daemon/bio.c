@@ -50,7 +50,8 @@ static void *bio_thread(void *arg)
 		if (was_empty) {
 			uint64_t one = 1;
 			ssize_t n = write(wake_fd, &one, sizeof(one));
-			(void)n; /* an eventfd write only fails on overflow, which a pending wake covers */
+			(void)n; /* an eventfd write only fails on overflow, which a pending wake
+				    covers */
 		}
 	}
 }

@@ -183,7 +183,7 @@ struct child *child_spawn(const struct child_args *a, child_exit_cb cb, void *ar
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
+					    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
 
 	for (int i = 0; i < 3 && rc == 0; i++)
 		rc = setup_stream(&fa, modes[i], i, &parent_ends[i], &child_ends[i]);

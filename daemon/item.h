@@ -14,13 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ITEM_PILL 0x1     /* poison pill: tells one worker to finish */
+#define ITEM_PILL     0x1 /* poison pill: tells one worker to finish */
 #define ITEM_REPLAYED 0x2 /* came from the spool (or derives from one that did) */
 
 struct item {
 	struct item *next; /* queue linkage */
-	uint64_t seq;      /* sequence number, unique in this run (spooled items keep theirs) */
-	uint64_t index;    /* its ordinal in its source (1, 2, ...): the key --resume uses */
+	uint64_t seq;	   /* sequence number, unique in this run (spooled items keep theirs) */
+	uint64_t index;	   /* its ordinal in its source (1, 2, ...): the key --resume uses */
 	uint32_t source;   /* index into the pipeline's source-name table */
 	uint32_t attempts; /* how many times a stage has started it */
 	uint32_t flags;

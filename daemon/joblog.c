@@ -14,7 +14,7 @@
 #include "util.h"
 
 const char joblog_header[] =
-	"Seq\tSource\tIndex\tStage\tStart\tDuration\tAttempts\tOutcome\tExitval\tSignal";
+    "Seq\tSource\tIndex\tStage\tStart\tDuration\tAttempts\tOutcome\tExitval\tSignal";
 
 struct done_key {
 	char *source;

@@ -46,7 +46,8 @@ static void draw(evutil_socket_t fd, short what, void *arg)
 		/* The items to expect, from how much of the input the items read came from. */
 		double total = (double)pp.read / pp.fraction;
 		double share = total > 0 ? (double)pp.done / total : 0;
-		snprintf(pct, sizeof(pct), " %3.0f%% of ~%.0f |", share > 1 ? 100 : share * 100, total);
+		snprintf(pct, sizeof(pct), " %3.0f%% of ~%.0f |", share > 1 ? 100 : share * 100,
+			 total);
 		if (rate > 0) {
 			double left = total > (double)pp.done ? total - (double)pp.done : 0;
 			memcpy(eta, " ETA ", 6);

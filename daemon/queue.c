@@ -16,7 +16,7 @@ struct queue {
 	char *name;
 	struct conf_queue conf;
 	struct item *head, *tail;
-	uint64_t n_items; /* real items */
+	uint64_t n_items;   /* real items */
 	uint64_t n_entries; /* real items and pills */
 	uint64_t bytes;
 	struct queue_stats stats;
@@ -111,7 +111,8 @@ static void count_drop(struct queue *q)
 	if (q->last_drop_log == 0 || now - q->last_drop_log >= 10000000) {
 		log_warnx("queue '%s' is full: dropped %llu item(s) (when_full: %s)", q->name,
 			  (unsigned long long)q->drops_unlogged,
-			  q->conf.when_full == WHEN_FULL_DROP_NEWEST ? "drop_newest" : "drop_oldest");
+			  q->conf.when_full == WHEN_FULL_DROP_NEWEST ? "drop_newest"
+								     : "drop_oldest");
 		q->drops_unlogged = 0;
 		q->last_drop_log = now;
 	}

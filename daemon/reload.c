@@ -24,8 +24,8 @@ struct live_fields {
 
 static void get_live(const struct conf_stage *st, struct live_fields *l)
 {
-	*l = (struct live_fields){st->workers,	    st->timeout,	st->max_failures,
-				  st->rate,	    st->on_failure,	st->max_failures_pct,
+	*l = (struct live_fields){st->workers,	      st->timeout,	 st->max_failures,
+				  st->rate,	      st->on_failure,	 st->max_failures_pct,
 				  st->retry.attempts, st->retry.backoff, st->retry.max_backoff};
 }
 
@@ -77,8 +77,8 @@ int reload_config(struct pipeline *p, char *msg, size_t len)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+	sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)ts.tv_sec * 1000000ull +
+							 (unsigned long long)ts.tv_nsec / 1000);
 	FILE *ef = open_memstream(&errs, &errs_len);
 	struct conf *next = conf_load(cur->file, ef, NULL);
 	fclose(ef);
@@ -123,7 +123,8 @@ int reload_config(struct pipeline *p, char *msg, size_t len)
 		char diff[200];
 		first_difference(a, b, diff, sizeof(diff));
 		snprintf(msg, len,
-			 "the change needs a restart (%s); the running pipeline is unchanged", diff);
+			 "the change needs a restart (%s); the running pipeline is unchanged",
+			 diff);
 	}
 	free(a);
 	free(b);

@@ -11,11 +11,11 @@
 
 #include "util.h"
 
-#define REPORT_EXAMPLES 3
+#define REPORT_EXAMPLES	   3
 #define EXAMPLE_ITEM_BYTES 200
 
 static const char *const kind_names[FAIL_KINDS] = {
-	"exit", "signal", "timeout", "spawn", "output_too_large", "item_too_large", "io",
+    "exit", "signal", "timeout", "spawn", "output_too_large", "item_too_large", "io",
 };
 
 const char *failure_kind_name(enum failure_kind k)
@@ -158,18 +158,20 @@ void report_print(const struct report *r, FILE *out, int json)
 		fprintf(out, "{\"report\":{\"failed\":%" PRIu64 ",\"groups\":[", r->total);
 		for (size_t i = 0; i < r->n; i++) {
 			const struct group *g = &r->g[i];
-			fprintf(out,
-				"%s{\"stage\":\"%s\",\"kind\":\"%s\",\"exit_status\":%d,\"signal\":%d,"
-				"\"count\":%" PRIu64 ",\"examples\":[",
-				i ? "," : "", g->stage, failure_kind_name(g->kind), g->exit_status,
-				g->signal, g->count);
+			fprintf(
+			    out,
+			    "%s{\"stage\":\"%s\",\"kind\":\"%s\",\"exit_status\":%d,\"signal\":%d,"
+			    "\"count\":%" PRIu64 ",\"examples\":[",
+			    i ? "," : "", g->stage, failure_kind_name(g->kind), g->exit_status,
+			    g->signal, g->count);
 			for (size_t j = 0; j < g->n_ex; j++) {
-				char *msg = json_escape_bytes(g->ex[j].message, strlen(g->ex[j].message));
+				char *msg =
+				    json_escape_bytes(g->ex[j].message, strlen(g->ex[j].message));
 				fprintf(out,
 					"%s{\"seq\":%" PRIu64 ",\"source\":\"%s\",\"item\":\"%s\","
 					"\"error\":\"%s\",\"stderr\":\"%s\"}",
-					j ? "," : "", g->ex[j].seq, g->ex[j].source, g->ex[j].item, msg,
-					g->ex[j].stderr_tail);
+					j ? "," : "", g->ex[j].seq, g->ex[j].source, g->ex[j].item,
+					msg, g->ex[j].stderr_tail);
 				free(msg);
 			}
 			fprintf(out, "]}");
@@ -183,8 +185,8 @@ void report_print(const struct report *r, FILE *out, int json)
 		group_title(g, title, sizeof(title));
 		fprintf(out, "  %s: %s: %" PRIu64 " item(s)\n", g->stage, title, g->count);
 		for (size_t j = 0; j < g->n_ex; j++) {
-			fprintf(out, "    item %" PRIu64 " \"%s\": %s\n", g->ex[j].seq, g->ex[j].item,
-				g->ex[j].message);
+			fprintf(out, "    item %" PRIu64 " \"%s\": %s\n", g->ex[j].seq,
+				g->ex[j].item, g->ex[j].message);
 			if (g->ex[j].stderr_tail[0] != '\0')
 				fprintf(out, "      stderr: %s\n", g->ex[j].stderr_tail);
 		}

@@ -14,20 +14,20 @@
 #include "item.h"
 
 enum failure_kind {
-	FAIL_EXIT = 0,       /* the command exited non-zero */
-	FAIL_SIGNAL,         /* the command was killed by a signal */
-	FAIL_TIMEOUT,        /* the per-item timeout passed */
-	FAIL_SPAWN,          /* the command could not be started */
+	FAIL_EXIT = 0,	       /* the command exited non-zero */
+	FAIL_SIGNAL,	       /* the command was killed by a signal */
+	FAIL_TIMEOUT,	       /* the per-item timeout passed */
+	FAIL_SPAWN,	       /* the command could not be started */
 	FAIL_OUTPUT_TOO_LARGE, /* its output passed max_item_bytes */
-	FAIL_ITEM_TOO_LARGE, /* an input record passed max_item_bytes */
-	FAIL_IO,             /* reading or writing failed */
+	FAIL_ITEM_TOO_LARGE,   /* an input record passed max_item_bytes */
+	FAIL_IO,	       /* reading or writing failed */
 	FAIL_KINDS
 };
 
 struct failure {
 	enum failure_kind kind;
 	int exit_status; /* FAIL_EXIT, else -1 */
-	int signal;      /* FAIL_SIGNAL / FAIL_TIMEOUT when known, else 0 */
+	int signal;	 /* FAIL_SIGNAL / FAIL_TIMEOUT when known, else 0 */
 	char message[256];
 	char stderr_tail[512];
 };

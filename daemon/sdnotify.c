@@ -102,8 +102,8 @@ void sdnotify(const char *fmt, ...)
 	va_end(ap);
 	if (n <= 0)
 		return;
-	if (sendto(notify_fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1, MSG_NOSIGNAL,
-		   (struct sockaddr *)&notify_addr, notify_len) < 0 &&
+	if (sendto(notify_fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
+		   MSG_NOSIGNAL, (struct sockaddr *)&notify_addr, notify_len) < 0 &&
 	    errno != EAGAIN)
 		log_debug("sd_notify: %s", strerror(errno));
 }

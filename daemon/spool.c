@@ -96,11 +96,12 @@ static long quarantine(const char *path, const char *why, char *err, size_t errl
 {
 	char *aside = xasprintf("%s.corrupt-%lld", path, (long long)time(NULL));
 	if (rename(path, aside) == 0)
-		snprintf(err, errlen, "spool '%s' is damaged (%s); moved it to '%s' and started without it",
+		snprintf(err, errlen,
+			 "spool '%s' is damaged (%s); moved it to '%s' and started without it",
 			 path, why, aside);
 	else
-		snprintf(err, errlen, "spool '%s' is damaged (%s) and cannot be moved aside: %s", path,
-			 why, strerror(errno));
+		snprintf(err, errlen, "spool '%s' is damaged (%s) and cannot be moved aside: %s",
+			 path, why, strerror(errno));
 	free(aside);
 	return -1;
 }

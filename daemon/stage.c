@@ -33,14 +33,14 @@
 enum slot_state { SLOT_IDLE = 0, SLOT_RUNNING, SLOT_BACKOFF, SLOT_DONE, SLOT_RETIRED };
 
 const double stage_hist_bounds[STAGE_HIST_BUCKETS] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.25,
-						      0.5,   1,     2.5,  5,    10,  60};
+						      0.5,   1,	    2.5,  5,	10,  60};
 
 struct stage_slot {
 	struct stage *st;
 	enum slot_state state;
 	struct item *item;    /* the input being worked on */
 	struct item *pending; /* outputs not yet passed on */
-	void *work;           /* the worker kind's own per-slot state */
+	void *work;	      /* the worker kind's own per-slot state */
 	struct event *timer;  /* the item's timeout, or the retry backoff */
 	uint64_t started_at;
 	bool timed_out, cancelled, in_outq, finishing;
@@ -65,16 +65,16 @@ struct stage {
 	void *state;
 	struct queue *in, *out;
 	struct stage_slot **slots;
-	unsigned n_slots;   /* allocated */
-	unsigned target;    /* workers wanted */
-	unsigned n_active;  /* slots not retired */
-	unsigned n_busy;    /* running or in backoff */
-	unsigned n_done;    /* waiting in outq */
+	unsigned n_slots;  /* allocated */
+	unsigned target;   /* workers wanted */
+	unsigned n_active; /* slots not retired */
+	unsigned n_busy;   /* running or in backoff */
+	unsigned n_done;   /* waiting in outq */
 	unsigned n_finishing;
 	struct stage_slot *idle;
 	TAILQ_HEAD(, stage_slot) outq;
 	TAILQ_HEAD(, order_entry) orderq;
-	unsigned n_order;   /* entries in orderq */
+	unsigned n_order; /* entries in orderq */
 	struct queue_waiter out_waiter;
 	struct event *rate_timer, *shield_timer;
 	uint64_t next_start;
@@ -437,9 +437,8 @@ static void check_max_failures(struct stage *st)
 {
 	const struct conf_stage *cs = st->conf;
 	uint64_t done = st->ok + st->failed;
-	bool over = cs->max_failures_pct
-			    ? done >= 10 && st->failed * 100 > cs->max_failures * done
-			    : cs->max_failures > 0 && st->failed > cs->max_failures;
+	bool over = cs->max_failures_pct ? done >= 10 && st->failed * 100 > cs->max_failures * done
+					 : cs->max_failures > 0 && st->failed > cs->max_failures;
 	if (cs->max_failures == 0 || !over)
 		return;
 	char msg[256];
@@ -484,11 +483,12 @@ void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct
 			uint64_t delay = backoff_delay(cs, slot->item->attempts);
 			struct timeval tv = tv_of(delay);
 			st->retries++;
-			log_debug("stage '%s': item %llu failed (%s), attempt %u of %llu; retrying in "
-				  "%.3fs",
-				  cs->name, (unsigned long long)slot->item->seq, f->message,
-				  slot->item->attempts, (unsigned long long)cs->retry.attempts,
-				  (double)delay / 1e6);
+			log_debug(
+			    "stage '%s': item %llu failed (%s), attempt %u of %llu; retrying in "
+			    "%.3fs",
+			    cs->name, (unsigned long long)slot->item->seq, f->message,
+			    slot->item->attempts, (unsigned long long)cs->retry.attempts,
+			    (double)delay / 1e6);
 			slot->state = SLOT_BACKOFF;
 			evtimer_add(slot->timer, &tv);
 			return;

@@ -53,7 +53,7 @@ extern const double stage_hist_bounds[STAGE_HIST_BUCKETS]; /* seconds; +Inf is i
 
 struct stage_timing {
 	uint64_t buckets[STAGE_HIST_BUCKETS + 1]; /* per bucket, not cumulative */
-	double sum;                               /* seconds */
+	double sum;				  /* seconds */
 	uint64_t count;
 };
 
@@ -92,8 +92,8 @@ struct item *stage_slot_item(struct stage_slot *slot);
 struct item *stage_slot_take_item(struct stage_slot *slot);
 const struct conf_stage *stage_slot_conf(struct stage_slot *slot);
 struct pipeline *stage_slot_pipeline(struct stage_slot *slot);
-void *stage_slot_state(struct stage_slot *slot);  /* the kind's per-stage state */
-void **stage_slot_work(struct stage_slot *slot);  /* the kind's per-slot pointer */
+void *stage_slot_state(struct stage_slot *slot); /* the kind's per-stage state */
+void **stage_slot_work(struct stage_slot *slot); /* the kind's per-slot pointer */
 /*
  * Reports the slot's item as done: f == NULL means success and outputs (a list
  * linked by ->next, may be NULL) go downstream; else it failed.

@@ -37,13 +37,13 @@ void status_json(struct pipeline *p, struct evbuffer *out)
 			    pipeline_dead_lettered(p));
 	for (size_t i = 0; i < pipeline_n_sources(p); i++) {
 		struct source *s = pipeline_source(p, i);
-		evbuffer_add_printf(out,
-				    "%s{\"name\":\"%s\",\"type\":\"%s\",\"state\":\"%s\",\"items\":%" PRIu64
-				    ",\"rejected\":%" PRIu64 ",\"skipped\":%" PRIu64
-				    ",\"paused_seconds\":%.3f}",
-				    i ? "," : "", source_name(s), conf_source_type_name(source_type(s)),
-				    source_state_name(s), source_items(s), source_rejected(s),
-				    source_skipped(s), (double)source_paused_usec(s) / 1e6);
+		evbuffer_add_printf(
+		    out,
+		    "%s{\"name\":\"%s\",\"type\":\"%s\",\"state\":\"%s\",\"items\":%" PRIu64
+		    ",\"rejected\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"paused_seconds\":%.3f}",
+		    i ? "," : "", source_name(s), conf_source_type_name(source_type(s)),
+		    source_state_name(s), source_items(s), source_rejected(s), source_skipped(s),
+		    (double)source_paused_usec(s) / 1e6);
 	}
 	evbuffer_add(out, "],\"stages\":[", 12);
 	for (size_t i = 0; i < pipeline_n_stages(p); i++) {
@@ -53,23 +53,24 @@ void status_json(struct pipeline *p, struct evbuffer *out)
 		stage_counts(st, &sc);
 		evbuffer_add_printf(
 		    out,
-		    "%s{\"name\":\"%s\",\"workers\":%u,\"paused\":%s,\"in\":%" PRIu64 ",\"ok\":%" PRIu64
-		    ",\"failed\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"in_flight\":%" PRIu64
-		    ",\"queued\":%" PRIu64 ",\"queue_bytes\":%" PRIu64 ",\"retries\":%" PRIu64
-		    ",\"restarts\":%" PRIu64 "}",
-		    i ? "," : "", stage_name(st), stage_workers(st), stage_paused(st) ? "true" : "false",
-		    sc.in, sc.ok, sc.failed, sc.dropped, sc.in_flight, sc.queued, queue_bytes(q),
-		    stage_retries(st), stage_restarts(st));
+		    "%s{\"name\":\"%s\",\"workers\":%u,\"paused\":%s,\"in\":%" PRIu64
+		    ",\"ok\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"dropped\":%" PRIu64
+		    ",\"in_flight\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"queue_bytes\":%" PRIu64
+		    ",\"retries\":%" PRIu64 ",\"restarts\":%" PRIu64 "}",
+		    i ? "," : "", stage_name(st), stage_workers(st),
+		    stage_paused(st) ? "true" : "false", sc.in, sc.ok, sc.failed, sc.dropped,
+		    sc.in_flight, sc.queued, queue_bytes(q), stage_retries(st), stage_restarts(st));
 	}
 	struct queue *sq = pipeline_queue(p, pipeline_n_stages(p));
-	evbuffer_add_printf(out, "],\"sink_queue\":{\"in\":%" PRIu64 ",\"dropped\":%" PRIu64
-				 ",\"queued\":%" PRIu64 "},\"sinks\":[",
+	evbuffer_add_printf(out,
+			    "],\"sink_queue\":{\"in\":%" PRIu64 ",\"dropped\":%" PRIu64
+			    ",\"queued\":%" PRIu64 "},\"sinks\":[",
 			    queue_stats(sq)->pushed, queue_stats(sq)->dropped, queue_len(sq));
 	struct sinks *ss = pipeline_sinks(p);
 	for (size_t i = 0; i < sinks_count(ss); i++) {
 		struct sink *s = sinks_get(ss, i);
-		evbuffer_add_printf(out, "%s{\"name\":\"%s\",\"written\":%" PRIu64 "}", i ? "," : "",
-				    sink_name(s), sink_written(s));
+		evbuffer_add_printf(out, "%s{\"name\":\"%s\",\"written\":%" PRIu64 "}",
+				    i ? "," : "", sink_name(s), sink_written(s));
 	}
 	evbuffer_add(out, "]}\n", 3);
 }
@@ -78,9 +79,9 @@ void status_text(struct pipeline *p, struct evbuffer *out)
 {
 	struct pipeline_progress pp;
 	pipeline_progress(p, &pp);
-	evbuffer_add_printf(out, "pipeline %s: %s, up %.1fs, %" PRIu64 " done, %" PRIu64 " failed\n\n",
-			    pipeline_conf(p)->name, pipeline_state_name(p), pipeline_uptime(p),
-			    pp.done, pp.failed);
+	evbuffer_add_printf(
+	    out, "pipeline %s: %s, up %.1fs, %" PRIu64 " done, %" PRIu64 " failed\n\n",
+	    pipeline_conf(p)->name, pipeline_state_name(p), pipeline_uptime(p), pp.done, pp.failed);
 	evbuffer_add_printf(out, "%-20s %-9s %-10s %12s %9s %10s\n", "SOURCE", "TYPE", "STATE",
 			    "ITEMS", "REJECTED", "PAUSED_S");
 	for (size_t i = 0; i < pipeline_n_sources(p); i++) {
@@ -128,26 +129,29 @@ void status_prometheus(struct pipeline *p, struct evbuffer *out)
 		struct stage_counts sc;
 		const char *name = stage_name(pipeline_stage(p, i));
 		stage_counts(pipeline_stage(p, i), &sc);
-		evbuffer_add_printf(out,
-				    "sluice_items_total{stage=\"%s\",outcome=\"ok\"} %" PRIu64 "\n"
-				    "sluice_items_total{stage=\"%s\",outcome=\"failed\"} %" PRIu64 "\n"
-				    "sluice_items_total{stage=\"%s\",outcome=\"dropped\"} %" PRIu64 "\n",
-				    name, sc.ok, name, sc.failed, name, sc.dropped);
+		evbuffer_add_printf(
+		    out,
+		    "sluice_items_total{stage=\"%s\",outcome=\"ok\"} %" PRIu64 "\n"
+		    "sluice_items_total{stage=\"%s\",outcome=\"failed\"} %" PRIu64 "\n"
+		    "sluice_items_total{stage=\"%s\",outcome=\"dropped\"} %" PRIu64 "\n",
+		    name, sc.ok, name, sc.failed, name, sc.dropped);
 	}
 	static const struct {
 		const char *name, *text;
 	} qm[] = {
-		{"sluice_queue_items", "Items waiting in a queue (named after the stage it feeds)."},
-		{"sluice_queue_bytes", "Bytes of the items waiting in a queue."},
-		{"sluice_queue_capacity_items", "A queue's capacity in items."},
+	    {"sluice_queue_items", "Items waiting in a queue (named after the stage it feeds)."},
+	    {"sluice_queue_bytes", "Bytes of the items waiting in a queue."},
+	    {"sluice_queue_capacity_items", "A queue's capacity in items."},
 	};
 	for (size_t m = 0; m < 3; m++) {
 		help(out, qm[m].name, "gauge", qm[m].text);
 		for (size_t i = 0; i <= n; i++) {
 			struct queue *q = pipeline_queue(p, i);
-			uint64_t v = m == 0 ? queue_len(q) : m == 1 ? queue_bytes(q)
-						       : (i < n ? stage_conf(pipeline_stage(p, i))->queue.capacity
-								: pipeline_conf(p)->queue.capacity);
+			uint64_t v = m == 0 ? queue_len(q)
+				     : m == 1
+					 ? queue_bytes(q)
+					 : (i < n ? stage_conf(pipeline_stage(p, i))->queue.capacity
+						  : pipeline_conf(p)->queue.capacity);
 			evbuffer_add_printf(out, "%s{queue=\"%s\"} %" PRIu64 "\n", qm[m].name,
 					    queue_name(q), v);
 		}
@@ -162,7 +166,8 @@ void status_prometheus(struct pipeline *p, struct evbuffer *out)
 	help(out, "sluice_workers", "gauge", "A stage's worker count (its concurrency limit).");
 	for (size_t i = 0; i < n; i++)
 		evbuffer_add_printf(out, "sluice_workers{stage=\"%s\"} %u\n",
-				    stage_name(pipeline_stage(p, i)), stage_workers(pipeline_stage(p, i)));
+				    stage_name(pipeline_stage(p, i)),
+				    stage_workers(pipeline_stage(p, i)));
 	help(out, "sluice_item_duration_seconds", "histogram",
 	     "Time from an item's start in a stage to its completion, per attempt.");
 	for (size_t i = 0; i < n; i++) {
@@ -171,25 +176,29 @@ void status_prometheus(struct pipeline *p, struct evbuffer *out)
 		uint64_t cum = 0;
 		for (size_t b = 0; b < STAGE_HIST_BUCKETS; b++) {
 			cum += t->buckets[b];
-			evbuffer_add_printf(out,
-					    "sluice_item_duration_seconds_bucket{stage=\"%s\",le=\"%g\"} "
-					    "%" PRIu64 "\n",
-					    name, stage_hist_bounds[b], cum);
+			evbuffer_add_printf(
+			    out,
+			    "sluice_item_duration_seconds_bucket{stage=\"%s\",le=\"%g\"} "
+			    "%" PRIu64 "\n",
+			    name, stage_hist_bounds[b], cum);
 		}
-		evbuffer_add_printf(out,
-				    "sluice_item_duration_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %" PRIu64
-				    "\nsluice_item_duration_seconds_sum{stage=\"%s\"} %.6f\n"
-				    "sluice_item_duration_seconds_count{stage=\"%s\"} %" PRIu64 "\n",
-				    name, t->count, name, t->sum, name, t->count);
+		evbuffer_add_printf(
+		    out,
+		    "sluice_item_duration_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %" PRIu64
+		    "\nsluice_item_duration_seconds_sum{stage=\"%s\"} %.6f\n"
+		    "sluice_item_duration_seconds_count{stage=\"%s\"} %" PRIu64 "\n",
+		    name, t->count, name, t->sum, name, t->count);
 	}
 	help(out, "sluice_retries_total", "counter", "Attempts retried after a failure.");
 	for (size_t i = 0; i < n; i++)
 		evbuffer_add_printf(out, "sluice_retries_total{stage=\"%s\"} %" PRIu64 "\n",
-				    stage_name(pipeline_stage(p, i)), stage_retries(pipeline_stage(p, i)));
+				    stage_name(pipeline_stage(p, i)),
+				    stage_retries(pipeline_stage(p, i)));
 	help(out, "sluice_restarts_total", "counter", "Co-processes restarted after they died.");
 	for (size_t i = 0; i < n; i++)
 		evbuffer_add_printf(out, "sluice_restarts_total{stage=\"%s\"} %" PRIu64 "\n",
-				    stage_name(pipeline_stage(p, i)), stage_restarts(pipeline_stage(p, i)));
+				    stage_name(pipeline_stage(p, i)),
+				    stage_restarts(pipeline_stage(p, i)));
 	help(out, "sluice_source_items_total", "counter", "Items a source produced.");
 	for (size_t i = 0; i < pipeline_n_sources(p); i++)
 		evbuffer_add_printf(out, "sluice_source_items_total{source=\"%s\"} %" PRIu64 "\n",
@@ -201,7 +210,8 @@ void status_prometheus(struct pipeline *p, struct evbuffer *out)
 		evbuffer_add_printf(out, "sluice_source_paused_seconds_total{source=\"%s\"} %.3f\n",
 				    source_name(pipeline_source(p, i)),
 				    (double)source_paused_usec(pipeline_source(p, i)) / 1e6);
-	help(out, "sluice_source_paused", "gauge", "1 while a source is held back by backpressure.");
+	help(out, "sluice_source_paused", "gauge",
+	     "1 while a source is held back by backpressure.");
 	for (size_t i = 0; i < pipeline_n_sources(p); i++)
 		evbuffer_add_printf(out, "sluice_source_paused{source=\"%s\"} %d\n",
 				    source_name(pipeline_source(p, i)),
@@ -225,6 +235,7 @@ void status_line(struct pipeline *p, char *buf, size_t len)
 			n += snprintf(buf + n, len - (size_t)n, "; source '%s' held back %.0fs",
 				      source_name(s), (double)source_paused_usec(s) / 1e6);
 		else if (source_held(s))
-			n += snprintf(buf + n, len - (size_t)n, "; source '%s' paused", source_name(s));
+			n += snprintf(buf + n, len - (size_t)n, "; source '%s' paused",
+				      source_name(s));
 	}
 }

@@ -70,10 +70,10 @@ static void builtin_cancel(struct stage_slot *slot)
 }
 
 const struct worker_kind work_builtin = {
-	.name = "builtin",
-	.synchronous = true,
-	.init = builtin_init,
-	.free = builtin_free,
-	.start = builtin_start,
-	.cancel = builtin_cancel,
+    .name = "builtin",
+    .synchronous = true,
+    .init = builtin_init,
+    .free = builtin_free,
+    .start = builtin_start,
+    .cancel = builtin_cancel,
 };

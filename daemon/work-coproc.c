@@ -27,7 +27,7 @@
 #include "stage.h"
 #include "util.h"
 
-#define STDERR_TAIL 480
+#define STDERR_TAIL	 480
 #define RESTART_MIN_USEC 100000
 #define RESTART_MAX_USEC 5000000
 
@@ -45,9 +45,9 @@ struct coproc {
 	struct child *child;
 	int in_fd, out_fd, err_fd;
 	struct event *in_ev, *out_ev, *err_ev, *restart_timer, *finish_timer;
-	char *req;          /* the framed request being written */
+	char *req; /* the framed request being written */
 	size_t req_len, req_off;
-	char *resp;         /* bytes read from stdout */
+	char *resp; /* bytes read from stdout */
 	size_t resp_len, resp_cap;
 	char err_tail[STDERR_TAIL];
 	size_t err_len;
@@ -110,7 +110,7 @@ static void coproc_free_state(void *state)
 }
 
 static void fail_item(struct coproc *cp, enum failure_kind kind, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* The in-flight item failed: report it with the process's status and stderr tail. */
 static void fail_item(struct coproc *cp, enum failure_kind kind, int status, const char *fmt, ...)
@@ -313,7 +313,8 @@ static void send_request(struct coproc *cp)
 	if (cp->child == NULL) {
 		int err = coproc_spawn(cp);
 		if (err != 0) {
-			cp->restart_delay = cp->restart_delay ? cp->restart_delay * 2 : RESTART_MIN_USEC;
+			cp->restart_delay =
+			    cp->restart_delay ? cp->restart_delay * 2 : RESTART_MIN_USEC;
 			if (cp->restart_delay > RESTART_MAX_USEC)
 				cp->restart_delay = RESTART_MAX_USEC;
 			fail_item(cp, FAIL_SPAWN, -1, "cannot run co-process '%s': %s",
@@ -352,7 +353,8 @@ static void coproc_start(struct stage_slot *slot)
 		cp->in_fd = cp->out_fd = cp->err_fd = -1;
 		cp->next_all = cs->all;
 		cs->all = cp;
-		cp->restart_timer = evtimer_new(pipeline_base(stage_slot_pipeline(slot)), restart_cb, cp);
+		cp->restart_timer =
+		    evtimer_new(pipeline_base(stage_slot_pipeline(slot)), restart_cb, cp);
 		*stage_slot_work(slot) = cp;
 	}
 	const struct item *it = stage_slot_item(slot);
@@ -418,10 +420,10 @@ static bool coproc_finish(struct stage_slot *slot)
 }
 
 const struct worker_kind work_coproc = {
-	.name = "coprocess",
-	.init = coproc_init,
-	.free = coproc_free_state,
-	.start = coproc_start,
-	.cancel = coproc_cancel,
-	.finish = coproc_finish,
+    .name = "coprocess",
+    .init = coproc_init,
+    .free = coproc_free_state,
+    .start = coproc_start,
+    .cancel = coproc_cancel,
+    .finish = coproc_finish,
 };

@@ -28,9 +28,9 @@
 
 struct exec_stage {
 	const struct conf_stage *conf;
-	char **envp;       /* environ plus the stage's env; NULL when none */
-	bool *argv_vars;   /* which argv elements need expanding */
-	bool uses_item;    /* some element holds {} */
+	char **envp;	 /* environ plus the stage's env; NULL when none */
+	bool *argv_vars; /* which argv elements need expanding */
+	bool uses_item;	 /* some element holds {} */
 	uint64_t max_out;
 	uint64_t kill_after;
 };
@@ -103,7 +103,7 @@ static void run_free(struct exec_run *r)
 }
 
 static void run_fail(struct exec_run *r, enum failure_kind kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Builds the failure record for this run and reports it. */
 static void run_fail(struct exec_run *r, enum failure_kind kind, const char *fmt, ...)
@@ -147,16 +147,19 @@ static void run_maybe_complete(struct exec_run *r)
 	const struct conf_stage *cs = r->es->conf;
 	const char *cmd = cs->argv[0];
 	if (r->overflow) {
-		run_fail(r, FAIL_OUTPUT_TOO_LARGE, "'%s' wrote more than max_item_bytes (%llu) to stdout",
-			 cmd, (unsigned long long)r->es->max_out);
+		run_fail(r, FAIL_OUTPUT_TOO_LARGE,
+			 "'%s' wrote more than max_item_bytes (%llu) to stdout", cmd,
+			 (unsigned long long)r->es->max_out);
 		return;
 	}
 	if (WIFSIGNALED(r->status)) {
-		run_fail(r, FAIL_SIGNAL, "'%s' %s", cmd, child_status_str(r->status, desc, sizeof(desc)));
+		run_fail(r, FAIL_SIGNAL, "'%s' %s", cmd,
+			 child_status_str(r->status, desc, sizeof(desc)));
 		return;
 	}
 	if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0) {
-		run_fail(r, FAIL_EXIT, "'%s' %s", cmd, child_status_str(r->status, desc, sizeof(desc)));
+		run_fail(r, FAIL_EXIT, "'%s' %s", cmd,
+			 child_status_str(r->status, desc, sizeof(desc)));
 		return;
 	}
 
@@ -299,7 +302,8 @@ static void exec_start(struct stage_slot *slot)
 	struct item *it = stage_slot_item(slot);
 	struct exec_run *r = xcalloc(1, sizeof(*r));
 	char *argv_buf[64];
-	char **argv = cs->argc < ARRAY_LEN(argv_buf) ? argv_buf : xcalloc(cs->argc + 1, sizeof(char *));
+	char **argv =
+	    cs->argc < ARRAY_LEN(argv_buf) ? argv_buf : xcalloc(cs->argc + 1, sizeof(char *));
 	struct child_io io;
 	int err = 0;
 
@@ -311,25 +315,27 @@ static void exec_start(struct stage_slot *slot)
 	if (es->uses_item && memchr(it->data, '\0', it->len) != NULL) {
 		if (argv != argv_buf)
 			free(argv);
-		run_fail(r, FAIL_SPAWN, "item holds a NUL byte, which cannot be passed in argv to '%s'",
+		run_fail(r, FAIL_SPAWN,
+			 "item holds a NUL byte, which cannot be passed in argv to '%s'",
 			 cs->argv[0]);
 		return;
 	}
 	struct template_vars vars = {it->data, it->len, it->seq,
 				     pipeline_source_name(p, it->source)};
 	for (size_t i = 0; i < cs->argc; i++)
-		argv[i] = es->argv_vars[i] ? template_expand(cs->argv[i], &vars, NULL) : cs->argv[i];
+		argv[i] =
+		    es->argv_vars[i] ? template_expand(cs->argv[i], &vars, NULL) : cs->argv[i];
 	argv[cs->argc] = NULL;
 
 	struct child_args a = {
-		.argv = argv,
-		.envp = es->envp,
-		.cwd = cs->cwd,
-		.in = cs->stdin_mode == EXEC_STDIN_ITEM ? CHILD_PIPE : CHILD_NULL,
-		.out = cs->stdout_mode == EXEC_STDOUT_DISCARD || cs->stdout_mode == EXEC_STDOUT_ITEM
-			       ? CHILD_NULL
-			       : CHILD_PIPE,
-		.err = CHILD_PIPE,
+	    .argv = argv,
+	    .envp = es->envp,
+	    .cwd = cs->cwd,
+	    .in = cs->stdin_mode == EXEC_STDIN_ITEM ? CHILD_PIPE : CHILD_NULL,
+	    .out = cs->stdout_mode == EXEC_STDOUT_DISCARD || cs->stdout_mode == EXEC_STDOUT_ITEM
+		       ? CHILD_NULL
+		       : CHILD_PIPE,
+	    .err = CHILD_PIPE,
 	};
 	r->child = child_spawn(&a, run_exit_cb, r, &io, &err);
 	for (size_t i = 0; i < cs->argc; i++)
@@ -339,8 +345,8 @@ static void exec_start(struct stage_slot *slot)
 		free(argv);
 	if (r->child == NULL) {
 		if (cs->cwd != NULL && access(cs->cwd, X_OK) != 0)
-			run_fail(r, FAIL_SPAWN, "cannot run '%s' in cwd '%s': %s", cs->argv[0], cs->cwd,
-				 strerror(errno));
+			run_fail(r, FAIL_SPAWN, "cannot run '%s' in cwd '%s': %s", cs->argv[0],
+				 cs->cwd, strerror(errno));
 		else
 			run_fail(r, FAIL_SPAWN, "cannot run '%s': %s", cs->argv[0], strerror(err));
 		return;
@@ -372,9 +378,9 @@ static void exec_cancel(struct stage_slot *slot)
 }
 
 const struct worker_kind work_exec = {
-	.name = "exec",
-	.init = exec_init,
-	.free = exec_free,
-	.start = exec_start,
-	.cancel = exec_cancel,
+    .name = "exec",
+    .init = exec_init,
+    .free = exec_free,
+    .start = exec_start,
+    .cancel = exec_cancel,
 };
