@@ -23,7 +23,7 @@ struct done_key {
 
 struct done_set {
 	struct done_key *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static int key_cmp(const void *a, const void *b)
@@ -38,7 +38,6 @@ static int key_cmp(const void *a, const void *b)
 struct done_set *joblog_read_done(const char *path, char *err, size_t errlen)
 {
 	struct done_set *d = xcalloc(1, sizeof(*d));
-	size_t cap = 0;
 	char *line = NULL;
 	size_t linecap = 0;
 	FILE *f = fopen(path, "re");
@@ -55,18 +54,28 @@ struct done_set *joblog_read_done(const char *path, char *err, size_t errlen)
 		uint64_t seq, index;
 		if (sscanf(line, "%" SCNu64 "\t%127[^\t]\t%" SCNu64, &seq, source, &index) != 3)
 			continue; /* the header, or a line torn by a crash */
-		if (d->n == cap) {
-			cap = cap ? cap * 2 : 256;
-			d->v = xrealloc(d->v, cap * sizeof(*d->v));
-		}
-		d->v[d->n].source = xstrdup(source);
-		d->v[d->n].index = index;
-		d->n++;
+		done_set_add(d, source, index);
 	}
 	free(line);
 	fclose(f);
-	qsort(d->v, d->n, sizeof(*d->v), key_cmp);
+	done_set_sort(d);
 	return d;
+}
+
+void done_set_add(struct done_set *d, const char *source, uint64_t index)
+{
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 256;
+		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
+	}
+	d->v[d->n].source = xstrdup(source);
+	d->v[d->n].index = index;
+	d->n++;
+}
+
+void done_set_sort(struct done_set *d)
+{
+	qsort(d->v, d->n, sizeof(*d->v), key_cmp);
 }
 
 bool done_set_has(const struct done_set *d, const char *source, uint64_t index)

@@ -21,6 +21,9 @@ struct done_set;
 /* Reads a joblog; NULL with err set if it cannot be read (a missing file is an empty set). */
 struct done_set *joblog_read_done(const char *path, char *err, size_t errlen);
 bool done_set_has(const struct done_set *d, const char *source, uint64_t index);
+/* Adds a key (an item being replayed from the spool); call done_set_sort after adding. */
+void done_set_add(struct done_set *d, const char *source, uint64_t index);
+void done_set_sort(struct done_set *d);
 size_t done_set_size(const struct done_set *d);
 void done_set_free(struct done_set *d);
 

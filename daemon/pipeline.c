@@ -366,6 +366,9 @@ static void replay_record_cb(void *arg, const struct spool_record *r)
 	it->attempts = r->attempts;
 	it->index = r->index;
 	item_mark_replayed(it);
+	/* --resume: a record coming back from the spool is not read from its source again. */
+	if (ctx->p->done != NULL)
+		done_set_add(ctx->p->done, r->source, r->index);
 	if (r->seq >= ctx->p->next_seq)
 		ctx->p->next_seq = r->seq + 1;
 	*ctx->tailp = it;
@@ -458,6 +461,8 @@ static int replay_spool(struct pipeline *p)
 		p->replayed++;
 	}
 	free(ctx.stage_of);
+	if (p->done != NULL)
+		done_set_sort(p->done);
 	item_stats.replay_done_cb = replay_done;
 	if (p->replayed > 0)
 		log_info("replaying %" PRIu64 " unfinished item(s) from the spool", p->replayed);

@@ -38,14 +38,28 @@ static void queue_ready_cb(evutil_socket_t fd, short what, void *arg)
 		q->consumer_cb(q->consumer_arg);
 }
 
+static bool over_bounds(const struct queue *q, size_t extra_bytes);
+
+static bool fits(const struct queue *q, const struct queue_waiter *w)
+{
+	return !over_bounds(q, w->need > 0 ? w->need : sizeof(struct item));
+}
+
 static void queue_space_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
 	TAILQ_HEAD(, queue_waiter) woken = TAILQ_HEAD_INITIALIZER(woken);
-	struct queue_waiter *w;
+	struct queue_waiter *w, *next;
 
-	/* Detach first: a woken producer that fills the queue again re-registers. */
-	TAILQ_CONCAT(&woken, &q->waiters, entry);
+	/* Detach the ones whose item fits: a woken producer that fills the queue again
+	 * re-registers; one whose item does not fit yet waits for more to drain. */
+	for (w = TAILQ_FIRST(&q->waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (fits(q, w)) {
+			TAILQ_REMOVE(&q->waiters, w, entry);
+			TAILQ_INSERT_TAIL(&woken, w, entry);
+		}
+	}
 	while ((w = TAILQ_FIRST(&woken)) != NULL) {
 		TAILQ_REMOVE(&woken, w, entry);
 		w->waiting = false;
@@ -173,7 +187,7 @@ struct item *queue_pop(struct queue *q)
 		q->bytes -= item_cost(it);
 	}
 	if (!TAILQ_EMPTY(&q->waiters) && q->n_items <= q->conf.capacity - q->conf.capacity / 4 &&
-	    q->bytes <= q->conf.max_bytes - q->conf.max_bytes / 4)
+	    (q->bytes <= q->conf.max_bytes - q->conf.max_bytes / 4 || q->n_items == 0))
 		event_active(q->space_ev, 0, 0);
 	return it;
 }
@@ -220,7 +234,7 @@ void queue_wait_space(struct queue *q, struct queue_waiter *w, queue_cb cb, void
 	w->waiting = true;
 	TAILQ_INSERT_TAIL(&q->waiters, w, entry);
 	/* It may have drained between the refused push and this call. */
-	if (!over_bounds(q, sizeof(struct item)))
+	if (fits(q, w))
 		event_active(q->space_ev, 0, 0);
 }
 

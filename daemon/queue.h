@@ -29,6 +29,8 @@ struct queue_waiter {
 	queue_cb cb;
 	void *arg;
 	bool waiting;
+	/* Bytes the waiter wants to push (item_cost); 0 for "any small item". */
+	uint64_t need;
 };
 
 struct queue_stats {
@@ -56,7 +58,11 @@ const struct queue_stats *queue_stats(const struct queue *q);
 const char *queue_name(const struct queue *q);
 
 void queue_set_consumer(struct queue *q, queue_cb cb, void *arg);
-/* One-shot: cb(arg) runs from the loop once the queue is below its low mark. */
+/*
+ * One-shot: cb(arg) runs from the loop once the queue is below its low mark and
+ * an item of w->need bytes would fit (set need first; a waiter is never woken
+ * just to be refused again).
+ */
 void queue_wait_space(struct queue *q, struct queue_waiter *w, queue_cb cb, void *arg);
 void queue_cancel_wait(struct queue *q, struct queue_waiter *w);
 

@@ -6,6 +6,7 @@
 #include "report.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,12 @@ void report_free(struct report *r)
 	free(r);
 }
 
+/* Only these kinds are told apart by status; a timeout is a timeout however it ended. */
+static bool keyed_by_status(enum failure_kind k)
+{
+	return k == FAIL_EXIT || k == FAIL_SIGNAL;
+}
+
 void report_add(struct report *r, const char *stage, const char *source, const struct item *it,
 		const struct failure *f)
 {
@@ -76,7 +83,8 @@ void report_add(struct report *r, const char *stage, const char *source, const s
 	r->total++;
 	for (size_t i = 0; i < r->n && g == NULL; i++)
 		if (strcmp(r->g[i].stage, stage) == 0 && r->g[i].kind == f->kind &&
-		    r->g[i].exit_status == f->exit_status && r->g[i].signal == f->signal)
+		    (!keyed_by_status(f->kind) ||
+		     (r->g[i].exit_status == f->exit_status && r->g[i].signal == f->signal)))
 			g = &r->g[i];
 	if (g == NULL) {
 		if (r->n == r->cap) {
@@ -87,8 +95,8 @@ void report_add(struct report *r, const char *stage, const char *source, const s
 		memset(g, 0, sizeof(*g));
 		g->stage = xstrdup(stage);
 		g->kind = f->kind;
-		g->exit_status = f->exit_status;
-		g->signal = f->signal;
+		g->exit_status = keyed_by_status(f->kind) ? f->exit_status : -1;
+		g->signal = keyed_by_status(f->kind) ? f->signal : 0;
 	}
 	g->count++;
 	if (g->n_ex < REPORT_EXAMPLES) {

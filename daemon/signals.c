@@ -52,5 +52,7 @@ void signals_free(void)
 		if (events[i] != NULL)
 			event_free(events[i]);
 		events[i] = NULL;
+		/* The exit code is decided: a late signal must not turn it into a death. */
+		signal(handled[i], SIG_IGN);
 	}
 }

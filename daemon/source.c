@@ -208,6 +208,7 @@ static void source_resume_cb(void *arg)
 		return;
 	if (s->pending != NULL) {
 		if (!queue_push(s->out, s->pending)) {
+			s->queue_wait.need = item_cost(s->pending);
 			queue_wait_space(s->out, &s->queue_wait, source_resume_cb, s);
 			return;
 		}
@@ -234,9 +235,10 @@ static void source_pause(struct source *s)
 		s->paused = true;
 		s->paused_since = now_usec();
 	}
-	if (s->pending != NULL)
+	if (s->pending != NULL) {
+		s->queue_wait.need = item_cost(s->pending);
 		queue_wait_space(s->out, &s->queue_wait, source_resume_cb, s);
-	else
+	} else
 		pipeline_wait_memory(s->p, &s->memory_wait, source_resume_cb, s);
 }
 

@@ -363,6 +363,7 @@ static void flush_outq(struct stage *st)
 		if (slot->state != SLOT_DONE)
 			continue;
 		if (!slot_flush(slot)) {
+			st->out_waiter.need = item_cost(slot->pending);
 			queue_wait_space(st->out, &st->out_waiter, out_space_cb, st);
 			break;
 		}
@@ -402,6 +403,7 @@ static void flush_orderq(struct stage *st)
 			break;
 		}
 		if (!push_list(st, &e->pending)) {
+			st->out_waiter.need = item_cost(e->pending);
 			queue_wait_space(st->out, &st->out_waiter, out_space_cb, st);
 			break;
 		}
@@ -499,8 +501,10 @@ void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct
 		check_max_failures(st);
 	} else {
 		st->ok++;
+		/* A builtin may have passed its input on as the output: same identity. */
 		if (outputs == NULL || st->last)
-			pipeline_item_done(st->p, cs->name, slot->item, slot->started_at, NULL);
+			pipeline_item_done(st->p, cs->name, slot->item != NULL ? slot->item : outputs,
+					   slot->started_at, NULL);
 	}
 	item_free(slot->item);
 	slot->item = NULL;

@@ -164,6 +164,48 @@ START_TEST(space_waiter_wakes_below_low_mark)
 }
 END_TEST
 
+START_TEST(big_waiter_waits_until_it_fits)
+{
+	/* A producer holding a large item must not be woken only to be refused again
+	 * (that was a busy loop): it is woken once its item fits. */
+	struct item *big = it("0123456789012345678901234567890123456789");
+	uint64_t cost = item_cost(big);
+	struct queue *q = make(100, 3 * cost, WHEN_FULL_BLOCK);
+	struct queue_waiter w = {0};
+	for (int i = 0; i < 3; i++)
+		ck_assert(queue_push(q, it("0123456789012345678901234567890123456789")));
+	ck_assert(!queue_push(q, big));
+	woken = 0;
+	w.need = cost;
+	queue_wait_space(q, &w, wake_cb, NULL);
+	item_free(queue_pop(q)); /* 2 left: below 3/4 of the bytes, and the big one fits */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(woken, 1);
+	ck_assert(queue_push(q, big));
+
+	/* Bigger than what is free even below the low mark: not woken until it fits. */
+	struct item *huge = item_new(NULL, 0, 99, 0);
+	huge = realloc(huge, sizeof(*huge) + 2 * cost);
+	item_stats.live_bytes -= item_cost(huge);
+	huge->len = 2 * cost - sizeof(*huge) - 1; /* item_cost(huge) == 2 * cost */
+	item_stats.live_bytes += item_cost(huge);
+	memset(huge->data, 'h', huge->len);
+	huge->data[huge->len] = '\0';
+	ck_assert(!queue_push(q, huge));
+	woken = 0;
+	w.need = item_cost(huge);
+	queue_wait_space(q, &w, wake_cb, NULL);
+	item_free(queue_pop(q)); /* 2 left */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(woken, 0);
+	item_free(queue_pop(q)); /* 1 left: 1 + 2 = 3 items' worth fits */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(woken, 1);
+	ck_assert(queue_push(q, huge));
+	queue_free(q);
+}
+END_TEST
+
 START_TEST(cancelled_waiter_never_fires)
 {
 	struct queue *q = make(1, 1 << 20, WHEN_FULL_BLOCK);
@@ -237,6 +279,7 @@ int main(void)
 	tcase_add_test(tc, drop_oldest);
 	tcase_add_test(tc, pills_ignore_bounds);
 	tcase_add_test(tc, space_waiter_wakes_below_low_mark);
+	tcase_add_test(tc, big_waiter_waits_until_it_fits);
 	tcase_add_test(tc, cancelled_waiter_never_fires);
 	tcase_add_test(tc, consumer_told_when_items_arrive);
 	tcase_add_test(tc, take_all_keeps_order_and_drops_pills);
