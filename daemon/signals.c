@@ -48,11 +48,21 @@ void signals_init(struct event_base *base, struct pipeline *p)
 
 void signals_free(void)
 {
+	sigset_t set, old;
+	/*
+	 * The exit code is decided: a late signal must not turn it into a death. Freeing
+	 * an event restores the default action, so the signals are blocked across the
+	 * switch to "ignore"; one that arrives meanwhile is then discarded.
+	 */
+	sigemptyset(&set);
+	for (size_t i = 0; i < ARRAY_LEN(handled); i++)
+		sigaddset(&set, handled[i]);
+	sigprocmask(SIG_BLOCK, &set, &old);
 	for (size_t i = 0; i < ARRAY_LEN(handled); i++) {
 		if (events[i] != NULL)
 			event_free(events[i]);
 		events[i] = NULL;
-		/* The exit code is decided: a late signal must not turn it into a death. */
 		signal(handled[i], SIG_IGN);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
