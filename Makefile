@@ -1,5 +1,6 @@
 # sluice: build, run the demo, test, benchmark, install.
-#   make            build daemon/sluiced (and daemon/sluicectl when present)
+#   make            build daemon/sluiced and sluicectl
+#   make install    sluiced, sluicectl, systemd units, man pages, an example config
 #   make run        install missing dependencies, build, run conf/demo.yaml
 #   make check      install missing dependencies, unit + integration tests,
 #                   then the same suite under ASan+UBSan (SANITIZE=1)
@@ -75,19 +76,40 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench/run
 
+# Where `make install` puts things; DESTDIR is prepended to every one of them.
+# The units name $(SBINDIR)/sluiced (rewritten from the /usr/local/sbin in
+# systemd/*.service); the example config is never installed over an existing one.
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+CONFDIR     ?= /etc/sluice
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/sluice
-	install -m 0755 $(BUILD)/sluiced $(DESTDIR)$(PREFIX)/sbin/sluiced
-	if [ -f $(BUILD)/sluicectl ]; then install -m 0755 $(BUILD)/sluicectl $(DESTDIR)$(PREFIX)/bin/sluicectl; fi
-	install -m 0644 conf/demo.yaml $(DESTDIR)/etc/sluice/example.yaml.sample
-	if ls systemd/*.service >/dev/null 2>&1; then \
-		install -d $(DESTDIR)/lib/systemd/system && \
-		install -m 0644 systemd/*.service $(DESTDIR)/lib/systemd/system/; fi
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CONFDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/sluiced $(DESTDIR)$(SBINDIR)/sluiced
+	install -m 0755 $(BUILD)/sluicectl $(DESTDIR)$(BINDIR)/sluicectl
+	for u in systemd/*.service; do \
+		sed 's|/usr/local/sbin/sluiced|$(SBINDIR)/sluiced|g' "$$u" \
+			>"$(DESTDIR)$(UNITDIR)/$${u##*/}" && \
+		chmod 0644 "$(DESTDIR)$(UNITDIR)/$${u##*/}" || exit 1; \
+	done
+	install -m 0644 systemd/sluice.sysusers $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
+	[ -e $(DESTDIR)$(CONFDIR)/example.yaml ] || \
+		install -m 0644 conf/example.yaml $(DESTDIR)$(CONFDIR)/example.yaml
+	install -m 0644 man/sluicectl.1 $(DESTDIR)$(MANDIR)/man1/sluicectl.1
+	install -m 0644 man/sluice.yaml.5 $(DESTDIR)$(MANDIR)/man5/sluice.yaml.5
+	install -m 0644 man/sluiced.8 $(DESTDIR)$(MANDIR)/man8/sluiced.8
 
 lint:
 	clang-format --dry-run --Werror daemon/*.c daemon/*.h tests/unit/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--suppress=missingIncludeSystem -D_GNU_SOURCE daemon tests/unit
+		--suppress=missingIncludeSystem -D_GNU_SOURCE \
+		--include=/usr/include/$(shell $(CC) -dumpmachine)/sys/queue.h \
+		daemon tests/unit
 
 clean:
 	rm -rf build daemon/sluiced daemon/sluicectl

@@ -60,7 +60,7 @@
 #define MAX_ARGS  4
 
 static const char usage_text[] =
-	"commands: status [json] | pause NAME | resume NAME | scale STAGE N | drain | reload";
+    "commands: status [json] | pause NAME | resume NAME | scale STAGE N | drain | reload";
 
 struct conn {
 	struct control *ctl;
@@ -79,7 +79,7 @@ struct control {
 	char *path;
 	dev_t dev;
 	ino_t ino;
-	TAILQ_HEAD(, conn) conns;
+	TAILQ_HEAD(conn_list, conn) conns;
 	size_t n_conns;
 	uint64_t busy, busy_logged_at, accept_err_logged_at;
 };
@@ -113,10 +113,8 @@ static void conn_close(struct conn *cn)
 	bufferevent_free(cn->bev);
 	event_free(cn->deadline);
 	free(cn);
-	if (drain) {
-		log_info("control: drain requested: stopping gracefully");
+	if (drain)
 		pipeline_stop(c->p);
-	}
 }
 
 static void write_done_cb(struct bufferevent *bev, void *arg)
@@ -128,7 +126,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg);
 
 /* Sends body (may be NULL) and the final line, then closes once it is written. */
 static void reply(struct conn *cn, struct evbuffer *body, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void reply(struct conn *cn, struct evbuffer *body, const char *fmt, ...)
 {
 	struct evbuffer *out = bufferevent_get_output(cn->bev);
@@ -210,8 +208,9 @@ static void handle(struct conn *cn, char *line, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)line[i];
 		if ((ch < 0x20 && ch != '\t') || ch >= 0x7f) {
-			reply(cn, NULL, "error: the request is not a line of text (byte 0x%02x at "
-					"offset %zu); %s",
+			reply(cn, NULL,
+			      "error: the request is not a line of text (byte 0x%02x at "
+			      "offset %zu); %s",
 			      ch, i, usage_text);
 			return;
 		}
@@ -232,8 +231,8 @@ static void handle(struct conn *cn, char *line, size_t n)
 	const char *cmd = argv[0];
 
 	if (strcmp(cmd, "status") == 0 && argc <= 2) {
-		bool json = argc == 2 && (strcmp(argv[1], "json") == 0 ||
-					  strcmp(argv[1], "--json") == 0);
+		bool json =
+		    argc == 2 && (strcmp(argv[1], "json") == 0 || strcmp(argv[1], "--json") == 0);
 		if (argc == 2 && !json) {
 			reply(cn, NULL, "error: status takes no argument but 'json'");
 			return;
@@ -263,8 +262,9 @@ static void handle(struct conn *cn, char *line, size_t n)
 			      printable(argv[1], pbuf, sizeof(pbuf)));
 		} else if (argv[2][0] < '0' || argv[2][0] > '9' || *end != '\0' || errno != 0 ||
 			   w < 1 || w > 100000) {
-			reply(cn, NULL, "error: the worker count must be a whole number from 1 to "
-					"100000, not '%s'",
+			reply(cn, NULL,
+			      "error: the worker count must be a whole number from 1 to "
+			      "100000, not '%s'",
 			      printable(argv[2], pbuf, sizeof(pbuf)));
 		} else {
 			unsigned was = stage_workers(st);
@@ -276,13 +276,14 @@ static void handle(struct conn *cn, char *line, size_t n)
 				reply(cn, NULL, "%s: %lu worker(s) (was %u)\nok", argv[1], w, was);
 		}
 	} else if (strcmp(cmd, "drain") == 0 && argc == 1) {
-		if (!pipeline_ready(p)) {
+		if (pipeline_stop_requested(p)) {
 			/* A second stop would cancel; drain is meant to be safe to repeat. */
 			reply(cn, NULL, "already %s\nok", pipeline_state_name(p));
 		} else {
 			log_info("control: drain (uid %u)", (unsigned)cn->uid);
 			cn->drain_after = true;
-			reply(cn, NULL, "draining: sources stop, queued items finish (grace %.0fs)\nok",
+			reply(cn, NULL,
+			      "draining: sources stop, queued items finish (grace %.0fs)\nok",
 			      (double)pipeline_conf(p)->shutdown.grace / 1e6);
 		}
 	} else if (strcmp(cmd, "reload") == 0 && argc == 1) {
@@ -294,8 +295,8 @@ static void handle(struct conn *cn, char *line, size_t n)
 		   strcmp(cmd, "drain") == 0 || strcmp(cmd, "reload") == 0) {
 		reply(cn, NULL, "error: wrong number of arguments for '%s'; %s", cmd, usage_text);
 	} else {
-		reply(cn, NULL, "error: unknown command '%s'; %s", printable(cmd, pbuf, sizeof(pbuf)),
-		      usage_text);
+		reply(cn, NULL, "error: unknown command '%s'; %s",
+		      printable(cmd, pbuf, sizeof(pbuf)), usage_text);
 	}
 }
 
@@ -367,9 +368,10 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		return;
 	}
 	if (cr.uid != 0 && cr.uid != geteuid()) {
-		log_warnx("control: refused a connection from uid %u (pid %d): only root and uid %u "
-			  "may control this daemon",
-			  (unsigned)cr.uid, (int)cr.pid, (unsigned)geteuid());
+		log_warnx(
+		    "control: refused a connection from uid %u (pid %d): only root and uid %u "
+		    "may control this daemon",
+		    (unsigned)cr.uid, (int)cr.pid, (unsigned)geteuid());
 		send_and_close(fd, "error: permission denied\n");
 		return;
 	}

@@ -42,8 +42,8 @@ struct metrics {
 	struct evhttp *http;
 };
 
-int metrics_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *port,
-			 char *err, size_t errlen)
+int metrics_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *port, char *err,
+			 size_t errlen)
 {
 	const char *h = listen, *colon;
 	size_t hl;
@@ -90,8 +90,8 @@ int metrics_parse_listen(const char *listen, char *host, size_t hostlen, unsigne
 	unsigned long v = 0;
 	if (*ps == '\0' || strspn(ps, "0123456789") != strlen(ps) || strlen(ps) > 5 ||
 	    (v = strtoul(ps, NULL, 10)) > 65535) {
-		snprintf(err, errlen, "metrics.listen '%s': the port must be a number from 0 to 65535",
-			 listen);
+		snprintf(err, errlen,
+			 "metrics.listen '%s': the port must be a number from 0 to 65535", listen);
 		return -1;
 	}
 	memcpy(host, h, hl);
@@ -137,14 +137,15 @@ static void request_cb(struct evhttp_request *req, void *arg)
 			send_text(req, HTTP_OK, "OK", "text/plain; charset=utf-8", body);
 		} else {
 			evbuffer_add_printf(body, "not ready: %s\n", pipeline_state_name(m->p));
-			send_text(req, 503, "Service Unavailable", "text/plain; charset=utf-8", body);
+			send_text(req, 503, "Service Unavailable", "text/plain; charset=utf-8",
+				  body);
 		}
 	} else if (strcmp(path, "/status") == 0) {
 		status_json(m->p, body);
 		send_text(req, HTTP_OK, "OK", "application/json", body);
 	} else {
-		evbuffer_add_printf(body,
-				    "not found; try /metrics, /health/live, /health/ready, /status\n");
+		evbuffer_add_printf(
+		    body, "not found; try /metrics, /health/live, /health/ready, /status\n");
 		send_text(req, HTTP_NOTFOUND, "Not Found", "text/plain; charset=utf-8", body);
 	}
 	evbuffer_free(body);
@@ -152,10 +153,10 @@ static void request_cb(struct evhttp_request *req, void *arg)
 
 /* ---- setting up ---- */
 
-static int listen_socket(const char *host, unsigned port, char *bound, size_t boundlen,
-			 int *code)
+static int listen_socket(const char *host, unsigned port, char *bound, size_t boundlen, int *code)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	char ps[8];
@@ -233,9 +234,9 @@ struct metrics *metrics_new(struct pipeline *p, const char *listen, int *exit_co
 	}
 	/* Every method reaches request_cb, so the answer to the others is 405, not 501. */
 	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-						    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+						EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+						EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_timeout(m->http, 10);
 	evhttp_set_max_headers_size(m->http, 8192);
 	evhttp_set_max_body_size(m->http, 4096);

@@ -965,7 +965,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	status_line(p, line, sizeof(line));
 	/* Counters every 5 s; a change of state (a pause, a drain) at once. */
 	if (p->ticks % 5 == 0 || strncmp(line, p->last_status, strcspn(line, ":")) != 0 ||
-	    strstr(line, "held back") != strstr(p->last_status, "held back")) {
+	    (strstr(line, "held back") == NULL) != (strstr(p->last_status, "held back") == NULL)) {
 		sdnotify("STATUS=%s", line);
 		snprintf(p->last_status, sizeof(p->last_status), "%s", line);
 	}
@@ -985,6 +985,11 @@ const char *pipeline_state_name(const struct pipeline *p)
 	if (p->state == ST_RUNNING && p->stop_requested)
 		return "draining";
 	return names[p->state];
+}
+
+bool pipeline_stop_requested(const struct pipeline *p)
+{
+	return p->stop_requested || p->state == ST_CANCELLING;
 }
 
 bool pipeline_ready(const struct pipeline *p)

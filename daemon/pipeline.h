@@ -54,6 +54,8 @@ bool pipeline_is_job(const struct pipeline *p);
 /* Read-only views, for status, metrics and sd_notify. */
 const char *pipeline_state_name(const struct pipeline *p);
 bool pipeline_ready(const struct pipeline *p); /* running, not stopping or cancelled */
+/* A stop (signal, drain) or a cancel was asked for: a second one would cancel. */
+bool pipeline_stop_requested(const struct pipeline *p);
 double pipeline_uptime(const struct pipeline *p);
 size_t pipeline_n_sources(const struct pipeline *p);
 struct source *pipeline_source(const struct pipeline *p, size_t i);

@@ -61,12 +61,14 @@ static int services_check(const struct conf *conf)
 	unsigned port;
 	int bad = 0;
 
-	if (conf->control.socket != NULL && control_check(conf->control.socket, err, sizeof(err)) < 0) {
+	if (conf->control.socket != NULL &&
+	    control_check(conf->control.socket, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", conf->file, err);
 		bad = 1;
 	}
 	if (conf->metrics.listen != NULL &&
-	    metrics_parse_listen(conf->metrics.listen, host, sizeof(host), &port, err, sizeof(err)) < 0) {
+	    metrics_parse_listen(conf->metrics.listen, host, sizeof(host), &port, err,
+				 sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", conf->file, err);
 		bad = 1;
 	}
