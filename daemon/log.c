@@ -6,6 +6,7 @@
  */
 #include "log.h"
 #include "progress.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -96,6 +97,16 @@ static size_t json_escape(char *out, size_t cap, const char *s)
 			out[o++] = 'n';
 		} else if (c < 0x20) {
 			o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+		} else if (c >= 0x80) {
+			/* A byte that is not valid UTF-8 is escaped: every line must parse. */
+			size_t n = utf8_valid_len((const unsigned char *)s, strnlen(s, 4));
+			if (n == 0) {
+				o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+			} else {
+				memcpy(out + o, s, n);
+				o += n;
+				s += n - 1;
+			}
 		} else {
 			out[o++] = (char)c;
 		}

@@ -137,10 +137,23 @@ char *json_escape_bytes(const char *s, size_t len)
 			*o++ = '\\', *o++ = 'r';
 			break;
 		default:
-			if (c < 0x20 || c == 0x7f)
+			if (c < 0x20 || c == 0x7f) {
 				o += sprintf(o, "\\u%04x", c);
-			else
+			} else if (c < 0x80) {
 				*o++ = (char)c;
+			} else {
+				/* JSON is UTF-8: a byte that is not part of a valid sequence is
+				 * written as the code point of the same number, so every line
+				 * parses and the byte can still be told. */
+				size_t n = utf8_valid_len((const unsigned char *)s + i, len - i);
+				if (n == 0) {
+					o += sprintf(o, "\\u%04x", c);
+				} else {
+					memcpy(o, s + i, n);
+					o += n;
+					i += n - 1;
+				}
+			}
 		}
 	}
 	*o = '\0';

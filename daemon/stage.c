@@ -43,7 +43,8 @@ struct stage_slot {
 	void *work;	      /* the worker kind's own per-slot state */
 	struct event *timer;  /* the item's timeout, or the retry backoff */
 	uint64_t started_at;
-	bool timed_out, cancelled, in_outq, finishing;
+	bool timed_out, cancelled, in_outq, finishing, blocked;
+	TAILQ_ENTRY(stage_slot) block_entry; /* running, with emitted results held */
 	struct order_entry *entry; /* ordered: the item's place in orderq */
 	struct stage_slot *next_idle;
 	TAILQ_ENTRY(stage_slot) out_entry;
@@ -73,6 +74,7 @@ struct stage {
 	unsigned n_finishing;
 	struct stage_slot *idle;
 	TAILQ_HEAD(, stage_slot) outq;
+	TAILQ_HEAD(, stage_slot) blocked;
 	TAILQ_HEAD(, order_entry) orderq;
 	unsigned n_order; /* entries in orderq */
 	struct queue_waiter out_waiter;
@@ -87,6 +89,7 @@ struct stage {
 static void stage_pump(struct stage *st);
 static void flush_outq(struct stage *st);
 static void flush_orderq(struct stage *st);
+static void out_space_cb(void *arg);
 
 static struct timeval tv_of(uint64_t usec)
 {
@@ -205,6 +208,7 @@ struct stage *stage_new(struct pipeline *p, const struct conf_stage *cs, struct 
 	st->in = in;
 	st->out = out;
 	TAILQ_INIT(&st->outq);
+	TAILQ_INIT(&st->blocked);
 	TAILQ_INIT(&st->orderq);
 	if (st->kind->init != NULL && st->kind->init(st, &st->state, err, errlen) < 0) {
 		free(st);
@@ -346,9 +350,56 @@ static bool slot_flush(struct stage_slot *slot)
 	return push_list(slot->st, &slot->pending);
 }
 
+/* Running slots whose emitted results were held: pass them on, let them go on. */
+static void flush_blocked(struct stage *st)
+{
+	struct stage_slot *slot;
+	while ((slot = TAILQ_FIRST(&st->blocked)) != NULL) {
+		if (!push_list(st, &slot->pending)) {
+			st->out_waiter.need = item_cost(slot->pending);
+			queue_wait_space(st->out, &st->out_waiter, out_space_cb, st);
+			return;
+		}
+		TAILQ_REMOVE(&st->blocked, slot, block_entry);
+		slot->blocked = false;
+		if (st->kind->output_ready != NULL && slot->state == SLOT_RUNNING)
+			st->kind->output_ready(slot);
+	}
+}
+
+bool stage_slot_emit(struct stage_slot *slot, struct item *it)
+{
+	struct stage *st = slot->st;
+	it->next = NULL;
+	it->attempts = 0;
+	if (st->cancelling) {
+		queue_push_force(st->out, it);
+		return true;
+	}
+	if (slot->pending == NULL && queue_push(st->out, it))
+		return true;
+	struct item **tailp = &slot->pending;
+	while (*tailp != NULL)
+		tailp = &(*tailp)->next;
+	*tailp = it;
+	if (!slot->blocked) {
+		slot->blocked = true;
+		TAILQ_INSERT_TAIL(&st->blocked, slot, block_entry);
+	}
+	st->out_waiter.need = item_cost(slot->pending);
+	queue_wait_space(st->out, &st->out_waiter, out_space_cb, st);
+	return false;
+}
+
+bool stage_slot_ordered(struct stage_slot *slot)
+{
+	return slot->st->conf->ordered;
+}
+
 static void out_space_cb(void *arg)
 {
 	struct stage *st = arg;
+	flush_blocked(st);
 	flush_outq(st);
 	flush_orderq(st);
 	if (!st->cancelling)
@@ -511,6 +562,19 @@ void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct
 	/* attempts count per stage: results start afresh in the next one. */
 	for (struct item *o = outputs; o != NULL; o = o->next)
 		o->attempts = 0;
+	/* Results it emitted while running and that are still held go first. */
+	if (slot->blocked) {
+		TAILQ_REMOVE(&st->blocked, slot, block_entry);
+		slot->blocked = false;
+	}
+	if (slot->pending != NULL) {
+		struct item **tailp = &slot->pending;
+		while (*tailp != NULL)
+			tailp = &(*tailp)->next;
+		*tailp = outputs;
+		outputs = slot->pending;
+		slot->pending = NULL;
+	}
 
 	st->n_busy--;
 	if (slot->entry != NULL) {
@@ -560,6 +624,8 @@ void stage_cancel(struct stage *st)
 	evtimer_del(st->rate_timer);
 	queue_cancel_wait(st->out, &st->out_waiter);
 	bool shielded = false;
+	/* Results already emitted by running items go on (and to the spool downstream). */
+	flush_blocked(st);
 	for (unsigned i = 0; i < st->n_slots; i++) {
 		struct stage_slot *slot = st->slots[i];
 		switch (slot->state) {

@@ -44,9 +44,11 @@ struct worker_kind {
 	 * stage_slot_finished(). Returns false when there is nothing to wait for.
 	 */
 	bool (*finish)(struct stage_slot *slot);
+	/* Optional: results emitted while running (stage_slot_emit) may flow again. */
+	void (*output_ready)(struct stage_slot *slot);
 };
 
-extern const struct worker_kind work_exec, work_builtin, work_coproc;
+extern const struct worker_kind work_exec, work_builtin, work_coproc, work_http;
 
 #define STAGE_HIST_BUCKETS 12
 extern const double stage_hist_bounds[STAGE_HIST_BUCKETS]; /* seconds; +Inf is implied */
@@ -99,6 +101,14 @@ void **stage_slot_work(struct stage_slot *slot); /* the kind's per-slot pointer 
  * linked by ->next, may be NULL) go downstream; else it failed.
  */
 void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct failure *f);
+/*
+ * Passes one result on while the item is still running (a command's output
+ * lines as they come). Takes the item in any case; false means "stop producing
+ * until output_ready()": the queue downstream is full.
+ */
+bool stage_slot_emit(struct stage_slot *slot, struct item *it);
+/* Results leave this stage in input order (no streaming of partial results). */
+bool stage_slot_ordered(struct stage_slot *slot);
 /* After finish() returned true: the slot's long-lived work has ended. */
 void stage_slot_finished(struct stage_slot *slot);
 struct stage *stage_slot_stage(struct stage_slot *slot);

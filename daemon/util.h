@@ -20,6 +20,12 @@ uint64_t now_usec(void);
 /* Wall clock in seconds, for log and dead-letter timestamps. */
 double wall_time(void);
 
+/*
+ * Length of the valid UTF-8 sequence at p (1..4), or 0 if the bytes there are not
+ * one (a stray continuation byte, an overlong form, a surrogate, a cut sequence).
+ */
+size_t utf8_valid_len(const unsigned char *p, size_t left);
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

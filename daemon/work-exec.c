@@ -47,6 +47,8 @@ struct exec_run {
 	char err_tail[STDERR_TAIL];
 	size_t err_len;
 	bool exited, overflow, done;
+	bool stream;  /* stdout: lines, unordered: pass lines on as they come */
+	bool blocked; /* streaming, and the stage's output queue is full */
 	int status;
 };
 
@@ -175,7 +177,8 @@ static void run_maybe_complete(struct exec_run *r)
 		break;
 	}
 	case EXEC_STDOUT_LINES:
-		outputs = split_lines(in, r->out, r->out_len);
+		/* Streamed lines are already on their way; buffered ones go now. */
+		outputs = r->stream ? NULL : split_lines(in, r->out, r->out_len);
 		break;
 	case EXEC_STDOUT_DISCARD:
 		break;
@@ -188,9 +191,36 @@ static void run_maybe_complete(struct exec_run *r)
 	stage_slot_done(slot, outputs, NULL);
 }
 
+/*
+ * Streaming: passes on every complete line in the buffer (all of it at EOF).
+ * Returns false when the stage said to stop: reading waits for output_ready.
+ */
+static bool stream_lines(struct exec_run *r, bool eof)
+{
+	size_t start = 0;
+	bool more = true;
+	while (more && start < r->out_len) {
+		char *nl = memchr(r->out + start, '\n', r->out_len - start);
+		if (nl == NULL && !eof)
+			break;
+		size_t end = nl != NULL ? (size_t)(nl - r->out) : r->out_len;
+		struct item *it = item_derive(stage_slot_item(r->slot), r->out + start, end - start);
+		start = nl != NULL ? end + 1 : end;
+		more = stage_slot_emit(r->slot, it);
+	}
+	memmove(r->out, r->out + start, r->out_len - start);
+	r->out_len -= start;
+	r->blocked = !more;
+	if (r->blocked && r->out_ev != NULL)
+		event_del(r->out_ev);
+	return more;
+}
+
 static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct exec_run *r = arg;
+	if (r->stream && r->blocked)
+		return;
 	for (;;) {
 		if (r->out_cap - r->out_len < 4096) {
 			size_t cap = r->out_cap ? r->out_cap * 2 : 16384;
@@ -200,6 +230,9 @@ static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 		ssize_t n = read(fd, r->out + r->out_len, r->out_cap - r->out_len);
 		if (n > 0) {
 			r->out_len += (size_t)n;
+			/* Streaming, the limit is per line: what is left after the complete ones. */
+			if (r->stream && !stream_lines(r, false))
+				return;
 			if (r->out_len > r->es->max_out) {
 				/* A flood: stop it now rather than buffer it. */
 				r->overflow = true;
@@ -215,10 +248,24 @@ static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return;
+		if (r->stream && !r->overflow)
+			stream_lines(r, true); /* a last line without its newline */
 		close_stream(&r->out_ev, &r->out_fd); /* EOF or error */
 		break;
 	}
 	run_maybe_complete(r);
+}
+
+static void exec_output_ready(struct stage_slot *slot)
+{
+	struct exec_run *r = *stage_slot_work(slot);
+	if (r == NULL || !r->blocked)
+		return;
+	r->blocked = false;
+	if (!stream_lines(r, false))
+		return;
+	if (r->out_ev != NULL)
+		event_add(r->out_ev, NULL);
 }
 
 static void err_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -273,6 +320,12 @@ static void in_write_cb(evutil_socket_t fd, short what, void *arg)
 static void linger_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct exec_run *r = arg;
+	if (r->blocked) {
+		/* Not abandoned: we stopped reading (backpressure). Look again later. */
+		struct timeval tv = {2, 0};
+		evtimer_add(r->linger, &tv);
+		return;
+	}
 	/* Something outside the process group still holds the pipes open. */
 	close_stream(&r->out_ev, &r->out_fd);
 	close_stream(&r->err_ev, &r->err_fd);
@@ -309,6 +362,7 @@ static void exec_start(struct stage_slot *slot)
 
 	r->slot = slot;
 	r->es = es;
+	r->stream = cs->stdout_mode == EXEC_STDOUT_LINES && !stage_slot_ordered(slot);
 	r->in_fd = r->out_fd = r->err_fd = -1;
 	*stage_slot_work(slot) = r;
 
@@ -383,4 +437,5 @@ const struct worker_kind work_exec = {
     .free = exec_free,
     .start = exec_start,
     .cancel = exec_cancel,
+    .output_ready = exec_output_ready,
 };

@@ -57,7 +57,7 @@ _REAPED=" "       # the ones wait_exit has collected
 _alive() { # PID: exists and is not a zombie
 	local line
 	[ -r "/proc/$1/stat" ] || return 1
-	read -r line <"/proc/$1/stat" 2>/dev/null || return 1
+	read -r line 2>/dev/null <"/proc/$1/stat" || return 1
 	line=${line##*) }
 	[ "${line%% *}" != Z ]
 }
@@ -304,7 +304,7 @@ assert_no_leftovers() { # [TIMEOUT_S]
 zombie_children() {
 	local f line st ppid out=
 	for f in /proc/[0-9]*/stat; do
-		read -r line <"$f" 2>/dev/null || continue
+		read -r line 2>/dev/null <"$f" || continue
 		line=${line##*) }
 		st=${line%% *}
 		[ "$st" = Z ] || continue
@@ -319,7 +319,7 @@ zombie_children() {
 children_of() {
 	local f line ppid out=
 	for f in /proc/[0-9]*/stat; do
-		read -r line <"$f" 2>/dev/null || continue
+		read -r line 2>/dev/null <"$f" || continue
 		line=${line##*) }
 		line=${line#* }
 		ppid=${line%% *}

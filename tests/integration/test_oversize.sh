@@ -57,4 +57,26 @@ check_accounting
 assert_file_eq "$T/want.txt" "$T/out2.txt" "output without a dead letter file"
 assert_eq 3 "$(summary_field source in rejected)" "source in rejected"
 grep -aqiE 'too large|too long|max_item_bytes|item_too_large' "$DAEMON_ERR" || fail "no log line about the rejected lines"
+
+# The same through a pipe (stdin source) and an exec source.
+cat >"$T/c3.yaml" <<YAML
+max_item_bytes: 100
+sources:
+  - { name: pipe, type: stdin }
+  - { name: cmd, type: exec, argv: [cat, $T/in.txt] }
+sinks:
+  - { name: out, type: file, path: $T/out3.txt }
+dead_letter: { type: file, path: $T/dead3.jsonl }
+YAML
+DAEMON_STDIN=$T/in.txt run_daemon "$T/c3.yaml"
+rc=$?
+assert_exit 1 "$rc" "sluiced (oversize lines from stdin and an exec source)"
+check_accounting
+assert_eq 3 "$(summary_field source pipe rejected)" "source pipe rejected"
+assert_eq 3 "$(summary_field source cmd rejected)" "source cmd rejected"
+assert_eq 8 "$(lines "$T/out3.txt")" "lines written (4 from each source)"
+{ cat "$T/want.txt" "$T/want.txt"; } | sort >"$T/want3.sorted"
+sort "$T/out3.txt" >"$T/out3.sorted"
+assert_file_eq "$T/want3.sorted" "$T/out3.sorted" "output from both sources (as a set)"
+assert_eq "6 item_too_large" "$(jsonl "$T/dead3.jsonl" field error | sort | uniq -c | sed 's/^ *//')" "dead letter kinds"
 exit 0
