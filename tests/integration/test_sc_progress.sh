@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The progress line: shown for a job when stderr is a terminal (run under
+# script(1), a real pseudo-terminal), redrawn in place with \r, counting items
+# done, a percentage of the estimated total, a rate; cleared at the end so the
+# summary starts on a clean line. Never shown when stderr is not a terminal
+# (unless --progress), and --no-progress turns it off on a terminal.
+. "$(dirname "$0")/../lib.sh"
+
+command -v script >/dev/null || { echo "script(1) is missing (util-linux)"; exit 77; }
+
+seq 1 60 >"$T/in.txt"
+cat >"$T/c.yaml" <<YAML
+name: prog
+sources:
+  - { name: in, type: file, path: $T/in.txt }
+stages:
+  - name: work
+    workers: 4
+    exec: { argv: [sh, -c, 'sleep 0.05; echo "\$1"', sh, "{}"] }
+sinks:
+  - { name: out, type: file, path: $T/out.txt }
+YAML
+
+# On a terminal: what a person sees, as script(1) records it.
+env SLUICE_TEST_MARK="$MARK" script -qfec "$SLUICED -c $T/c.yaml" "$T/tty.log" </dev/null >/dev/null 2>&1
+rc=$?
+assert_exit 0 "$rc" "sluiced under script(1)"
+tr '\r' '\n' <"$T/tty.log" | sed 's/\x1b\[K//g' >"$T/screen.txt"
+grep -E '^prog: +[0-9]+% of ~60 \| [0-9]+ done, 0 failed \| [0-9]+/s' "$T/screen.txt" >"$T/bars.txt" ||
+	fail "no progress line like 'prog:  50% of ~60 | 30 done, 0 failed | 40/s' on the terminal: $(head -c 600 "$T/screen.txt")"
+assert_ge "$(lines "$T/bars.txt")" 2 "progress redraws seen"
+grep -q 'ETA [0-9]*:[0-9][0-9]' "$T/bars.txt" || fail "no ETA in the progress lines: $(head -n 5 "$T/bars.txt")"
+# Done counts only go up, and the summary begins at the start of a line.
+sed -E 's/.*\| ([0-9]+) done.*/\1/' "$T/bars.txt" | sort -n -c || fail "the done count went down"
+grep -q '^summary: pipeline' "$T/screen.txt" || fail "the summary does not start on a clean line"
+assert_eq 60 "$(lines "$T/out.txt")" "items written"
+
+# Not a terminal: no progress line (no carriage returns at all on stderr).
+rm -f "$T/out.txt"
+run_daemon "$T/c.yaml"
+assert_exit 0 "$?" "sluiced, stderr a file"
+if grep -q $'\r' "$DAEMON_ERR"; then fail "a progress line was drawn although stderr is a file"; fi
+# --progress forces it on.
+rm -f "$T/out.txt"
+run_daemon "$T/c.yaml" --progress
+assert_exit 0 "$?" "sluiced --progress"
+grep -q $'\r''prog: ' "$DAEMON_ERR" || fail "--progress drew no progress line"
+# --no-progress on a terminal: none.
+rm -f "$T/out.txt"
+env SLUICE_TEST_MARK="$MARK" script -qfec "$SLUICED --no-progress -c $T/c.yaml" "$T/tty2.log" </dev/null >/dev/null 2>&1
+assert_exit 0 "$?" "sluiced --no-progress under script(1)"
+if grep -q ' done, 0 failed |' "$T/tty2.log"; then fail "--no-progress still drew a progress line"; fi
+exit 0
