@@ -273,6 +273,28 @@ void child_reap_blocking(uint64_t timeout_usec)
 	}
 }
 
+bool child_wait(struct child *c, uint64_t timeout_usec)
+{
+	uint64_t end = now_usec() + timeout_usec;
+	pid_t pid = c->pid;
+	for (;;) {
+		int status;
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid) {
+			struct child *t = table_take(pid);
+			if (t != NULL)
+				child_reaped(t, status);
+			return true;
+		}
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (now_usec() >= end)
+			return false;
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 char **child_env_merge(const struct conf_env *env, size_t n_env)
 {
 	size_t n = 0, k = 0;

@@ -15,6 +15,7 @@
 #ifndef SLUICE_CHILD_H
 #define SLUICE_CHILD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -53,6 +54,11 @@ void child_forget(struct child *c);
 unsigned child_count(void);
 /* Sends sig to every live child's group (at exit). */
 void child_kill_all(int sig);
+/*
+ * After the loop: blocks up to timeout_usec for c alone to exit (a sink's command
+ * finishing its input). True if it did; its exit callback has then run.
+ */
+bool child_wait(struct child *c, uint64_t timeout_usec);
 /* Blocks up to timeout_usec reaping children, for the very end of main. */
 void child_reap_blocking(uint64_t timeout_usec);
 

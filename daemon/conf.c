@@ -20,6 +20,7 @@
  */
 #include "conf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -31,7 +32,7 @@
 #include "util.h"
 
 #define MAX_ERRORS 100
-#define MAX_KEYS   16
+#define MAX_KEYS   32
 #define DESC_LEN   64
 
 struct conf_err {
@@ -65,14 +66,8 @@ static const struct keydef when_full_names[] = {
     {.name = "block"}, {.name = "drop_newest"}, {.name = "drop_oldest"}};
 static const struct keydef framing_names[] = {{.name = "lines"}, {.name = "nul"}};
 static const struct keydef source_type_names[] = {
-    {.name = "file"},
-    {.name = "stdin"},
-    {.name = "exec"},
-    {.name = "generate"},
-    {.name = "tcp", .later = true},
-    {.name = "unix", .later = true},
-    {.name = "http", .later = true},
-    {.name = "dir", .later = true},
+    {.name = "file"}, {.name = "stdin"}, {.name = "exec"}, {.name = "generate"},
+    {.name = "tcp"},  {.name = "unix"},	 {.name = "http"}, {.name = "dir"},
 };
 static const struct keydef exec_stdin_names[] = {{.name = "none"}, {.name = "item"}};
 static const struct keydef exec_stdout_names[] = {
@@ -81,15 +76,14 @@ static const struct keydef builtin_op_names[] = {{.name = "passthrough"}, {.name
 static const struct keydef on_failure_names[] = {
     {.name = "skip"}, {.name = "dead_letter"}, {.name = "cancel"}};
 static const struct keydef sink_type_names[] = {
-    {.name = "file"},
-    {.name = "stdout"},
-    {.name = "discard"},
-    {.name = "tcp", .later = true},
-    {.name = "unix", .later = true},
-    {.name = "exec", .later = true},
-    {.name = "http", .later = true},
+    {.name = "file"}, {.name = "stdout"}, {.name = "discard"}, {.name = "tcp"},
+    {.name = "unix"}, {.name = "exec"},	  {.name = "http"},
 };
 static const struct keydef dead_letter_type_names[] = {{.name = "file"}, {.name = "stdout"}};
+static const struct keydef split_names[] = {{.name = "none"}, {.name = "lines"}, {.name = "nul"}};
+static const struct keydef http_method_names[] = {{.name = "GET"},   {.name = "POST"},
+						  {.name = "PUT"},   {.name = "DELETE"},
+						  {.name = "PATCH"}, {.name = "HEAD"}};
 static const struct keydef fsync_names[] = {
     {.name = "never"}, {.name = "batch"}, {.name = "always"}};
 static const struct keydef log_level_names[] = {
@@ -109,6 +103,11 @@ const char *conf_sink_type_name(enum sink_type t)
 const char *conf_on_failure_name(enum on_failure f)
 {
 	return (size_t)f < ARRAY_LEN(on_failure_names) ? on_failure_names[f].name : "?";
+}
+
+const char *conf_http_method_name(enum http_method m)
+{
+	return (size_t)m < ARRAY_LEN(http_method_names) ? http_method_names[m].name : "?";
 }
 
 static const char *enum_name(const struct keydef *names, size_t n, int v)
@@ -605,13 +604,163 @@ static const char *kinds_list(unsigned mask, const struct keydef *names, size_t 
 {
 	buf[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		if (mask & (1u << i)) {
+		if ((mask & (1u << i)) && !names[i].later) {
 			if (buf[0] != '\0')
 				strncat(buf, ", ", len - strlen(buf) - 1);
 			strncat(buf, names[i].name, len - strlen(buf) - 1);
 		}
 	}
 	return buf;
+}
+
+/* --- addresses ------------------------------------------------------------------- */
+
+static bool valid_host_chars(const char *h, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		char ch = h[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_'))
+			return false;
+	}
+	return len > 0;
+}
+
+static bool valid_v6(const char *h, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+	struct in6_addr a;
+
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, h, len);
+	buf[len] = '\0';
+	return inet_pton(AF_INET6, buf, &a) == 1;
+}
+
+static int copy_host(const char *h, size_t len, char *host, size_t hostlen, const char **why)
+{
+	if (len >= hostlen) {
+		*why = "the host name is too long";
+		return -1;
+	}
+	memcpy(host, h, len);
+	host[len] = '\0';
+	return 0;
+}
+
+int conf_parse_hostport(const char *s, char *host, size_t hostlen, unsigned *port, const char **why)
+{
+	const char *colon, *h = s, *p;
+	size_t hl;
+	unsigned long n = 0;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL) {
+			*why = "an IPv6 address needs its closing ']'";
+			return -1;
+		}
+		h = s + 1;
+		hl = (size_t)(close - h);
+		if (!valid_v6(h, hl)) {
+			*why = "what is between '[' and ']' is not an IPv6 address";
+			return -1;
+		}
+		if (close[1] != ':') {
+			*why = "expected ':PORT' after the ']'";
+			return -1;
+		}
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL) {
+			*why = "expected HOST:PORT";
+			return -1;
+		}
+		hl = (size_t)(colon - s);
+		if (memchr(s, ':', hl) != NULL) {
+			*why = "an IPv6 address goes in brackets, as in [::1]:PORT";
+			return -1;
+		}
+		if (hl == 0) {
+			*why = "the host is missing (0.0.0.0 listens on every address)";
+			return -1;
+		}
+		if (!valid_host_chars(h, hl)) {
+			*why = "the host may only contain letters, digits, '.', '-' and '_'";
+			return -1;
+		}
+	}
+	p = colon + 1;
+	if (*p == '\0' || strspn(p, "0123456789") != strlen(p) || strlen(p) > 5 ||
+	    (n = strtoul(p, NULL, 10)) < 1 || n > 65535) {
+		*why = "the port must be a number from 1 to 65535";
+		return -1;
+	}
+	if (copy_host(h, hl, host, hostlen, why) < 0)
+		return -1;
+	*port = (unsigned)n;
+	return 0;
+}
+
+int conf_parse_url(const char *url, char *host, size_t hostlen, unsigned *port, const char **path,
+		   const char **why)
+{
+	char auth[320];
+	size_t alen;
+	const char *a, *rest;
+
+	if (strncasecmp(url, "https://", 8) == 0) {
+		*why = "https is not supported by this version of sluiced (no TLS); use http:// "
+		       "(a local TLS proxy can add it)";
+		return -1;
+	}
+	if (strncasecmp(url, "http://", 7) != 0) {
+		*why = "expected an http:// URL";
+		return -1;
+	}
+	a = url + 7;
+	alen = strcspn(a, "/?#");
+	rest = a + alen;
+	if (alen == 0) {
+		*why = "the host is missing";
+		return -1;
+	}
+	if (memchr(a, '@', alen) != NULL) {
+		*why = "user information (user@host) is not supported";
+		return -1;
+	}
+	if (alen >= sizeof(auth)) {
+		*why = "the host name is too long";
+		return -1;
+	}
+	memcpy(auth, a, alen);
+	auth[alen] = '\0';
+	const char *close = auth[0] == '[' ? strchr(auth, ']') : NULL;
+	if ((close != NULL && close[1] == ':') || (auth[0] != '[' && strchr(auth, ':') != NULL)) {
+		if (conf_parse_hostport(auth, host, hostlen, port, why) < 0)
+			return -1;
+	} else if (auth[0] == '[') {
+		if (close == NULL || close[1] != '\0' ||
+		    !valid_v6(auth + 1, (size_t)(close - auth - 1))) {
+			*why = "what is between '[' and ']' is not an IPv6 address";
+			return -1;
+		}
+		if (copy_host(auth + 1, (size_t)(close - auth - 1), host, hostlen, why) < 0)
+			return -1;
+		*port = 80;
+	} else {
+		if (!valid_host_chars(auth, alen)) {
+			*why = "the host may only contain letters, digits, '.', '-' and '_'";
+			return -1;
+		}
+		if (copy_host(auth, alen, host, hostlen, why) < 0)
+			return -1;
+		*port = 80;
+	}
+	*path = *rest == '\0' ? "/" : rest;
+	return 0;
 }
 
 /* --- queue ----------------------------------------------------------------------- */
@@ -646,38 +795,116 @@ static void load_queue(struct loader *ld, const yaml_node_t *v, const char *wher
 /* --- sources --------------------------------------------------------------------- */
 
 enum {
-	SO_NAME,
-	SO_TYPE,
-	SO_PATH,
-	SO_FOLLOW,
-	SO_FRAMING,
-	SO_COUNT,
-	SO_INTERVAL,
-	SO_TEMPLATE,
-	SO_ARGV,
-	SO_N
+	SRC_NAME,
+	SRC_TYPE,
+	SRC_PATH,
+	SRC_FOLLOW,
+	SRC_FRAMING,
+	SRC_COUNT,
+	SRC_INTERVAL,
+	SRC_TEMPLATE,
+	SRC_ARGV,
+	SRC_LISTEN,
+	SRC_MAX_CONNECTIONS,
+	SRC_IDLE_TIMEOUT,
+	SRC_ACK,
+	SRC_SPLIT,
+	SRC_QUEUE_TIMEOUT,
+	SRC_MAX_BODY,
+	SRC_DONE_DIR,
+	SRC_FAILED_DIR,
+	SRC_DELETE,
+	SRC_N
 };
-static const struct keydef source_keys[SO_N] = {
-    [SO_NAME] = {.name = "name"},	  [SO_TYPE] = {.name = "type"},
-    [SO_PATH] = {.name = "path"},	  [SO_FOLLOW] = {.name = "follow"},
-    [SO_FRAMING] = {.name = "framing"},	  [SO_COUNT] = {.name = "count"},
-    [SO_INTERVAL] = {.name = "interval"}, [SO_TEMPLATE] = {.name = "template"},
-    [SO_ARGV] = {.name = "argv"},
+static const struct keydef source_keys[SRC_N] = {
+    [SRC_NAME] = {.name = "name"},
+    [SRC_TYPE] = {.name = "type"},
+    [SRC_PATH] = {.name = "path"},
+    [SRC_FOLLOW] = {.name = "follow"},
+    [SRC_FRAMING] = {.name = "framing"},
+    [SRC_COUNT] = {.name = "count"},
+    [SRC_INTERVAL] = {.name = "interval"},
+    [SRC_TEMPLATE] = {.name = "template"},
+    [SRC_ARGV] = {.name = "argv"},
+    [SRC_LISTEN] = {.name = "listen"},
+    [SRC_MAX_CONNECTIONS] = {.name = "max_connections"},
+    [SRC_IDLE_TIMEOUT] = {.name = "idle_timeout"},
+    [SRC_ACK] = {.name = "ack"},
+    [SRC_SPLIT] = {.name = "split"},
+    [SRC_QUEUE_TIMEOUT] = {.name = "queue_timeout"},
+    [SRC_MAX_BODY] = {.name = "max_body"},
+    [SRC_DONE_DIR] = {.name = "done_dir"},
+    [SRC_FAILED_DIR] = {.name = "failed_dir"},
+    [SRC_DELETE] = {.name = "delete"},
 };
+
+_Static_assert(SRC_N <= MAX_KEYS, "struct fields is too small for the source keys");
 
 #define K(t) (1u << (t))
 /* Which source types each key applies to. */
-static const unsigned source_key_types[SO_N] = {
-    [SO_NAME] = ~0u,
-    [SO_TYPE] = ~0u,
-    [SO_PATH] = K(SOURCE_FILE),
-    [SO_FOLLOW] = K(SOURCE_FILE),
-    [SO_FRAMING] = K(SOURCE_FILE) | K(SOURCE_STDIN) | K(SOURCE_EXEC),
-    [SO_COUNT] = K(SOURCE_GENERATE),
-    [SO_INTERVAL] = K(SOURCE_GENERATE),
-    [SO_TEMPLATE] = K(SOURCE_GENERATE),
-    [SO_ARGV] = K(SOURCE_EXEC),
+static const unsigned source_key_types[SRC_N] = {
+    [SRC_NAME] = ~0u,
+    [SRC_TYPE] = ~0u,
+    [SRC_PATH] = K(SOURCE_FILE) | K(SOURCE_UNIX) | K(SOURCE_HTTP) | K(SOURCE_DIR),
+    [SRC_FOLLOW] = K(SOURCE_FILE),
+    [SRC_FRAMING] =
+	K(SOURCE_FILE) | K(SOURCE_STDIN) | K(SOURCE_EXEC) | K(SOURCE_TCP) | K(SOURCE_UNIX),
+    [SRC_COUNT] = K(SOURCE_GENERATE),
+    [SRC_INTERVAL] = K(SOURCE_GENERATE),
+    [SRC_TEMPLATE] = K(SOURCE_GENERATE),
+    [SRC_ARGV] = K(SOURCE_EXEC),
+    [SRC_LISTEN] = K(SOURCE_TCP) | K(SOURCE_HTTP),
+    [SRC_MAX_CONNECTIONS] = K(SOURCE_TCP) | K(SOURCE_UNIX),
+    [SRC_IDLE_TIMEOUT] = K(SOURCE_TCP) | K(SOURCE_UNIX),
+    [SRC_ACK] = K(SOURCE_TCP) | K(SOURCE_UNIX) | K(SOURCE_HTTP),
+    [SRC_SPLIT] = K(SOURCE_HTTP) | K(SOURCE_DIR),
+    [SRC_QUEUE_TIMEOUT] = K(SOURCE_HTTP),
+    [SRC_MAX_BODY] = K(SOURCE_HTTP),
+    [SRC_DONE_DIR] = K(SOURCE_DIR),
+    [SRC_FAILED_DIR] = K(SOURCE_DIR),
+    [SRC_DELETE] = K(SOURCE_DIR),
 };
+
+/* "file, stdin, exec, generate": the kinds this version implements. */
+static const char *supported_list(const struct keydef *names, size_t n, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (names[i].later)
+			continue;
+		if (buf[0] != '\0')
+			strncat(buf, ", ", len - strlen(buf) - 1);
+		strncat(buf, names[i].name, len - strlen(buf) - 1);
+	}
+	return buf;
+}
+
+/* A listen or connect address: HOST:PORT, checked now so a typo fails the load. */
+static bool get_address(struct loader *ld, const char *key, const yaml_node_t *v, char **out)
+{
+	char host[256];
+	unsigned port;
+	const char *why;
+
+	if (!get_str(ld, key, v, true, out))
+		return false;
+	if (conf_parse_hostport(*out, host, sizeof(host), &port, &why) < 0) {
+		err_node(ld, v, "'%s' must be HOST:PORT (or [IPV6]:PORT), got '%s': %s", key, *out,
+			 why);
+		return false;
+	}
+	return true;
+}
+
+static bool same_dir(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncmp(a, b, la) == 0;
+}
 
 static void load_source(struct loader *ld, const yaml_node_t *map, size_t idx,
 			struct conf_source *s)
@@ -685,12 +912,15 @@ static void load_source(struct loader *ld, const yaml_node_t *map, size_t idx,
 	const yaml_node_t *tv = map_peek(ld, map, "type");
 	char *label = entry_label(ld, map, "source", idx);
 	char *where = xasprintf("in %s", label);
-	char kinds[128];
+	char kinds[160];
 	struct fields f;
 	int type = -1, e;
 
 	s->pos = node_pos(map);
 	s->count = -1;
+	s->max_connections = 64;
+	s->queue_timeout = 5 * UINT64_C(1000000);
+	s->max_body = UINT64_C(16) << 20;
 	/* The keys of a later version's source kind are unknown here: one error is enough. */
 	if (tv != NULL && tv->type == YAML_SCALAR_NODE) {
 		for (size_t i = 0; i < ARRAY_LEN(source_type_names); i++) {
@@ -705,21 +935,23 @@ static void load_source(struct loader *ld, const yaml_node_t *map, size_t idx,
 		}
 	}
 
-	read_fields(ld, map, where, source_keys, SO_N, &f);
-	if (f.val[SO_NAME])
-		get_name(ld, "source", f.val[SO_NAME], &s->name);
-	else if (!f.key[SO_NAME])
+	read_fields(ld, map, where, source_keys, SRC_N, &f);
+	if (f.val[SRC_NAME])
+		get_name(ld, "source", f.val[SRC_NAME], &s->name);
+	else if (!f.key[SRC_NAME])
 		err_node(ld, map, "%s needs 'name'", label);
-	if (f.val[SO_TYPE]) {
-		type = get_enum(ld, "type", f.val[SO_TYPE], source_type_names,
+	if (f.val[SRC_TYPE]) {
+		type = get_enum(ld, "type", f.val[SRC_TYPE], source_type_names,
 				ARRAY_LEN(source_type_names), "source type");
-	} else if (!f.key[SO_TYPE]) {
-		err_node(ld, map, "%s needs 'type' (one of file, stdin, exec, generate)", label);
+	} else if (!f.key[SRC_TYPE]) {
+		err_node(ld, map, "%s needs 'type' (one of %s)", label,
+			 supported_list(source_type_names, ARRAY_LEN(source_type_names), kinds,
+					sizeof(kinds)));
 	}
 	if (type >= 0)
 		s->type = (enum source_type)type;
 
-	for (size_t k = SO_PATH; k < SO_N; k++) {
+	for (size_t k = SRC_PATH; k < SRC_N; k++) {
 		if (f.val[k] == NULL || type < 0 || (source_key_types[k] & K(type)))
 			continue;
 		err_node(ld, f.key[k], "'%s' does not apply to a %s source (only to %s)",
@@ -729,31 +961,82 @@ static void load_source(struct loader *ld, const yaml_node_t *map, size_t idx,
 		f.val[k] = NULL;
 	}
 
-	if (f.val[SO_PATH])
-		get_str(ld, "path", f.val[SO_PATH], true, &s->path);
-	if (f.val[SO_FOLLOW])
-		get_bool(ld, "follow", f.val[SO_FOLLOW], &s->follow);
-	if (f.val[SO_FRAMING] && (e = get_enum(ld, "framing", f.val[SO_FRAMING], framing_names,
-					       ARRAY_LEN(framing_names), "framing")) >= 0)
+	if (f.val[SRC_PATH] && get_str(ld, "path", f.val[SRC_PATH], true, &s->path) &&
+	    type == SOURCE_HTTP && s->path[0] != '/')
+		err_node(ld, f.val[SRC_PATH],
+			 "'path' of an http source is a URL path and must start "
+			 "with '/', got '%s'",
+			 s->path);
+	if (f.val[SRC_FOLLOW])
+		get_bool(ld, "follow", f.val[SRC_FOLLOW], &s->follow);
+	if (f.val[SRC_FRAMING] && (e = get_enum(ld, "framing", f.val[SRC_FRAMING], framing_names,
+						ARRAY_LEN(framing_names), "framing")) >= 0)
 		s->framing = (enum framing)e;
-	if (f.val[SO_COUNT]) {
+	if (f.val[SRC_COUNT]) {
 		uint64_t n;
-		if (get_uint(ld, "count", f.val[SO_COUNT], 0, INT64_MAX, &n))
+		if (get_uint(ld, "count", f.val[SRC_COUNT], 0, INT64_MAX, &n))
 			s->count = (int64_t)n;
 	}
-	if (f.val[SO_INTERVAL])
-		get_duration(ld, "interval", f.val[SO_INTERVAL], &s->interval);
-	if (f.val[SO_TEMPLATE])
-		get_str(ld, "template", f.val[SO_TEMPLATE], false, &s->template);
-	if (f.val[SO_ARGV])
-		get_argv(ld, f.val[SO_ARGV], &s->argv, &s->argc);
+	if (f.val[SRC_INTERVAL])
+		get_duration(ld, "interval", f.val[SRC_INTERVAL], &s->interval);
+	if (f.val[SRC_TEMPLATE])
+		get_str(ld, "template", f.val[SRC_TEMPLATE], false, &s->template);
+	if (f.val[SRC_ARGV])
+		get_argv(ld, f.val[SRC_ARGV], &s->argv, &s->argc);
+	if (f.val[SRC_LISTEN])
+		get_address(ld, "listen", f.val[SRC_LISTEN], &s->listen);
+	if (f.val[SRC_MAX_CONNECTIONS])
+		get_uint(ld, "max_connections", f.val[SRC_MAX_CONNECTIONS], 1, 100000,
+			 &s->max_connections);
+	if (f.val[SRC_IDLE_TIMEOUT])
+		get_duration(ld, "idle_timeout", f.val[SRC_IDLE_TIMEOUT], &s->idle_timeout);
+	if (f.val[SRC_ACK])
+		get_bool(ld, "ack", f.val[SRC_ACK], &s->ack);
+	if (f.val[SRC_SPLIT] && (e = get_enum(ld, "split", f.val[SRC_SPLIT], split_names,
+					      ARRAY_LEN(split_names), "split")) >= 0)
+		s->split = (enum split_mode)e;
+	if (f.val[SRC_QUEUE_TIMEOUT])
+		get_duration(ld, "queue_timeout", f.val[SRC_QUEUE_TIMEOUT], &s->queue_timeout);
+	if (f.val[SRC_MAX_BODY])
+		get_size(ld, "max_body", f.val[SRC_MAX_BODY], &s->max_body);
+	if (f.val[SRC_DELETE])
+		get_bool(ld, "delete", f.val[SRC_DELETE], &s->delete_done);
+	if (f.val[SRC_DONE_DIR] && s->delete_done) {
+		err_node(
+		    ld, f.key[SRC_DONE_DIR],
+		    "'done_dir' does not apply with 'delete: true' (finished files are removed)");
+		f.val[SRC_DONE_DIR] = NULL;
+	}
+	if (f.val[SRC_DONE_DIR])
+		get_str(ld, "done_dir", f.val[SRC_DONE_DIR], true, &s->done_dir);
+	if (f.val[SRC_FAILED_DIR])
+		get_str(ld, "failed_dir", f.val[SRC_FAILED_DIR], true, &s->failed_dir);
 
-	if (type == SOURCE_FILE && !f.key[SO_PATH])
-		err_node(ld, map, "%s (type file) needs 'path'", label);
-	if (type == SOURCE_EXEC && !f.key[SO_ARGV])
+	if ((type == SOURCE_FILE || type == SOURCE_UNIX || type == SOURCE_DIR) && !f.key[SRC_PATH])
+		err_node(ld, map, "%s (type %s) needs 'path'", label, source_type_names[type].name);
+	if ((type == SOURCE_TCP || type == SOURCE_HTTP) && !f.key[SRC_LISTEN])
+		err_node(ld, map, "%s (type %s) needs 'listen'", label,
+			 source_type_names[type].name);
+	if (type == SOURCE_EXEC && !f.key[SRC_ARGV])
 		err_node(ld, map, "%s (type exec) needs 'argv'", label);
 	if (type == SOURCE_GENERATE && s->template == NULL)
 		s->template = xstrdup("{seq}");
+	if (type == SOURCE_HTTP && s->path == NULL && !f.key[SRC_PATH])
+		s->path = xstrdup("/");
+	if (type == SOURCE_DIR && s->path != NULL) {
+		if (s->done_dir == NULL && !s->delete_done && !f.key[SRC_DONE_DIR])
+			s->done_dir = xasprintf("%s/done", s->path);
+		if (s->failed_dir == NULL && !f.key[SRC_FAILED_DIR])
+			s->failed_dir = xasprintf("%s/failed", s->path);
+		/* Finished files moved into the directory itself would be taken again. */
+		if (s->done_dir != NULL && same_dir(s->done_dir, s->path))
+			err_node(ld, f.key[SRC_DONE_DIR] ? f.key[SRC_DONE_DIR] : map,
+				 "'done_dir' of %s must not be the spool directory itself", label);
+		if (s->failed_dir != NULL && same_dir(s->failed_dir, s->path))
+			err_node(ld, f.key[SRC_FAILED_DIR] ? f.key[SRC_FAILED_DIR] : map,
+				 "'failed_dir' of %s must not be the spool directory itself",
+				 label);
+	}
 out:
 	free(where);
 	free(label);
@@ -942,6 +1225,144 @@ static void load_coprocess(struct loader *ld, const yaml_node_t *v, const char *
 	free(where);
 }
 
+/* Header names are HTTP tokens; values must not break the header block. */
+static void load_headers(struct loader *ld, const yaml_node_t *v, const char *label,
+			 struct conf_env **out, size_t *n_out)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	char desc[DESC_LEN];
+	size_t n;
+
+	if (v->type != YAML_MAPPING_NODE) {
+		err_node(ld, v, "'headers' must be a mapping of header names to strings, got %s",
+			 describe(v, desc));
+		return;
+	}
+	n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+	*out = xcalloc(n ? n : 1, sizeof(**out));
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
+		const yaml_node_t *k = node_at(ld, p->key), *val = node_at(ld, p->value);
+		struct conf_env *e = &(*out)[*n_out];
+		const char *name;
+		bool dup = false;
+
+		if (k->type != YAML_SCALAR_NODE || is_empty(k) ||
+		    strspn(scalar(k), tchar) != strlen(scalar(k)) ||
+		    strlen(scalar(k)) != k->data.scalar.length) {
+			err_node(ld, k,
+				 "header name %s in 'headers' of %s is not a valid HTTP "
+				 "header name",
+				 describe(k, desc), label);
+			continue;
+		}
+		name = scalar(k);
+		for (size_t j = 0; j < i && !dup; j++) {
+			const yaml_node_t *pk = node_at(ld, v->data.mapping.pairs.start[j].key);
+			if (pk->type == YAML_SCALAR_NODE && strcasecmp(scalar(pk), name) == 0) {
+				err_node(
+				    ld, k,
+				    "duplicate header '%s' in 'headers' of %s (first at %zu:%zu)",
+				    name, label, pk->start_mark.line + 1,
+				    pk->start_mark.column + 1);
+				dup = true;
+			}
+		}
+		if (dup || !get_str(ld, name, val, false, &e->value))
+			continue;
+		if (strpbrk(e->value, "\r\n") != NULL) {
+			err_node(ld, val, "header '%s' in %s must not contain a line break", name,
+				 label);
+			free(e->value);
+			e->value = NULL;
+			continue;
+		}
+		e->name = xstrdup(name);
+		(*n_out)++;
+	}
+}
+
+enum { HT_METHOD, HT_URL, HT_HEADERS, HT_BODY, HT_TIMEOUT, HT_N };
+static const struct keydef http_keys[HT_N] = {
+    [HT_METHOD] = {.name = "method"},	[HT_URL] = {.name = "url"},
+    [HT_HEADERS] = {.name = "headers"}, [HT_BODY] = {.name = "body"},
+    [HT_TIMEOUT] = {.name = "timeout"},
+};
+
+/*
+ * The URL of an http stage is a template: what can be checked is what is not a
+ * placeholder. A URL that starts with a placeholder ("{}") takes its scheme and
+ * host from the item, so only the expansion can be checked (at run time).
+ */
+static void check_url(struct loader *ld, const yaml_node_t *v, const char *url, bool tmpl)
+{
+	char host[256];
+	unsigned port;
+	const char *path, *why;
+
+	if (tmpl && url[0] == '{')
+		return;
+	if (tmpl && strncasecmp(url, "http://", 7) == 0) {
+		size_t alen = strcspn(url + 7, "/?#");
+		if (memchr(url + 7, '{', alen) != NULL)
+			return;
+		char *prefix = xstrndup(url, 7 + alen);
+		int rc = conf_parse_url(prefix, host, sizeof(host), &port, &path, &why);
+		free(prefix);
+		if (rc == 0)
+			return;
+	} else if (conf_parse_url(url, host, sizeof(host), &port, &path, &why) == 0) {
+		return;
+	}
+	err_node(ld, v, "'url' must be http://HOST[:PORT]/PATH, got '%s': %s", url, why);
+}
+
+/* The stage's `http:` block (stage = true), or the http keys of a sink. */
+static void load_http_fields(struct loader *ld, const char *label, const yaml_node_t *const *vals,
+			     bool stage, struct conf_http *h)
+{
+	int e;
+
+	if (vals[HT_METHOD] && (e = get_enum(ld, "method", vals[HT_METHOD], http_method_names,
+					     ARRAY_LEN(http_method_names), "method")) >= 0) {
+		if (!stage && e != HTTP_POST && e != HTTP_PUT && e != HTTP_PATCH)
+			err_node(ld, vals[HT_METHOD],
+				 "'method' of an http sink must be POST, PUT or PATCH (it sends a "
+				 "body), got '%s'",
+				 http_method_names[e].name);
+		else
+			h->method = (enum http_method)e;
+	}
+	if (vals[HT_URL] && get_str(ld, "url", vals[HT_URL], true, &h->url))
+		check_url(ld, vals[HT_URL], h->url, stage);
+	if (vals[HT_HEADERS])
+		load_headers(ld, vals[HT_HEADERS], label, &h->headers, &h->n_headers);
+	if (vals[HT_BODY])
+		get_str(ld, "body", vals[HT_BODY], false, &h->body);
+	if (vals[HT_TIMEOUT] && get_duration(ld, "timeout", vals[HT_TIMEOUT], &h->timeout) &&
+	    h->timeout == 0)
+		err_node(ld, vals[HT_TIMEOUT], "'timeout' of %s must be greater than 0", label);
+}
+
+static void load_http_stage(struct loader *ld, const yaml_node_t *v, const char *label,
+			    struct conf_stage *st)
+{
+	char *where;
+	struct fields f;
+
+	st->http.method = HTTP_GET;
+	st->http.timeout = 30 * UINT64_C(1000000);
+	if (!want_mapping(ld, "http", v))
+		return;
+	where = xasprintf("in 'http' of %s", label);
+	read_fields(ld, v, where, http_keys, HT_N, &f);
+	load_http_fields(ld, label, f.val, true, &st->http);
+	if (!f.key[HT_URL])
+		err_node(ld, v, "'http' of %s needs 'url'", label);
+	free(where);
+}
+
 enum { RT_ATTEMPTS, RT_BACKOFF, RT_MAX_BACKOFF, RT_N };
 static const struct keydef retry_keys[RT_N] = {
     [RT_ATTEMPTS] = {.name = "attempts"},
@@ -1041,7 +1462,7 @@ static const struct keydef stage_keys[ST_N] = {
     [ST_RATE] = {.name = "rate"},
     [ST_SHIELD] = {.name = "shield"},
     [ST_COPROCESS] = {.name = "coprocess"},
-    [ST_HTTP] = {.name = "http", .later = true},
+    [ST_HTTP] = {.name = "http"},
     [ST_MAX_FAILURES] = {.name = "max_failures"},
 };
 
@@ -1074,23 +1495,27 @@ static void load_stage(struct loader *ld, const yaml_node_t *map, size_t idx, st
 	st->retry.backoff = 100000;
 	st->retry.max_backoff = 10000000;
 	/* A stage has exactly one worker kind; the second one written is the error. */
-	static const int kind_keys[] = {ST_EXEC, ST_BUILTIN, ST_COPROCESS};
+	static const int kind_keys[] = {ST_EXEC, ST_BUILTIN, ST_COPROCESS, ST_HTTP};
+	bool http_ok = !stage_keys[ST_HTTP].later;
+	size_t n_kinds = http_ok ? ARRAY_LEN(kind_keys) : ARRAY_LEN(kind_keys) - 1;
 	const yaml_node_t *first = NULL;
-	for (size_t k = 0; k < ARRAY_LEN(kind_keys); k++) {
+	for (size_t k = 0; k < n_kinds; k++) {
 		const yaml_node_t *key = f.key[kind_keys[k]];
 		if (key != NULL && (first == NULL || key->start_mark.index < first->start_mark.index))
 			first = key;
 	}
-	for (size_t k = 0; k < ARRAY_LEN(kind_keys); k++) {
+	for (size_t k = 0; k < n_kinds; k++) {
 		const yaml_node_t *key = f.key[kind_keys[k]];
 		if (key != NULL && key != first)
-			err_node(ld, key,
-				 "%s has more than one of 'exec', 'builtin' and 'coprocess'; a "
-				 "stage has exactly one",
-				 label);
+			err_node(ld, key, "%s has more than one of %s; a stage has exactly one",
+				 label,
+				 http_ok ? "'exec', 'builtin', 'coprocess' and 'http'"
+					 : "'exec', 'builtin' and 'coprocess'");
 	}
 	if (first == NULL && !f.key[ST_HTTP])
-		err_node(ld, map, "%s needs one of 'exec', 'builtin' or 'coprocess'", label);
+		err_node(ld, map, "%s needs one of %s", label,
+			 http_ok ? "'exec', 'builtin', 'coprocess' or 'http'"
+				 : "'exec', 'builtin' or 'coprocess'");
 	if (f.val[ST_EXEC] && first == f.key[ST_EXEC]) {
 		st->kind = STAGE_EXEC;
 		load_exec(ld, f.val[ST_EXEC], label, st);
@@ -1102,6 +1527,10 @@ static void load_stage(struct loader *ld, const yaml_node_t *map, size_t idx, st
 	if (f.val[ST_COPROCESS] && first == f.key[ST_COPROCESS]) {
 		st->kind = STAGE_COPROCESS;
 		load_coprocess(ld, f.val[ST_COPROCESS], label, st);
+	}
+	if (f.val[ST_HTTP] && first == f.key[ST_HTTP]) {
+		st->kind = STAGE_HTTP;
+		load_http_stage(ld, f.val[ST_HTTP], label, st);
 	}
 	if (f.val[ST_RETRY])
 		load_retry(ld, f.val[ST_RETRY], label, st);
@@ -1132,30 +1561,98 @@ static void load_stage(struct loader *ld, const yaml_node_t *map, size_t idx, st
 
 /* --- sinks ----------------------------------------------------------------------- */
 
-enum { SI_NAME, SI_TYPE, SI_PATH, SI_FSYNC, SI_N };
+enum {
+	SI_NAME,
+	SI_TYPE,
+	SI_PATH,
+	SI_FSYNC,
+	SI_ADDRESS,
+	SI_ARGV,
+	SI_METHOD,
+	SI_URL,
+	SI_HEADERS,
+	SI_BATCH,
+	SI_TIMEOUT,
+	SI_BACKOFF,
+	SI_MAX_BACKOFF,
+	SI_N
+};
 static const struct keydef sink_keys[SI_N] = {
     [SI_NAME] = {.name = "name"},
     [SI_TYPE] = {.name = "type"},
     [SI_PATH] = {.name = "path"},
     [SI_FSYNC] = {.name = "fsync"},
+    [SI_ADDRESS] = {.name = "address"},
+    [SI_ARGV] = {.name = "argv"},
+    [SI_METHOD] = {.name = "method"},
+    [SI_URL] = {.name = "url"},
+    [SI_HEADERS] = {.name = "headers"},
+    [SI_BATCH] = {.name = "batch"},
+    [SI_TIMEOUT] = {.name = "timeout"},
+    [SI_BACKOFF] = {.name = "backoff"},
+    [SI_MAX_BACKOFF] = {.name = "max_backoff"},
 };
+
 static const unsigned sink_key_types[SI_N] = {
     [SI_NAME] = ~0u,
     [SI_TYPE] = ~0u,
-    [SI_PATH] = K(SINK_FILE),
+    [SI_PATH] = K(SINK_FILE) | K(SINK_UNIX),
     [SI_FSYNC] = K(SINK_FILE),
+    [SI_ADDRESS] = K(SINK_TCP),
+    [SI_ARGV] = K(SINK_EXEC),
+    [SI_METHOD] = K(SINK_HTTP),
+    [SI_URL] = K(SINK_HTTP),
+    [SI_HEADERS] = K(SINK_HTTP),
+    [SI_BATCH] = K(SINK_HTTP),
+    [SI_TIMEOUT] = K(SINK_TCP) | K(SINK_UNIX) | K(SINK_HTTP),
+    [SI_BACKOFF] = K(SINK_TCP) | K(SINK_UNIX) | K(SINK_EXEC) | K(SINK_HTTP),
+    [SI_MAX_BACKOFF] = K(SINK_TCP) | K(SINK_UNIX) | K(SINK_EXEC) | K(SINK_HTTP),
 };
+
+enum { BA_MAX_ITEMS, BA_MAX_BYTES, BA_TIMEOUT, BA_N };
+static const struct keydef batch_keys[BA_N] = {
+    [BA_MAX_ITEMS] = {.name = "max_items"},
+    [BA_MAX_BYTES] = {.name = "max_bytes"},
+    [BA_TIMEOUT] = {.name = "timeout"},
+};
+
+static void load_batch(struct loader *ld, const yaml_node_t *v, const char *label,
+		       struct conf_sink *s)
+{
+	char *where;
+	struct fields f;
+
+	if (!want_mapping(ld, "batch", v))
+		return;
+	where = xasprintf("in 'batch' of %s", label);
+	read_fields(ld, v, where, batch_keys, BA_N, &f);
+	if (f.val[BA_MAX_ITEMS])
+		get_uint(ld, "max_items", f.val[BA_MAX_ITEMS], 1, 100000, &s->batch.max_items);
+	if (f.val[BA_MAX_BYTES])
+		get_size(ld, "max_bytes", f.val[BA_MAX_BYTES], &s->batch.max_bytes);
+	if (f.val[BA_TIMEOUT])
+		get_duration(ld, "timeout", f.val[BA_TIMEOUT], &s->batch.timeout);
+	free(where);
+}
 
 static void load_sink(struct loader *ld, const yaml_node_t *map, size_t idx, struct conf_sink *s)
 {
 	const yaml_node_t *tv = map_peek(ld, map, "type");
 	char *label = entry_label(ld, map, "sink", idx);
 	char *where = xasprintf("in %s", label);
-	char kinds[64];
+	char kinds[128];
 	struct fields f;
 	int type = -1, e;
 
 	s->pos = node_pos(map);
+	s->timeout = 10 * UINT64_C(1000000);
+	s->backoff = 100000;
+	s->max_backoff = 10 * UINT64_C(1000000);
+	s->http.method = HTTP_POST;
+	s->http.timeout = 30 * UINT64_C(1000000);
+	s->batch.max_items = 1;
+	s->batch.max_bytes = UINT64_C(1) << 20;
+	s->batch.timeout = UINT64_C(1000000);
 	if (tv != NULL && tv->type == YAML_SCALAR_NODE) {
 		for (size_t i = 0; i < ARRAY_LEN(sink_type_names); i++) {
 			if (sink_type_names[i].later &&
@@ -1178,7 +1675,9 @@ static void load_sink(struct loader *ld, const yaml_node_t *map, size_t idx, str
 		type = get_enum(ld, "type", f.val[SI_TYPE], sink_type_names,
 				ARRAY_LEN(sink_type_names), "sink type");
 	} else if (!f.key[SI_TYPE]) {
-		err_node(ld, map, "%s needs 'type' (one of file, stdout, discard)", label);
+		err_node(ld, map, "%s needs 'type' (one of %s)", label,
+			 supported_list(sink_type_names, ARRAY_LEN(sink_type_names), kinds,
+					sizeof(kinds)));
 	}
 	if (type >= 0)
 		s->type = (enum sink_type)type;
@@ -1196,8 +1695,40 @@ static void load_sink(struct loader *ld, const yaml_node_t *map, size_t idx, str
 	if (f.val[SI_FSYNC] && (e = get_enum(ld, "fsync", f.val[SI_FSYNC], fsync_names,
 					     ARRAY_LEN(fsync_names), "fsync")) >= 0)
 		s->fsync = (enum fsync_mode)e;
-	if (type == SINK_FILE && !f.key[SI_PATH])
-		err_node(ld, map, "%s (type file) needs 'path'", label);
+	if (f.val[SI_ADDRESS])
+		get_address(ld, "address", f.val[SI_ADDRESS], &s->address);
+	if (f.val[SI_ARGV])
+		get_argv(ld, f.val[SI_ARGV], &s->argv, &s->argc);
+	if (type == SINK_HTTP) {
+		const yaml_node_t *vals[HT_N] = {NULL};
+		vals[HT_METHOD] = f.val[SI_METHOD];
+		vals[HT_URL] = f.val[SI_URL];
+		vals[HT_HEADERS] = f.val[SI_HEADERS];
+		vals[HT_TIMEOUT] = f.val[SI_TIMEOUT];
+		load_http_fields(ld, label, vals, false, &s->http);
+		f.val[SI_TIMEOUT] = NULL;
+	}
+	if (f.val[SI_BATCH])
+		load_batch(ld, f.val[SI_BATCH], label, s);
+	if (f.val[SI_TIMEOUT] && get_duration(ld, "timeout", f.val[SI_TIMEOUT], &s->timeout) &&
+	    s->timeout == 0)
+		err_node(ld, f.val[SI_TIMEOUT], "'timeout' of %s must be greater than 0", label);
+	if (f.val[SI_BACKOFF])
+		get_duration(ld, "backoff", f.val[SI_BACKOFF], &s->backoff);
+	if (f.val[SI_MAX_BACKOFF])
+		get_duration(ld, "max_backoff", f.val[SI_MAX_BACKOFF], &s->max_backoff);
+	if (s->max_backoff < s->backoff)
+		err_node(ld, f.key[SI_MAX_BACKOFF] ? f.key[SI_MAX_BACKOFF] : map,
+			 "'max_backoff' of %s must not be less than 'backoff'", label);
+
+	if ((type == SINK_FILE || type == SINK_UNIX) && !f.key[SI_PATH])
+		err_node(ld, map, "%s (type %s) needs 'path'", label, sink_type_names[type].name);
+	if (type == SINK_TCP && !f.key[SI_ADDRESS])
+		err_node(ld, map, "%s (type tcp) needs 'address'", label);
+	if (type == SINK_EXEC && !f.key[SI_ARGV])
+		err_node(ld, map, "%s (type exec) needs 'argv'", label);
+	if (type == SINK_HTTP && !f.key[SI_URL])
+		err_node(ld, map, "%s (type http) needs 'url'", label);
 out:
 	free(where);
 	free(label);
@@ -1719,6 +2250,17 @@ static void free_argv(char **argv, size_t argc)
 	free(argv);
 }
 
+static void free_http(struct conf_http *h)
+{
+	free(h->url);
+	free(h->body);
+	for (size_t i = 0; i < h->n_headers; i++) {
+		free(h->headers[i].name);
+		free(h->headers[i].value);
+	}
+	free(h->headers);
+}
+
 void conf_free(struct conf *c)
 {
 	if (c == NULL)
@@ -1729,6 +2271,9 @@ void conf_free(struct conf *c)
 		free(s->path);
 		free(s->template);
 		free_argv(s->argv, s->argc);
+		free(s->listen);
+		free(s->done_dir);
+		free(s->failed_dir);
 	}
 	free(c->sources);
 	for (size_t i = 0; i < c->n_stages; i++) {
@@ -1742,11 +2287,15 @@ void conf_free(struct conf *c)
 		free(st->env);
 		free(st->cwd);
 		free(st->pattern);
+		free_http(&st->http);
 	}
 	free(c->stages);
 	for (size_t i = 0; i < c->n_sinks; i++) {
 		free(c->sinks[i].name);
 		free(c->sinks[i].path);
+		free(c->sinks[i].address);
+		free_argv(c->sinks[i].argv, c->sinks[i].argc);
+		free_http(&c->sinks[i].http);
 	}
 	free(c->sinks);
 	free(c->dead_letter.path);
@@ -1848,6 +2397,20 @@ static void put_argv(FILE *out, const char *indent, char *const *argv, size_t ar
 	fputs("]\n", out);
 }
 
+static void put_headers(FILE *out, const char *indent, const struct conf_http *h)
+{
+	if (h->n_headers == 0)
+		return;
+	fprintf(out, "%sheaders:\n", indent);
+	for (size_t i = 0; i < h->n_headers; i++) {
+		fprintf(out, "%s  ", indent);
+		put_str(out, h->headers[i].name);
+		fputs(": ", out);
+		put_str(out, h->headers[i].value);
+		fputc('\n', out);
+	}
+}
+
 static void put_queue(FILE *out, const char *indent, const struct conf_queue *q)
 {
 	char b[64];
@@ -1881,8 +2444,38 @@ static void print_source(FILE *out, const struct conf_source *s)
 		break;
 	case SOURCE_STDIN:
 		break;
+	case SOURCE_TCP:
+	case SOURCE_UNIX:
+		if (s->type == SOURCE_TCP)
+			put_key_str(out, "    ", "listen", s->listen);
+		else
+			put_key_str(out, "    ", "path", s->path);
+		fprintf(out, "    max_connections: %llu\n", (unsigned long long)s->max_connections);
+		fprintf(out, "    idle_timeout: %s\n",
+			units_format_duration(s->idle_timeout, b, sizeof(b)));
+		fprintf(out, "    ack: %s\n", s->ack ? "true" : "false");
+		break;
+	case SOURCE_HTTP:
+		put_key_str(out, "    ", "listen", s->listen);
+		put_key_str(out, "    ", "path", s->path);
+		fprintf(out, "    split: %s\n",
+			enum_name(split_names, ARRAY_LEN(split_names), (int)s->split));
+		fprintf(out, "    ack: %s\n", s->ack ? "true" : "false");
+		fprintf(out, "    queue_timeout: %s\n",
+			units_format_duration(s->queue_timeout, b, sizeof(b)));
+		fprintf(out, "    max_body: %s\n", units_format_size(s->max_body, b, sizeof(b)));
+		break;
+	case SOURCE_DIR:
+		put_key_str(out, "    ", "path", s->path);
+		fprintf(out, "    split: %s\n",
+			enum_name(split_names, ARRAY_LEN(split_names), (int)s->split));
+		if (s->done_dir != NULL)
+			put_key_str(out, "    ", "done_dir", s->done_dir);
+		put_key_str(out, "    ", "failed_dir", s->failed_dir);
+		fprintf(out, "    delete: %s\n", s->delete_done ? "true" : "false");
+		break;
 	}
-	if (s->type != SOURCE_GENERATE)
+	if (s->type != SOURCE_GENERATE && s->type != SOURCE_HTTP && s->type != SOURCE_DIR)
 		fprintf(out, "    framing: %s\n",
 			enum_name(framing_names, ARRAY_LEN(framing_names), (int)s->framing));
 }
@@ -1928,6 +2521,15 @@ static void print_stage(FILE *out, const struct conf_stage *st)
 			enum_name(coproc_framing_names, ARRAY_LEN(coproc_framing_names),
 				  (int)st->coproc_framing));
 		print_env_cwd(out, st);
+	} else if (st->kind == STAGE_HTTP) {
+		fputs("    http:\n", out);
+		fprintf(out, "      method: %s\n", conf_http_method_name(st->http.method));
+		put_key_str(out, "      ", "url", st->http.url);
+		put_headers(out, "      ", &st->http);
+		if (st->http.body != NULL)
+			put_key_str(out, "      ", "body", st->http.body);
+		fprintf(out, "      timeout: %s\n",
+			units_format_duration(st->http.timeout, b, sizeof(b)));
 	} else {
 		fputs("    builtin:\n", out);
 		fprintf(out, "      op: %s\n",
@@ -1954,13 +2556,46 @@ static void print_stage(FILE *out, const struct conf_stage *st)
 
 static void print_sink(FILE *out, const struct conf_sink *s)
 {
+	char b[64];
+
 	put_key_str(out, "  - ", "name", s->name);
 	fprintf(out, "    type: %s\n", conf_sink_type_name(s->type));
-	if (s->type == SINK_FILE) {
+	switch (s->type) {
+	case SINK_FILE:
 		put_key_str(out, "    ", "path", s->path);
 		fprintf(out, "    fsync: %s\n",
 			enum_name(fsync_names, ARRAY_LEN(fsync_names), (int)s->fsync));
+		return;
+	case SINK_STDOUT:
+	case SINK_DISCARD:
+		return;
+	case SINK_TCP:
+		put_key_str(out, "    ", "address", s->address);
+		fprintf(out, "    timeout: %s\n", units_format_duration(s->timeout, b, sizeof(b)));
+		break;
+	case SINK_UNIX:
+		put_key_str(out, "    ", "path", s->path);
+		fprintf(out, "    timeout: %s\n", units_format_duration(s->timeout, b, sizeof(b)));
+		break;
+	case SINK_EXEC:
+		put_argv(out, "    ", s->argv, s->argc);
+		break;
+	case SINK_HTTP:
+		fprintf(out, "    method: %s\n", conf_http_method_name(s->http.method));
+		put_key_str(out, "    ", "url", s->http.url);
+		put_headers(out, "    ", &s->http);
+		fprintf(out, "    timeout: %s\n",
+			units_format_duration(s->http.timeout, b, sizeof(b)));
+		fprintf(out, "    batch:\n      max_items: %llu\n",
+			(unsigned long long)s->batch.max_items);
+		fprintf(out, "      max_bytes: %s\n",
+			units_format_size(s->batch.max_bytes, b, sizeof(b)));
+		fprintf(out, "      timeout: %s\n",
+			units_format_duration(s->batch.timeout, b, sizeof(b)));
+		break;
 	}
+	fprintf(out, "    backoff: %s\n", units_format_duration(s->backoff, b, sizeof(b)));
+	fprintf(out, "    max_backoff: %s\n", units_format_duration(s->max_backoff, b, sizeof(b)));
 }
 
 void conf_print(const struct conf *c, FILE *out)

@@ -20,14 +20,33 @@
 
 enum when_full { WHEN_FULL_BLOCK = 0, WHEN_FULL_DROP_NEWEST, WHEN_FULL_DROP_OLDEST };
 enum framing { FRAMING_LINES = 0, FRAMING_NUL };
-enum source_type { SOURCE_FILE = 0, SOURCE_STDIN, SOURCE_EXEC, SOURCE_GENERATE };
-enum stage_kind { STAGE_EXEC = 0, STAGE_BUILTIN, STAGE_COPROCESS };
+enum source_type {
+	SOURCE_FILE = 0,
+	SOURCE_STDIN,
+	SOURCE_EXEC,
+	SOURCE_GENERATE,
+	SOURCE_TCP,
+	SOURCE_UNIX,
+	SOURCE_HTTP,
+	SOURCE_DIR
+};
+enum split_mode { SPLIT_NONE = 0, SPLIT_LINES, SPLIT_NUL };
+enum stage_kind { STAGE_EXEC = 0, STAGE_BUILTIN, STAGE_COPROCESS, STAGE_HTTP };
 enum coproc_framing { COPROC_LINES = 0, COPROC_LENGTH };
 enum exec_stdin { EXEC_STDIN_NONE = 0, EXEC_STDIN_ITEM };
 enum exec_stdout { EXEC_STDOUT_RESULT = 0, EXEC_STDOUT_LINES, EXEC_STDOUT_DISCARD, EXEC_STDOUT_ITEM };
 enum builtin_op { BUILTIN_PASSTHROUGH = 0, BUILTIN_GREP };
 enum on_failure { ON_FAILURE_SKIP = 0, ON_FAILURE_DEAD_LETTER, ON_FAILURE_CANCEL };
-enum sink_type { SINK_FILE = 0, SINK_STDOUT, SINK_DISCARD };
+enum sink_type {
+	SINK_FILE = 0,
+	SINK_STDOUT,
+	SINK_DISCARD,
+	SINK_TCP,
+	SINK_UNIX,
+	SINK_EXEC,
+	SINK_HTTP
+};
+enum http_method { HTTP_GET = 0, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_PATCH, HTTP_HEAD };
 enum fsync_mode { FSYNC_NEVER = 0, FSYNC_BATCH, FSYNC_ALWAYS };
 
 /* Where a thing was defined, for runtime messages that point back at the file. */
@@ -47,6 +66,16 @@ struct conf_env {
 	char *value;
 };
 
+/* An HTTP request: the http stage's `http:` block, and the http sink. */
+struct conf_http {
+	enum http_method method;  /* stage: default GET; sink: default POST */
+	char *url;		  /* required; http:// only. Stage: a template ({} URL-escaped) */
+	struct conf_env *headers; /* extra request headers (stage: templates) */
+	size_t n_headers;
+	char *body;	  /* stage: a template, NULL = no body */
+	uint64_t timeout; /* usec per request, default 30s */
+};
+
 struct conf_source {
 	struct conf_pos pos;
 	char *name;             /* required, unique among sources */
@@ -59,6 +88,20 @@ struct conf_source {
 	char *template;         /* generate: default "{seq}" */
 	char **argv;            /* exec: required, NULL-terminated, at least one element */
 	size_t argc;
+	/*
+	 * path above is also: unix: the socket (required); dir: the spool directory
+	 * (required); http: the URL path requests are taken at (default "/").
+	 */
+	char *listen;		  /* tcp, http: required, "HOST:PORT" or "[V6]:PORT" */
+	uint64_t max_connections; /* tcp, unix: default 64 */
+	uint64_t idle_timeout;	  /* tcp, unix: usec, 0 = none (default) */
+	bool ack;		  /* tcp, unix, http: answer once items are done; default false */
+	enum split_mode split;	  /* http, dir: one item per body/file (default) or per line */
+	uint64_t queue_timeout;	  /* http: how long a request waits for queue space; default 5s */
+	uint64_t max_body;	  /* http: default 16MiB */
+	char *done_dir;		  /* dir: default PATH/done; NULL with delete */
+	char *failed_dir;	  /* dir: default PATH/failed */
+	bool delete_done;	  /* dir: `delete`: remove finished files instead of moving them */
 };
 
 struct conf_stage {
@@ -77,6 +120,8 @@ struct conf_stage {
 	char *cwd;               /* NULL = daemon's cwd */
 	/* coprocess */
 	enum coproc_framing coproc_framing; /* default lines */
+	/* http */
+	struct conf_http http;
 	/* builtin */
 	enum builtin_op op;
 	char *pattern;           /* grep: required, POSIX extended regex, checked at load */
@@ -100,8 +145,20 @@ struct conf_sink {
 	struct conf_pos pos;
 	char *name;              /* required, unique among sinks */
 	enum sink_type type;     /* required */
-	char *path;              /* file: required */
+	char *path;		 /* file, unix: required */
 	enum fsync_mode fsync;   /* file: default never */
+	char *address;		 /* tcp: required, "HOST:PORT" or "[V6]:PORT" */
+	char **argv;		 /* exec: required, NULL-terminated */
+	size_t argc;
+	struct conf_http http; /* http: url required; method default POST */
+	struct {
+		uint64_t max_items; /* http: records per request, default 1 */
+		uint64_t max_bytes; /* http: default 1MiB */
+		uint64_t timeout;   /* http: send a partial batch after this, default 1s */
+	} batch;
+	uint64_t timeout;     /* tcp, unix: connect timeout, default 10s (http: in http) */
+	uint64_t backoff;     /* tcp, unix, exec, http: first reconnect/retry delay, 100ms */
+	uint64_t max_backoff; /* cap of the exponential backoff, default 10s */
 };
 
 struct conf_dead_letter {
@@ -161,6 +218,18 @@ void conf_print(const struct conf *c, FILE *out);
 const char *conf_source_type_name(enum source_type t);
 const char *conf_sink_type_name(enum sink_type t);
 const char *conf_on_failure_name(enum on_failure f);
+
+const char *conf_http_method_name(enum http_method m);
+
+/*
+ * "HOST:PORT" or "[V6]:PORT" with a numeric port 1..65535. Returns 0 and fills
+ * host (brackets removed) and port; -1 with *why set to a static reason.
+ */
+int conf_parse_hostport(const char *s, char *host, size_t hostlen, unsigned *port,
+			const char **why);
+/* "http://HOST[:PORT][/PATH]": 0 and the parts (path "/" when absent); -1 and *why. */
+int conf_parse_url(const char *url, char *host, size_t hostlen, unsigned *port, const char **path,
+		   const char **why);
 
 /* Levenshtein distance, used for did-you-mean; exposed for tests. */
 size_t conf_edit_distance(const char *a, const char *b);

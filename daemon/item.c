@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "track.h"
 #include "util.h"
 
 struct item_stats item_stats;
@@ -31,9 +32,11 @@ struct item *item_derive(const struct item *parent, const void *data, size_t len
 	struct item *it = item_new(data, len, parent->seq, parent->source);
 	it->attempts = parent->attempts;
 	it->index = parent->index;
-	it->flags = parent->flags & ITEM_REPLAYED;
+	it->flags = parent->flags & (ITEM_REPLAYED | ITEM_TRACKED);
 	if (it->flags & ITEM_REPLAYED)
 		item_stats.replayed_live++;
+	if (it->flags & ITEM_TRACKED)
+		track_retain(it);
 	return it;
 }
 
@@ -56,6 +59,8 @@ void item_free(struct item *it)
 {
 	if (it == NULL)
 		return;
+	if (it->flags & ITEM_TRACKED)
+		track_release(it);
 	item_stats.live_bytes -= item_cost(it);
 	item_stats.live_items--;
 	if ((it->flags & ITEM_REPLAYED) && --item_stats.replayed_live == 0 &&

@@ -16,6 +16,7 @@
 
 #define ITEM_PILL     0x1 /* poison pill: tells one worker to finish */
 #define ITEM_REPLAYED 0x2 /* came from the spool (or derives from one that did) */
+#define ITEM_TRACKED  0x4 /* its source wants to know when it is done (track.h) */
 
 struct item {
 	struct item *next; /* queue linkage */

@@ -41,6 +41,7 @@
 #include "spool.h"
 #include "stage.h"
 #include "status.h"
+#include "track.h"
 #include "units.h"
 #include "util.h"
 
@@ -87,6 +88,7 @@ struct pipeline {
 	struct unfinished *unf;
 	size_t n_unf, cap_unf;
 	uint64_t spooled, lost, replayed, sink_lost;
+	uint64_t kept; /* unfinished items whose source keeps them (dir: the file stays) */
 	char *replay_path;
 	bool spool_failed, sink_failed;
 
@@ -567,6 +569,12 @@ void pipeline_stage_quiet(struct pipeline *p)
 
 void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it)
 {
+	/* A spool directory keeps its own files until they are done: nothing to spool. */
+	if (track_abandon(it)) {
+		p->kept++;
+		item_free(it);
+		return;
+	}
 	if (p->n_unf == p->cap_unf) {
 		p->cap_unf = p->cap_unf ? p->cap_unf * 2 : 64;
 		p->unf = xrealloc(p->unf, p->cap_unf * sizeof(*p->unf));
@@ -727,10 +735,17 @@ static void log_failure(struct pipeline *p, const char *stage, const struct item
 	p->failures_logged++;
 	p->last_failure_log = now;
 	char *tail = json_escape_bytes(f->stderr_tail, strlen(f->stderr_tail));
-	bool at_source = strncmp(stage, "source:", 7) == 0;
-	log_warnx("%s '%s': item %" PRIu64 " failed (%s): %s%s%s%s", at_source ? "source" : "stage",
-		  at_source ? stage + 7 : stage, it->seq,
-		  failure_kind_name(f->kind), f->message, tail[0] ? "; stderr: " : "", tail, more);
+	bool at_source = strncmp(stage, "source:", 7) == 0,
+	     at_sink = strncmp(stage, "sink:", 5) == 0;
+	log_warnx("%s '%s': item %" PRIu64 " failed (%s): %s%s%s%s",
+		  at_source ? "source"
+		  : at_sink ? "sink"
+			    : "stage",
+		  at_source ? stage + 7
+		  : at_sink ? stage + 5
+			    : stage,
+		  it->seq, failure_kind_name(f->kind), f->message, tail[0] ? "; stderr: " : "",
+		  tail, more);
 	free(tail);
 }
 
@@ -739,6 +754,7 @@ void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure
 {
 	report_add(p->report, stage, pipeline_source_name(p, it->source), it, f);
 	log_failure(p, stage, it, f);
+	track_failed(it);
 	if (policy == ON_FAILURE_DEAD_LETTER && p->dead_letter != NULL)
 		dead_letter_write(p, stage, it, f);
 	if (policy == ON_FAILURE_CANCEL) {
@@ -806,7 +822,8 @@ bool pipeline_is_job(const struct pipeline *p)
 	for (size_t i = 0; i < p->conf->n_sources; i++) {
 		const struct conf_source *cs = &p->conf->sources[i];
 		if ((cs->type == SOURCE_FILE && cs->follow) ||
-		    (cs->type == SOURCE_GENERATE && cs->count < 0))
+		    (cs->type == SOURCE_GENERATE && cs->count < 0) || cs->type == SOURCE_TCP ||
+		    cs->type == SOURCE_UNIX || cs->type == SOURCE_HTTP || cs->type == SOURCE_DIR)
 			return false;
 	}
 	return true;
@@ -864,7 +881,7 @@ int pipeline_run(struct pipeline *p)
 
 	if (p->reason == STOP_FAILURE || p->reason == STOP_DEADLINE)
 		return 2;
-	if (p->state == ST_CANCELLING && (p->spooled > 0 || p->lost > 0))
+	if (p->state == ST_CANCELLING && (p->spooled > 0 || p->lost > 0 || p->kept > 0))
 		return 75;
 	return trouble ? 1 : 0;
 }
@@ -887,7 +904,12 @@ static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...))
 	    qs->dropped, queue_len(p->queues[p->n_stages]));
 	for (size_t i = 0; i < sinks_count(p->sinks); i++) {
 		struct sink *s = sinks_get(p->sinks, i);
-		out("sink %s: written=%" PRIu64 "\n", sink_name(s), sink_written(s));
+		/* Only an http sink can fail a record (a 4xx); other lines keep their shape. */
+		if (sink_type(s) == SINK_HTTP)
+			out("sink %s: written=%" PRIu64 " failed=%" PRIu64 "\n", sink_name(s),
+			    sink_written(s), sink_failed(s));
+		else
+			out("sink %s: written=%" PRIu64 "\n", sink_name(s), sink_written(s));
 	}
 	if (p->dead_letter != NULL)
 		out("dead_letter: written=%" PRIu64 "\n", p->dead_lettered);
@@ -929,8 +951,12 @@ void pipeline_summary(struct pipeline *p, int exit_code)
 	print_counts(p, raw_out);
 	if (p->replayed > 0)
 		log_raw("replayed: items=%" PRIu64 "\n", p->replayed);
-	log_raw("unfinished: spooled=%" PRIu64 " lost=%" PRIu64 "\n", p->spooled,
-		p->lost + p->sink_lost);
+	if (p->kept > 0)
+		log_raw("unfinished: spooled=%" PRIu64 " lost=%" PRIu64 " kept=%" PRIu64 "\n",
+			p->spooled, p->lost + p->sink_lost, p->kept);
+	else
+		log_raw("unfinished: spooled=%" PRIu64 " lost=%" PRIu64 "\n", p->spooled,
+			p->lost + p->sink_lost);
 	if (report_total(p->report) > 0) {
 		char *buf = NULL;
 		size_t len = 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "track.h"
 #include "util.h"
 
 struct queue {
@@ -145,6 +146,7 @@ bool queue_push(struct queue *q, struct item *it)
 	case WHEN_FULL_DROP_NEWEST:
 		q->stats.pushed++;
 		count_drop(q);
+		track_failed(it);
 		item_free(it);
 		return true;
 	case WHEN_FULL_DROP_OLDEST:
@@ -157,6 +159,7 @@ bool queue_push(struct queue *q, struct item *it)
 				break;
 			}
 			count_drop(q);
+			track_failed(old);
 			item_free(old);
 		}
 		link_tail(q, it);

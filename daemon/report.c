@@ -16,7 +16,7 @@
 #define EXAMPLE_ITEM_BYTES 200
 
 static const char *const kind_names[FAIL_KINDS] = {
-    "exit", "signal", "timeout", "spawn", "output_too_large", "item_too_large", "io",
+    "exit", "signal", "timeout", "spawn", "output_too_large", "item_too_large", "io", "http",
 };
 
 const char *failure_kind_name(enum failure_kind k)
@@ -73,7 +73,7 @@ void report_free(struct report *r)
 /* Only these kinds are told apart by status; a timeout is a timeout however it ended. */
 static bool keyed_by_status(enum failure_kind k)
 {
-	return k == FAIL_EXIT || k == FAIL_SIGNAL;
+	return k == FAIL_EXIT || k == FAIL_SIGNAL || k == FAIL_HTTP;
 }
 
 void report_add(struct report *r, const char *stage, const char *source, const struct item *it,
@@ -166,6 +166,8 @@ static void group_title(const struct group *g, char *buf, size_t len)
 		snprintf(buf, len, "exit status %d", g->exit_status);
 	else if (g->kind == FAIL_SIGNAL)
 		snprintf(buf, len, "killed by signal %d", g->signal);
+	else if (g->kind == FAIL_HTTP)
+		snprintf(buf, len, "HTTP %d", g->exit_status);
 	else
 		snprintf(buf, len, "%s", failure_kind_name(g->kind));
 }

@@ -21,12 +21,13 @@ enum failure_kind {
 	FAIL_OUTPUT_TOO_LARGE, /* its output passed max_item_bytes */
 	FAIL_ITEM_TOO_LARGE,   /* an input record passed max_item_bytes */
 	FAIL_IO,	       /* reading or writing failed */
+	FAIL_HTTP,	       /* an HTTP peer answered with a failing status (in exit_status) */
 	FAIL_KINDS
 };
 
 struct failure {
 	enum failure_kind kind;
-	int exit_status; /* FAIL_EXIT, else -1 */
+	int exit_status; /* FAIL_EXIT: the exit status; FAIL_HTTP: the HTTP status; else -1 */
 	int signal;	 /* FAIL_SIGNAL / FAIL_TIMEOUT when known, else 0 */
 	char message[256];
 	char stderr_tail[512];

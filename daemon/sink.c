@@ -1,10 +1,16 @@
 /*
- * sink.c: buffered record writers and the fan-out consumer (see sink.h).
+ * sink.c: the sink interface, the fd writer behind file, stdout and discard,
+ * and the fan-out consumer (see sink.h).
  *
- * Regular files are written with plain write(2) once 64 KiB are buffered, and at
- * the end of each consumer batch, so a quiet service still writes promptly. Pipes
- * and sockets are non-blocking and wait for EV_WRITE. fsync: batch syncs at most
- * once a second while writing; always syncs after every write; both sync at close.
+ * Kinds: sink_open_conf() picks the kind from the table below; every call goes
+ * through it. The fd writer is this file's own kind.
+ *
+ * The fd writer: regular files are written with plain write(2) once 64 KiB are
+ * buffered, and at the end of each consumer batch, so a quiet service still
+ * writes promptly. Pipes and sockets are non-blocking and wait for EV_WRITE.
+ * fsync: batch syncs at most once a second while writing; always syncs after
+ * every write; both sync at close. A record counts as done once the kernel has
+ * it.
  */
 #include "sink.h"
 
@@ -21,76 +27,42 @@
 #include "bio.h"
 #include "log.h"
 #include "pipeline.h"
+#include "recbuf.h"
+#include "track.h"
 #include "util.h"
 
 #define FLUSH_AT (64 * 1024)
 #define HIGH_MARK (1024 * 1024)
 #define LOW_MARK (256 * 1024)
 
-/*
- * A linear output buffer: records are appended whole and written from off; one
- * memcpy per record and one write(2) per 64 KiB, where an evbuffer cost two
- * calls and an iovec per record.
- */
-struct outbuf {
-	char *p;
-	size_t off, len, cap;
-};
-
-static size_t outbuf_len(const struct outbuf *b)
-{
-	return b->len - b->off;
-}
-
-/* Appends data and a newline. */
-static void outbuf_add(struct outbuf *b, const char *data, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		if (b->off > 0) {
-			memmove(b->p, b->p + b->off, b->len - b->off);
-			b->len -= b->off;
-			b->off = 0;
-		}
-		if (b->len + n + 1 > b->cap) {
-			size_t cap = b->cap ? b->cap : FLUSH_AT * 2;
-			while (cap < b->len + n + 1)
-				cap *= 2;
-			b->p = xrealloc(b->p, cap);
-			b->cap = cap;
-		}
-	}
-	memcpy(b->p + b->len, data, n);
-	b->p[b->len + n] = '\n';
-	b->len += n + 1;
-}
-
-static ssize_t outbuf_write(struct outbuf *b, int fd)
-{
-	ssize_t n = write(fd, b->p + b->off, b->len - b->off);
-	if (n > 0) {
-		b->off += (size_t)n;
-		if (b->off == b->len)
-			b->off = b->len = 0;
-	}
-	return n;
-}
-
 struct sink {
 	struct pipeline *p;
 	char *name;
 	enum sink_type type;
+	const struct sink_kind *kind;
+	const struct conf_sink *conf; /* NULL for the dead letter and the joblog */
+	void *state;		      /* the kind's */
+	/* records: appended = done + held + returned; done = written + lost + failed */
+	uint64_t appended, done, lost, failed, returned;
+	void (*wake)(void *);
+	void *wake_arg;
+
+	/* the fd writer */
 	char *path;
 	enum fsync_mode fsync;
 	int fd;
 	bool regular;
 	bool restore_blocking; /* we set O_NONBLOCK on an fd we share (stdout) */
-	struct outbuf out;
+	struct recbuf out;
 	struct event *write_ev, *retry_ev, *sync_ev;
 	bool sync_due, error_logged, broken, sync_inflight;
 	struct bio_job sync_job;
-	uint64_t appended, lost; /* lost: handed to us, never written */
-	void (*wake)(void *);
-	void *wake_arg;
+};
+
+/* A tracked record handed to the sinks: done once every sink has finished k records. */
+struct held {
+	uint32_t source;
+	uint64_t index, k;
 };
 
 struct sinks {
@@ -98,8 +70,79 @@ struct sinks {
 	struct queue *in;
 	struct sink **v;
 	size_t n;
-	bool draining, finished;
+	bool draining, finished, in_pump, repump;
+	uint64_t count;	   /* items handed to the sinks */
+	struct held *held; /* a ring */
+	size_t hhead, hn, hcap;
 };
+
+static const struct sink_kind sink_fd;
+
+static const struct sink_kind *kind_for(enum sink_type t)
+{
+	switch (t) {
+	case SINK_FILE:
+	case SINK_STDOUT:
+	case SINK_DISCARD:
+		return &sink_fd;
+	case SINK_TCP:
+		return &sink_tcp;
+	case SINK_UNIX:
+		return &sink_unix;
+	case SINK_EXEC:
+		return &sink_exec;
+	case SINK_HTTP:
+		return &sink_http;
+	}
+	return &sink_fd;
+}
+
+/* ---- for kinds ---- */
+
+void **sink_state(struct sink *s)
+{
+	return &s->state;
+}
+
+const struct conf_sink *sink_conf(const struct sink *s)
+{
+	return s->conf;
+}
+
+struct pipeline *sink_pipeline(struct sink *s)
+{
+	return s->p;
+}
+
+void sink_count_done(struct sink *s, uint64_t n)
+{
+	s->done += n;
+}
+
+void sink_count_lost(struct sink *s, uint64_t n)
+{
+	s->done += n;
+	s->lost += n;
+}
+
+void sink_count_failed(struct sink *s, uint64_t n)
+{
+	s->done += n;
+	s->failed += n;
+}
+
+void sink_count_returned(struct sink *s, uint64_t n)
+{
+	s->returned += n;
+}
+
+void sink_wake(struct sink *s)
+{
+	if (s->wake != NULL)
+		s->wake(s->wake_arg);
+}
+
+/* ---- the fd writer: file, stdout, discard ---- */
 
 static int open_path(const char *path)
 {
@@ -129,6 +172,17 @@ static void sink_attach(struct sink *s, int fd)
 			      : NULL;
 }
 
+static struct sink *sink_alloc(struct pipeline *p, const char *name, enum sink_type type)
+{
+	struct sink *s = xcalloc(1, sizeof(*s));
+	s->p = p;
+	s->name = xstrdup(name);
+	s->type = type;
+	s->kind = kind_for(type);
+	s->fd = -1;
+	return s;
+}
+
 struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type, const char *path,
 		       enum fsync_mode fsync, char *err, size_t errlen)
 {
@@ -143,10 +197,8 @@ struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type
 	} else if (type == SINK_STDOUT) {
 		fd = STDOUT_FILENO;
 	}
-	struct sink *s = xcalloc(1, sizeof(*s));
-	s->p = p;
-	s->name = xstrdup(name);
-	s->type = type;
+	struct sink *s = sink_alloc(p, name, type);
+	s->kind = &sink_fd;
 	s->path = path != NULL ? xstrdup(path) : NULL;
 	s->fsync = fsync;
 	s->retry_ev = evtimer_new(pipeline_base(p), sink_retry_cb, s);
@@ -155,28 +207,31 @@ struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type
 	return s;
 }
 
-void sink_append(struct sink *s, const char *data, size_t len)
+static void fd_add(struct sink *s, const char *data, size_t len)
 {
-	s->appended++;
 	if (s->broken) {
-		s->lost++;
+		sink_count_lost(s, 1);
 		return;
 	}
-	if (s->fd < 0)
+	if (s->fd < 0) {
+		/* discard: done as soon as it is handed over */
+		sink_count_done(s, 1);
 		return;
-	outbuf_add(&s->out, data, len);
-	if (s->regular && outbuf_len(&s->out) >= FLUSH_AT)
+	}
+	recbuf_add(&s->out, data, len);
+	if (s->regular && recbuf_unwritten(&s->out) >= FLUSH_AT)
 		sink_flush(s);
 }
 
-/* Records still held; an item holding a newline counts once per line (an estimate then). */
-static uint64_t count_records(const struct outbuf *b)
+void sink_append(struct sink *s, const char *data, size_t len)
 {
-	uint64_t n = 0;
-	for (const char *p = b->p + b->off, *end = b->p + b->len;
-	     (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-		n++;
-	return n;
+	s->appended++;
+	fd_add(s, data, len);
+}
+
+static void fd_append(struct sink *s, const struct item *it)
+{
+	fd_add(s, it->data, it->len);
 }
 
 /*
@@ -189,8 +244,7 @@ static void sink_broken(struct sink *s)
 	char msg[256];
 	snprintf(msg, sizeof(msg), "sink '%s' cannot write to '%s' any more: %s", s->name,
 		 s->path != NULL ? s->path : "stdout", strerror(errno));
-	s->lost += count_records(&s->out);
-	s->out.off = s->out.len = 0;
+	sink_count_lost(s, recbuf_clear(&s->out));
 	if (s->fd > STDERR_FILENO)
 		close(s->fd);
 	s->fd = -1;
@@ -215,8 +269,7 @@ static void sink_sync_done(struct bio_job *j)
 		log_warn("sink '%s': fdatasync of '%s' failed", s->name, s->path);
 	}
 	sink_flush(s);
-	if (s->wake != NULL && !sink_busy(s))
-		s->wake(s->wake_arg);
+	sink_wake(s);
 }
 
 /* fdatasync on the bio pool, on a dup of the fd so a reopen cannot pull it away. */
@@ -243,17 +296,18 @@ static void sink_sync_cb(evutil_socket_t fd, short what, void *arg)
 		sink_sync_async(s);
 }
 
-void sink_flush(struct sink *s)
+static void fd_flush(struct sink *s)
 {
 	if (s->fd < 0 || evtimer_pending(s->retry_ev, NULL))
 		return;
 	/* fsync: always: no new write until the last one is on disk. */
 	if (s->sync_inflight && s->fsync == FSYNC_ALWAYS)
 		return;
-	while (outbuf_len(&s->out) > 0) {
-		ssize_t n = outbuf_write(&s->out, s->fd);
+	while (recbuf_unwritten(&s->out) > 0) {
+		ssize_t n = recbuf_write(&s->out, s->fd);
 		if (n > 0) {
 			s->sync_due = true;
+			sink_count_done(s, recbuf_confirm_written(&s->out));
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -271,13 +325,13 @@ void sink_flush(struct sink *s)
 			log_warn("sink '%s': write to '%s' failed; holding %zu bytes and retrying "
 				 "every second",
 				 s->name, s->path != NULL ? s->path : "stdout",
-				 outbuf_len(&s->out));
+				 recbuf_unwritten(&s->out));
 		s->error_logged = true;
 		struct timeval tv = {1, 0};
 		evtimer_add(s->retry_ev, &tv);
 		return;
 	}
-	if (outbuf_len(&s->out) == 0 && s->error_logged) {
+	if (recbuf_unwritten(&s->out) == 0 && s->error_logged) {
 		log_info("sink '%s': writing again", s->name);
 		s->error_logged = false;
 	}
@@ -295,8 +349,7 @@ static void sink_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sink *s = arg;
 	sink_flush(s);
-	if (s->wake != NULL && !sink_busy(s))
-		s->wake(s->wake_arg);
+	sink_wake(s);
 }
 
 static void sink_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -304,20 +357,21 @@ static void sink_retry_cb(evutil_socket_t fd, short what, void *arg)
 	sink_write_cb(fd, what, arg);
 }
 
-bool sink_busy(const struct sink *s)
+static bool fd_busy(const struct sink *s)
 {
-	size_t len = outbuf_len(&s->out);
+	size_t len = recbuf_unwritten(&s->out);
 	/* Hysteresis: busy above the high mark until drained below the low mark. */
-	return len >= HIGH_MARK || (len > LOW_MARK && (evtimer_pending(s->retry_ev, NULL) ||
-						       (s->write_ev && event_pending(s->write_ev, EV_WRITE, NULL))));
+	return len >= HIGH_MARK ||
+	       (len > LOW_MARK && (evtimer_pending(s->retry_ev, NULL) ||
+				   (s->write_ev && event_pending(s->write_ev, EV_WRITE, NULL))));
 }
 
-bool sink_empty(const struct sink *s)
+static bool fd_idle(const struct sink *s)
 {
-	return outbuf_len(&s->out) == 0;
+	return recbuf_unwritten(&s->out) == 0 || s->fd < 0;
 }
 
-void sink_reopen(struct sink *s)
+static void fd_reopen(struct sink *s)
 {
 	if (s->type != SINK_FILE)
 		return;
@@ -336,40 +390,116 @@ void sink_reopen(struct sink *s)
 	log_info("sink '%s': reopened '%s'", s->name, s->path);
 }
 
-uint64_t sink_close(struct sink *s, uint64_t timeout_usec)
+static uint64_t fd_close(struct sink *s, uint64_t timeout_usec)
 {
 	uint64_t end = now_usec() + timeout_usec;
-	if (s->fd >= 0) {
-		event_del(s->retry_ev);
-		while (outbuf_len(&s->out) > 0) {
-			ssize_t n = outbuf_write(&s->out, s->fd);
-			if (n > 0 || (n < 0 && errno == EINTR))
-				continue;
-			uint64_t now = now_usec();
-			if (now >= end || !(n < 0 && errno == EAGAIN)) {
-				if (n < 0 && errno != EAGAIN)
-					log_warn("sink '%s': final write failed", s->name);
-				uint64_t left = count_records(&s->out);
-				s->lost += left;
-				log_error("sink '%s': %llu record(s) could not be written before the "
-					  "deadline and are lost",
-					  s->name, (unsigned long long)left);
-				break;
-			}
-			struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
-			poll(&pfd, 1, (int)((end - now) / 1000) + 1);
+	uint64_t lost = 0;
+	if (s->fd < 0)
+		return 0;
+	event_del(s->retry_ev);
+	while (recbuf_unwritten(&s->out) > 0) {
+		ssize_t n = recbuf_write(&s->out, s->fd);
+		if (n > 0) {
+			sink_count_done(s, recbuf_confirm_written(&s->out));
+			continue;
 		}
-		if (s->regular && s->fsync != FSYNC_NEVER)
-			sink_sync(s);
-		if (s->restore_blocking) {
-			int fl = fcntl(s->fd, F_GETFL);
-			if (fl >= 0)
-				fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		uint64_t now = now_usec();
+		if (now >= end || !(n < 0 && errno == EAGAIN)) {
+			if (n < 0 && errno != EAGAIN)
+				log_warn("sink '%s': final write failed", s->name);
+			lost = recbuf_clear(&s->out);
+			sink_count_lost(s, lost);
+			log_error("sink '%s': %llu record(s) could not be written before the "
+				  "deadline and are lost",
+				  s->name, (unsigned long long)lost);
+			break;
 		}
-		if (s->fd > STDERR_FILENO)
-			close(s->fd);
-		s->fd = -1;
+		struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+		poll(&pfd, 1, (int)((end - now) / 1000) + 1);
 	}
+	if (s->regular && s->fsync != FSYNC_NEVER)
+		sink_sync(s);
+	if (s->restore_blocking) {
+		int fl = fcntl(s->fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
+	}
+	if (s->fd > STDERR_FILENO)
+		close(s->fd);
+	s->fd = -1;
+	return lost;
+}
+
+static void fd_free(struct sink *s)
+{
+	if (s->fd >= 0)
+		fd_close(s, 0);
+}
+
+static const struct sink_kind sink_fd = {
+    .type = SINK_FILE,
+    .append = fd_append,
+    .flush = fd_flush,
+    .busy = fd_busy,
+    .idle = fd_idle,
+    .reopen = fd_reopen,
+    .close = fd_close,
+    .free = fd_free,
+};
+
+/* ---- the interface ---- */
+
+struct sink *sink_open_conf(struct pipeline *p, const struct conf_sink *cs, char *err,
+			    size_t errlen)
+{
+	struct sink *s;
+	if (kind_for(cs->type) == &sink_fd) {
+		s = sink_open(p, cs->name, cs->type, cs->path, cs->fsync, err, errlen);
+		if (s != NULL)
+			s->conf = cs;
+		return s;
+	}
+	s = sink_alloc(p, cs->name, cs->type);
+	s->conf = cs;
+	if (s->kind->open(s, err, errlen) < 0) {
+		sink_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void sink_put(struct sink *s, const struct item *it)
+{
+	s->appended++;
+	s->kind->append(s, it);
+}
+
+void sink_flush(struct sink *s)
+{
+	s->kind->flush(s);
+}
+
+bool sink_busy(const struct sink *s)
+{
+	return s->kind->busy(s);
+}
+
+bool sink_empty(const struct sink *s)
+{
+	return s->kind->idle(s);
+}
+
+void sink_reopen(struct sink *s)
+{
+	if (s->kind->reopen != NULL)
+		s->kind->reopen(s);
+}
+
+uint64_t sink_close(struct sink *s, uint64_t timeout_usec)
+{
+	s->kind->close(s, timeout_usec);
 	return s->lost;
 }
 
@@ -377,13 +507,15 @@ void sink_free(struct sink *s)
 {
 	if (s == NULL)
 		return;
-	if (s->fd >= 0)
-		sink_close(s, 0);
+	if (s->kind->free != NULL)
+		s->kind->free(s);
 	if (s->write_ev != NULL)
 		event_free(s->write_ev);
-	event_free(s->retry_ev);
-	event_free(s->sync_ev);
-	free(s->out.p);
+	if (s->retry_ev != NULL)
+		event_free(s->retry_ev);
+	if (s->sync_ev != NULL)
+		event_free(s->sync_ev);
+	recbuf_free(&s->out);
 	free(s->name);
 	free(s->path);
 	free(s);
@@ -391,12 +523,22 @@ void sink_free(struct sink *s)
 
 uint64_t sink_written(const struct sink *s)
 {
-	return s->appended - s->lost;
+	return s->appended - s->lost - s->failed - s->returned;
+}
+
+uint64_t sink_failed(const struct sink *s)
+{
+	return s->failed;
 }
 
 const char *sink_name(const struct sink *s)
 {
 	return s->name;
+}
+
+enum sink_type sink_type(const struct sink *s)
+{
+	return s->type;
 }
 
 /* ---- the fan-out consumer ---- */
@@ -409,36 +551,95 @@ static bool any_busy(const struct sinks *ss)
 	return false;
 }
 
+static void hold(struct sinks *ss, const struct item *it)
+{
+	if (ss->hn == ss->hcap) {
+		size_t cap = ss->hcap ? ss->hcap * 2 : 256;
+		struct held *v = xmalloc(cap * sizeof(*v));
+		for (size_t i = 0; i < ss->hn; i++)
+			v[i] = ss->held[(ss->hhead + i) % ss->hcap];
+		free(ss->held);
+		ss->held = v;
+		ss->hhead = 0;
+		ss->hcap = cap;
+	}
+	ss->held[(ss->hhead + ss->hn) % ss->hcap] =
+	    (struct held){.source = it->source, .index = it->index, .k = ss->count};
+	ss->hn++;
+	track_retain(it);
+}
+
+/* Records every sink has finished are done for their sources. */
+static void release_done(struct sinks *ss)
+{
+	uint64_t min = ss->count;
+	for (size_t i = 0; i < ss->n; i++)
+		if (ss->v[i]->done < min)
+			min = ss->v[i]->done;
+	while (ss->hn > 0 && ss->held[ss->hhead].k <= min) {
+		struct held h = ss->held[ss->hhead];
+		ss->hhead = (ss->hhead + 1) % ss->hcap;
+		ss->hn--;
+		track_release_key(h.source, h.index);
+	}
+}
+
 static void sinks_check_finished(struct sinks *ss)
 {
 	if (!ss->draining || ss->finished)
 		return;
 	for (size_t i = 0; i < ss->n; i++)
-		if (!sink_empty(ss->v[i]) && ss->v[i]->fd >= 0)
+		if (!sink_empty(ss->v[i]))
 			return;
 	ss->finished = true;
 	pipeline_sinks_finished(ss->p);
+}
+
+static void put_all(struct sinks *ss, struct item *it)
+{
+	ss->count++;
+	for (size_t i = 0; i < ss->n; i++)
+		sink_put(ss->v[i], it);
+	if (it->flags & ITEM_TRACKED)
+		hold(ss, it);
+	item_free(it);
 }
 
 static void sinks_pump(void *arg)
 {
 	struct sinks *ss = arg;
 	struct item *it;
-	/* Once cancelling, what is queued goes to the spool, not out. */
-	while (!ss->draining && !pipeline_cancelling(ss->p) && !any_busy(ss) &&
-	       (it = queue_pop(ss->in)) != NULL) {
-		if (it->flags & ITEM_PILL) {
-			ss->draining = true;
-			item_free(it);
-			break;
-		}
-		for (size_t i = 0; i < ss->n; i++)
-			sink_append(ss->v[i], it->data, it->len);
-		item_free(it);
+	/* A kind may wake the consumer from inside a flush: go round again instead. */
+	if (ss->in_pump) {
+		ss->repump = true;
+		return;
 	}
-	for (size_t i = 0; i < ss->n; i++)
-		sink_flush(ss->v[i]);
-	sinks_check_finished(ss);
+	ss->in_pump = true;
+	do {
+		ss->repump = false;
+		/* Once cancelling, what is queued goes to the spool, not out. */
+		while (!ss->draining && !pipeline_cancelling(ss->p) && !any_busy(ss) &&
+		       (it = queue_pop(ss->in)) != NULL) {
+			if (it->flags & ITEM_PILL) {
+				ss->draining = true;
+				item_free(it);
+				for (size_t i = 0; i < ss->n; i++)
+					if (ss->v[i]->kind->drain != NULL)
+						ss->v[i]->kind->drain(ss->v[i]);
+				break;
+			}
+			put_all(ss, it);
+		}
+		bool was_busy = any_busy(ss);
+		for (size_t i = 0; i < ss->n; i++)
+			sink_flush(ss->v[i]);
+		/* A flush that made room (a peer took records) is no wake: look again. */
+		if (was_busy && !any_busy(ss) && !ss->draining)
+			ss->repump = true;
+		release_done(ss);
+		sinks_check_finished(ss);
+	} while (ss->repump);
+	ss->in_pump = false;
 }
 
 struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *in, char *err,
@@ -449,8 +650,7 @@ struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *
 	ss->in = in;
 	ss->v = xcalloc(c->n_sinks, sizeof(*ss->v));
 	for (size_t i = 0; i < c->n_sinks; i++) {
-		const struct conf_sink *cs = &c->sinks[i];
-		struct sink *s = sink_open(p, cs->name, cs->type, cs->path, cs->fsync, err, errlen);
+		struct sink *s = sink_open_conf(p, &c->sinks[i], err, errlen);
 		if (s == NULL) {
 			sinks_free(ss);
 			return NULL;
@@ -467,14 +667,60 @@ void sinks_start(struct sinks *ss)
 	queue_set_consumer(ss->in, sinks_pump, ss);
 }
 
+/* A record a down sink gave back goes to the spool, for the sinks, as an item. */
+static void give_to_spool(void *arg, const char *data, size_t len, const struct recbuf_meta *m)
+{
+	struct sinks *ss = arg;
+	struct item *it = item_new(data, len, m != NULL ? m->seq : 0, m != NULL ? m->source : 0);
+	it->index = m != NULL ? m->index : 0;
+	if (m != NULL && m->tracked) {
+		/* Its source hears it is abandoned (and a durable one keeps it instead). */
+		it->flags |= ITEM_TRACKED;
+		track_retain(it);
+	}
+	/* "@sinks": the spool's name for the sinks' queue (pipeline.c). */
+	pipeline_unfinished(ss->p, "@sinks", it);
+}
+
 void sinks_drain_queue(struct sinks *ss)
 {
 	struct item *it;
+	struct sink *most = NULL;
+	bool down = false;
+	for (size_t i = 0; i < ss->n; i++) {
+		struct sink *s = ss->v[i];
+		if (s->kind->down == NULL || !s->kind->down(s))
+			continue;
+		down = true;
+		if (s->kind->take_back != NULL &&
+		    (most == NULL || s->appended - s->done - s->returned >
+					 most->appended - most->done - most->returned))
+			most = s;
+	}
+	if (down) {
+		/*
+		 * A sink that cannot write now would only lose them: what is queued stays,
+		 * for the spool, and so does what the down sinks hold (every sink got
+		 * every record, so the one holding the most has them all).
+		 */
+		uint64_t n = most != NULL ? most->kind->take_back(most, give_to_spool, ss) : 0;
+		for (size_t i = 0; i < ss->n; i++) {
+			struct sink *s = ss->v[i];
+			if (s != most && s->kind->take_back != NULL && s->kind->down(s))
+				s->kind->take_back(s, NULL, NULL);
+		}
+		if (n > 0)
+			log_warnx(
+			    "sink '%s' could not write %llu record(s) before the cancel; they are "
+			    "spooled",
+			    most->name, (unsigned long long)n);
+		return;
+	}
 	while ((it = queue_pop(ss->in)) != NULL) {
-		if (!(it->flags & ITEM_PILL))
-			for (size_t i = 0; i < ss->n; i++)
-				sink_append(ss->v[i], it->data, it->len);
-		item_free(it);
+		if (it->flags & ITEM_PILL)
+			item_free(it);
+		else
+			put_all(ss, it);
 	}
 }
 
@@ -499,6 +745,15 @@ uint64_t sinks_close(struct sinks *ss, uint64_t timeout_usec)
 	uint64_t left = 0;
 	for (size_t i = 0; i < ss->n; i++)
 		left += sink_close(ss->v[i], timeout_usec);
+	release_done(ss);
+	/* What was never written is not done: its sources hear so. */
+	while (ss->hn > 0) {
+		struct held h = ss->held[ss->hhead];
+		ss->hhead = (ss->hhead + 1) % ss->hcap;
+		ss->hn--;
+		track_abandon_key(h.source, h.index);
+		track_release_key(h.source, h.index);
+	}
 	return left;
 }
 
@@ -509,5 +764,6 @@ void sinks_free(struct sinks *ss)
 	for (size_t i = 0; i < ss->n; i++)
 		sink_free(ss->v[i]);
 	free(ss->v);
+	free(ss->held);
 	free(ss);
 }

@@ -1,13 +1,18 @@
 /*
- * sink.h: outputs. A sink is a buffered record writer on one fd (a file, stdout,
- * or nothing); `struct sinks` is the consumer of the pipeline's last queue that
- * hands every finished item to every sink (fan-out).
+ * sink.h: outputs. A sink is a buffered record writer: on one fd (a file,
+ * stdout, or nothing) here, or a kind of its own (a socket, a command, HTTP);
+ * `struct sinks` is the consumer of the pipeline's last queue that hands every
+ * finished item to every sink (fan-out).
  *
- * Records are appended whole to an evbuffer and written in large writes, so a
+ * Records are appended whole to a buffer and written in large writes, so a
  * record is never torn: a short write is finished before anything else, also at
  * cancel. A sink whose buffer passes its high mark (a slow pipe, a full disk)
  * stops the consumer, which backs up the queue and, in turn, the stages.
  * A write error other than EAGAIN keeps the data and retries every second.
+ *
+ * The consumer also tells sources when a record they track (track.h) is done:
+ * every sink finishes records in order, so record k of the fan-out is done once
+ * every sink has finished k records; until then the consumer holds a reference.
  */
 #ifndef SLUICE_SINK_H
 #define SLUICE_SINK_H
@@ -17,17 +22,64 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "item.h"
 #include "queue.h"
 
 struct pipeline;
+struct recbuf_meta;
 struct sink;
 struct sinks;
 
-/* Opens one writer; NULL with a message on failure. wake(arg) runs when it drains. */
+/* Hands back one record a sink held: its bytes (no newline) and origin (may be NULL). */
+typedef void (*sink_give_cb)(void *arg, const char *data, size_t len, const struct recbuf_meta *m);
+
+/*
+ * A sink kind: one table entry each (DESIGN §2). file, stdout and discard share
+ * the fd writer in sink.c; tcp and unix are in sink-net.c, exec in sink-exec.c,
+ * http in sink-http.c. Records must be finished in the order they were
+ * appended: the consumer relies on it to tell sources when a record is done.
+ */
+struct sink_kind {
+	enum sink_type type;
+	/* Sets up (may start connecting); -1 with a message for a start that must fail. */
+	int (*open)(struct sink *s, char *err, size_t errlen);
+	/* Takes one record: the item's bytes and a newline. Never blocks. */
+	void (*append)(struct sink *s, const struct item *it);
+	/* Writes what it can without blocking. */
+	void (*flush)(struct sink *s);
+	/* Holding too much: the consumer stops until a wake. */
+	bool (*busy)(const struct sink *s);
+	/* Every record appended is finished: a drain may end. */
+	bool (*idle)(const struct sink *s);
+	/* Optional: cannot write at all now (disconnected); a cancel spools instead. */
+	bool (*down)(const struct sink *s);
+	/* Optional: the input has ended (send partial batches, close a command's stdin). */
+	void (*drain)(struct sink *s);
+	/*
+	 * Optional, at a cancel while the sink is down: every record it still holds,
+	 * oldest first, goes to give (when not NULL) and is forgotten, so that it is
+	 * spooled rather than lost. Returns how many.
+	 */
+	uint64_t (*take_back)(struct sink *s, sink_give_cb give, void *arg);
+	/* Optional: SIGUSR1. */
+	void (*reopen)(struct sink *s);
+	/* After the loop: finish what it can within timeout_usec; returns records lost. */
+	uint64_t (*close)(struct sink *s, uint64_t timeout_usec);
+	void (*free)(struct sink *s);
+};
+
+extern const struct sink_kind sink_tcp, sink_unix, sink_exec, sink_http;
+
+/* Opens a file or stdout writer (the dead letter, the joblog); NULL with a message. */
 struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type, const char *path,
 		       enum fsync_mode fsync, char *err, size_t errlen);
-/* Appends data and a newline as one record. */
+/* Opens a configured sink of any kind; NULL with a message. */
+struct sink *sink_open_conf(struct pipeline *p, const struct conf_sink *cs, char *err,
+			    size_t errlen);
+/* Appends data and a newline as one record (file and stdout writers). */
 void sink_append(struct sink *s, const char *data, size_t len);
+/* Hands an item to the sink as one record. */
+void sink_put(struct sink *s, const struct item *it);
 /* Writes what it can without blocking. */
 void sink_flush(struct sink *s);
 bool sink_busy(const struct sink *s);
@@ -36,16 +88,38 @@ bool sink_empty(const struct sink *s);
 void sink_reopen(struct sink *s);
 /* Final flush, waiting up to timeout_usec for a slow reader; returns records never written. */
 uint64_t sink_close(struct sink *s, uint64_t timeout_usec);
+/* Records written (handed over and, where the kind can tell, taken by the other side). */
 uint64_t sink_written(const struct sink *s);
+/* Records that failed for good (an HTTP 4xx). */
+uint64_t sink_failed(const struct sink *s);
 /* Closes (flushing without waiting) and frees. */
 void sink_free(struct sink *s);
 const char *sink_name(const struct sink *s);
+enum sink_type sink_type(const struct sink *s);
+
+/* For kinds. */
+void **sink_state(struct sink *s);
+const struct conf_sink *sink_conf(const struct sink *s);
+struct pipeline *sink_pipeline(struct sink *s);
+/* Records finished, in order: n written; lost (never will be); failed (for good). */
+void sink_count_done(struct sink *s, uint64_t n);
+void sink_count_lost(struct sink *s, uint64_t n);
+void sink_count_failed(struct sink *s, uint64_t n);
+/* Records handed back for the spool (not written, not lost). */
+void sink_count_returned(struct sink *s, uint64_t n);
+/* From an event callback: records finished or room freed; the consumer looks again. */
+void sink_wake(struct sink *s);
 
 struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *in, char *err,
 			size_t errlen);
 void sinks_start(struct sinks *ss);
 void sinks_reopen(struct sinks *ss);
-/* Cancelling: hands every item still queued for the sinks to them (written at close). */
+/*
+ * Cancelling: hands every item still queued for the sinks to them (written at
+ * close). If one of them is down, they stay queued, for the spool, and what the
+ * down sinks still hold is spooled too (once: a sink that had written some of
+ * those records gets them again at the replay).
+ */
 void sinks_drain_queue(struct sinks *ss);
 size_t sinks_count(const struct sinks *ss);
 struct sink *sinks_get(const struct sinks *ss, size_t i);

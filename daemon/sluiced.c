@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -160,6 +161,8 @@ int main(int argc, char **argv)
 		return 64;
 	}
 
+	/* Retry jitter must differ between daemons restarted together. */
+	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	log_init(level, format);
 	bool noinput = false;
 	struct conf *conf = conf_load(config, stderr, &noinput);

@@ -31,6 +31,11 @@ static void gen_produce(struct source *s)
 			source_end(s);
 			return;
 		}
+		/* Paused by the operator: make nothing until resumed. */
+		if (source_held(s) && !source_ready(s)) {
+			event_del(g->ev);
+			return;
+		}
 		struct template_vars v = {NULL, 0, g->made + 1, cs->name};
 		size_t len;
 		char *text = template_expand(cs->template, &v, &len);

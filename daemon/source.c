@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "report.h"
+#include "track.h"
 #include "util.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -37,6 +38,8 @@ struct source {
 	uint64_t max_item;
 
 	struct item *pending;
+	struct tracker *tracker; /* items are tracked (track.h) when set */
+	void *token;		 /* ... on behalf of this */
 	struct queue_waiter queue_wait, memory_wait;
 	bool paused, ended, stopping, failed, started, held, warned;
 	uint64_t items, rejected, skipped, next_index;
@@ -63,6 +66,14 @@ static const struct source_kind *kind_for(enum source_type t)
 		return &source_exec;
 	case SOURCE_GENERATE:
 		return &source_generate;
+	case SOURCE_TCP:
+		return &source_tcp;
+	case SOURCE_UNIX:
+		return &source_unix;
+	case SOURCE_DIR:
+		return &source_dir;
+	case SOURCE_HTTP:
+		return &source_http;
 	}
 	return NULL;
 }
@@ -79,6 +90,8 @@ struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint
 	s->max_item = pipeline_conf(p)->max_item_bytes;
 	s->fd = -1;
 	s->delim = cs->framing == FRAMING_NUL ? '\0' : '\n';
+	if (cs->type == SOURCE_HTTP || cs->type == SOURCE_DIR)
+		s->delim = cs->split == SPLIT_NUL ? '\0' : '\n';
 	return s;
 }
 
@@ -99,6 +112,9 @@ void source_free(struct source *s)
 		return;
 	if (s->kind->free != NULL)
 		s->kind->free(s);
+	/* Unregistered first: the frees below must not report back into the kind. */
+	track_free(s->tracker);
+	s->tracker = NULL;
 	pipeline_cancel_wait_memory(s->p, &s->memory_wait);
 	queue_cancel_wait(s->out, &s->queue_wait);
 	item_free(s->pending);
@@ -242,6 +258,31 @@ static void source_pause(struct source *s)
 		pipeline_wait_memory(s->p, &s->memory_wait, source_resume_cb, s);
 }
 
+void source_track(struct source *s, track_done_cb cb, void *arg, bool durable)
+{
+	s->tracker = track_new(s->index, durable, cb, arg);
+}
+
+void source_set_token(struct source *s, void *token)
+{
+	s->token = token;
+}
+
+uint64_t source_last_index(const struct source *s)
+{
+	return s->next_index;
+}
+
+char source_delim(const struct source *s)
+{
+	return s->delim;
+}
+
+uint64_t source_max_item(const struct source *s)
+{
+	return s->max_item;
+}
+
 static void reject(struct source *s, const char *data, size_t len, size_t total, uint64_t index)
 {
 	struct item *it = item_new(data, len, pipeline_next_seq(s->p), s->index);
@@ -272,6 +313,8 @@ bool source_emit(struct source *s, const char *data, size_t len)
 	struct item *it = item_new(data, len, pipeline_next_seq(s->p), s->index);
 	it->index = index;
 	s->items++;
+	if (s->tracker != NULL)
+		track_item(s->tracker, it, s->token);
 	if (s->stopping) {
 		queue_push_force(s->out, it);
 		return true;
@@ -292,6 +335,56 @@ bool source_emit(struct source *s, const char *data, size_t len)
 		return false;
 	}
 	return true;
+}
+
+void source_emit_force(struct source *s, const char *data, size_t len)
+{
+	uint64_t index = ++s->next_index;
+	if (pipeline_already_done(s->p, s->index, index)) {
+		s->skipped++;
+		return;
+	}
+	if (len > s->max_item) {
+		reject(s, data, (size_t)s->max_item, len, index);
+		return;
+	}
+	struct item *it = item_new(data, len, pipeline_next_seq(s->p), s->index);
+	it->index = index;
+	s->items++;
+	if (s->tracker != NULL)
+		track_item(s->tracker, it, s->token);
+	/* drop_newest/drop_oldest still drop; block is what is overridden. */
+	if (!queue_push(s->out, it))
+		queue_push_force(s->out, it);
+}
+
+bool source_ready(struct source *s)
+{
+	if (s->stopping || s->ended)
+		return true;
+	if (s->paused)
+		return false;
+	if (s->held) {
+		s->paused = true;
+		s->paused_since = now_usec();
+		return false;
+	}
+	if (queue_full(s->out)) {
+		s->paused = true;
+		s->paused_since = now_usec();
+		queue_wait_space(s->out, &s->queue_wait, source_resume_cb, s);
+		return false;
+	}
+	if (pipeline_memory_full(s->p)) {
+		source_pause(s);
+		return false;
+	}
+	return true;
+}
+
+void source_reject(struct source *s, const char *data, size_t total)
+{
+	reject(s, data, total < s->max_item ? total : (size_t)s->max_item, total, ++s->next_index);
 }
 
 void source_hold(struct source *s, bool hold)

@@ -18,6 +18,7 @@
 
 #include "conf.h"
 #include "queue.h"
+#include "track.h"
 
 struct pipeline;
 struct source;
@@ -39,6 +40,7 @@ struct source_kind {
 };
 
 extern const struct source_kind source_file, source_stdin, source_exec, source_generate;
+extern const struct source_kind source_tcp, source_unix, source_http, source_dir;
 
 struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint32_t index,
 			  struct queue *out);
@@ -74,6 +76,28 @@ void **source_state(struct source *s);
 bool source_stopping(const struct source *s);
 /* Offers one record; false means "pause": the record is kept and resume() comes later. */
 bool source_emit(struct source *s, const char *data, size_t len);
+/*
+ * Tracks every item emitted from now on (track.h): cb(arg, token, index, status)
+ * runs when a record is done end to end. token is what source_set_token() set
+ * when the record was emitted (a connection, a request, a file).
+ */
+void source_track(struct source *s, track_done_cb cb, void *arg, bool durable);
+void source_set_token(struct source *s, void *token);
+/* The index given to the last record offered (emitted, rejected or skipped). */
+uint64_t source_last_index(const struct source *s);
+/*
+ * For sources that take input in units they cannot split (an HTTP request):
+ * source_ready() says whether there is room now; if not, the source pauses and
+ * resume() comes once there is. source_emit_force() then queues one record
+ * whatever the bounds (still applying max_item_bytes and when_full: drop_*).
+ */
+bool source_ready(struct source *s);
+void source_emit_force(struct source *s, const char *data, size_t len);
+/* A record too long to be an item (at least total bytes): counted, logged, dead-lettered. */
+void source_reject(struct source *s, const char *data, size_t total);
+/* The record delimiter ('\n' or '\0') and max_item_bytes. */
+char source_delim(const struct source *s);
+uint64_t source_max_item(const struct source *s);
 /* The source has produced everything it will. */
 void source_end(struct source *s);
 /* Marks the source as failed (its input broke): the job exits 1. */

@@ -204,6 +204,7 @@ struct stage *stage_new(struct pipeline *p, const struct conf_stage *cs, struct 
 	st->conf = cs;
 	st->kind = cs->kind == STAGE_EXEC	 ? &work_exec
 		   : cs->kind == STAGE_COPROCESS ? &work_coproc
+		   : cs->kind == STAGE_HTTP	 ? &work_http
 						 : &work_builtin;
 	st->in = in;
 	st->out = out;

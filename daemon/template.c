@@ -35,7 +35,35 @@ static void put(struct outbuf *o, const char *s, size_t n)
 	o->p[o->len] = '\0';
 }
 
+/* RFC 3986 unreserved characters pass; every other byte is %XX. */
+static void put_url_escaped(struct outbuf *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			put(o, s + i, 1);
+		} else {
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+			put(o, e, 3);
+		}
+	}
+}
+
+static char *expand(const char *tmpl, const struct template_vars *v, size_t *out_len, bool url);
+
 char *template_expand(const char *tmpl, const struct template_vars *v, size_t *out_len)
+{
+	return expand(tmpl, v, out_len, false);
+}
+
+char *template_expand_url(const char *tmpl, const struct template_vars *v, size_t *out_len)
+{
+	return expand(tmpl, v, out_len, true);
+}
+
+static char *expand(const char *tmpl, const struct template_vars *v, size_t *out_len, bool url)
 {
 	struct outbuf o = {0};
 	const char *s = tmpl;
@@ -50,7 +78,10 @@ char *template_expand(const char *tmpl, const struct template_vars *v, size_t *o
 		}
 		put(&o, s, (size_t)(brace - s));
 		if (strncmp(brace, "{}", 2) == 0) {
-			if (v->item != NULL)
+			/* In a URL the item is escaped, unless it is where the URL begins. */
+			if (v->item != NULL && url && brace != tmpl)
+				put_url_escaped(&o, v->item, v->item_len);
+			else if (v->item != NULL)
 				put(&o, v->item, v->item_len);
 			s = brace + 2;
 		} else if (strncmp(brace, "{seq}", 5) == 0) {

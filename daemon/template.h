@@ -24,5 +24,11 @@ bool template_has_vars(const char *s);
 bool template_uses_item(const char *s);
 /* Returns a malloc'ed expansion; *out_len gets its length (it may hold NUL bytes). */
 char *template_expand(const char *tmpl, const struct template_vars *v, size_t *out_len);
+/*
+ * The same for a URL: "{}" is percent-encoded (RFC 3986 unreserved characters
+ * pass), except at the very start of the template, where the item is the URL
+ * (or its beginning) and goes in as it is.
+ */
+char *template_expand_url(const char *tmpl, const struct template_vars *v, size_t *out_len);
 
 #endif

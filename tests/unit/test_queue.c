@@ -184,13 +184,13 @@ START_TEST(big_waiter_waits_until_it_fits)
 	ck_assert(queue_push(q, big));
 
 	/* Bigger than what is free even below the low mark: not woken until it fits. */
-	struct item *huge = item_new(NULL, 0, 99, 0);
-	huge = realloc(huge, sizeof(*huge) + 2 * cost);
-	item_stats.live_bytes -= item_cost(huge);
-	huge->len = 2 * cost - sizeof(*huge) - 1; /* item_cost(huge) == 2 * cost */
-	item_stats.live_bytes += item_cost(huge);
-	memset(huge->data, 'h', huge->len);
-	huge->data[huge->len] = '\0';
+	/* item_cost(huge) == 2 * cost */
+	size_t huge_len = 2 * cost - sizeof(struct item) - 1;
+	char *bytes = malloc(huge_len);
+	memset(bytes, 'h', huge_len);
+	struct item *huge = item_new(bytes, huge_len, 99, 0);
+	free(bytes);
+	ck_assert_uint_eq(item_cost(huge), 2 * cost);
 	ck_assert(!queue_push(q, huge));
 	woken = 0;
 	w.need = item_cost(huge);

@@ -56,6 +56,29 @@ START_TEST(item_with_nul_keeps_length)
 }
 END_TEST
 
+START_TEST(url_escaping)
+{
+	struct template_vars v = {"a b/c?d=é&\n", strlen("a b/c?d=é&\n"), 9, "src"};
+	char *got = template_expand_url("http://h/x/{}?s={source}&n={seq}", &v, NULL);
+	ck_assert_str_eq(got, "http://h/x/a%20b%2Fc%3Fd%3D%C3%A9%26%0A?s=src&n=9");
+	free(got);
+	/* unreserved characters pass */
+	v = (struct template_vars){"Az09-_.~", 8, 1, "s"};
+	got = template_expand_url("/{}", &v, NULL);
+	ck_assert_str_eq(got, "/Az09-_.~");
+	free(got);
+	/* at the very start, the item is the URL: as it is */
+	v = (struct template_vars){"http://h/a b", 12, 1, "s"};
+	got = template_expand_url("{}?x={}", &v, NULL);
+	ck_assert_str_eq(got, "http://h/a b?x=http%3A%2F%2Fh%2Fa%20b");
+	free(got);
+	/* the plain expansion never escapes */
+	got = template_expand("{}?x={}", &v, NULL);
+	ck_assert_str_eq(got, "http://h/a b?x=http://h/a b");
+	free(got);
+}
+END_TEST
+
 START_TEST(detection)
 {
 	ck_assert(template_has_vars("x{}"));
@@ -76,6 +99,7 @@ int main(void)
 	tcase_add_test(tc, shell_metacharacters_are_literal);
 	tcase_add_test(tc, item_with_nul_keeps_length);
 	tcase_add_test(tc, detection);
+	tcase_add_test(tc, url_escaping);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

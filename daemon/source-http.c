@@ -1,0 +1,374 @@
+/*
+ * source-http.c: the http source, an evhttp server. A POST (or PUT) to `path`
+ * carries one item (its whole body), or with `split: lines` (nul) one item per
+ * record of the body (a last record needs no delimiter).
+ *
+ * A request is taken whole or not at all, so that the client's answer is
+ * always true: 202 once its items are queued, or with `ack: true` 200 once
+ * every one of them is done end to end (500 if any failed for good or was
+ * abandoned by a cancel: resend it, at-least-once). A request is taken only
+ * when the first queue has room (source_ready); its records are then queued
+ * together, beyond the queue's bound by at most one body (max_body).
+ *
+ * Backpressure: while the queue is full, requests wait in arrival order,
+ * unanswered. evhttp reads nothing more from a connection whose request is
+ * unanswered, and the listener stops accepting, so clients are held back by
+ * the kernel. A request that waits longer than queue_timeout gets 503 with
+ * Retry-After. Bodies over max_body get 413 from evhttp; a record over
+ * max_item_bytes makes the whole request 413 (nothing of it is queued; it is
+ * counted as rejected and dead-lettered). Other paths get 404, other methods 405.
+ *
+ * A graceful stop closes the listener, answers waiting requests 503 (nothing of
+ * them was taken) and, with ack, still answers the taken ones when they are done.
+ */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "source.h"
+#include "util.h"
+
+struct http_src;
+
+struct http_req {
+	TAILQ_ENTRY(http_req) entry;
+	struct http_src *hs;
+	struct evhttp_request *req;
+	struct event *timer; /* queue_timeout, while waiting */
+	uint64_t outstanding, made;
+	bool waiting, emitted, failed, abandoned;
+};
+
+TAILQ_HEAD(http_req_list, http_req);
+
+struct http_src {
+	struct source *s;
+	const struct conf_source *cs;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	struct http_req_list waiting; /* not taken yet, oldest first */
+	struct http_req_list taken;   /* ack: taken, answered when done */
+	bool stopped, accepting;
+};
+
+static void reply(struct evhttp_request *req, int code, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void reply(struct evhttp_request *req, int code, const char *reason, const char *fmt, ...)
+{
+	struct evbuffer *body = evbuffer_new();
+	va_list ap;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(body, fmt, ap);
+	va_end(ap);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+	evhttp_send_reply(req, code, reason, body);
+	evbuffer_free(body);
+}
+
+static void set_accepting(struct http_src *hs, bool on)
+{
+	if (hs->bound == NULL || hs->accepting == on)
+		return;
+	struct evconnlistener *lev = evhttp_bound_socket_get_listener(hs->bound);
+	if (on)
+		evconnlistener_enable(lev);
+	else
+		evconnlistener_disable(lev);
+	hs->accepting = on;
+}
+
+static void req_free(struct http_req *r)
+{
+	if (r->timer != NULL)
+		event_free(r->timer);
+	free(r);
+}
+
+/* ack: every item of the request is done: 200, or 500 if any was not done well. */
+static void req_finish(struct http_req *r)
+{
+	struct http_src *hs = r->hs;
+	if (!r->emitted || r->outstanding > 0)
+		return;
+	TAILQ_REMOVE(&hs->taken, r, entry);
+	if (r->failed || r->abandoned)
+		reply(r->req, 500, "Internal Server Error",
+		      r->abandoned ? "not done: the pipeline was cancelled; send it again\n"
+				   : "failed: %llu item(s), some failed\n",
+		      (unsigned long long)r->made);
+	else
+		reply(r->req, 200, "OK", "done: %llu item(s)\n", (unsigned long long)r->made);
+	req_free(r);
+}
+
+static void http_done_cb(void *arg, void *token, uint64_t index, enum track_status st)
+{
+	struct http_req *r = token;
+	r->outstanding--;
+	if (st == TRACK_FAILED)
+		r->failed = true;
+	else if (st == TRACK_ABANDONED)
+		r->abandoned = true;
+	req_finish(r);
+}
+
+/* The first record longer than max_item_bytes, or NULL; *len gets its length. */
+static const char *oversize_record(const char *p, size_t n, char delim, uint64_t max, size_t *len)
+{
+	while (n > 0) {
+		const char *d = memchr(p, delim, n);
+		size_t rlen = d != NULL ? (size_t)(d - p) : n;
+		if (rlen > max) {
+			*len = rlen;
+			return p;
+		}
+		if (d == NULL)
+			break;
+		n -= rlen + 1;
+		p = d + 1;
+	}
+	return NULL;
+}
+
+/* Queues every record of the request and answers it (now, or with ack when done). */
+static void take(struct http_req *r)
+{
+	struct http_src *hs = r->hs;
+	struct source *s = hs->s;
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t n = evbuffer_get_length(in);
+	const char *body = n > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+	uint64_t before = source_items(s);
+
+	if (hs->cs->ack)
+		source_set_token(s, r);
+	if (hs->cs->split == SPLIT_NONE) {
+		/* A body's one trailing newline ends it: it is not part of the item. */
+		source_emit_force(s, body, n > 0 && body[n - 1] == '\n' ? n - 1 : n);
+	} else {
+		char delim = source_delim(s);
+		const char *p = body;
+		size_t left = n;
+		while (left > 0) {
+			const char *d = memchr(p, delim, left);
+			size_t rlen = d != NULL ? (size_t)(d - p) : left;
+			source_emit_force(s, p, rlen);
+			if (d == NULL)
+				break;
+			left -= rlen + 1;
+			p = d + 1;
+		}
+	}
+	source_set_token(s, NULL);
+	r->made = source_items(s) - before;
+	r->emitted = true;
+	if (!hs->cs->ack) {
+		reply(r->req, 202, "Accepted", "queued: %llu item(s)\n",
+		      (unsigned long long)r->made);
+		req_free(r);
+		return;
+	}
+	r->outstanding += r->made;
+	TAILQ_INSERT_TAIL(&hs->taken, r, entry);
+	req_finish(r);
+}
+
+static void wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_req *r = arg;
+	struct http_src *hs = r->hs;
+	uint64_t secs = (hs->cs->queue_timeout + 999999) / 1000000;
+	char retry[24];
+
+	TAILQ_REMOVE(&hs->waiting, r, entry);
+	snprintf(retry, sizeof(retry), "%llu", (unsigned long long)(secs > 0 ? secs : 1));
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", retry);
+	reply(r->req, 503, "Service Unavailable",
+	      "the pipeline is full (held back for queue_timeout); retry later\n");
+	req_free(r);
+	if (TAILQ_EMPTY(&hs->waiting) && !hs->stopped && !source_paused(hs->s) &&
+	    !source_held(hs->s))
+		set_accepting(hs, true);
+}
+
+/* Takes waiting requests in order while there is room. */
+static void take_waiting(struct http_src *hs)
+{
+	struct http_req *r;
+	while ((r = TAILQ_FIRST(&hs->waiting)) != NULL && source_ready(hs->s)) {
+		TAILQ_REMOVE(&hs->waiting, r, entry);
+		evtimer_del(r->timer);
+		r->waiting = false;
+		take(r);
+	}
+	set_accepting(hs, TAILQ_EMPTY(&hs->waiting) && !hs->stopped);
+}
+
+static void request_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_src *hs = arg;
+	const struct conf_source *cs = hs->cs;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+
+	if (path == NULL || strcmp(path, cs->path) != 0) {
+		reply(req, 404, "Not Found", "items are taken at %s\n", cs->path);
+		return;
+	}
+	if (method != EVHTTP_REQ_POST && method != EVHTTP_REQ_PUT) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST, PUT");
+		reply(req, 405, "Method Not Allowed", "POST the items\n");
+		return;
+	}
+	if (hs->stopped) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply(req, 503, "Service Unavailable", "stopping\n");
+		return;
+	}
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in), len = 0;
+	uint64_t max = source_max_item(hs->s);
+	const char *body = n > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+	size_t whole = n > 0 && body[n - 1] == '\n' ? n - 1 : n;
+	const char *big = cs->split == SPLIT_NONE
+			      ? (whole > max ? (len = whole, body) : NULL)
+			      : oversize_record(body, n, source_delim(hs->s), max, &len);
+	if (big != NULL) {
+		source_reject(hs->s, big, len);
+		reply(req, 413, "Payload Too Large",
+		      "a record of %zu bytes is over max_item_bytes (%llu); nothing was queued\n",
+		      len, (unsigned long long)max);
+		return;
+	}
+	struct http_req *r = xcalloc(1, sizeof(*r));
+	r->hs = hs;
+	r->req = req;
+	if (TAILQ_EMPTY(&hs->waiting) && source_ready(hs->s)) {
+		take(r);
+		return;
+	}
+	/* Full: it waits, unanswered, and no new connection is accepted meanwhile. */
+	struct timeval tv = {(time_t)(cs->queue_timeout / 1000000),
+			     (suseconds_t)(cs->queue_timeout % 1000000)};
+	r->waiting = true;
+	r->timer = evtimer_new(pipeline_base(source_pipeline(hs->s)), wait_timeout_cb, r);
+	evtimer_add(r->timer, &tv);
+	TAILQ_INSERT_TAIL(&hs->waiting, r, entry);
+	set_accepting(hs, false);
+}
+
+/* ---- the kind ---- */
+
+static int http_src_open(struct source *s, char *err, size_t errlen)
+{
+	const struct conf_source *cs = source_conf(s);
+	struct http_src *hs = xcalloc(1, sizeof(*hs));
+	char host[256];
+	unsigned port;
+	const char *why;
+
+	*source_state(s) = hs;
+	hs->s = s;
+	hs->cs = cs;
+	TAILQ_INIT(&hs->waiting);
+	TAILQ_INIT(&hs->taken);
+	if (conf_parse_hostport(cs->listen, host, sizeof(host), &port, &why) < 0) {
+		snprintf(err, errlen, "source '%s': bad listen address '%s': %s", cs->name,
+			 cs->listen, why);
+		return -1;
+	}
+	hs->http = evhttp_new(pipeline_base(source_pipeline(s)));
+	evhttp_set_max_body_size(hs->http, (ev_ssize_t)cs->max_body);
+	evhttp_set_max_headers_size(hs->http, 64 * 1024);
+	/* A client that stalls mid-request is let go. */
+	evhttp_set_timeout(hs->http, 60);
+	evhttp_set_allowed_methods(hs->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						 EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE |
+						 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_gencb(hs->http, request_cb, hs);
+	hs->bound = evhttp_bind_socket_with_handle(hs->http, host, (ev_uint16_t)port);
+	if (hs->bound == NULL) {
+		snprintf(err, errlen, "source '%s': cannot listen on %s: %m", cs->name, cs->listen);
+		return -1;
+	}
+	/* Accepting starts with the source. */
+	evconnlistener_disable(evhttp_bound_socket_get_listener(hs->bound));
+	if (cs->ack)
+		source_track(s, http_done_cb, hs, false);
+	return 0;
+}
+
+static void http_src_start(struct source *s)
+{
+	struct http_src *hs = *source_state(s);
+	set_accepting(hs, true);
+	log_info("source '%s' listening on http://%s%s", hs->cs->name, hs->cs->listen,
+		 hs->cs->path);
+}
+
+static void http_src_resume(struct source *s)
+{
+	take_waiting(*source_state(s));
+}
+
+static void http_src_stop(struct source *s)
+{
+	struct http_src *hs = *source_state(s);
+	struct http_req *r;
+	hs->stopped = true;
+	if (hs->bound != NULL) {
+		evhttp_del_accept_socket(hs->http, hs->bound);
+		hs->bound = NULL;
+	}
+	/* Nothing of these was taken: the client may send them again elsewhere. */
+	while ((r = TAILQ_FIRST(&hs->waiting)) != NULL) {
+		TAILQ_REMOVE(&hs->waiting, r, entry);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Connection", "close");
+		reply(r->req, 503, "Service Unavailable", "stopping\n");
+		req_free(r);
+	}
+	source_end(s);
+}
+
+static void http_src_free(struct source *s)
+{
+	struct http_src *hs = *source_state(s);
+	struct http_req *r;
+	if (hs == NULL)
+		return;
+	/* Every request is answered once, before evhttp_free() takes its connection. */
+	while ((r = TAILQ_FIRST(&hs->waiting)) != NULL) {
+		TAILQ_REMOVE(&hs->waiting, r, entry);
+		reply(r->req, 503, "Service Unavailable", "stopping\n");
+		req_free(r);
+	}
+	while ((r = TAILQ_FIRST(&hs->taken)) != NULL) {
+		TAILQ_REMOVE(&hs->taken, r, entry);
+		reply(r->req, 500, "Internal Server Error", "not done: the daemon stopped\n");
+		req_free(r);
+	}
+	if (hs->http != NULL)
+		evhttp_free(hs->http);
+	free(hs);
+}
+
+const struct source_kind source_http = {
+    .type = SOURCE_HTTP,
+    .open = http_src_open,
+    .start = http_src_start,
+    .resume = http_src_resume,
+    .stop = http_src_stop,
+    .free = http_src_free,
+};

@@ -1,0 +1,62 @@
+/*
+ * track.h: end-to-end completion of the records of a source (the hook behind
+ * `ack: true`, the http source's replies and the dir source's file moves).
+ *
+ * A source that needs to know when a record is done registers a tracker and
+ * tracks the items it emits (source.c does this in source_emit), with a token of
+ * its own (a connection, a request, a file). The record is done when the item
+ * and everything derived from it have left the pipeline: written by every sink,
+ * filtered, failed for good, or dropped. item.c reports derivations and frees,
+ * the sinks hold a reference until their write is done, and the tracker's
+ * callback then runs once per record, from the loop, with the outcome:
+ *   ok         every part of it was written (or filtered: processed, nothing to write)
+ *   failed     some part failed for good (a stage, a sink's 4xx, a drop, a rejection)
+ *   abandoned  the pipeline was cancelled with some part unfinished (spooled,
+ *              lost, or, for a durable source, left where it came from)
+ * Lookups are by (source index, record index): one hash table for all sources,
+ * holding only records in flight.
+ */
+#ifndef SLUICE_TRACK_H
+#define SLUICE_TRACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "item.h"
+
+enum track_status { TRACK_OK = 0, TRACK_FAILED, TRACK_ABANDONED };
+
+typedef void (*track_done_cb)(void *arg, void *token, uint64_t index, enum track_status st);
+
+struct tracker;
+
+/*
+ * Registers source (its index in the pipeline). durable: the source keeps its
+ * own copy of every record until it is done (a spool directory), so a cancel
+ * leaves unfinished records there rather than in the daemon's spool.
+ */
+struct tracker *track_new(uint32_t source, bool durable, track_done_cb cb, void *arg);
+/* Unregisters: records still in flight are forgotten, their callbacks never run. */
+void track_free(struct tracker *t);
+/* Starts tracking a fresh item (flags it ITEM_TRACKED) on behalf of token. */
+void track_item(struct tracker *t, struct item *it, void *token);
+uint64_t track_in_flight(void);
+
+/* For item.c: a derived item (a stage's result) and a freed one. */
+void track_retain(const struct item *it);
+void track_release(const struct item *it);
+/* The item failed for good (a stage's policy, a drop). */
+void track_failed(const struct item *it);
+/*
+ * The item is unfinished at a cancel. Returns true when its source is durable:
+ * the caller then frees it instead of spooling it.
+ */
+bool track_abandon(const struct item *it);
+
+/* For the sinks, which outlive the item they wrote: the same, by key. */
+void track_retain_key(uint32_t source, uint64_t index);
+void track_release_key(uint32_t source, uint64_t index);
+void track_failed_key(uint32_t source, uint64_t index);
+void track_abandon_key(uint32_t source, uint64_t index);
+
+#endif

@@ -1,0 +1,416 @@
+/*
+ * work-http.c: the http worker kind (SPEC `http:`). Each slot makes one request
+ * per item with the libevent HTTP client: `url` is a template whose {} is
+ * percent-encoded (unless the URL starts with {}: the item is then the URL),
+ * `body` and header values are plain templates. The response body is the
+ * result item (one trailing newline removed, as for exec stdout: result),
+ * capped at max_item_bytes (a longer one fails with output_too_large).
+ *
+ * Failures, under the stage's retry and on_failure like any other kind: a
+ * status other than 2xx is kind "http" with the status as exit_status ("HTTP
+ * 503 from URL: ..."); no answer within the http block's `timeout` is
+ * "timeout"; a connection error or a URL the item made invalid is "io".
+ *
+ * Connections: a small pool per host:port of keep-alive evhttp_connections,
+ * each carrying one request at a time, so `workers` requests run at once and
+ * connections are reused across items. Idle connections beyond 2 x workers + 16
+ * (many hosts) are closed, least recently used first. Names are resolved by the
+ * shared evdns resolver: nothing blocks the loop.
+ */
+#include <event2/buffer.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+#include "pipeline.h"
+#include "stage.h"
+#include "template.h"
+#include "util.h"
+
+struct conn {
+	struct conn *next; /* in its host's list */
+	struct host *host;
+	struct evhttp_connection *evcon;
+	bool busy;
+	uint64_t last_used;
+};
+
+struct host {
+	struct host *next;
+	char *name;
+	unsigned port;
+	struct conn *conns;
+};
+
+struct http_stage {
+	const struct conf_stage *cs;
+	struct stage *st;
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct host *hosts;
+	unsigned n_conns;
+	uint64_t max_body;
+	struct http_work *works; /* every slot's, freed with the stage */
+};
+
+struct http_work {
+	struct http_work *next;
+	struct http_stage *hs;
+	struct stage_slot *slot;
+	struct evhttp_request *req;
+	struct conn *conn;
+	struct event *timer;
+	int last_error;
+	bool cancel_pending;
+	char *url;
+};
+
+static const enum evhttp_cmd_type methods[] = {
+    [HTTP_GET] = EVHTTP_REQ_GET,     [HTTP_POST] = EVHTTP_REQ_POST,
+    [HTTP_PUT] = EVHTTP_REQ_PUT,     [HTTP_DELETE] = EVHTTP_REQ_DELETE,
+    [HTTP_PATCH] = EVHTTP_REQ_PATCH, [HTTP_HEAD] = EVHTTP_REQ_HEAD};
+
+/* ---- the connection pool ---- */
+
+static void conn_free(struct conn *c)
+{
+	evhttp_connection_free(c->evcon);
+	free(c);
+}
+
+/* Closes the least recently used idle connection, if any. */
+static void evict_one(struct http_stage *hs)
+{
+	struct conn **victim = NULL;
+	for (struct host *h = hs->hosts; h != NULL; h = h->next)
+		for (struct conn **pp = &h->conns; *pp != NULL; pp = &(*pp)->next)
+			if (!(*pp)->busy &&
+			    (victim == NULL || (*pp)->last_used < (*victim)->last_used))
+				victim = pp;
+	if (victim == NULL)
+		return;
+	struct conn *c = *victim;
+	*victim = c->next;
+	conn_free(c);
+	hs->n_conns--;
+}
+
+static struct conn *conn_get(struct http_stage *hs, const char *name, unsigned port)
+{
+	struct host *h;
+	for (h = hs->hosts; h != NULL; h = h->next)
+		if (h->port == port && strcmp(h->name, name) == 0)
+			break;
+	if (h == NULL) {
+		h = xcalloc(1, sizeof(*h));
+		h->name = xstrdup(name);
+		h->port = port;
+		h->next = hs->hosts;
+		hs->hosts = h;
+	}
+	for (struct conn *c = h->conns; c != NULL; c = c->next) {
+		if (!c->busy) {
+			c->busy = true;
+			return c;
+		}
+	}
+	if (hs->n_conns >= 2 * hs->cs->workers + 16)
+		evict_one(hs);
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->host = h;
+	c->evcon = evhttp_connection_base_new(hs->base, hs->dns, name, (ev_uint16_t)port);
+	if (c->evcon == NULL) {
+		free(c);
+		return NULL;
+	}
+	/* Retries belong to the stage's policy, not to libevent. */
+	evhttp_connection_set_retries(c->evcon, 0);
+	evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)hs->max_body);
+	struct timeval tv = {(time_t)(hs->cs->http.timeout / 1000000),
+			     (suseconds_t)(hs->cs->http.timeout % 1000000)};
+	evhttp_connection_set_timeout_tv(c->evcon, &tv);
+	c->busy = true;
+	c->next = h->conns;
+	h->conns = c;
+	hs->n_conns++;
+	return c;
+}
+
+static void conn_put(struct http_work *w)
+{
+	if (w->conn != NULL) {
+		w->conn->busy = false;
+		w->conn->last_used = now_usec();
+		w->conn = NULL;
+	}
+}
+
+/* ---- the kind ---- */
+
+static int http_init(struct stage *st, void **state, char *err, size_t errlen)
+{
+	struct http_stage *hs = xcalloc(1, sizeof(*hs));
+	hs->cs = stage_conf(st);
+	hs->st = st;
+	hs->base = pipeline_base(stage_pipeline(st));
+	hs->dns = net_dns_get(hs->base);
+	hs->max_body = pipeline_conf(stage_pipeline(st))->max_item_bytes;
+	*state = hs;
+	return 0;
+}
+
+static void http_free_state(void *state)
+{
+	struct http_stage *hs = state;
+	if (hs == NULL)
+		return;
+	while (hs->hosts != NULL) {
+		struct host *h = hs->hosts;
+		hs->hosts = h->next;
+		while (h->conns != NULL) {
+			struct conn *c = h->conns;
+			h->conns = c->next;
+			conn_free(c);
+		}
+		free(h->name);
+		free(h);
+	}
+	while (hs->works != NULL) {
+		struct http_work *w = hs->works;
+		hs->works = w->next;
+		event_free(w->timer);
+		free(w->url);
+		free(w);
+	}
+	net_dns_put();
+	free(hs);
+}
+
+static void finish(struct http_work *w, struct item *out, const struct failure *f)
+{
+	evtimer_del(w->timer);
+	w->req = NULL;
+	conn_put(w);
+	free(w->url);
+	w->url = NULL;
+	stage_slot_done(w->slot, out, f);
+}
+
+static void fail(struct http_work *w, enum failure_kind kind, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void fail(struct http_work *w, enum failure_kind kind, int status, const char *fmt, ...)
+{
+	struct failure f = {.kind = kind, .exit_status = status};
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(f.message, sizeof(f.message), fmt, ap);
+	va_end(ap);
+	finish(w, NULL, &f);
+}
+
+static const char *error_text(int err)
+{
+	switch (err) {
+	case EVREQ_HTTP_EOF:
+		return "the connection was closed before an answer";
+	case EVREQ_HTTP_INVALID_HEADER:
+		return "the answer was not valid HTTP";
+	case EVREQ_HTTP_BUFFER_ERROR:
+		return "connection error";
+	case EVREQ_HTTP_REQUEST_CANCEL:
+		return "cancelled";
+	default:
+		return "cannot connect";
+	}
+}
+
+static void error_cb(enum evhttp_request_error err, void *arg)
+{
+	struct http_work *w = arg;
+	w->last_error = (int)err;
+}
+
+static void done_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_work *w = arg;
+	const struct http_stage *hs = w->hs;
+	int status = req != NULL ? evhttp_request_get_response_code(req) : 0;
+
+	if (req == NULL || status == 0) {
+		if (w->last_error == EVREQ_HTTP_TIMEOUT)
+			fail(w, FAIL_TIMEOUT, -1, "no answer from %.200s within %.3fs", w->url,
+			     (double)hs->cs->http.timeout / 1e6);
+		else if (w->last_error == EVREQ_HTTP_DATA_TOO_LONG)
+			fail(w, FAIL_OUTPUT_TOO_LARGE, -1,
+			     "the answer from %.200s is over max_item_bytes (%llu)", w->url,
+			     (unsigned long long)hs->max_body);
+		else
+			fail(w, FAIL_IO, -1, "%.200s: %s", w->url, error_text(w->last_error));
+		return;
+	}
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	if (status < 200 || status > 299) {
+		char detail[120] = "";
+		size_t m = n < sizeof(detail) - 1 ? n : sizeof(detail) - 1;
+		evbuffer_copyout(in, detail, m);
+		detail[m] = '\0';
+		detail[strcspn(detail, "\r\n")] = '\0';
+		fail(w, FAIL_HTTP, status, "HTTP %d from %.200s%s%s", status, w->url,
+		     detail[0] ? ": " : "", detail);
+		return;
+	}
+	if (n > hs->max_body) {
+		fail(w, FAIL_OUTPUT_TOO_LARGE, -1, "the answer from %.200s is over max_item_bytes",
+		     w->url);
+		return;
+	}
+	const char *body = n > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+	if (n > 0 && body[n - 1] == '\n')
+		n--;
+	struct item *out = item_derive(stage_slot_item(w->slot), body, n);
+	finish(w, out, NULL);
+}
+
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_work *w = arg;
+	if (w->cancel_pending) {
+		w->cancel_pending = false;
+		fail(w, FAIL_IO, -1, "cancelled");
+		return;
+	}
+	if (w->req == NULL)
+		return;
+	/* A cancelled request's callback never runs: finish here. */
+	evhttp_cancel_request(w->req);
+	w->req = NULL;
+	fail(w, FAIL_TIMEOUT, -1, "no answer from %.200s within %.3fs", w->url,
+	     (double)w->hs->cs->http.timeout / 1e6);
+}
+
+/* A header value or URL made from an item must not smuggle in a line of its own. */
+static bool has_controls(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
+static void http_start(struct stage_slot *slot)
+{
+	struct http_stage *hs = stage_slot_state(slot);
+	const struct conf_http *h = &hs->cs->http;
+	struct item *it = stage_slot_item(slot);
+	struct http_work *w = *stage_slot_work(slot);
+	struct template_vars v = {it->data, it->len, it->seq,
+				  pipeline_source_name(stage_slot_pipeline(slot), it->source)};
+	char host[256];
+	unsigned port;
+	const char *path, *why;
+	size_t len;
+
+	if (w == NULL) {
+		w = xcalloc(1, sizeof(*w));
+		w->hs = hs;
+		w->slot = slot;
+		w->timer = evtimer_new(hs->base, timeout_cb, w);
+		w->next = hs->works;
+		hs->works = w;
+		*stage_slot_work(slot) = w;
+	}
+	w->last_error = -1;
+	w->url = template_expand_url(h->url, &v, &len);
+	if (strlen(w->url) != len || has_controls(w->url, len) || strchr(w->url, ' ') != NULL) {
+		fail(w, FAIL_IO, -1,
+		     "the URL made from the item is not valid (it holds spaces or "
+		     "control characters)");
+		return;
+	}
+	if (conf_parse_url(w->url, host, sizeof(host), &port, &path, &why) < 0) {
+		fail(w, FAIL_IO, -1, "the URL '%.200s' made from the item is not valid: %s", w->url,
+		     why);
+		return;
+	}
+	w->conn = conn_get(hs, host, port);
+	if (w->conn == NULL) {
+		fail(w, FAIL_IO, -1, "cannot set up a connection for %.200s", w->url);
+		return;
+	}
+	struct evhttp_request *req = evhttp_request_new(done_cb, w);
+	evhttp_request_set_error_cb(req, error_cb);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	for (size_t i = 0; i < h->n_headers; i++) {
+		char *value = template_expand(h->headers[i].value, &v, &len);
+		bool bad = strlen(value) != len || has_controls(value, len);
+		if (!bad)
+			evhttp_add_header(out, h->headers[i].name, value);
+		free(value);
+		if (bad) {
+			evhttp_request_free(req);
+			fail(w, FAIL_IO, -1,
+			     "header '%s' made from the item would hold a control "
+			     "character",
+			     h->headers[i].name);
+			return;
+		}
+	}
+	if (evhttp_find_header(out, "Host") == NULL) {
+		char hh[300];
+		bool v6 = strchr(host, ':') != NULL;
+		if (port == 80)
+			snprintf(hh, sizeof(hh), v6 ? "[%s]" : "%s", host);
+		else
+			snprintf(hh, sizeof(hh), v6 ? "[%s]:%u" : "%s:%u", host, port);
+		evhttp_add_header(out, "Host", hh);
+	}
+	if (h->body != NULL) {
+		char *body = template_expand(h->body, &v, &len), clen[24];
+		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+		free(body);
+		snprintf(clen, sizeof(clen), "%zu", len);
+		evhttp_remove_header(out, "Content-Length");
+		evhttp_add_header(out, "Content-Length", clen);
+	}
+	char *uri = path[0] == '/' ? xstrdup(path) : xasprintf("/%s", path);
+	w->req = req;
+	int rc = evhttp_make_request(w->conn->evcon, req, methods[h->method], uri);
+	free(uri);
+	if (rc < 0) {
+		/* libevent freed the request. */
+		w->req = NULL;
+		fail(w, FAIL_IO, -1, "cannot send the request to %.200s", w->url);
+		return;
+	}
+	struct timeval tv = {(time_t)(h->timeout / 1000000), (suseconds_t)(h->timeout % 1000000)};
+	evtimer_add(w->timer, &tv);
+}
+
+static void http_cancel(struct stage_slot *slot)
+{
+	struct http_work *w = *stage_slot_work(slot);
+	if (w == NULL || w->req == NULL)
+		return;
+	evhttp_cancel_request(w->req);
+	w->req = NULL;
+	/* Completion comes from the loop, never inside the stage's own call. */
+	w->cancel_pending = true;
+	evtimer_del(w->timer);
+	event_active(w->timer, EV_TIMEOUT, 0);
+}
+
+const struct worker_kind work_http = {
+    .name = "http",
+    .init = http_init,
+    .free = http_free_state,
+    .start = http_start,
+    .cancel = http_cancel,
+};

@@ -1,0 +1,200 @@
+/*
+ * test_track.c: completion tracking (track.c) and the sinks' record buffer
+ * (recbuf.c): a record is reported once, when its last reference goes, with
+ * the worst outcome any part of it had; a sink's buffer releases exactly the
+ * records wholly confirmed and sends the rest again, whole, after a rewind.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "item.h"
+#include "recbuf.h"
+#include "track.h"
+
+struct seen {
+	uint64_t index[4096];
+	int status[4096];
+	void *token[4096];
+	size_t n;
+};
+
+static void done_cb(void *arg, void *token, uint64_t index, enum track_status st)
+{
+	struct seen *s = arg;
+	s->index[s->n] = index;
+	s->status[s->n] = (int)st;
+	s->token[s->n] = token;
+	s->n++;
+}
+
+static struct item *fresh(uint32_t source, uint64_t index)
+{
+	struct item *it = item_new("x", 1, index, source);
+	it->index = index;
+	return it;
+}
+
+START_TEST(done_once_at_last_reference)
+{
+	struct seen s = {0};
+	int token;
+	struct tracker *t = track_new(0, false, done_cb, &s);
+	struct item *it = fresh(0, 1);
+	track_item(t, it, &token);
+	ck_assert(it->flags & ITEM_TRACKED);
+	/* a stage turns it into two results, then drops the input */
+	struct item *a = item_derive(it, "a", 1), *b = item_derive(it, "b", 1);
+	item_free(it);
+	ck_assert_uint_eq(s.n, 0);
+	/* a sink holds a reference to a's record after the item is freed */
+	track_retain_key(0, 1);
+	item_free(a);
+	item_free(b);
+	ck_assert_uint_eq(s.n, 0);
+	track_release_key(0, 1);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_uint_eq(s.index[0], 1);
+	ck_assert_int_eq(s.status[0], TRACK_OK);
+	ck_assert_ptr_eq(s.token[0], &token);
+	ck_assert_uint_eq(track_in_flight(), 0);
+	track_free(t);
+}
+END_TEST
+
+START_TEST(worst_outcome_wins)
+{
+	struct seen s = {0};
+	struct tracker *t = track_new(2, true, done_cb, &s);
+	struct item *it = fresh(2, 7), *it2 = fresh(2, 8);
+	track_item(t, it, NULL);
+	track_item(t, it2, NULL);
+	struct item *a = item_derive(it, "a", 1);
+	track_failed(a);
+	ck_assert(track_abandon(it)); /* a durable source keeps it */
+	track_failed(it);	      /* failed does not undo abandoned */
+	item_free(a);
+	item_free(it);
+	track_failed(it2);
+	item_free(it2);
+	ck_assert_uint_eq(s.n, 2);
+	ck_assert_int_eq(s.status[0], TRACK_ABANDONED);
+	ck_assert_int_eq(s.status[1], TRACK_FAILED);
+	track_free(t);
+}
+END_TEST
+
+START_TEST(many_out_of_order_and_unregister)
+{
+	static struct seen s;
+	memset(&s, 0, sizeof(s));
+	struct tracker *t = track_new(1, false, done_cb, &s);
+	static struct item *v[3000];
+	for (uint64_t i = 0; i < 3000; i++) {
+		v[i] = fresh(1, i + 1);
+		track_item(t, v[i], NULL);
+	}
+	ck_assert_uint_eq(track_in_flight(), 3000);
+	/* free odd ones first, backwards, then even ones */
+	for (int i = 2999; i >= 0; i--)
+		if (i % 2)
+			item_free(v[i]);
+	for (int i = 0; i < 3000; i += 2)
+		if (i < 2000)
+			item_free(v[i]);
+	ck_assert_uint_eq(s.n, 1500 + 1000);
+	for (size_t k = 0; k < s.n; k++)
+		ck_assert_int_eq(s.status[k], TRACK_OK);
+	/* unregistering forgets the rest: their frees report nothing */
+	track_free(t);
+	for (int i = 2000; i < 3000; i += 2)
+		item_free(v[i]);
+	ck_assert_uint_eq(s.n, 2500);
+	ck_assert_uint_eq(track_in_flight(), 0);
+}
+END_TEST
+
+START_TEST(untracked_items_are_free)
+{
+	struct item *it = fresh(0, 1);
+	ck_assert(!track_abandon(it));
+	track_failed(it);
+	item_free(it);
+	track_release_key(5, 5); /* unknown: nothing */
+}
+END_TEST
+
+START_TEST(recbuf_confirm_and_rewind)
+{
+	struct recbuf b = {0};
+	recbuf_add(&b, "aaaa", 4); /* ends at 5 */
+	recbuf_add(&b, "bb", 2);   /* ends at 8 */
+	recbuf_add(&b, "", 0);	   /* ends at 9 */
+	ck_assert_uint_eq(recbuf_records(&b), 3);
+	ck_assert_uint_eq(recbuf_held(&b), 9);
+	/* pretend 7 bytes were written: the first record is whole, the second is not */
+	b.off = 7;
+	ck_assert_uint_eq(recbuf_confirm(&b, 7), 1);
+	ck_assert_uint_eq(recbuf_held(&b), 4);
+	ck_assert_uint_eq(recbuf_confirmed_pos(&b), 5);
+	/* the peer went away: the half-written record goes again from its start */
+	recbuf_rewind(&b);
+	ck_assert_uint_eq(recbuf_unwritten(&b), 4);
+	ck_assert(memcmp(recbuf_data(&b), "bb\n\n", 4) == 0);
+	/* nothing past what was written can be confirmed */
+	ck_assert_uint_eq(recbuf_confirm(&b, 100), 0);
+	recbuf_drop(&b, 2);
+	ck_assert_uint_eq(recbuf_records(&b), 0);
+	ck_assert_uint_eq(recbuf_held(&b), 0);
+	recbuf_add(&b, "c", 1);
+	ck_assert_uint_eq(recbuf_record_end(&b, 0), 11);
+	ck_assert_uint_eq(recbuf_clear(&b), 1);
+	recbuf_free(&b);
+}
+END_TEST
+
+START_TEST(recbuf_grows_and_compacts)
+{
+	struct recbuf b = {0};
+	char rec[1000];
+	memset(rec, 'r', sizeof(rec));
+	for (int round = 0; round < 50; round++) {
+		for (int i = 0; i < 300; i++)
+			recbuf_add(&b, rec, sizeof(rec));
+		b.off = b.len;
+		ck_assert_uint_eq(recbuf_confirm_written(&b), 300);
+		ck_assert_uint_eq(recbuf_held(&b), 0);
+	}
+	ck_assert_uint_eq(recbuf_confirmed_pos(&b), 50 * 300 * 1001);
+	/* partly confirmed buffers compact on the next add */
+	for (int i = 0; i < 200; i++)
+		recbuf_add(&b, rec, sizeof(rec));
+	b.off = b.len;
+	ck_assert_uint_eq(recbuf_confirm(&b, recbuf_confirmed_pos(&b) + 100 * 1001 + 10), 100);
+	for (int i = 0; i < 200; i++)
+		recbuf_add(&b, rec, sizeof(rec));
+	ck_assert_uint_eq(recbuf_records(&b), 300);
+	ck_assert_uint_eq(recbuf_held(&b), 300 * 1001);
+	recbuf_free(&b);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("track");
+	TCase *tc = tcase_create("track");
+	tcase_add_test(tc, done_once_at_last_reference);
+	tcase_add_test(tc, worst_outcome_wins);
+	tcase_add_test(tc, many_out_of_order_and_unregister);
+	tcase_add_test(tc, untracked_items_are_free);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("recbuf");
+	tcase_add_test(tc, recbuf_confirm_and_rewind);
+	tcase_add_test(tc, recbuf_grows_and_compacts);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
