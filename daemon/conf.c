@@ -1403,8 +1403,9 @@ static void load_max_failures(struct loader *ld, const yaml_node_t *v, struct co
 	errno = 0;
 	n = strtoull(s, &end, 10);
 	if (end == s || errno != 0 || *s == '-' || (*end != '\0' && strcmp(end, "%") != 0)) {
-		err_node(ld, v, "expected a count like 10 or a percent like 5%% for 'max_failures', "
-				"got '%s'",
+		err_node(ld, v,
+			 "expected a count like 10 or a percent like 5%% for 'max_failures', "
+			 "got '%s'",
 			 s);
 		return;
 	}
@@ -1425,8 +1426,8 @@ static bool get_rate(struct loader *ld, const char *key, const yaml_node_t *v, d
 	if (s == NULL)
 		return false;
 	if (units_rate(s, out, &uerr) < 0) {
-		err_node(ld, v, "expected a rate like 100/s, 5/m or 2/h for '%s', got '%s' (%s)", key,
-			 s, uerr);
+		err_node(ld, v, "expected a rate like 100/s, 5/m or 2/h for '%s', got '%s' (%s)",
+			 key, s, uerr);
 		return false;
 	}
 	return true;
@@ -1501,7 +1502,8 @@ static void load_stage(struct loader *ld, const yaml_node_t *map, size_t idx, st
 	const yaml_node_t *first = NULL;
 	for (size_t k = 0; k < n_kinds; k++) {
 		const yaml_node_t *key = f.key[kind_keys[k]];
-		if (key != NULL && (first == NULL || key->start_mark.index < first->start_mark.index))
+		if (key != NULL &&
+		    (first == NULL || key->start_mark.index < first->start_mark.index))
 			first = key;
 	}
 	for (size_t k = 0; k < n_kinds; k++) {

@@ -34,7 +34,12 @@ enum split_mode { SPLIT_NONE = 0, SPLIT_LINES, SPLIT_NUL };
 enum stage_kind { STAGE_EXEC = 0, STAGE_BUILTIN, STAGE_COPROCESS, STAGE_HTTP };
 enum coproc_framing { COPROC_LINES = 0, COPROC_LENGTH };
 enum exec_stdin { EXEC_STDIN_NONE = 0, EXEC_STDIN_ITEM };
-enum exec_stdout { EXEC_STDOUT_RESULT = 0, EXEC_STDOUT_LINES, EXEC_STDOUT_DISCARD, EXEC_STDOUT_ITEM };
+enum exec_stdout {
+	EXEC_STDOUT_RESULT = 0,
+	EXEC_STDOUT_LINES,
+	EXEC_STDOUT_DISCARD,
+	EXEC_STDOUT_ITEM
+};
 enum builtin_op { BUILTIN_PASSTHROUGH = 0, BUILTIN_GREP };
 enum on_failure { ON_FAILURE_SKIP = 0, ON_FAILURE_DEAD_LETTER, ON_FAILURE_CANCEL };
 enum sink_type {
@@ -56,8 +61,8 @@ struct conf_pos {
 };
 
 struct conf_queue {
-	uint64_t capacity;   /* items; default 1024 */
-	uint64_t max_bytes;  /* default 64MiB */
+	uint64_t capacity;	  /* items; default 1024 */
+	uint64_t max_bytes;	  /* default 64MiB */
 	enum when_full when_full; /* default block */
 };
 
@@ -78,15 +83,15 @@ struct conf_http {
 
 struct conf_source {
 	struct conf_pos pos;
-	char *name;             /* required, unique among sources */
-	enum source_type type;  /* required */
-	char *path;             /* file: required */
-	bool follow;            /* file: default false */
-	enum framing framing;   /* file, stdin, exec: default lines */
-	int64_t count;          /* generate: -1 = endless (default) */
-	uint64_t interval;      /* generate: usec, 0 = as fast as the queue takes them */
-	char *template;         /* generate: default "{seq}" */
-	char **argv;            /* exec: required, NULL-terminated, at least one element */
+	char *name;	       /* required, unique among sources */
+	enum source_type type; /* required */
+	char *path;	       /* file: required */
+	bool follow;	       /* file: default false */
+	enum framing framing;  /* file, stdin, exec: default lines */
+	int64_t count;	       /* generate: -1 = endless (default) */
+	uint64_t interval;     /* generate: usec, 0 = as fast as the queue takes them */
+	char *template;	       /* generate: default "{seq}" */
+	char **argv;	       /* exec: required, NULL-terminated, at least one element */
 	size_t argc;
 	/*
 	 * path above is also: unix: the socket (required); dir: the spool directory
@@ -106,49 +111,49 @@ struct conf_source {
 
 struct conf_stage {
 	struct conf_pos pos;
-	char *name;              /* required, unique among stages */
-	uint64_t workers;        /* 1..100000, default 1 */
+	char *name;		 /* required, unique among stages */
+	uint64_t workers;	 /* 1..100000, default 1 */
 	struct conf_queue queue; /* this stage's input queue; defaults from the top-level queue */
-	enum stage_kind kind;    /* exactly one of exec: / builtin: / coprocess: is required */
+	enum stage_kind kind;	 /* exactly one of exec: / builtin: / coprocess: is required */
 	/* exec and coprocess */
-	char **argv;             /* required for exec and coprocess, NULL-terminated */
+	char **argv; /* required for exec and coprocess, NULL-terminated */
 	size_t argc;
 	enum exec_stdin stdin_mode;   /* default none */
 	enum exec_stdout stdout_mode; /* default result */
-	struct conf_env *env;    /* added to the daemon's environment */
+	struct conf_env *env;	      /* added to the daemon's environment */
 	size_t n_env;
-	char *cwd;               /* NULL = daemon's cwd */
+	char *cwd; /* NULL = daemon's cwd */
 	/* coprocess */
 	enum coproc_framing coproc_framing; /* default lines */
 	/* http */
 	struct conf_http http;
 	/* builtin */
 	enum builtin_op op;
-	char *pattern;           /* grep: required, POSIX extended regex, checked at load */
-	bool invert;             /* grep: default false */
+	char *pattern; /* grep: required, POSIX extended regex, checked at load */
+	bool invert;   /* grep: default false */
 	/* policy */
-	uint64_t timeout;        /* usec per item, 0 = none (default) */
+	uint64_t timeout;	    /* usec per item, 0 = none (default) */
 	enum on_failure on_failure; /* default skip */
 	struct {
 		uint64_t attempts;    /* total attempts, 1..1000, default 1 (no retry) */
 		uint64_t backoff;     /* usec before the first retry, default 100ms */
 		uint64_t max_backoff; /* usec cap of the exponential backoff, default 10s */
 	} retry;
-	uint64_t max_failures;   /* 0 = unlimited; a count, or a percent when max_failures_pct */
+	uint64_t max_failures; /* 0 = unlimited; a count, or a percent when max_failures_pct */
 	bool max_failures_pct;
-	bool ordered;            /* results leave in input order; default false */
-	double rate;             /* item starts per second, 0 = unlimited */
-	bool shield;             /* on cancel, running items finish; default false */
+	bool ordered; /* results leave in input order; default false */
+	double rate;  /* item starts per second, 0 = unlimited */
+	bool shield;  /* on cancel, running items finish; default false */
 };
 
 struct conf_sink {
 	struct conf_pos pos;
-	char *name;              /* required, unique among sinks */
-	enum sink_type type;     /* required */
-	char *path;		 /* file, unix: required */
-	enum fsync_mode fsync;   /* file: default never */
-	char *address;		 /* tcp: required, "HOST:PORT" or "[V6]:PORT" */
-	char **argv;		 /* exec: required, NULL-terminated */
+	char *name;	       /* required, unique among sinks */
+	enum sink_type type;   /* required */
+	char *path;	       /* file, unix: required */
+	enum fsync_mode fsync; /* file: default never */
+	char *address;	       /* tcp: required, "HOST:PORT" or "[V6]:PORT" */
+	char **argv;	       /* exec: required, NULL-terminated */
 	size_t argc;
 	struct conf_http http; /* http: url required; method default POST */
 	struct {
@@ -162,42 +167,42 @@ struct conf_sink {
 };
 
 struct conf_dead_letter {
-	bool enabled;            /* the dead_letter: block is present */
+	bool enabled; /* the dead_letter: block is present */
 	struct conf_pos pos;
-	enum sink_type type;     /* file | stdout (default file) */
-	char *path;              /* file: required */
+	enum sink_type type; /* file | stdout (default file) */
+	char *path;	     /* file: required */
 };
 
 struct conf {
-	char *file;              /* the path it was loaded from */
-	char *name;              /* default: file's base name without .yaml/.yml */
+	char *file;		 /* the path it was loaded from */
+	char *name;		 /* default: file's base name without .yaml/.yml */
 	struct conf_queue queue; /* top-level default */
-	uint64_t memory_limit;   /* default 512MiB */
+	uint64_t memory_limit;	 /* default 512MiB */
 	uint64_t max_item_bytes; /* default 1MiB */
 	struct {
-		uint64_t grace;      /* default 30s */
+		uint64_t grace;	     /* default 30s */
 		uint64_t kill_after; /* default 5s */
-		char *spool;         /* default: $STATE_DIRECTORY/NAME.spool if set, else NULL */
+		char *spool;	     /* default: $STATE_DIRECTORY/NAME.spool if set, else NULL */
 	} shutdown;
-	uint64_t deadline;       /* usec, 0 = none */
-	char *joblog;            /* NULL = none */
+	uint64_t deadline; /* usec, 0 = none */
+	char *joblog;	   /* NULL = none */
 	struct {
-		char *listen;        /* "HOST:PORT"; NULL = no metrics endpoint */
+		char *listen; /* "HOST:PORT"; NULL = no metrics endpoint */
 	} metrics;
 	struct {
-		char *socket;        /* path of the control socket; NULL = none */
+		char *socket; /* path of the control socket; NULL = none */
 	} control;
 	struct conf_source *sources; /* at least one */
 	size_t n_sources;
-	struct conf_stage *stages;   /* may be empty: sources straight to sinks */
+	struct conf_stage *stages; /* may be empty: sources straight to sinks */
 	size_t n_stages;
-	struct conf_sink *sinks;     /* at least one */
+	struct conf_sink *sinks; /* at least one */
 	size_t n_sinks;
 	struct conf_dead_letter dead_letter;
-	bool resume;             /* set from the command line (--resume), not the file */
+	bool resume; /* set from the command line (--resume), not the file */
 	struct {
-		enum log_level level;    /* default info */
-		enum log_format format;  /* default text */
+		enum log_level level;	    /* default info */
+		enum log_format format;	    /* default text */
 		bool level_set, format_set; /* so the command line can override */
 	} log;
 };

@@ -49,6 +49,8 @@ struct item *item_pill(void);
 /* Marks an item as carried over from a spool. */
 void item_mark_replayed(struct item *it);
 void item_free(struct item *it);
+/* Frees the blocks kept for reuse (at exit). */
+void item_cache_free(void);
 
 static inline size_t item_cost(const struct item *it)
 {

@@ -45,7 +45,7 @@
 #include "units.h"
 #include "util.h"
 
-#define SINKS_STAGE "@sinks"
+#define SINKS_STAGE	  "@sinks"
 #define FAILURE_LOG_BURST 10
 
 enum state { ST_STARTING = 0, ST_RUNNING, ST_DRAINING, ST_CANCELLING, ST_STOPPED };
@@ -72,7 +72,7 @@ struct pipeline {
 	struct sink *dead_letter;
 	uint64_t dead_lettered;
 	struct sink *joblog;
-	struct done_set *done; /* --resume */
+	struct done_set *done;	 /* --resume */
 	int64_t wall_minus_mono; /* usec, to print monotonic start times as wall clock */
 	struct report *report;
 
@@ -203,7 +203,8 @@ static int open_joblog(struct pipeline *p, char *err, size_t errlen)
 	} else if (!fresh) {
 		/* A new run without --resume starts a new log, as GNU parallel does. */
 		if (truncate(path, 0) < 0) {
-			snprintf(err, errlen, "cannot truncate joblog '%s': %s", path, strerror(errno));
+			snprintf(err, errlen, "cannot truncate joblog '%s': %s", path,
+				 strerror(errno));
 			return -1;
 		}
 		fresh = true;
@@ -282,8 +283,9 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *e
 		goto fail;
 	}
 	if (conf->resume && conf->joblog == NULL) {
-		log_error("--resume needs a 'joblog' in %s: it is where finished items are recorded",
-			  conf->file);
+		log_error(
+		    "--resume needs a 'joblog' in %s: it is where finished items are recorded",
+		    conf->file);
 		*exit_code = 64;
 		goto fail;
 	}
@@ -390,7 +392,8 @@ static void replay_done(void)
 	if (p == NULL || p->replay_path == NULL || p->state == ST_CANCELLING || p->spool_failed)
 		return;
 	if (unlink(p->replay_path) == 0)
-		log_info("every item replayed from the spool is done; removed '%s'", p->replay_path);
+		log_info("every item replayed from the spool is done; removed '%s'",
+			 p->replay_path);
 }
 
 static size_t queue_index_for(struct pipeline *p, const char *stage)
@@ -436,7 +439,8 @@ static int replay_spool(struct pipeline *p)
 	if (ctx.merged != NULL) {
 		/* One file holds everything being replayed before the spool itself goes. */
 		char *tmp = xasprintf("%s.merge", spool);
-		if (spool_commit(ctx.merged, err, sizeof(err)) < 0 || rename(tmp, p->replay_path) < 0) {
+		if (spool_commit(ctx.merged, err, sizeof(err)) < 0 ||
+		    rename(tmp, p->replay_path) < 0) {
 			log_error("cannot set the spool aside for replay: %s", err);
 			free(tmp);
 			struct item *it = ctx.head;
@@ -596,16 +600,20 @@ static void write_spool(struct pipeline *p)
 		struct spool_writer *w = spool_begin(path, err, sizeof(err));
 		for (size_t i = 0; w != NULL && i < p->n_unf; i++) {
 			struct item *it = p->unf[i].it;
-			struct spool_record r = {.seq = it->seq, .index = it->index,
-						 .attempts = it->attempts, .data = it->data,
+			struct spool_record r = {.seq = it->seq,
+						 .index = it->index,
+						 .attempts = it->attempts,
+						 .data = it->data,
 						 .len = it->len};
 			snprintf(r.stage, sizeof(r.stage), "%s", p->unf[i].stage);
-			snprintf(r.source, sizeof(r.source), "%s", pipeline_source_name(p, it->source));
+			snprintf(r.source, sizeof(r.source), "%s",
+				 pipeline_source_name(p, it->source));
 			spool_add(w, &r);
 		}
 		if (w != NULL && spool_commit(w, err, sizeof(err)) == 0) {
 			p->spooled = n;
-			log_info("spooled %" PRIu64 " unfinished item(s) to '%s'; they run first at the "
+			log_info("spooled %" PRIu64
+				 " unfinished item(s) to '%s'; they run first at the "
 				 "next start",
 				 n, path);
 			if (p->replay_path != NULL)
@@ -617,9 +625,10 @@ static void write_spool(struct pipeline *p)
 	}
 	p->lost = n;
 	log_error("%" PRIu64 " unfinished item(s) were lost%s", n,
-		  path == NULL ? ": set shutdown.spool (or run under systemd with StateDirectory=) to "
-				 "keep them for the next start"
-			       : "");
+		  path == NULL
+		      ? ": set shutdown.spool (or run under systemd with StateDirectory=) to "
+			"keep them for the next start"
+		      : "");
 }
 
 static void finish_cb(evutil_socket_t fd, short what, void *arg)
@@ -703,11 +712,12 @@ static void dead_letter_write(struct pipeline *p, const char *stage, const struc
 	char *msg = json_escape_bytes(f->message, strlen(f->message));
 	char *err = json_escape_bytes(f->stderr_tail, strlen(f->stderr_tail));
 	char *src = json_escape_bytes(source, strlen(source));
-	char *line = xasprintf("{\"time\":\"%s\",\"stage\":\"%s\",\"source\":\"%s\",\"seq\":%" PRIu64
-			       ",\"attempts\":%" PRIu32 ",\"error\":\"%s\",\"exit_status\":%s,"
-			       "\"signal\":%s,\"message\":\"%s\",\"stderr\":\"%s\",\"item\":\"%s\"}",
-			       when, stage, src, it->seq, it->attempts, failure_kind_name(f->kind),
-			       status, sig, msg, err, item);
+	char *line =
+	    xasprintf("{\"time\":\"%s\",\"stage\":\"%s\",\"source\":\"%s\",\"seq\":%" PRIu64
+		      ",\"attempts\":%" PRIu32 ",\"error\":\"%s\",\"exit_status\":%s,"
+		      "\"signal\":%s,\"message\":\"%s\",\"stderr\":\"%s\",\"item\":\"%s\"}",
+		      when, stage, src, it->seq, it->attempts, failure_kind_name(f->kind), status,
+		      sig, msg, err, item);
 	sink_append(p->dead_letter, line, strlen(line));
 	sink_flush(p->dead_letter);
 	p->dead_lettered++;
@@ -759,8 +769,9 @@ void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure
 		dead_letter_write(p, stage, it, f);
 	if (policy == ON_FAILURE_CANCEL) {
 		char msg[400];
-		snprintf(msg, sizeof(msg), "stage '%s' has on_failure: cancel and item %" PRIu64
-			 " failed: %.250s", stage, it->seq, f->message);
+		snprintf(msg, sizeof(msg),
+			 "stage '%s' has on_failure: cancel and item %" PRIu64 " failed: %.250s",
+			 stage, it->seq, f->message);
 		pipeline_cancel(p, STOP_FAILURE, msg);
 	}
 }
@@ -897,7 +908,8 @@ static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...))
 		stage_counts(p->stages[i], &c);
 		out("stage %s: in=%" PRIu64 " ok=%" PRIu64 " failed=%" PRIu64 " dropped=%" PRIu64
 		    " in_flight=%" PRIu64 " queued=%" PRIu64 "\n",
-		    stage_name(p->stages[i]), c.in, c.ok, c.failed, c.dropped, c.in_flight, c.queued);
+		    stage_name(p->stages[i]), c.in, c.ok, c.failed, c.dropped, c.in_flight,
+		    c.queued);
 	}
 	const struct queue_stats *qs = queue_stats(p->queues[p->n_stages]);
 	out("sinks: in=%" PRIu64 " dropped=%" PRIu64 " queued=%" PRIu64 "\n", qs->pushed,
@@ -943,11 +955,11 @@ void pipeline_summary(struct pipeline *p, int exit_code)
 	static const char *const meaning[] = {[0] = "all items succeeded",
 					      [1] = "some items failed or were dropped",
 					      [2] = "cancelled"};
-	const char *what = exit_code <= 2 ? meaning[exit_code]
+	const char *what = exit_code <= 2    ? meaning[exit_code]
 			   : exit_code == 75 ? "stopped before the drain finished"
 					     : "error";
-	log_raw("summary: pipeline '%s' exit=%d (%s) elapsed=%.3fs\n", p->conf->name, exit_code, what,
-		(double)(now_usec() - p->started_at) / 1e6);
+	log_raw("summary: pipeline '%s' exit=%d (%s) elapsed=%.3fs\n", p->conf->name, exit_code,
+		what, (double)(now_usec() - p->started_at) / 1e6);
 	print_counts(p, raw_out);
 	if (p->replayed > 0)
 		log_raw("replayed: items=%" PRIu64 "\n", p->replayed);
@@ -996,7 +1008,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		snprintf(p->last_status, sizeof(p->last_status), "%s", line);
 	}
 	/* A drain that is still moving asks systemd for more time, a little at a time. */
-	if ((p->stop_requested || p->state == ST_CANCELLING) && p->items_done != p->done_at_last_tick)
+	if ((p->stop_requested || p->state == ST_CANCELLING) &&
+	    p->items_done != p->done_at_last_tick)
 		sdnotify("EXTEND_TIMEOUT_USEC=%llu",
 			 (unsigned long long)(5000000 + 2 * p->conf->shutdown.kill_after));
 	p->done_at_last_tick = p->items_done;
@@ -1073,14 +1086,16 @@ int pipeline_pause(struct pipeline *p, const char *name, bool pause, char *err, 
 	for (size_t i = 0; i < p->n_sources; i++) {
 		if (strcmp(source_name(p->sources[i]), name) == 0) {
 			source_hold(p->sources[i], pause);
-			log_info("source '%s' %s by the operator", name, pause ? "paused" : "resumed");
+			log_info("source '%s' %s by the operator", name,
+				 pause ? "paused" : "resumed");
 			return 0;
 		}
 	}
 	for (size_t i = 0; i < p->n_stages; i++) {
 		if (strcmp(stage_name(p->stages[i]), name) == 0) {
 			stage_pause(p->stages[i], pause);
-			log_info("stage '%s' %s by the operator", name, pause ? "paused" : "resumed");
+			log_info("stage '%s' %s by the operator", name,
+				 pause ? "paused" : "resumed");
 			return 0;
 		}
 	}

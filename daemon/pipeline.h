@@ -37,13 +37,13 @@ void pipeline_free(struct pipeline *p);
 void pipeline_summary(struct pipeline *p, int exit_code);
 
 /* Signal handling entry points. */
-void pipeline_stop(struct pipeline *p);   /* graceful; a second call cancels */
+void pipeline_stop(struct pipeline *p); /* graceful; a second call cancels */
 void pipeline_status_log(struct pipeline *p);
 void pipeline_reopen(struct pipeline *p);
 
 struct pipeline_progress {
-	uint64_t read;   /* items the sources produced */
-	uint64_t done;   /* items that left the pipeline (written, filtered, or failed) */
+	uint64_t read; /* items the sources produced */
+	uint64_t done; /* items that left the pipeline (written, filtered, or failed) */
 	uint64_t failed;
 	double fraction; /* of the input consumed, 0..1, or -1 when a source cannot tell */
 };

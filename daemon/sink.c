@@ -31,9 +31,9 @@
 #include "track.h"
 #include "util.h"
 
-#define FLUSH_AT (64 * 1024)
+#define FLUSH_AT  (64 * 1024)
 #define HIGH_MARK (1024 * 1024)
-#define LOW_MARK (256 * 1024)
+#define LOW_MARK  (256 * 1024)
 
 struct sink {
 	struct pipeline *p;
@@ -168,8 +168,8 @@ static void sink_attach(struct sink *s, int fd)
 	if (s->write_ev != NULL)
 		event_free(s->write_ev);
 	s->write_ev = fd >= 0 && !s->regular
-			      ? event_new(pipeline_base(s->p), fd, EV_WRITE, sink_write_cb, s)
-			      : NULL;
+			  ? event_new(pipeline_base(s->p), fd, EV_WRITE, sink_write_cb, s)
+			  : NULL;
 }
 
 static struct sink *sink_alloc(struct pipeline *p, const char *name, enum sink_type type)
@@ -190,8 +190,8 @@ struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type
 	if (type == SINK_FILE) {
 		fd = open_path(path);
 		if (fd < 0) {
-			snprintf(err, errlen, "sink '%s': cannot open '%s' for writing: %s", name, path,
-				 strerror(errno));
+			snprintf(err, errlen, "sink '%s': cannot open '%s' for writing: %s", name,
+				 path, strerror(errno));
 			return NULL;
 		}
 	} else if (type == SINK_STDOUT) {
@@ -284,8 +284,8 @@ static void sink_sync_async(struct sink *s)
 	}
 	s->sync_due = false;
 	s->sync_inflight = true;
-	s->sync_job = (struct bio_job){.work = bio_work_sync_close, .done = sink_sync_done,
-				       .arg = s, .fd = fd};
+	s->sync_job = (struct bio_job){
+	    .work = bio_work_sync_close, .done = sink_sync_done, .arg = s, .fd = fd};
 	bio_submit(&s->sync_job);
 }
 

@@ -14,6 +14,7 @@
 
 #include "conf.h"
 #include "control.h"
+#include "item.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -27,20 +28,21 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: sluiced [-c FILE] [options]\n"
-		"  -c, --config FILE       pipeline file (default " DEFAULT_CONFIG ")\n"
-		"  -t, --check             validate FILE, print the resolved pipeline, exit 0 or 78\n"
-		"  -l, --log-level LEVEL   error, warn, info (default), debug\n"
-		"      --log-format FMT    text (default) or json\n"
-		"      --progress          a progress line on stderr (default: when stderr is a\n"
-		"                          terminal and every source is finite)\n"
-		"      --no-progress       no progress line\n"
-		"      --resume            skip the items the joblog records as done\n"
-		"  -V, --version           print the version\n"
-		"  -h, --help              this help\n"
-		"exit codes: 0 ok, 1 items failed, 2 cancelled, 64 usage, 66 no input,\n"
-		"            73 cannot create output, 75 stopped early, 78 bad config\n");
+	fprintf(
+	    out,
+	    "usage: sluiced [-c FILE] [options]\n"
+	    "  -c, --config FILE       pipeline file (default " DEFAULT_CONFIG ")\n"
+	    "  -t, --check             validate FILE, print the resolved pipeline, exit 0 or 78\n"
+	    "  -l, --log-level LEVEL   error, warn, info (default), debug\n"
+	    "      --log-format FMT    text (default) or json\n"
+	    "      --progress          a progress line on stderr (default: when stderr is a\n"
+	    "                          terminal and every source is finite)\n"
+	    "      --no-progress       no progress line\n"
+	    "      --resume            skip the items the joblog records as done\n"
+	    "  -V, --version           print the version\n"
+	    "  -h, --help              this help\n"
+	    "exit codes: 0 ok, 1 items failed, 2 cancelled, 64 usage, 66 no input,\n"
+	    "            73 cannot create output, 75 stopped early, 78 bad config\n");
 }
 
 static void libevent_log_cb(int severity, const char *msg)
@@ -94,16 +96,16 @@ static int services_start(struct pipeline *p, const struct conf *conf, struct co
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, 't'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"log-format", required_argument, NULL, 'F'},
-		{"progress", no_argument, NULL, 'P'},
-		{"no-progress", no_argument, NULL, 'N'},
-		{"resume", no_argument, NULL, 'R'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, 't'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"log-format", required_argument, NULL, 'F'},
+	    {"progress", no_argument, NULL, 'P'},
+	    {"no-progress", no_argument, NULL, 'N'},
+	    {"resume", no_argument, NULL, 'R'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config = DEFAULT_CONFIG;
 	bool check = false, level_set = false, format_set = false, resume = false;
@@ -122,7 +124,8 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			if (log_level_parse(optarg, &level) < 0) {
-				fprintf(stderr, "sluiced: bad log level '%s' (error, warn, info, debug)\n",
+				fprintf(stderr,
+					"sluiced: bad log level '%s' (error, warn, info, debug)\n",
 					optarg);
 				return 64;
 			}
@@ -130,7 +133,8 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			if (log_format_parse(optarg, &format) < 0) {
-				fprintf(stderr, "sluiced: bad log format '%s' (text, json)\n", optarg);
+				fprintf(stderr, "sluiced: bad log format '%s' (text, json)\n",
+					optarg);
 				return 64;
 			}
 			format_set = true;
@@ -199,7 +203,8 @@ int main(int argc, char **argv)
 	}
 	if (p != NULL) {
 		signals_init(base, p);
-		if (progress == 1 || (progress == -1 && isatty(STDERR_FILENO) && pipeline_is_job(p)))
+		if (progress == 1 ||
+		    (progress == -1 && isatty(STDERR_FILENO) && pipeline_is_job(p)))
 			progress_start(p);
 		exit_code = pipeline_run(p);
 		progress_stop();
@@ -212,5 +217,6 @@ int main(int argc, char **argv)
 	sdnotify_free();
 	event_base_free(base);
 	conf_free(conf);
+	item_cache_free();
 	return exit_code;
 }

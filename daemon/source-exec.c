@@ -49,7 +49,7 @@ static int exec_src_open(struct source *s, char *err, size_t errlen)
 	const struct conf_source *cs = source_conf(s);
 	struct exec_source *es = xcalloc(1, sizeof(*es));
 	struct child_args a = {
-		.argv = cs->argv, .in = CHILD_NULL, .out = CHILD_PIPE, .err = CHILD_INHERIT};
+	    .argv = cs->argv, .in = CHILD_NULL, .out = CHILD_PIPE, .err = CHILD_INHERIT};
 	struct child_io io;
 	int e = 0;
 
@@ -93,11 +93,11 @@ static void exec_src_free(struct source *s)
 }
 
 const struct source_kind source_exec = {
-	.type = SOURCE_EXEC,
-	.open = exec_src_open,
-	.start = source_fd_start,
-	.resume = source_fd_resume,
-	.stop = exec_src_stop,
-	.eof = exec_src_eof,
-	.free = exec_src_free,
+    .type = SOURCE_EXEC,
+    .open = exec_src_open,
+    .start = source_fd_start,
+    .resume = source_fd_resume,
+    .stop = exec_src_stop,
+    .eof = exec_src_eof,
+    .free = exec_src_free,
 };

@@ -111,22 +111,22 @@ static int stdin_open(struct source *s, char *err, size_t errlen)
 }
 
 const struct source_kind source_file = {
-	.type = SOURCE_FILE,
-	.open = file_open,
-	.start = source_fd_start,
-	.resume = source_fd_resume,
-	.stop = file_finish,
-	.eof = file_eof,
-	.free = file_free,
-	.progress = source_fd_progress,
+    .type = SOURCE_FILE,
+    .open = file_open,
+    .start = source_fd_start,
+    .resume = source_fd_resume,
+    .stop = file_finish,
+    .eof = file_eof,
+    .free = file_free,
+    .progress = source_fd_progress,
 };
 
 const struct source_kind source_stdin = {
-	.type = SOURCE_STDIN,
-	.open = stdin_open,
-	.start = source_fd_start,
-	.resume = source_fd_resume,
-	.stop = file_finish,
-	.eof = file_finish,
-	.free = file_free,
+    .type = SOURCE_STDIN,
+    .open = stdin_open,
+    .start = source_fd_start,
+    .resume = source_fd_resume,
+    .stop = file_finish,
+    .eof = file_finish,
+    .free = file_free,
 };

@@ -62,8 +62,8 @@ static void gen_start(struct source *s)
 	struct generator *g = xcalloc(1, sizeof(*g));
 	*source_state(s) = g;
 	g->fast = cs->interval == 0;
-	g->ev = event_new(pipeline_base(source_pipeline(s)), -1, g->fast ? 0 : EV_PERSIST, gen_cb,
-			  s);
+	g->ev =
+	    event_new(pipeline_base(source_pipeline(s)), -1, g->fast ? 0 : EV_PERSIST, gen_cb, s);
 	if (g->fast) {
 		event_active(g->ev, 0, 0);
 	} else {
@@ -114,10 +114,10 @@ static bool gen_progress(struct source *s, double *done, double *total)
 }
 
 const struct source_kind source_generate = {
-	.progress = gen_progress,
-	.type = SOURCE_GENERATE,
-	.start = gen_start,
-	.resume = gen_resume,
-	.stop = gen_stop,
-	.free = gen_free,
+    .progress = gen_progress,
+    .type = SOURCE_GENERATE,
+    .start = gen_start,
+    .resume = gen_resume,
+    .stop = gen_stop,
+    .free = gen_free,
 };

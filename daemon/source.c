@@ -25,7 +25,7 @@
 #include "track.h"
 #include "util.h"
 
-#define READ_CHUNK (256 * 1024)
+#define READ_CHUNK	   (256 * 1024)
 #define READS_PER_CALLBACK 8
 
 struct source {

@@ -45,7 +45,7 @@ struct stage_slot {
 	uint64_t started_at;
 	bool timed_out, cancelled, in_outq, finishing, blocked;
 	TAILQ_ENTRY(stage_slot) block_entry; /* running, with emitted results held */
-	struct order_entry *entry; /* ordered: the item's place in orderq */
+	struct order_entry *entry;	     /* ordered: the item's place in orderq */
 	struct stage_slot *next_idle;
 	TAILQ_ENTRY(stage_slot) out_entry;
 };
@@ -555,7 +555,8 @@ void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct
 		st->ok++;
 		/* A builtin may have passed its input on as the output: same identity. */
 		if (outputs == NULL || st->last)
-			pipeline_item_done(st->p, cs->name, slot->item != NULL ? slot->item : outputs,
+			pipeline_item_done(st->p, cs->name,
+					   slot->item != NULL ? slot->item : outputs,
 					   slot->started_at, NULL);
 	}
 	item_free(slot->item);
@@ -586,12 +587,17 @@ void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct
 		slot_release(slot);
 		flush_orderq(st);
 	} else {
-		slot->state = SLOT_DONE;
 		slot->pending = outputs;
-		st->n_done++;
-		TAILQ_INSERT_TAIL(&st->outq, slot, out_entry);
-		slot->in_outq = true;
-		flush_outq(st);
+		if (TAILQ_EMPTY(&st->outq) && push_list(st, &slot->pending)) {
+			/* The common case: nothing waiting, and the results went straight on. */
+			slot_release(slot);
+		} else {
+			slot->state = SLOT_DONE;
+			st->n_done++;
+			TAILQ_INSERT_TAIL(&st->outq, slot, out_entry);
+			slot->in_outq = true;
+			flush_outq(st);
+		}
 	}
 
 	if (st->cancelling) {

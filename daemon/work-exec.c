@@ -204,7 +204,8 @@ static bool stream_lines(struct exec_run *r, bool eof)
 		if (nl == NULL && !eof)
 			break;
 		size_t end = nl != NULL ? (size_t)(nl - r->out) : r->out_len;
-		struct item *it = item_derive(stage_slot_item(r->slot), r->out + start, end - start);
+		struct item *it =
+		    item_derive(stage_slot_item(r->slot), r->out + start, end - start);
 		start = nl != NULL ? end + 1 : end;
 		more = stage_slot_emit(r->slot, it);
 	}
@@ -230,7 +231,8 @@ static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 		ssize_t n = read(fd, r->out + r->out_len, r->out_cap - r->out_len);
 		if (n > 0) {
 			r->out_len += (size_t)n;
-			/* Streaming, the limit is per line: what is left after the complete ones. */
+			/* Streaming, the limit is per line: what is left after the complete ones.
+			 */
 			if (r->stream && !stream_lines(r, false))
 				return;
 			if (r->out_len > r->es->max_out) {
@@ -249,7 +251,7 @@ static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (r->stream && !r->overflow)
-			stream_lines(r, true); /* a last line without its newline */
+			stream_lines(r, true);	      /* a last line without its newline */
 		close_stream(&r->out_ev, &r->out_fd); /* EOF or error */
 		break;
 	}

@@ -694,20 +694,20 @@ END_TEST
 START_TEST(structured_concurrency_keys)
 {
 	struct conf *c = load_ok("stages:\n"
-				   "  - name: a\n"
-				   "    workers: 3\n"
-				   "    coprocess: {argv: [python3, -u, w.py], framing: length}\n"
-				   "    retry: {attempts: 3, backoff: 50ms, max_backoff: 2s}\n"
-				   "    max_failures: 5%\n"
-				   "    ordered: true\n"
-				   "    rate: 50/s\n"
-				   "    shield: true\n"
-				   "  - name: b\n"
-				   "    exec: {argv: [cat]}\n"
-				   "    max_failures: 7\n"
-				   "joblog: /tmp/x.joblog\n"
-				   "metrics: {listen: \"127.0.0.1:9464\"}\n"
-				   "control: {socket: /tmp/c.sock}\n" SRC SINK);
+				 "  - name: a\n"
+				 "    workers: 3\n"
+				 "    coprocess: {argv: [python3, -u, w.py], framing: length}\n"
+				 "    retry: {attempts: 3, backoff: 50ms, max_backoff: 2s}\n"
+				 "    max_failures: 5%\n"
+				 "    ordered: true\n"
+				 "    rate: 50/s\n"
+				 "    shield: true\n"
+				 "  - name: b\n"
+				 "    exec: {argv: [cat]}\n"
+				 "    max_failures: 7\n"
+				 "joblog: /tmp/x.joblog\n"
+				 "metrics: {listen: \"127.0.0.1:9464\"}\n"
+				 "control: {socket: /tmp/c.sock}\n" SRC SINK);
 	ck_assert_int_eq(c->stages[0].kind, STAGE_COPROCESS);
 	ck_assert_int_eq(c->stages[0].coproc_framing, COPROC_LENGTH);
 	ck_assert_str_eq(c->stages[0].argv[2], "w.py");
@@ -748,11 +748,12 @@ START_TEST(structured_concurrency_errors)
 		      "    max_failures: lots\n" SRC SINK,
 		      "job.yaml:4:19: expected a count like 10 or a percent like 5% for "
 		      "'max_failures', got 'lots'\n");
-	expect_errors("stages:\n"
-		      "  - name: a\n"
-		      "    exec: {argv: [true]}\n"
-		      "    retry: {backoff: 5s, max_backoff: 1s}\n" SRC SINK,
-		      "job.yaml:4:12: 'max_backoff' in stage 'a' must not be less than 'backoff'\n");
+	expect_errors(
+	    "stages:\n"
+	    "  - name: a\n"
+	    "    exec: {argv: [true]}\n"
+	    "    retry: {backoff: 5s, max_backoff: 1s}\n" SRC SINK,
+	    "job.yaml:4:12: 'max_backoff' in stage 'a' must not be less than 'backoff'\n");
 	expect_errors("stages:\n"
 		      "  - name: a\n"
 		      "    coprocess: {framing: lines}\n" SRC SINK,
