@@ -327,6 +327,26 @@ void child_env_free(char **envp)
 	free(envp);
 }
 
+void child_tail_add(struct child_tail *t, const char *data, size_t n)
+{
+	size_t keep = n >= CHILD_TAIL - 1 ? CHILD_TAIL - 1 : n;
+	data += n - keep;
+	if (t->len + keep > CHILD_TAIL - 1) {
+		size_t drop = t->len + keep - (CHILD_TAIL - 1);
+		memmove(t->buf, t->buf + drop, t->len - drop);
+		t->len -= drop;
+	}
+	memcpy(t->buf + t->len, data, keep);
+	t->len += keep;
+}
+
+void child_tail_copy(const struct child_tail *t, char *dst, size_t size)
+{
+	size_t n = t->len < size - 1 ? t->len : size - 1;
+	memcpy(dst, t->buf + t->len - n, n);
+	dst[n] = '\0';
+}
+
 const char *child_status_str(int status, char *buf, size_t len)
 {
 	if (WIFEXITED(status))

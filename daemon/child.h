@@ -70,6 +70,16 @@ struct conf_env;
 char **child_env_merge(const struct conf_env *env, size_t n);
 void child_env_free(char **envp);
 
+/* The last bytes a command wrote to stderr: the end is where it says why it failed. */
+#define CHILD_TAIL 480
+struct child_tail {
+	char buf[CHILD_TAIL];
+	size_t len; /* < CHILD_TAIL, so buf can always be terminated */
+};
+void child_tail_add(struct child_tail *t, const char *data, size_t n);
+/* Copies the tail into dst (NUL-terminated, truncated to fit). */
+void child_tail_copy(const struct child_tail *t, char *dst, size_t size);
+
 /* Describes a waitpid status: "exit status 3", "killed by signal 9 (Killed)". */
 const char *child_status_str(int status, char *buf, size_t len);
 

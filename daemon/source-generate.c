@@ -56,6 +56,8 @@ static void gen_cb(evutil_socket_t fd, short what, void *arg)
 	gen_produce(arg);
 }
 
+static void gen_resume(struct source *s);
+
 static void gen_start(struct source *s)
 {
 	const struct conf_source *cs = source_conf(s);
@@ -64,13 +66,7 @@ static void gen_start(struct source *s)
 	g->fast = cs->interval == 0;
 	g->ev =
 	    event_new(pipeline_base(source_pipeline(s)), -1, g->fast ? 0 : EV_PERSIST, gen_cb, s);
-	if (g->fast) {
-		event_active(g->ev, 0, 0);
-	} else {
-		struct timeval tv = {(time_t)(cs->interval / 1000000),
-				     (suseconds_t)(cs->interval % 1000000)};
-		event_add(g->ev, &tv);
-	}
+	gen_resume(s);
 }
 
 static void gen_resume(struct source *s)

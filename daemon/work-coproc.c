@@ -27,7 +27,6 @@
 #include "stage.h"
 #include "util.h"
 
-#define STDERR_TAIL	 480
 #define RESTART_MIN_USEC 100000
 #define RESTART_MAX_USEC 5000000
 
@@ -49,8 +48,7 @@ struct coproc {
 	size_t req_len, req_off;
 	char *resp; /* bytes read from stdout */
 	size_t resp_len, resp_cap;
-	char err_tail[STDERR_TAIL];
-	size_t err_len;
+	struct child_tail err;
 	uint64_t restart_delay;
 	bool busy, finishing, spawned_once;
 };
@@ -126,8 +124,7 @@ static void fail_item(struct coproc *cp, enum failure_kind kind, int status, con
 		f.exit_status = WEXITSTATUS(status);
 	if (status >= 0 && WIFSIGNALED(status))
 		f.signal = WTERMSIG(status);
-	memcpy(f.stderr_tail, cp->err_tail, cp->err_len);
-	f.stderr_tail[cp->err_len] = '\0';
+	child_tail_copy(&cp->err, f.stderr_tail, sizeof(f.stderr_tail));
 	cp->busy = false;
 	free(cp->req);
 	cp->req = NULL;
@@ -229,14 +226,7 @@ static void err_read_cb(evutil_socket_t fd, short what, void *arg)
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n > 0) {
-			size_t keep = (size_t)n >= STDERR_TAIL - 1 ? STDERR_TAIL - 1 : (size_t)n;
-			if (cp->err_len + keep > STDERR_TAIL - 1) {
-				size_t drop = cp->err_len + keep - (STDERR_TAIL - 1);
-				memmove(cp->err_tail, cp->err_tail + drop, cp->err_len - drop);
-				cp->err_len -= drop;
-			}
-			memcpy(cp->err_tail + cp->err_len, buf + (size_t)n - keep, keep);
-			cp->err_len += keep;
+			child_tail_add(&cp->err, buf, (size_t)n);
 			continue;
 		}
 		if (n < 0 && (errno == EINTR))
@@ -295,7 +285,7 @@ static int coproc_spawn(struct coproc *cp)
 	cp->in_fd = io.in;
 	cp->out_fd = io.out;
 	cp->err_fd = io.err;
-	cp->err_len = 0;
+	cp->err.len = 0;
 	cp->in_ev = event_new(base, cp->in_fd, EV_WRITE, in_write_cb, cp);
 	cp->out_ev = event_new(base, cp->out_fd, EV_READ | EV_PERSIST, out_read_cb, cp);
 	cp->err_ev = event_new(base, cp->err_fd, EV_READ | EV_PERSIST, err_read_cb, cp);

@@ -24,8 +24,6 @@
 #include "template.h"
 #include "util.h"
 
-#define STDERR_TAIL 480
-
 struct exec_stage {
 	const struct conf_stage *conf;
 	char **envp;	 /* environ plus the stage's env; NULL when none */
@@ -44,8 +42,7 @@ struct exec_run {
 	size_t in_off;
 	char *out;
 	size_t out_len, out_cap;
-	char err_tail[STDERR_TAIL];
-	size_t err_len;
+	struct child_tail err;
 	bool exited, overflow, done;
 	bool stream;  /* stdout: lines, unordered: pass lines on as they come */
 	bool blocked; /* streaming, and the stage's output queue is full */
@@ -119,8 +116,7 @@ static void run_fail(struct exec_run *r, enum failure_kind kind, const char *fmt
 		f.exit_status = WEXITSTATUS(r->status);
 	if (r->exited && WIFSIGNALED(r->status))
 		f.signal = WTERMSIG(r->status);
-	memcpy(f.stderr_tail, r->err_tail, r->err_len);
-	f.stderr_tail[r->err_len] = '\0';
+	child_tail_copy(&r->err, f.stderr_tail, sizeof(f.stderr_tail));
 	struct stage_slot *slot = r->slot;
 	*stage_slot_work(slot) = NULL;
 	run_free(r);
@@ -277,16 +273,7 @@ static void err_read_cb(evutil_socket_t fd, short what, void *arg)
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n > 0) {
-			/* Keep only the tail: the end of stderr says why a command failed. */
-			size_t keep = (size_t)n >= STDERR_TAIL - 1 ? STDERR_TAIL - 1 : (size_t)n;
-			const char *src = buf + (size_t)n - keep;
-			if (r->err_len + keep > STDERR_TAIL - 1) {
-				size_t drop = r->err_len + keep - (STDERR_TAIL - 1);
-				memmove(r->err_tail, r->err_tail + drop, r->err_len - drop);
-				r->err_len -= drop;
-			}
-			memcpy(r->err_tail + r->err_len, src, keep);
-			r->err_len += keep;
+			child_tail_add(&r->err, buf, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
