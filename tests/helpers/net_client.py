@@ -80,18 +80,28 @@ def cmd_send(addr, text, rst, wait_close):
     else:
         data = text.encode().decode("unicode_escape").encode("latin-1")
     s = connect(addr)
-    s.sendall(data)
+    try:
+        s.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        # The daemon may close on us first (an oversize record): that is a close.
+        if wait_close:
+            print("closed", flush=True)
+        s.close()
+        return 0
     if rst:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()
         return 0
     if wait_close:
-        s.shutdown(socket.SHUT_WR)
+        try:
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # already closed by the daemon (ENOTCONN): reading says so below
         s.settimeout(30)
         try:
             while s.recv(4096):
                 pass
-        except (ConnectionResetError, socket.timeout):
+        except (ConnectionResetError, OSError):
             pass
         print("closed", flush=True)
     s.close()
