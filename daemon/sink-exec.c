@@ -156,16 +156,4 @@ static int exec_sink_open(struct sink *s, char *err, size_t errlen)
 	return 0;
 }
 
-const struct sink_kind sink_exec = {
-    .type = SINK_EXEC,
-    .open = exec_sink_open,
-    .append = stream_append,
-    .flush = stream_flush,
-    .busy = stream_busy,
-    .idle = stream_idle,
-    .down = stream_down,
-    .drain = stream_drain,
-    .take_back = stream_take_back,
-    .close = stream_close,
-    .free = stream_free,
-};
+const struct sink_kind sink_exec = STREAM_SINK_KIND(SINK_EXEC, exec_sink_open);

@@ -184,30 +184,6 @@ static int net_sink_open(struct sink *s, char *err, size_t errlen)
 	return 0;
 }
 
-const struct sink_kind sink_tcp = {
-    .type = SINK_TCP,
-    .open = net_sink_open,
-    .append = stream_append,
-    .flush = stream_flush,
-    .busy = stream_busy,
-    .idle = stream_idle,
-    .down = stream_down,
-    .drain = stream_drain,
-    .take_back = stream_take_back,
-    .close = stream_close,
-    .free = stream_free,
-};
+const struct sink_kind sink_tcp = STREAM_SINK_KIND(SINK_TCP, net_sink_open);
 
-const struct sink_kind sink_unix = {
-    .type = SINK_UNIX,
-    .open = net_sink_open,
-    .append = stream_append,
-    .flush = stream_flush,
-    .busy = stream_busy,
-    .idle = stream_idle,
-    .down = stream_down,
-    .drain = stream_drain,
-    .take_back = stream_take_back,
-    .close = stream_close,
-    .free = stream_free,
-};
+const struct sink_kind sink_unix = STREAM_SINK_KIND(SINK_UNIX, net_sink_open);
