@@ -2600,6 +2600,17 @@ static void print_sink(FILE *out, const struct conf_sink *s)
 	fprintf(out, "    max_backoff: %s\n", units_format_duration(s->max_backoff, b, sizeof(b)));
 }
 
+void conf_print_source(const struct conf_source *s, FILE *out)
+{
+	print_source(out, s);
+}
+
+void conf_print_sinks(const struct conf *c, FILE *out)
+{
+	for (size_t i = 0; i < c->n_sinks; i++)
+		print_sink(out, &c->sinks[i]);
+}
+
 void conf_print(const struct conf *c, FILE *out)
 {
 	char b[64];

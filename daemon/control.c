@@ -52,6 +52,7 @@
 #include "reload.h"
 #include "stage.h"
 #include "status.h"
+#include "supervisor.h"
 #include "util.h"
 
 #define MAX_LINE  4096
@@ -73,7 +74,7 @@ struct conn {
 };
 
 struct control {
-	struct pipeline *p;
+	struct supervisor *sv;
 	struct evconnlistener *lev;
 	struct event *resume_ev; /* re-enables accepting after EMFILE and the like */
 	char *path;
@@ -114,7 +115,7 @@ static void conn_close(struct conn *cn)
 	event_free(cn->deadline);
 	free(cn);
 	if (drain)
-		pipeline_stop(c->p);
+		pipeline_stop(supervisor_pipeline(c->sv));
 }
 
 static void write_done_cb(struct bufferevent *bev, void *arg)
@@ -171,27 +172,17 @@ static struct stage *find_stage(struct pipeline *p, const char *name)
 
 static void do_reload(struct conn *cn)
 {
-	struct pipeline *p = cn->ctl->p;
-	char msg[512];
+	char msg[512], *errs;
 
 	log_info("control: reload requested (uid %u)", (unsigned)cn->uid);
-	if (reload_config(p, msg, sizeof(msg)) == 0) {
+	if (reload_config(cn->ctl->sv, msg, sizeof(msg), &errs) == 0) {
 		reply(cn, NULL, "%s\nok", msg);
 		return;
 	}
-	/*
-	 * reload_config logs the loader's file:line:col errors but hands back only the
-	 * summary; the person at sluicectl wants them too, so load once more for them.
-	 */
+	/* The loader's file:line:col errors, for the person at sluicectl. */
 	struct evbuffer *body = evbuffer_new();
-	char *errs = NULL;
-	size_t errs_len = 0;
-	FILE *ef = open_memstream(&errs, &errs_len);
-	struct conf *again = conf_load(pipeline_conf(p)->file, ef, NULL);
-	fclose(ef);
-	if (again == NULL && errs != NULL)
-		evbuffer_add(body, errs, errs_len);
-	conf_free(again);
+	if (errs != NULL)
+		evbuffer_add(body, errs, strlen(errs));
 	free(errs);
 	reply(cn, body, "error: %s", msg);
 	evbuffer_free(body);
@@ -199,7 +190,7 @@ static void do_reload(struct conn *cn)
 
 static void handle(struct conn *cn, char *line, size_t n)
 {
-	struct pipeline *p = cn->ctl->p;
+	struct pipeline *p = supervisor_pipeline(cn->ctl->sv);
 	char *argv[MAX_ARGS + 1], err[256], pbuf[48];
 	int argc = 0;
 
@@ -480,7 +471,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa, int *code
 	return 0;
 }
 
-struct control *control_new(struct pipeline *p, const char *path, int *exit_code)
+struct control *control_new(struct supervisor *sv, const char *path, int *exit_code)
 {
 	struct sockaddr_un sa;
 	char err[256];
@@ -497,12 +488,12 @@ struct control *control_new(struct pipeline *p, const char *path, int *exit_code
 		return NULL;
 
 	struct control *c = xcalloc(1, sizeof(*c));
-	c->p = p;
+	c->sv = sv;
 	c->path = xstrdup(path);
 	TAILQ_INIT(&c->conns);
 	/* Born 0600: no window in which another user could connect. */
 	mode_t old = umask(0177);
-	c->lev = evconnlistener_new_bind(pipeline_base(p), accept_cb, c,
+	c->lev = evconnlistener_new_bind(supervisor_base(sv), accept_cb, c,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
 					 (struct sockaddr *)&sa, (int)sizeof(sa));
 	int saved = errno;
@@ -520,7 +511,7 @@ struct control *control_new(struct pipeline *p, const char *path, int *exit_code
 		c->ino = st.st_ino;
 	}
 	evconnlistener_set_error_cb(c->lev, accept_error_cb);
-	c->resume_ev = evtimer_new(pipeline_base(p), resume_cb, c);
+	c->resume_ev = evtimer_new(supervisor_base(sv), resume_cb, c);
 	log_info("control socket listening on '%s'", path);
 	return c;
 }

@@ -33,12 +33,13 @@
 #include "log.h"
 #include "pipeline.h"
 #include "status.h"
+#include "supervisor.h"
 #include "util.h"
 
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct metrics {
-	struct pipeline *p;
+	struct supervisor *sv;
 	struct evhttp *http;
 };
 
@@ -126,22 +127,23 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		evbuffer_add_printf(body, "method not allowed: use GET\n");
 		send_text(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", body);
 	} else if (strcmp(path, "/metrics") == 0) {
-		status_prometheus(m->p, body);
+		status_prometheus(supervisor_pipeline(m->sv), body);
 		send_text(req, HTTP_OK, "OK", PROM_CONTENT_TYPE, body);
 	} else if (strcmp(path, "/health/live") == 0) {
 		evbuffer_add_printf(body, "ok\n");
 		send_text(req, HTTP_OK, "OK", "text/plain; charset=utf-8", body);
 	} else if (strcmp(path, "/health/ready") == 0) {
-		if (pipeline_ready(m->p)) {
+		if (pipeline_ready(supervisor_pipeline(m->sv))) {
 			evbuffer_add_printf(body, "ready\n");
 			send_text(req, HTTP_OK, "OK", "text/plain; charset=utf-8", body);
 		} else {
-			evbuffer_add_printf(body, "not ready: %s\n", pipeline_state_name(m->p));
+			evbuffer_add_printf(body, "not ready: %s\n",
+					    pipeline_state_name(supervisor_pipeline(m->sv)));
 			send_text(req, 503, "Service Unavailable", "text/plain; charset=utf-8",
 				  body);
 		}
 	} else if (strcmp(path, "/status") == 0) {
-		status_json(m->p, body);
+		status_json(supervisor_pipeline(m->sv), body);
 		send_text(req, HTTP_OK, "OK", "application/json", body);
 	} else {
 		evbuffer_add_printf(
@@ -206,7 +208,7 @@ fail:
 	return -1;
 }
 
-struct metrics *metrics_new(struct pipeline *p, const char *listen, int *exit_code)
+struct metrics *metrics_new(struct supervisor *sv, const char *listen, int *exit_code)
 {
 	char host[256], err[512], bound[INET6_ADDRSTRLEN + 16];
 	unsigned port;
@@ -221,8 +223,8 @@ struct metrics *metrics_new(struct pipeline *p, const char *listen, int *exit_co
 		return NULL;
 
 	struct metrics *m = xcalloc(1, sizeof(*m));
-	m->p = p;
-	m->http = evhttp_new(pipeline_base(p));
+	m->sv = sv;
+	m->http = evhttp_new(supervisor_base(sv));
 	if (m->http == NULL || evhttp_accept_socket_with_handle(m->http, fd) == NULL) {
 		log_error("metrics: cannot start the HTTP server on %s", bound);
 		if (m->http != NULL)

@@ -17,6 +17,16 @@
  * finished) is merged into PATH.replaying and its items are queued first, into
  * the stage they were waiting for. PATH.replaying is removed when the last of
  * those items (or what they turned into) is gone, or superseded by a new spool.
+ *
+ * Reload: a successor is built from the running pipeline ("from"). Sources whose
+ * block is unchanged move to it whole (position, connections, listener); a changed
+ * listening source takes over the old one's socket; unchanged sinks, dead letter
+ * and joblog are shared. The old pipeline then retires: its remaining sources stop
+ * and its stages drain, within its grace, their results going to the shared sinks.
+ * To the successor the retiring pipeline is one more live source, so the successor
+ * cannot pass its pills (or finish a cancel) before the old one is done; what the
+ * old one could not finish in time is handed to the successor, never spooled twice.
+ * Source ids, sequence numbers and the item hooks are shared by every pipeline.
  */
 #include "pipeline.h"
 
@@ -76,10 +86,6 @@ struct pipeline {
 	int64_t wall_minus_mono; /* usec, to print monotonic start times as wall clock */
 	struct report *report;
 
-	char **names; /* source-name table: config sources first, then names seen in a spool */
-	size_t n_names;
-	uint64_t next_seq;
-
 	struct event *grace_timer, *deadline_timer, *cancel_timer, *finish_ev, *memory_ev, *tick;
 	uint64_t ticks, done_at_last_tick;
 	char last_status[256];
@@ -94,9 +100,25 @@ struct pipeline {
 
 	uint64_t failures_logged, failures_unlogged, last_failure_log;
 	uint64_t items_done;
+
+	/* Reload (see the top of this file). */
+	TAILQ_ENTRY(pipeline) entry;
+	struct pipeline *pred, *succ; /* draining behind this one / that replaced this one */
+	bool retiring, shares_sinks, borrows_dead_letter, borrows_joblog;
+	bool inherited_trouble; /* a retired predecessor had failures */
+	uint64_t retired_at;
+	struct item *fwd_pending; /* a result on its way to the successor's sinks */
+	struct queue_waiter fwd_wait;
+	void (*done_cb)(struct pipeline *p, void *arg);
+	void *done_arg;
 };
 
-static struct pipeline *current; /* for the item.c hooks, which take no argument */
+/* Shared by every pipeline alive (two during a reload). */
+static TAILQ_HEAD(, pipeline) pipelines = TAILQ_HEAD_INITIALIZER(pipelines);
+static char **source_names; /* source ids: configured sources, then names seen in a spool */
+static size_t n_names;
+static uint64_t next_seq = 1;
+static struct pipeline *replay_owner; /* the pipeline that removes PATH.replaying */
 
 struct event_base *pipeline_base(struct pipeline *p)
 {
@@ -110,22 +132,31 @@ const struct conf *pipeline_conf(const struct pipeline *p)
 
 uint64_t pipeline_next_seq(struct pipeline *p)
 {
-	return p->next_seq++;
+	(void)p;
+	return next_seq++;
 }
 
 const char *pipeline_source_name(const struct pipeline *p, uint32_t index)
 {
-	return index < p->n_names ? p->names[index] : "?";
+	(void)p;
+	return index < n_names ? source_names[index] : "?";
 }
 
-static uint32_t intern_name(struct pipeline *p, const char *name)
+/* A fresh id for a source: a replaced source and its successor never share one. */
+static uint32_t add_name(const char *name)
 {
-	for (size_t i = 0; i < p->n_names; i++)
-		if (strcmp(p->names[i], name) == 0)
+	source_names = xrealloc(source_names, (n_names + 1) * sizeof(char *));
+	source_names[n_names] = xstrdup(name);
+	return (uint32_t)n_names++;
+}
+
+/* The id of a name seen in a spool: any source of that name will do. */
+static uint32_t intern_name(const char *name)
+{
+	for (size_t i = 0; i < n_names; i++)
+		if (strcmp(source_names[i], name) == 0)
 			return (uint32_t)i;
-	p->names = xrealloc(p->names, (p->n_names + 1) * sizeof(char *));
-	p->names[p->n_names] = xstrdup(name);
-	return (uint32_t)p->n_names++;
+	return add_name(name);
 }
 
 bool pipeline_cancelling(const struct pipeline *p)
@@ -142,8 +173,9 @@ bool pipeline_memory_full(const struct pipeline *p)
 
 static void memory_below_cb(void)
 {
-	if (current != NULL)
-		event_active(current->memory_ev, 0, 0);
+	struct pipeline *p;
+	TAILQ_FOREACH(p, &pipelines, entry)
+	event_active(p->memory_ev, 0, 0);
 }
 
 static void memory_ev_cb(evutil_socket_t fd, short what, void *arg)
@@ -190,11 +222,14 @@ static unsigned pills_for(struct pipeline *p, size_t queue_index)
 	return queue_index < p->n_stages ? stage_workers(p->stages[queue_index]) : 1;
 }
 
-static int open_joblog(struct pipeline *p, char *err, size_t errlen)
+/* reloaded: a successor with a new joblog path appends to it, never truncates. */
+static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errlen)
 {
 	const char *path = p->conf->joblog;
 	bool fresh = access(path, F_OK) != 0;
-	if (p->conf->resume) {
+	if (reloaded) {
+		/* Appends. */
+	} else if (p->conf->resume) {
 		p->done = joblog_read_done(path, err, errlen);
 		if (p->done == NULL)
 			return -1;
@@ -224,15 +259,151 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg);
 static void finish_cb(evutil_socket_t fd, short what, void *arg);
 
-struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *exit_code)
+/* ---- a reload: what a successor takes over ---- */
+
+static char *printed(void (*print)(const void *, FILE *), const void *what)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	print(what, f);
+	fclose(f);
+	return buf;
+}
+
+static void print_source_cb(const void *cs, FILE *f)
+{
+	conf_print_source(cs, f);
+}
+
+static void print_sinks_cb(const void *c, FILE *f)
+{
+	conf_print_sinks(c, f);
+}
+
+static bool same_printed(void (*print)(const void *, FILE *), const void *a, const void *b)
+{
+	char *pa = printed(print, a), *pb = printed(print, b);
+	bool same = strcmp(pa, pb) == 0;
+	free(pa);
+	free(pb);
+	return same;
+}
+
+/* The running source of from that an unchanged block of the new file describes. */
+static struct source *unchanged_source(struct pipeline *from, const struct conf *conf,
+				       const struct conf_source *cs)
+{
+	if (from->conf->max_item_bytes != conf->max_item_bytes)
+		return NULL;
+	for (size_t i = 0; i < from->n_sources; i++) {
+		struct source *s = from->sources[i];
+		if (strcmp(source_name(s), cs->name) == 0)
+			return same_printed(print_source_cb, source_conf(s), cs) ? s : NULL;
+	}
+	return NULL;
+}
+
+static const char *listen_address(const struct conf_source *cs)
+{
+	switch (cs->type) {
+	case SOURCE_TCP:
+	case SOURCE_HTTP:
+		return cs->listen;
+	case SOURCE_UNIX:
+		return cs->path;
+	default:
+		return NULL;
+	}
+}
+
+/* A source of from, being replaced, that listens where cs will: its socket is taken over. */
+static struct source *replaced_listener(struct pipeline *from, const struct conf_source *cs)
+{
+	const char *addr = listen_address(cs);
+	for (size_t i = 0; addr != NULL && i < from->n_sources; i++) {
+		const struct conf_source *old = source_conf(from->sources[i]);
+		if (old->type == cs->type && strcmp(listen_address(old), addr) == 0)
+			return from->sources[i];
+	}
+	return NULL;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+static bool same_dead_letter(const struct conf *a, const struct conf *b)
+{
+	return a->dead_letter.enabled && b->dead_letter.enabled &&
+	       a->dead_letter.type == b->dead_letter.type &&
+	       same_str(a->dead_letter.path, b->dead_letter.path);
+}
+
+/*
+ * Everything that could fail is done: from gives up what p takes over. Nothing
+ * here can fail, so a reload that fails leaves from exactly as it was.
+ */
+static void take_over(struct pipeline *p, struct pipeline *from, struct source **moved,
+		      struct source **listeners)
+{
+	char kept[512] = "";
+	size_t kl = 0;
+	for (size_t i = 0; i < p->n_sources; i++) {
+		if (listeners[i] != NULL)
+			source_handover(listeners[i], p->sources[i]);
+		if (moved[i] == NULL)
+			continue;
+		p->sources[i] = moved[i];
+		source_move(moved[i], p, &p->conf->sources[i], p->queues[0]);
+		/* Out of from's table: from no longer runs, stops or frees it. */
+		for (size_t j = 0; j < from->n_sources; j++)
+			if (from->sources[j] == moved[i]) {
+				memmove(&from->sources[j], &from->sources[j + 1],
+					(from->n_sources - j - 1) * sizeof(*from->sources));
+				from->n_sources--;
+				break;
+			}
+		if (kl < sizeof(kept))
+			kl += (size_t)snprintf(kept + kl, sizeof(kept) - kl, "%s%s", kl ? ", " : "",
+					       source_name(moved[i]));
+	}
+	if (p->sinks == NULL) {
+		p->sinks = from->sinks;
+		from->sinks = NULL;
+		from->shares_sinks = true;
+	}
+	if (p->dead_letter == NULL && same_dead_letter(from->conf, p->conf)) {
+		p->dead_letter = from->dead_letter;
+		from->borrows_dead_letter = true;
+	}
+	if (p->conf->joblog != NULL && p->joblog == NULL) {
+		p->joblog = from->joblog;
+		from->borrows_joblog = true;
+	}
+	p->done = from->done;
+	from->done = NULL;
+	p->replay_path = from->replay_path;
+	from->replay_path = NULL;
+	if (replay_owner == from)
+		replay_owner = p;
+	p->pred = from;
+	from->succ = p;
+	log_info("reload: sources carried over as they are: %s; sinks %s", kl ? kept : "none",
+		 from->shares_sinks ? "shared" : "opened anew (the old ones finish first)");
+}
+
+struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct pipeline *from,
+			      int *exit_code)
 {
 	struct pipeline *p = xcalloc(1, sizeof(*p));
+	struct source **moved = NULL, **listeners = NULL;
 	char err[1024];
 
-	current = p;
+	TAILQ_INSERT_TAIL(&pipelines, p, entry);
 	p->base = base;
 	p->conf = conf;
-	p->next_seq = 1;
 	p->report = report_new();
 	TAILQ_INIT(&p->memory_waiters);
 	p->memory_ev = event_new(base, -1, 0, memory_ev_cb, p);
@@ -241,8 +412,6 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *e
 	p->deadline_timer = evtimer_new(base, deadline_cb, p);
 	p->cancel_timer = evtimer_new(base, cancel_backstop_cb, p);
 	p->tick = event_new(base, -1, EV_PERSIST, tick_cb, p);
-	child_init(base);
-	bio_init(base);
 
 	p->n_stages = conf->n_stages;
 	p->queues = xcalloc(p->n_stages + 1, sizeof(*p->queues));
@@ -261,13 +430,16 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *e
 		}
 	}
 
-	p->sinks = sinks_new(p, conf, p->queues[p->n_stages], err, sizeof(err));
-	if (p->sinks == NULL) {
-		log_error("%s", err);
-		*exit_code = 73;
-		goto fail;
+	/* Unchanged sinks are shared with from (take_over), not opened twice. */
+	if (from == NULL || !same_printed(print_sinks_cb, from->conf, conf)) {
+		p->sinks = sinks_new(p, conf, p->queues[p->n_stages], err, sizeof(err));
+		if (p->sinks == NULL) {
+			log_error("%s", err);
+			*exit_code = 73;
+			goto fail;
+		}
 	}
-	if (conf->dead_letter.enabled) {
+	if (conf->dead_letter.enabled && (from == NULL || !same_dead_letter(from->conf, conf))) {
 		p->dead_letter = sink_open(p, "dead_letter", conf->dead_letter.type,
 					   conf->dead_letter.path, FSYNC_NEVER, err, sizeof(err));
 		if (p->dead_letter == NULL) {
@@ -277,12 +449,13 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *e
 		}
 	}
 
-	if (conf->joblog != NULL && open_joblog(p, err, sizeof(err)) < 0) {
+	if (conf->joblog != NULL && (from == NULL || !same_str(from->conf->joblog, conf->joblog)) &&
+	    open_joblog(p, from != NULL, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		*exit_code = conf->resume ? 66 : 73;
 		goto fail;
 	}
-	if (conf->resume && conf->joblog == NULL) {
+	if (conf->resume && conf->joblog == NULL && from == NULL) {
 		log_error(
 		    "--resume needs a 'joblog' in %s: it is where finished items are recorded",
 		    conf->file);
@@ -293,19 +466,30 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *e
 		stage_set_last(p->stages[p->n_stages - 1]);
 
 	p->sources = xcalloc(conf->n_sources, sizeof(*p->sources));
-	for (size_t i = 0; i < conf->n_sources; i++)
-		intern_name(p, conf->sources[i].name);
-	for (size_t i = 0; i < conf->n_sources; i++) {
-		p->sources[i] = source_new(p, &conf->sources[i], (uint32_t)i, p->queues[0]);
-		p->n_sources++;
+	moved = xcalloc(conf->n_sources, sizeof(*moved));
+	listeners = xcalloc(conf->n_sources, sizeof(*listeners));
+	for (size_t i = 0; i < conf->n_sources; i++, p->n_sources++) {
+		const struct conf_source *cs = &conf->sources[i];
+		if (from != NULL && (moved[i] = unchanged_source(from, conf, cs)) != NULL)
+			continue;
+		p->sources[i] = source_new(p, cs, add_name(cs->name), p->queues[0]);
+		if (from != NULL && (listeners[i] = replaced_listener(from, cs)) != NULL)
+			source_inherit_listener(p->sources[i], listeners[i]);
 		if (source_open(p->sources[i], err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			*exit_code = 66;
+			p->n_sources++;
 			goto fail;
 		}
 	}
+	if (from != NULL)
+		take_over(p, from, moved, listeners);
+	free(moved);
+	free(listeners);
 	return p;
 fail:
+	free(moved);
+	free(listeners);
 	pipeline_free(p);
 	return NULL;
 }
@@ -314,6 +498,10 @@ void pipeline_free(struct pipeline *p)
 {
 	if (p == NULL)
 		return;
+	if (p->succ != NULL)
+		p->succ->pred = NULL;
+	if (p->pred != NULL)
+		p->pred->succ = NULL;
 	for (size_t i = 0; i < p->n_sources; i++)
 		source_free(p->sources[i]);
 	free(p->sources);
@@ -329,14 +517,12 @@ void pipeline_free(struct pipeline *p)
 		item_free(p->unf[i].it);
 	}
 	free(p->unf);
-	/* Freed after every item, so the replay hook cannot fire into a freed pipeline. */
-	sink_free(p->dead_letter);
-	sink_free(p->joblog);
+	item_free(p->fwd_pending);
+	if (!p->borrows_dead_letter)
+		sink_free(p->dead_letter);
+	if (!p->borrows_joblog)
+		sink_free(p->joblog);
 	done_set_free(p->done);
-	item_stats.below_cb = NULL;
-	item_stats.replay_done_cb = NULL;
-	child_shutdown();
-	bio_shutdown();
 	event_free(p->memory_ev);
 	event_free(p->finish_ev);
 	event_free(p->grace_timer);
@@ -344,12 +530,20 @@ void pipeline_free(struct pipeline *p)
 	event_free(p->cancel_timer);
 	event_free(p->tick);
 	report_free(p->report);
-	for (size_t i = 0; i < p->n_names; i++)
-		free(p->names[i]);
-	free(p->names);
 	free(p->replay_path);
-	if (current == p)
-		current = NULL;
+	if (replay_owner == p)
+		replay_owner = NULL;
+	TAILQ_REMOVE(&pipelines, p, entry);
+	if (TAILQ_EMPTY(&pipelines)) {
+		/* The last one: nothing can reach the hooks or the source ids any more. */
+		item_stats.below_cb = NULL;
+		item_stats.replay_done_cb = NULL;
+		for (size_t i = 0; i < n_names; i++)
+			free(source_names[i]);
+		free(source_names);
+		source_names = NULL;
+		n_names = 0;
+	}
 	free(p);
 }
 
@@ -366,15 +560,15 @@ struct replay_ctx {
 static void replay_record_cb(void *arg, const struct spool_record *r)
 {
 	struct replay_ctx *ctx = arg;
-	struct item *it = item_new(r->data, r->len, r->seq, intern_name(ctx->p, r->source));
+	struct item *it = item_new(r->data, r->len, r->seq, intern_name(r->source));
 	it->attempts = r->attempts;
 	it->index = r->index;
 	item_mark_replayed(it);
 	/* --resume: a record coming back from the spool is not read from its source again. */
 	if (ctx->p->done != NULL)
 		done_set_add(ctx->p->done, r->source, r->index);
-	if (r->seq >= ctx->p->next_seq)
-		ctx->p->next_seq = r->seq + 1;
+	if (r->seq >= next_seq)
+		next_seq = r->seq + 1;
 	*ctx->tailp = it;
 	ctx->tailp = &it->next;
 	if (ctx->n == ctx->cap) {
@@ -388,7 +582,7 @@ static void replay_record_cb(void *arg, const struct spool_record *r)
 
 static void replay_done(void)
 {
-	struct pipeline *p = current;
+	struct pipeline *p = replay_owner;
 	if (p == NULL || p->replay_path == NULL || p->state == ST_CANCELLING || p->spool_failed)
 		return;
 	if (unlink(p->replay_path) == 0)
@@ -470,6 +664,7 @@ static int replay_spool(struct pipeline *p)
 	if (p->done != NULL)
 		done_set_sort(p->done);
 	item_stats.replay_done_cb = replay_done;
+	replay_owner = p;
 	if (p->replayed > 0)
 		log_info("replaying %" PRIu64 " unfinished item(s) from the spool", p->replayed);
 	else if (access(p->replay_path, F_OK) == 0)
@@ -486,15 +681,25 @@ static void push_pills(struct pipeline *p, size_t queue_index)
 		queue_push_force(p->queues[queue_index], item_pill());
 }
 
-void pipeline_source_ended(struct pipeline *p, struct source *s)
+/* A source (or a retired predecessor) has produced everything it will. */
+static void one_source_less(struct pipeline *p)
 {
-	log_debug("source '%s' ended after %" PRIu64 " item(s)", source_name(s), source_items(s));
 	if (--p->live_sources > 0 || p->state == ST_CANCELLING)
 		return;
 	if (p->state == ST_RUNNING)
 		p->state = ST_DRAINING;
 	push_pills(p, 0);
 }
+
+void pipeline_source_ended(struct pipeline *p, struct source *s)
+{
+	log_debug("source '%s' ended after %" PRIu64 " item(s)", source_name(s), source_items(s));
+	one_source_less(p);
+}
+
+static void retired(struct pipeline *p);
+static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...));
+static void info_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void pipeline_stage_finished(struct pipeline *p, struct stage *st)
 {
@@ -503,12 +708,19 @@ void pipeline_stage_finished(struct pipeline *p, struct stage *st)
 			push_pills(p, i + 1);
 }
 
+static void stopped(struct pipeline *p)
+{
+	p->state = ST_STOPPED;
+	if (p->succ != NULL)
+		retired(p);
+	else if (p->done_cb != NULL)
+		p->done_cb(p, p->done_arg);
+}
+
 void pipeline_sinks_finished(struct pipeline *p)
 {
-	if (p->state == ST_CANCELLING)
-		return;
-	p->state = ST_STOPPED;
-	event_base_loopexit(p->base, NULL);
+	if (p->state != ST_CANCELLING)
+		stopped(p);
 }
 
 static void stop_sources(struct pipeline *p)
@@ -551,8 +763,19 @@ void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detai
 	if (p->reason == STOP_NONE || (p->reason == STOP_SIGNAL && why != STOP_SIGNAL))
 		p->reason = why;
 	p->state = ST_CANCELLING;
-	log_warnx("cancelling the pipeline: %s", detail);
-	sdnotify("STOPPING=1\nSTATUS=cancelling: %s", detail);
+	if (p->succ != NULL) {
+		log_warnx("cancelling the previous pipeline: %s; what it has not finished goes "
+			  "to the new one",
+			  detail);
+	} else {
+		log_warnx("cancelling the pipeline: %s", detail);
+		sdnotify("STOPPING=1\nSTATUS=cancelling: %s", detail);
+	}
+	/* One scope: a failure anywhere cancels all; a cancel reaches what drains behind. */
+	if (p->pred != NULL)
+		pipeline_cancel(p->pred, why, "the pipeline that replaced it is cancelled");
+	if (p->succ != NULL && why != STOP_SIGNAL)
+		pipeline_cancel(p->succ, why, detail);
 	evtimer_del(p->grace_timer);
 	evtimer_del(p->deadline_timer);
 	/* Children get kill_after to go after SIGTERM, then SIGKILL; this is the backstop. */
@@ -574,7 +797,7 @@ void pipeline_stage_quiet(struct pipeline *p)
 void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it)
 {
 	/* A spool directory keeps its own files until they are done: nothing to spool. */
-	if (track_abandon(it)) {
+	if (p->succ == NULL && track_abandon(it)) {
 		p->kept++;
 		item_free(it);
 		return;
@@ -631,16 +854,52 @@ static void write_spool(struct pipeline *p)
 		      : "");
 }
 
+/* The queue of the successor that items waiting for stage (of p) go to. */
+static size_t successor_queue(struct pipeline *succ, const char *stage)
+{
+	for (size_t i = 0; i < succ->n_stages; i++)
+		if (strcmp(stage_name(succ->stages[i]), stage) == 0)
+			return i;
+	return strcmp(stage, SINKS_STAGE) == 0 ? succ->n_stages : 0;
+}
+
+/*
+ * A cancelled predecessor's unfinished items are queued in the successor: it runs
+ * them, or, cancelling too, spools them with its own (counted there as queued).
+ */
+static void hand_over_unfinished(struct pipeline *p)
+{
+	struct pipeline *succ = p->succ;
+	for (size_t i = 0; i < p->n_unf; i++) {
+		queue_push_force(succ->queues[successor_queue(succ, p->unf[i].stage)],
+				 p->unf[i].it);
+		free(p->unf[i].stage);
+	}
+	if (p->n_unf > 0)
+		log_info("reload: %zu item(s) the previous pipeline had not finished went to the "
+			 "new one",
+			 p->n_unf);
+	p->n_unf = 0;
+}
+
 static void finish_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *p = arg;
 	if (p->state != ST_CANCELLING)
 		return;
+	/* Its predecessor first hands over what it has not finished (retired()). */
+	if (p->pred != NULL)
+		return;
 	evtimer_del(p->cancel_timer);
 	/* Finished results waiting for the sinks go out rather than to the spool, unless
-	 * a sink is broken (then they could only be lost). */
-	if (!p->sink_failed)
+	 * a sink is broken (then they could only be lost); a retiring pipeline hands
+	 * them to its successor instead. */
+	if (!p->sink_failed && p->succ == NULL)
 		sinks_drain_queue(p->sinks);
+	if (p->fwd_pending != NULL) {
+		pipeline_unfinished(p, SINKS_STAGE, p->fwd_pending);
+		p->fwd_pending = NULL;
+	}
 	for (size_t i = 0; i <= p->n_stages; i++) {
 		const char *name = i < p->n_stages ? stage_name(p->stages[i]) : SINKS_STAGE;
 		uint64_t n = 0;
@@ -653,13 +912,19 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 		if (i < p->n_stages)
 			stage_count_unfinished_queued(p->stages[i], n);
 	}
+	if (p->succ != NULL) {
+		hand_over_unfinished(p);
+		retired(p);
+		return;
+	}
 	write_spool(p);
 	for (size_t i = 0; i < p->n_unf; i++) {
 		free(p->unf[i].stage);
 		item_free(p->unf[i].it);
 	}
 	p->n_unf = 0;
-	event_base_loopexit(p->base, NULL);
+	if (p->done_cb != NULL)
+		p->done_cb(p, p->done_arg);
 }
 
 static void grace_cb(evutil_socket_t fd, short what, void *arg)
@@ -849,29 +1114,170 @@ void pipeline_sink_broken(struct pipeline *p, const char *why)
 
 /* ---- running ---- */
 
-int pipeline_run(struct pipeline *p)
+static bool trouble(const struct pipeline *p)
 {
-	if (replay_spool(p) < 0)
+	bool t = p->inherited_trouble || report_total(p->report) > 0 || p->sink_lost > 0;
+	for (size_t i = 0; i < p->n_sources; i++)
+		t |= source_rejected(p->sources[i]) > 0 || source_failed(p->sources[i]);
+	for (size_t i = 0; i <= p->n_stages; i++)
+		t |= queue_stats(p->queues[i])->dropped > 0;
+	return t;
+}
+
+static void forward_results(void *arg);
+
+static void forward_resume(void *arg)
+{
+	struct pipeline *p = arg;
+	struct queue *to = p->succ->queues[p->succ->n_stages];
+	if (p->fwd_pending == NULL || p->state == ST_CANCELLING)
+		return;
+	if (!queue_push(to, p->fwd_pending)) {
+		queue_wait_space(to, &p->fwd_wait, forward_resume, p);
+		return;
+	}
+	p->fwd_pending = NULL;
+	forward_results(p);
+}
+
+/*
+ * The consumer of a retiring pipeline's last queue when it shares its successor's
+ * sinks: results move on to the successor's sinks queue, under its bound; the
+ * pill means every stage has finished.
+ */
+static void forward_results(void *arg)
+{
+	struct pipeline *p = arg;
+	struct queue *to = p->succ->queues[p->succ->n_stages];
+	struct item *it;
+	while (p->fwd_pending == NULL && p->state != ST_CANCELLING &&
+	       (it = queue_pop(p->queues[p->n_stages])) != NULL) {
+		if (it->flags & ITEM_PILL) {
+			item_free(it);
+			stopped(p);
+			return;
+		}
+		if (!queue_push(to, it)) {
+			p->fwd_pending = it;
+			p->fwd_wait.need = item_cost(it);
+			queue_wait_space(to, &p->fwd_wait, forward_resume, p);
+		}
+	}
+}
+
+/* A reload: the running pipeline stops its sources and drains behind its successor. */
+static void retire(struct pipeline *p)
+{
+	char d[32];
+	p->retiring = true;
+	p->retired_at = now_usec();
+	p->stop_requested = true;
+	evtimer_del(p->deadline_timer);
+	event_del(p->tick);
+	if (p->shares_sinks) {
+		/* Whatever waits for the sinks goes first, in order. */
+		struct queue *from = p->queues[p->n_stages],
+			     *to = p->succ->queues[p->succ->n_stages];
+		for (struct item *it = queue_take_all(from), *next; it != NULL; it = next) {
+			next = it->next;
+			it->next = NULL;
+			queue_push_force(to, it);
+		}
+		queue_set_consumer(from, forward_results, p);
+	}
+	/* Its own predecessor (a reload before this one still draining) stays a source. */
+	p->live_sources = p->pred != NULL;
+	for (size_t i = 0; i < p->n_sources; i++)
+		p->live_sources += !source_ended(p->sources[i]);
+	log_info("reload: the previous pipeline drains: %zu source(s) stop, %zu stage(s) finish "
+		 "what they have (grace %s)",
+		 p->n_sources, p->n_stages,
+		 units_format_duration(p->conf->shutdown.grace, d, sizeof(d)));
+	set_timer(p->grace_timer, p->conf->shutdown.grace);
+	if (p->live_sources == 0 && p->state == ST_RUNNING) {
+		p->live_sources = 1;
+		one_source_less(p);
+	}
+	for (size_t i = 0; i < p->n_sources; i++)
+		source_retire(p->sources[i]);
+}
+
+/* A retiring pipeline is done: its successor is on its own. Freed with the daemon. */
+static void retired(struct pipeline *p)
+{
+	struct pipeline *succ = p->succ;
+	uint64_t timeout = p->conf->shutdown.kill_after;
+	evtimer_del(p->grace_timer);
+	evtimer_del(p->cancel_timer);
+	p->state = ST_STOPPED;
+	if (p->sinks != NULL)
+		p->sink_lost = sinks_close(p->sinks, timeout);
+	if (p->dead_letter != NULL && !p->borrows_dead_letter)
+		sink_close(p->dead_letter, timeout);
+	if (p->joblog != NULL && !p->borrows_joblog)
+		sink_close(p->joblog, timeout);
+	log_info("reload: the previous pipeline '%s' finished %.3fs after the reload; its counts:",
+		 p->conf->name, (double)(now_usec() - p->retired_at) / 1e6);
+	print_counts(p, info_out);
+	succ->inherited_trouble |= trouble(p);
+	succ->lost += p->lost + p->sink_lost;
+	succ->kept += p->kept;
+	succ->pred = NULL;
+	p->succ = NULL;
+	if (succ->state == ST_CANCELLING) {
+		pipeline_stage_quiet(succ);
+	} else {
+		/* Sources it held back so as not to take a file twice start now. */
+		for (size_t i = 0; i < succ->n_sources; i++)
+			if (!source_started(succ->sources[i]) && !source_ended(succ->sources[i]))
+				source_start(succ->sources[i]);
+		one_source_less(succ);
+	}
+	if (p->done_cb != NULL)
+		p->done_cb(p, p->done_arg);
+}
+
+int pipeline_start(struct pipeline *p, void (*done)(struct pipeline *p, void *arg), void *arg)
+{
+	struct pipeline *pred = p->pred;
+	p->done_cb = done;
+	p->done_arg = arg;
+	if (pred == NULL && replay_spool(p) < 0)
 		return 73;
 	for (size_t i = 0; i < p->n_stages; i++)
 		stage_start(p->stages[i]);
-	sinks_start(p->sinks);
+	if (pred != NULL && pred->shares_sinks)
+		sinks_move(p->sinks, p, p->queues[p->n_stages]);
+	else
+		sinks_start(p->sinks);
 	p->started_at = now_usec();
 	p->wall_minus_mono = (int64_t)(wall_time() * 1e6) - (int64_t)p->started_at;
 	p->state = ST_RUNNING;
-	p->live_sources = p->n_sources;
+	/* A predecessor counts as one more source: its leftovers may still come. */
+	p->live_sources = pred != NULL;
+	for (size_t i = 0; i < p->n_sources; i++)
+		p->live_sources += !source_ended(p->sources[i]);
 	if (p->conf->deadline > 0)
 		set_timer(p->deadline_timer, p->conf->deadline);
 	log_info("pipeline '%s' running: %zu source(s), %zu stage(s), %zu sink(s)", p->conf->name,
 		 p->n_sources, p->n_stages, sinks_count(p->sinks));
-	for (size_t i = 0; i < p->n_sources; i++)
-		source_start(p->sources[i]);
+	for (size_t i = 0; i < p->n_sources; i++) {
+		struct source *s = p->sources[i];
+		/* A new dir source waits for the old pipeline: it may hold files of that dir. */
+		if (!source_started(s) && (pred == NULL || source_type(s) != SOURCE_DIR))
+			source_start(s);
+	}
 	struct timeval one = {1, 0};
 	event_add(p->tick, &one);
 	sdnotify_watch(pipeline_healthy_cb, p);
 	sdnotify("READY=1\nSTATUS=running");
+	if (pred != NULL)
+		retire(pred);
+	return 0;
+}
 
-	event_base_dispatch(p->base);
+int pipeline_finish(struct pipeline *p)
+{
 	/* Syncs in flight finish before their sinks close. */
 	bio_shutdown();
 
@@ -884,17 +1290,11 @@ int pipeline_run(struct pipeline *p)
 	child_kill_all(SIGKILL);
 	child_reap_blocking(1000000);
 
-	bool trouble = report_total(p->report) > 0 || p->sink_lost > 0;
-	for (size_t i = 0; i < p->n_sources; i++)
-		trouble |= source_rejected(p->sources[i]) > 0 || source_failed(p->sources[i]);
-	for (size_t i = 0; i <= p->n_stages; i++)
-		trouble |= queue_stats(p->queues[i])->dropped > 0;
-
 	if (p->reason == STOP_FAILURE || p->reason == STOP_DEADLINE)
 		return 2;
 	if (p->state == ST_CANCELLING && (p->spooled > 0 || p->lost > 0 || p->kept > 0))
 		return 75;
-	return trouble ? 1 : 0;
+	return trouble(p) ? 1 : 0;
 }
 
 static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...))
@@ -914,7 +1314,7 @@ static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...))
 	const struct queue_stats *qs = queue_stats(p->queues[p->n_stages]);
 	out("sinks: in=%" PRIu64 " dropped=%" PRIu64 " queued=%" PRIu64 "\n", qs->pushed,
 	    qs->dropped, queue_len(p->queues[p->n_stages]));
-	for (size_t i = 0; i < sinks_count(p->sinks); i++) {
+	for (size_t i = 0; p->sinks != NULL && i < sinks_count(p->sinks); i++) {
 		struct sink *s = sinks_get(p->sinks, i);
 		/* Only an http sink can fail a record (a 4xx); other lines keep their shape. */
 		if (sink_type(s) == SINK_HTTP)

@@ -28,10 +28,23 @@ enum stop_reason {
 	STOP_DEADLINE, /* the job's deadline passed */
 };
 
-/* Builds the pipeline; opens inputs and outputs. Returns NULL and sets *exit_code on error. */
-struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, int *exit_code);
-/* Replays the spool, starts the sources and runs the loop to the end; returns the exit code. */
-int pipeline_run(struct pipeline *p);
+/*
+ * Builds the pipeline; opens inputs and outputs. Returns NULL and sets *exit_code on
+ * error. from: the running pipeline a reload replaces, or NULL. What did not change
+ * is taken over from it (unchanged sources whole, listening sockets, unchanged sinks,
+ * dead letter and joblog); a failure leaves from untouched.
+ */
+struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct pipeline *from,
+			      int *exit_code);
+/*
+ * Replays the spool (at the first start), starts everything and retires the
+ * pipeline it replaces. done(p, arg) runs on the loop when p has stopped: drained,
+ * or cancelled with its unfinished items spooled (or handed to its successor).
+ * Returns 0, or 73 when the spool cannot be used.
+ */
+int pipeline_start(struct pipeline *p, void (*done)(struct pipeline *p, void *arg), void *arg);
+/* After the loop: closes the outputs, stops every child; returns the exit code. */
+int pipeline_finish(struct pipeline *p);
 void pipeline_free(struct pipeline *p);
 /* The summary on stderr: per source, stage and sink counts, then the error report. */
 void pipeline_summary(struct pipeline *p, int exit_code);

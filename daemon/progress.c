@@ -70,6 +70,12 @@ void progress_start(struct pipeline *p)
 	event_add(tick, &tv);
 }
 
+void progress_follow(struct pipeline *p)
+{
+	if (prog_p != NULL)
+		prog_p = p;
+}
+
 void progress_stop(void)
 {
 	if (tick != NULL) {

@@ -13,6 +13,8 @@ struct pipeline;
 
 void progress_start(struct pipeline *p);
 void progress_stop(void);
+/* A reload: the line follows the new pipeline. */
+void progress_follow(struct pipeline *p);
 /* Erases the line if one is shown (log.c calls it before writing). */
 void progress_clear(void);
 

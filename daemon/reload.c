@@ -11,6 +11,7 @@
 #include "pipeline.h"
 #include "sdnotify.h"
 #include "stage.h"
+#include "supervisor.h"
 #include "util.h"
 
 /* What may change live: per stage, plus the shutdown timings and the log. */
@@ -69,68 +70,113 @@ static void first_difference(const char *a, const char *b, char *out, size_t len
 	snprintf(out, len, "entries were added or removed");
 }
 
-int reload_config(struct pipeline *p, char *msg, size_t len)
+static bool same_str(const char *a, const char *b)
 {
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* Applies next's live parameters to the running pipeline (its conf is cur). */
+static void apply_live(struct pipeline *p, struct conf *cur, const struct conf *next)
+{
+	for (size_t i = 0; i < cur->n_stages; i++) {
+		struct live_fields l;
+		get_live(&next->stages[i], &l);
+		set_live(&cur->stages[i], &l);
+		if (stage_workers(pipeline_stage(p, i)) != cur->stages[i].workers)
+			stage_scale(pipeline_stage(p, i), (unsigned)cur->stages[i].workers);
+	}
+	cur->shutdown.grace = next->shutdown.grace;
+	cur->shutdown.kill_after = next->shutdown.kill_after;
+	cur->log.level = next->log.level;
+	log_set_level(cur->log.level);
+}
+
+/* Do cur and next differ in more than the live parameters? (The first difference in diff.) */
+static bool structure_differs(const struct conf *cur, const struct conf *next, char *diff,
+			      size_t len)
+{
+	struct conf masked = *next;
+	struct conf_stage *stages = xcalloc(next->n_stages ? next->n_stages : 1, sizeof(*stages));
+	memcpy(stages, next->stages, next->n_stages * sizeof(*stages));
+	for (size_t i = 0; i < next->n_stages && i < cur->n_stages; i++) {
+		struct live_fields l;
+		get_live(&cur->stages[i], &l);
+		set_live(&stages[i], &l);
+	}
+	masked.stages = stages;
+	masked.shutdown.grace = cur->shutdown.grace;
+	masked.shutdown.kill_after = cur->shutdown.kill_after;
+	masked.log = cur->log;
+	char *a = print(cur), *b = print(&masked);
+	bool differs = strcmp(a, b) != 0;
+	if (differs)
+		first_difference(a, b, diff, len);
+	free(a);
+	free(b);
+	free(stages);
+	return differs;
+}
+
+static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len)
+{
+	struct pipeline *p = supervisor_pipeline(sv);
 	struct conf *cur = (struct conf *)pipeline_conf(p);
+	char diff[200];
+
+	if (!same_str(cur->control.socket, next->control.socket) ||
+	    !same_str(cur->metrics.listen, next->metrics.listen)) {
+		snprintf(msg, len,
+			 "a new control.socket or metrics.listen needs a restart; the running "
+			 "pipeline is unchanged");
+		conf_free(next);
+		return -1;
+	}
+	if (!structure_differs(cur, next, diff, sizeof(diff))) {
+		apply_live(p, cur, next);
+		conf_free(next);
+		snprintf(msg, len, "reloaded '%s'", cur->file);
+		return 0;
+	}
+	log_info("reload: the structure changed (%s): starting a new pipeline", diff);
+	log_set_level(next->log.level);
+	if (supervisor_replace(sv, next, msg, len) < 0) {
+		log_set_level(cur->log.level);
+		return -1;
+	}
+	return 0;
+}
+
+int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors)
+{
+	const struct conf *cur = pipeline_conf(supervisor_pipeline(sv));
 	char *errs = NULL;
 	size_t errs_len = 0;
 	struct timespec ts;
+	int rc = -1;
 
+	if (errors != NULL)
+		*errors = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)ts.tv_sec * 1000000ull +
 							 (unsigned long long)ts.tv_nsec / 1000);
 	FILE *ef = open_memstream(&errs, &errs_len);
 	struct conf *next = conf_load(cur->file, ef, NULL);
 	fclose(ef);
-	int rc = -1;
 	if (next == NULL) {
 		/* Every error, as the loader wrote it, then one line saying what happened. */
-		for (char *line = strtok(errs, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		char *copy = xstrdup(errs != NULL ? errs : "");
+		for (char *line = strtok(copy, "\n"); line != NULL; line = strtok(NULL, "\n"))
 			log_error("reload: %s", line);
+		free(copy);
 		snprintf(msg, len, "'%s' has errors; the running pipeline is unchanged", cur->file);
-		goto out;
-	}
-	next->resume = cur->resume;
-	/* Same structure iff both print the same once the live fields agree. */
-	size_t n = next->n_stages;
-	struct live_fields *wanted = xcalloc(n ? n : 1, sizeof(*wanted));
-	for (size_t i = 0; i < n; i++) {
-		get_live(&next->stages[i], &wanted[i]);
-		if (i < cur->n_stages) {
-			struct live_fields l;
-			get_live(&cur->stages[i], &l);
-			set_live(&next->stages[i], &l);
+		if (errors != NULL) {
+			*errors = errs;
+			errs = NULL;
 		}
-	}
-	struct conf masked_top = *next;
-	next->shutdown.grace = cur->shutdown.grace;
-	next->shutdown.kill_after = cur->shutdown.kill_after;
-	next->log = cur->log;
-	char *a = print(cur), *b = print(next);
-	if (strcmp(a, b) == 0) {
-		for (size_t i = 0; i < n; i++)
-			set_live(&cur->stages[i], &wanted[i]);
-		cur->shutdown.grace = masked_top.shutdown.grace;
-		cur->shutdown.kill_after = masked_top.shutdown.kill_after;
-		cur->log.level = masked_top.log.level;
-		log_set_level(cur->log.level);
-		for (size_t i = 0; i < pipeline_n_stages(p); i++)
-			if (stage_workers(pipeline_stage(p, i)) != cur->stages[i].workers)
-				stage_scale(pipeline_stage(p, i), (unsigned)cur->stages[i].workers);
-		snprintf(msg, len, "reloaded '%s'", cur->file);
-		rc = 0;
 	} else {
-		char diff[200];
-		first_difference(a, b, diff, sizeof(diff));
-		snprintf(msg, len,
-			 "the change needs a restart (%s); the running pipeline is unchanged",
-			 diff);
+		next->resume = false;
+		rc = apply(sv, next, msg, len);
 	}
-	free(a);
-	free(b);
-	free(wanted);
-	conf_free(next);
-out:
 	free(errs);
 	if (rc == 0)
 		log_info("reload: %s", msg);

@@ -1,21 +1,27 @@
 /*
  * reload.h: SIGHUP and `sluicectl reload`. The file is loaded again with the real
  * loader; an invalid file is rejected with its file:line:col errors and the
- * running pipeline is untouched. A valid one is applied in place when only
- * parameters that can change live differ (workers, rate, timeout, retry,
- * on_failure, max_failures, shutdown timings, deadline-free log settings): no
- * item is touched, so none is lost or repeated. A change of structure (sources,
- * stages, sinks, commands, queues) is refused with a message naming it: this
- * version applies those only at a restart.
+ * running pipeline is untouched. A valid one is applied:
+ *   - when only parameters that can change live differ (workers, rate, timeout,
+ *     retry, on_failure, max_failures, shutdown timings, log level), in place: no
+ *     item is touched;
+ *   - when the structure changed (sources, stages, sinks, commands, queues), by a
+ *     new pipeline that takes over from the running one while that one drains
+ *     (supervisor_replace; what carries over is described in pipeline.c);
+ *   - a new control socket or metrics address is refused: those belong to the
+ *     daemon and change at a restart.
  */
 #ifndef SLUICE_RELOAD_H
 #define SLUICE_RELOAD_H
 
 #include <stddef.h>
 
-struct pipeline;
+struct supervisor;
 
-/* Returns 0 when applied; -1 with a message in msg (also logged) when refused. */
-int reload_config(struct pipeline *p, char *msg, size_t len);
+/*
+ * Returns 0 when applied; -1 with a message in msg (also logged) when refused.
+ * errors, when not NULL, receives the loader's messages (malloc'd) or NULL.
+ */
+int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors);
 
 #endif

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "reload.h"
+#include "supervisor.h"
 #include "util.h"
 
 static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
@@ -14,7 +15,8 @@ static struct event *events[ARRAY_LEN(handled)];
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct pipeline *p = arg;
+	struct supervisor *sv = arg;
+	struct pipeline *p = supervisor_pipeline(sv);
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
@@ -24,7 +26,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP: {
 		char msg[512];
 		log_info("received SIGHUP: reloading");
-		reload_config(p, msg, sizeof(msg));
+		reload_config(sv, msg, sizeof(msg), NULL);
 		break;
 	}
 	case SIGUSR1:
@@ -37,11 +39,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-void signals_init(struct event_base *base, struct pipeline *p)
+void signals_init(struct event_base *base, struct supervisor *sv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < ARRAY_LEN(handled); i++) {
-		events[i] = evsignal_new(base, handled[i], signal_cb, p);
+		events[i] = evsignal_new(base, handled[i], signal_cb, sv);
 		event_add(events[i], NULL);
 	}
 }

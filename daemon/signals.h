@@ -8,9 +8,10 @@
 #define SLUICE_SIGNALS_H
 
 struct event_base;
-struct pipeline;
+struct supervisor;
 
-void signals_init(struct event_base *base, struct pipeline *p);
+/* Signals act on the supervisor's active pipeline (a reload replaces it). */
+void signals_init(struct event_base *base, struct supervisor *sv);
 void signals_free(void);
 
 #endif

@@ -153,6 +153,8 @@ static void sink_write_cb(evutil_socket_t fd, short what, void *arg);
 static void sink_retry_cb(evutil_socket_t fd, short what, void *arg);
 static void sink_sync_cb(evutil_socket_t fd, short what, void *arg);
 
+static unsigned std_users[STDERR_FILENO + 1]; /* sinks that set O_NONBLOCK on stdout */
+
 static void sink_attach(struct sink *s, int fd)
 {
 	struct stat st;
@@ -160,9 +162,12 @@ static void sink_attach(struct sink *s, int fd)
 	s->regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	if (fd >= 0 && !s->regular) {
 		int fl = fcntl(fd, F_GETFL);
-		if (fl >= 0 && !(fl & O_NONBLOCK)) {
+		if (fl >= 0 && !(fl & O_NONBLOCK))
 			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-			s->restore_blocking = fd <= STDERR_FILENO;
+		/* During a reload two sinks may write stdout: the last one out restores it. */
+		if (fd <= STDERR_FILENO && (fl >= 0 && (!(fl & O_NONBLOCK) || std_users[fd] > 0))) {
+			s->restore_blocking = true;
+			std_users[fd]++;
 		}
 	}
 	if (s->write_ev != NULL)
@@ -421,7 +426,7 @@ static uint64_t fd_close(struct sink *s, uint64_t timeout_usec)
 	}
 	if (s->regular && s->fsync != FSYNC_NEVER)
 		sink_sync(s);
-	if (s->restore_blocking) {
+	if (s->restore_blocking && --std_users[s->fd] == 0) {
 		int fl = fcntl(s->fd, F_GETFL);
 		if (fl >= 0)
 			fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
@@ -665,6 +670,15 @@ struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *
 void sinks_start(struct sinks *ss)
 {
 	queue_set_consumer(ss->in, sinks_pump, ss);
+}
+
+void sinks_move(struct sinks *ss, struct pipeline *p, struct queue *in)
+{
+	ss->p = p;
+	for (size_t i = 0; i < ss->n; i++)
+		ss->v[i]->p = p;
+	ss->in = in;
+	sinks_start(ss);
 }
 
 /* A record a down sink gave back goes to the spool, for the sinks, as an item. */

@@ -113,6 +113,8 @@ void sink_wake(struct sink *s);
 struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *in, char *err,
 			size_t errlen);
 void sinks_start(struct sinks *ss);
+/* A reload: the unchanged sinks serve the new pipeline p, reading its queue in. */
+void sinks_move(struct sinks *ss, struct pipeline *p, struct queue *in);
 void sinks_reopen(struct sinks *ss);
 /*
  * Cancelling: hands every item still queued for the sinks to them (written at

@@ -1,7 +1,7 @@
 /*
- * sluiced.c: main. Parses the command line, loads the pipeline file, builds the
- * pipeline on one event loop, runs it and exits with the code SPEC §2 promises.
- * It never forks into the background: a supervisor or a shell owns it.
+ * sluiced.c: main. Parses the command line, loads the pipeline file, runs it on one
+ * event loop under a supervisor (supervisor.h) and exits with the code SPEC §2 promises.
+ * It never forks into the background: a service manager or a shell owns it.
  */
 #include <event2/event.h>
 #include <getopt.h>
@@ -12,15 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bio.h"
+#include "child.h"
 #include "conf.h"
 #include "control.h"
 #include "item.h"
 #include "log.h"
 #include "metrics.h"
-#include "pipeline.h"
 #include "sdnotify.h"
-#include "progress.h"
-#include "signals.h"
+#include "supervisor.h"
 #include "util.h"
 
 #define SLUICE_VERSION "0.1.0"
@@ -76,21 +76,6 @@ static int services_check(const struct conf *conf)
 		bad = 1;
 	}
 	return bad;
-}
-
-static int services_start(struct pipeline *p, const struct conf *conf, struct control **ctl,
-			  struct metrics **met, int *exit_code)
-{
-	if (conf->control.socket != NULL &&
-	    (*ctl = control_new(p, conf->control.socket, exit_code)) == NULL)
-		return -1;
-	if (conf->metrics.listen != NULL &&
-	    (*met = metrics_new(p, conf->metrics.listen, exit_code)) == NULL) {
-		control_free(*ctl);
-		*ctl = NULL;
-		return -1;
-	}
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -194,29 +179,16 @@ int main(int argc, char **argv)
 
 	int exit_code = 0;
 	sdnotify_init(base);
-	struct pipeline *p = pipeline_new(base, conf, &exit_code);
-	struct control *ctl = NULL;
-	struct metrics *met = NULL;
-	if (p != NULL && services_start(p, conf, &ctl, &met, &exit_code) < 0) {
-		pipeline_free(p);
-		p = NULL;
-	}
-	if (p != NULL) {
-		signals_init(base, p);
-		if (progress == 1 ||
-		    (progress == -1 && isatty(STDERR_FILENO) && pipeline_is_job(p)))
-			progress_start(p);
-		exit_code = pipeline_run(p);
-		progress_stop();
-		pipeline_summary(p, exit_code);
-		signals_free();
-		metrics_free(met);
-		control_free(ctl);
-		pipeline_free(p);
-	}
+	child_init(base);
+	bio_init(base);
+	struct supervisor *sv = supervisor_new(base, conf, progress, &exit_code);
+	if (sv != NULL)
+		exit_code = supervisor_run(sv);
+	supervisor_free(sv);
+	child_shutdown();
+	bio_shutdown();
 	sdnotify_free();
 	event_base_free(base);
-	conf_free(conf);
 	item_cache_free();
 	return exit_code;
 }

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/queue.h>
 
 #include "log.h"
@@ -298,7 +299,11 @@ static int http_src_open(struct source *s, char *err, size_t errlen)
 						 EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE |
 						 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(hs->http, request_cb, hs);
-	hs->bound = evhttp_bind_socket_with_handle(hs->http, host, (ev_uint16_t)port);
+	int fd = source_inherited_fd(s);
+	if (fd >= 0 && (hs->bound = evhttp_accept_socket_with_handle(hs->http, fd)) == NULL)
+		close(fd);
+	if (fd < 0)
+		hs->bound = evhttp_bind_socket_with_handle(hs->http, host, (ev_uint16_t)port);
 	if (hs->bound == NULL) {
 		snprintf(err, errlen, "source '%s': cannot listen on %s: %m", cs->name, cs->listen);
 		return -1;
@@ -364,6 +369,12 @@ static void http_src_free(struct source *s)
 	free(hs);
 }
 
+static int http_src_listener(struct source *s)
+{
+	struct http_src *hs = *source_state(s);
+	return hs != NULL && hs->bound != NULL ? evhttp_bound_socket_get_fd(hs->bound) : -1;
+}
+
 const struct source_kind source_http = {
     .type = SOURCE_HTTP,
     .open = http_src_open,
@@ -371,4 +382,5 @@ const struct source_kind source_http = {
     .resume = http_src_resume,
     .stop = http_src_stop,
     .free = http_src_free,
+    .listener = http_src_listener,
 };

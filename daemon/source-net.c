@@ -94,6 +94,7 @@ struct net_src {
 	struct event *reap_ev; /* frees dead connections outside any of their callbacks */
 	unsigned n_conns;
 	bool paused, stopped;
+	bool retiring; /* a reload: no new connections; the open ones are read to their end */
 	char delim;
 	uint64_t max_item;
 	char *unix_path; /* the socket file we created, removed at stop */
@@ -103,6 +104,7 @@ struct net_src {
 
 static void conn_read(struct net_conn *c);
 static void conn_maybe_close(struct net_conn *c);
+static void net_check_retired(struct net_src *ns);
 
 /* ---- acks ---- */
 
@@ -232,6 +234,7 @@ static void conn_shut(struct net_conn *c, const char *why)
 	c->input_done = true;
 	c->dead = true;
 	event_active(c->ns->reap_ev, 0, 0);
+	net_check_retired(c->ns);
 }
 
 static void conn_closed_write_cb(struct bufferevent *bev, void *arg)
@@ -345,6 +348,7 @@ static void conn_read(struct net_conn *c)
 	if (c->eof && evbuffer_get_length(in) == 0) {
 		c->input_done = true;
 		conn_maybe_close(c);
+		net_check_retired(ns);
 	}
 }
 
@@ -632,10 +636,23 @@ static int net_open(struct source *s, char *err, size_t errlen)
 	ns->max_item = source_max_item(s);
 	TAILQ_INIT(&ns->conns);
 	ns->reap_ev = event_new(base, -1, 0, reap_cb, ns);
-	int rc = cs->type == SOURCE_TCP ? listen_tcp(ns, base, err, errlen)
-					: listen_unix(ns, base, err, errlen);
-	if (rc < 0)
+	int fd = source_inherited_fd(s);
+	if (fd >= 0) {
+		/* A reload: the socket already listens; its file stays the old source's until
+		 * the handover. */
+		ns->lev = evconnlistener_new(
+		    base, accept_cb, ns,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0, fd);
+		if (ns->lev == NULL) {
+			close(fd);
+			snprintf(err, errlen, "source '%s': cannot take over the listening socket",
+				 cs->name);
+			return -1;
+		}
+	} else if ((cs->type == SOURCE_TCP ? listen_tcp(ns, base, err, errlen)
+					   : listen_unix(ns, base, err, errlen)) < 0) {
 		return -1;
+	}
 	evconnlistener_set_error_cb(ns->lev, listener_error_cb);
 	if (cs->ack)
 		source_track(s, net_done_cb, ns, false);
@@ -709,6 +726,38 @@ static void net_stop(struct source *s)
 	source_end(s);
 }
 
+/*
+ * A reload replaced the source: the successor accepts from now on. A client
+ * already connected is told with a FIN (a close with its data unread would be a
+ * reset, and it could not tell what was taken); what it sent is read to its end,
+ * when it closes too, and it reconnects to the successor. With acks the daemon
+ * still has answers to write: such a client is read until it closes. The old
+ * pipeline's grace bounds the wait: its cancel stops the source.
+ */
+static void net_retire(struct source *s)
+{
+	struct net_src *ns = *source_state(s);
+	struct net_conn *c;
+	ns->retiring = true;
+	net_close_listener(ns);
+	TAILQ_FOREACH(c, &ns->conns, entry)
+	if (c->bev != NULL && !c->input_done && !ns->cs->ack)
+		shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	net_check_retired(ns);
+}
+
+static void net_check_retired(struct net_src *ns)
+{
+	struct net_conn *c;
+	if (!ns->retiring || ns->stopped || source_ended(ns->s))
+		return;
+	TAILQ_FOREACH(c, &ns->conns, entry)
+	if (!c->input_done)
+		return;
+	ns->stopped = true;
+	source_end(ns->s);
+}
+
 static void net_free(struct source *s)
 {
 	struct net_src *ns = *source_state(s);
@@ -726,13 +775,30 @@ static void net_free(struct source *s)
 	free(ns);
 }
 
+static int net_listener(struct source *s)
+{
+	struct net_src *ns = *source_state(s);
+	return ns != NULL && ns->lev != NULL ? evconnlistener_get_fd(ns->lev) : -1;
+}
+
+static void net_handover(struct source *old, struct source *s)
+{
+	struct net_src *from = *source_state(old), *to = *source_state(s);
+	to->unix_path = from->unix_path;
+	to->unix_ino = from->unix_ino;
+	from->unix_path = NULL;
+}
+
 const struct source_kind source_tcp = {
     .type = SOURCE_TCP,
     .open = net_open,
     .start = net_start,
     .resume = net_resume,
     .stop = net_stop,
+    .retire = net_retire,
     .free = net_free,
+    .listener = net_listener,
+    .handover = net_handover,
 };
 
 const struct source_kind source_unix = {
@@ -741,5 +807,8 @@ const struct source_kind source_unix = {
     .start = net_start,
     .resume = net_resume,
     .stop = net_stop,
+    .retire = net_retire,
     .free = net_free,
+    .listener = net_listener,
+    .handover = net_handover,
 };

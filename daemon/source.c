@@ -38,6 +38,7 @@ struct source {
 	uint64_t max_item;
 
 	struct item *pending;
+	int inherited_fd; /* a reload: the listening socket of the source this one replaces */
 	struct tracker *tracker; /* items are tracked (track.h) when set */
 	void *token;		 /* ... on behalf of this */
 	struct queue_waiter queue_wait, memory_wait;
@@ -89,6 +90,7 @@ struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint
 	s->out = out;
 	s->max_item = pipeline_conf(p)->max_item_bytes;
 	s->fd = -1;
+	s->inherited_fd = -1;
 	s->delim = cs->framing == FRAMING_NUL ? '\0' : '\n';
 	if (cs->type == SOURCE_HTTP || cs->type == SOURCE_DIR)
 		s->delim = cs->split == SPLIT_NUL ? '\0' : '\n';
@@ -106,10 +108,52 @@ void source_start(struct source *s)
 	s->kind->start(s);
 }
 
+static void source_pause(struct source *s);
+
+bool source_started(const struct source *s)
+{
+	return s->started;
+}
+
+void source_move(struct source *s, struct pipeline *p, const struct conf_source *cs,
+		 struct queue *out)
+{
+	queue_cancel_wait(s->out, &s->queue_wait);
+	pipeline_cancel_wait_memory(s->p, &s->memory_wait);
+	s->p = p;
+	s->conf = cs;
+	s->out = out;
+	/* Held back: it waits again, on the new pipeline's queue and budget. */
+	if (s->paused && !s->ended)
+		source_pause(s);
+}
+
+void source_inherit_listener(struct source *s, struct source *old)
+{
+	int fd = old->kind->listener != NULL ? old->kind->listener(old) : -1;
+	if (fd >= 0)
+		s->inherited_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+int source_inherited_fd(struct source *s)
+{
+	int fd = s->inherited_fd;
+	s->inherited_fd = -1;
+	return fd;
+}
+
+void source_handover(struct source *old, struct source *s)
+{
+	if (old->kind->handover != NULL)
+		old->kind->handover(old, s);
+}
+
 void source_free(struct source *s)
 {
 	if (s == NULL)
 		return;
+	if (s->inherited_fd >= 0)
+		close(s->inherited_fd);
 	if (s->kind->free != NULL)
 		s->kind->free(s);
 	/* Unregistered first: the frees below must not report back into the kind. */
@@ -456,6 +500,14 @@ void source_stop(struct source *s)
 		source_end(s);
 	else
 		s->kind->stop(s);
+}
+
+void source_retire(struct source *s)
+{
+	if (s->started && !s->ended && !s->stopping && s->kind->retire != NULL)
+		s->kind->retire(s);
+	else
+		source_stop(s);
 }
 
 /* ---- the framed fd reader ---- */

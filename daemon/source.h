@@ -32,11 +32,17 @@ struct source_kind {
 	void (*resume)(struct source *s);
 	/* Graceful stop: stop producing; the source then ends. */
 	void (*stop)(struct source *s);
+	/* Optional: replaced by a reload; finish what is under way, take nothing new, end. */
+	void (*retire)(struct source *s);
 	/* The fd reader hit EOF (fd sources only): end, follow, or wait for the child. */
 	void (*eof)(struct source *s);
 	void (*free)(struct source *s);
 	/* Optional: how far through its input it is, as done/total; false if unknown. */
 	bool (*progress)(struct source *s, double *done, double *total);
+	/* Optional (listening kinds): the listening socket, or -1. */
+	int (*listener)(struct source *s);
+	/* Optional: a reload committed; old's socket is now s's (a unix socket's file too). */
+	void (*handover)(struct source *old, struct source *s);
 };
 
 extern const struct source_kind source_file, source_stdin, source_exec, source_generate;
@@ -46,8 +52,25 @@ struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint
 			  struct queue *out);
 int source_open(struct source *s, char *err, size_t errlen);
 void source_start(struct source *s);
+bool source_started(const struct source *s);
+
+/*
+ * Reload. A source whose block did not change moves to the new pipeline as it is
+ * (position, connections, listener, counts); out is the new pipeline's first queue.
+ * A changed listening source on the same address listens on the old one's socket
+ * (a duplicate of it, taken before open; source_inherited_fd() for the kind), so no
+ * connection is refused meanwhile; source_handover() once the reload is committed.
+ */
+void source_move(struct source *s, struct pipeline *p, const struct conf_source *cs,
+		 struct queue *out);
+void source_inherit_listener(struct source *s, struct source *old);
+void source_handover(struct source *old, struct source *s);
+/* For kinds, in open: the inherited socket (now theirs), or -1 to bind afresh. */
+int source_inherited_fd(struct source *s);
 /* Graceful stop (SIGTERM, cancel): what was read is handed on, then the source ends. */
 void source_stop(struct source *s);
+/* Replaced by a reload: as stop, but a kind may first finish what is under way. */
+void source_retire(struct source *s);
 void source_free(struct source *s);
 
 const char *source_name(const struct source *s);

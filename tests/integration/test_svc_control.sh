@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The control socket and sluicectl against a running daemon: status (table and
 # JSON), pause/resume a source and a stage, scale a stage (seen in
-# sluice_workers), reload a valid, an invalid and a structurally changed file,
-# drain -> exit 0. The socket is mode 0600 and removed at exit; a stale socket
-# is replaced, a live one (or a file that is not a socket) stops the start.
+# sluice_workers), reload a valid, an invalid and a structurally changed file
+# (applied: a new pipeline), and one changing control.socket or metrics.listen
+# (refused: needs a restart), drain -> exit 0. The socket is mode 0600 and
+# removed at exit; a stale socket is replaced, a live one (or a file that is not
+# a socket) stops the start.
 # sluicectl's exit codes: 0, 1, 64, 66, 69, 78.
 . "$(dirname "$0")/../lib.sh"
 
@@ -115,11 +117,37 @@ assert_contains "$T/r.txt" "c.yaml:8:5: unknown key 'wrokers'"
 assert_contains "$T/r.txt" "did you mean 'workers'"
 assert_contains "$T/r.txt" "the running pipeline is unchanged"
 assert_eq 3 "$(prom sluice_workers stage=work)" "sluice_workers after a refused reload"
-# ...and so is a change of structure.
+# ...a change of structure (a stage added) is applied: a new pipeline takes over
+# (the sources, unchanged, are moved to it), the old one drains...
 write_conf 3 "  - { name: more, builtin: { op: passthrough } }"
+ctl reload >"$T/r.txt" 2>&1 || fail "reload of a structural change: exit $? ($(cat "$T/r.txt"))"
+assert_contains "$T/r.txt" "reloaded"
+assert_contains "$DAEMON_ERR" "structure changed" "log"
+assert_eq "gen,witness work,more" \
+	"$(ctl status --json | jget '",".join(s["name"] for s in d["sources"]) + " " + ",".join(s["name"] for s in d["stages"])')" \
+	"sources and stages after the structural reload"
+assert_eq 3 "$(prom sluice_workers stage=work)" "sluice_workers of work after the structural reload"
+w=$(src_items witness)
+wait_for '[ "$(src_items witness)" -ge $((w + 5)) ]' 30 || fail "the moved source witness stalled after the reload"
+wait_for 'grep -a "previous pipeline" "$DAEMON_ERR" | grep -aq finished' 30 ||
+	fail "the daemon never logged that the previous pipeline finished"
+# ...but a change of the control socket or the metrics address is refused (it
+# needs a restart), and the running pipeline goes on unchanged.
+write_conf 3 "  - { name: more, builtin: { op: passthrough } }"
+sed -i "s|socket: $SOCK|socket: $T/other.sock|" "$T/c.yaml"
 ctl reload >"$T/r.txt" 2>&1
-assert_exit 1 $? "sluicectl reload of a structural change"
+assert_exit 1 $? "sluicectl reload of a control.socket change"
 assert_contains "$T/r.txt" "needs a restart"
+[ ! -e "$T/other.sock" ] || fail "a refused reload created the new control socket"
+write_conf 3 "  - { name: more, builtin: { op: passthrough } }"
+sed -i 's|listen: "127.0.0.1:0"|listen: "127.0.0.1:1"|' "$T/c.yaml"
+grep -q '127.0.0.1:1"' "$T/c.yaml" || fail "test bug: metrics.listen not rewritten"
+ctl reload >"$T/r.txt" 2>&1
+assert_exit 1 $? "sluicectl reload of a metrics.listen change"
+assert_contains "$T/r.txt" "needs a restart"
+assert_eq "work,more" "$(ctl status --json | jget '",".join(s["name"] for s in d["stages"])')" \
+	"stages after the refused reloads"
+assert_eq 3 "$(prom sluice_workers stage=work)" "sluice_workers after the refused reloads"
 write_conf 3
 
 # Client-side errors.

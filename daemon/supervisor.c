@@ -1,0 +1,135 @@
+/* supervisor.c: the daemon's scope (see supervisor.h). */
+#include "supervisor.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "control.h"
+#include "log.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "progress.h"
+#include "signals.h"
+#include "util.h"
+
+struct supervisor {
+	struct event_base *base;
+	struct pipeline *active;
+	struct pipeline **retired; /* replaced by a reload: drained, or draining */
+	size_t n_retired;
+	struct conf **confs;
+	size_t n_confs;
+	struct control *control;
+	struct metrics *metrics;
+};
+
+static void keep_conf(struct supervisor *sv, struct conf *conf)
+{
+	sv->confs = xrealloc(sv->confs, (sv->n_confs + 1) * sizeof(*sv->confs));
+	sv->confs[sv->n_confs++] = conf;
+}
+
+struct supervisor *supervisor_new(struct event_base *base, struct conf *conf, int progress,
+				  int *exit_code)
+{
+	struct supervisor *sv = xcalloc(1, sizeof(*sv));
+	sv->base = base;
+	keep_conf(sv, conf);
+	sv->active = pipeline_new(base, conf, NULL, exit_code);
+	if (sv->active == NULL)
+		goto fail;
+	if (conf->control.socket != NULL &&
+	    (sv->control = control_new(sv, conf->control.socket, exit_code)) == NULL)
+		goto fail;
+	if (conf->metrics.listen != NULL &&
+	    (sv->metrics = metrics_new(sv, conf->metrics.listen, exit_code)) == NULL)
+		goto fail;
+	signals_init(base, sv);
+	if (progress == 1 ||
+	    (progress == -1 && isatty(STDERR_FILENO) && pipeline_is_job(sv->active)))
+		progress_start(sv->active);
+	return sv;
+fail:
+	supervisor_free(sv);
+	return NULL;
+}
+
+static void pipeline_done(struct pipeline *p, void *arg)
+{
+	struct supervisor *sv = arg;
+	if (p == sv->active)
+		event_base_loopexit(sv->base, NULL);
+}
+
+int supervisor_run(struct supervisor *sv)
+{
+	int code = pipeline_start(sv->active, pipeline_done, sv);
+	if (code == 0) {
+		event_base_dispatch(sv->base);
+		progress_stop();
+		code = pipeline_finish(sv->active);
+	}
+	progress_stop();
+	pipeline_summary(sv->active, code);
+	return code;
+}
+
+void supervisor_free(struct supervisor *sv)
+{
+	if (sv == NULL)
+		return;
+	signals_free();
+	metrics_free(sv->metrics);
+	control_free(sv->control);
+	for (size_t i = 0; i < sv->n_retired; i++)
+		pipeline_free(sv->retired[i]);
+	free(sv->retired);
+	pipeline_free(sv->active);
+	for (size_t i = 0; i < sv->n_confs; i++)
+		conf_free(sv->confs[i]);
+	free(sv->confs);
+	free(sv);
+}
+
+struct event_base *supervisor_base(const struct supervisor *sv)
+{
+	return sv->base;
+}
+
+struct pipeline *supervisor_pipeline(const struct supervisor *sv)
+{
+	return sv->active;
+}
+
+int supervisor_replace(struct supervisor *sv, struct conf *conf, char *msg, size_t len)
+{
+	int code = 0;
+	if (!pipeline_ready(sv->active)) {
+		snprintf(msg, len, "the pipeline is %s: a new structure is not started now",
+			 pipeline_state_name(sv->active));
+		conf_free(conf);
+		return -1;
+	}
+	struct pipeline *next = pipeline_new(sv->base, conf, sv->active, &code);
+	if (next == NULL) {
+		snprintf(msg, len,
+			 "the new pipeline could not be built (see the log); the running one is "
+			 "unchanged");
+		conf_free(conf);
+		return -1;
+	}
+	keep_conf(sv, conf);
+	sv->retired = xrealloc(sv->retired, (sv->n_retired + 1) * sizeof(*sv->retired));
+	sv->retired[sv->n_retired++] = sv->active;
+	sv->active = next;
+	progress_follow(next);
+	pipeline_start(next, pipeline_done, sv);
+	snprintf(msg, len,
+		 "reloaded '%s': the structure changed; the previous pipeline drains while the "
+		 "new one runs",
+		 conf->file);
+	return 0;
+}
