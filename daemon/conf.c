@@ -28,6 +28,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "control.h"
+#include "metrics.h"
 #include "units.h"
 #include "util.h"
 
@@ -1948,19 +1950,24 @@ static void load_log(struct loader *ld, const yaml_node_t *v)
 	}
 }
 
-/* A block with one required string key: metrics: {listen}, control: {socket}. */
+/*
+ * A block with one required string key: metrics: {listen}, control: {socket}.
+ * check, when not NULL, validates the value (the owner of the value knows how).
+ */
 static void load_one_key(struct loader *ld, const yaml_node_t *v, const char *block,
-			 const char *key, char **out)
+			 const char *key, char **out, int (*check)(const char *, char *, size_t))
 {
+	char err[512];
 	const struct keydef keys[1] = {{.name = key}};
 	char *where = xasprintf("in '%s'", block);
 	struct fields f;
 
 	if (want_mapping(ld, block, v)) {
 		read_fields(ld, v, where, keys, 1, &f);
-		if (f.val[0])
-			get_str(ld, key, f.val[0], true, out);
-		else if (!f.key[0])
+		if (f.val[0] && get_str(ld, key, f.val[0], true, out) && check != NULL &&
+		    check(*out, err, sizeof(err)) < 0)
+			err_node(ld, f.val[0], "%s", err);
+		else if (!f.val[0] && !f.key[0])
 			err_node(ld, v, "'%s' needs '%s'", block, key);
 	}
 	free(where);
@@ -2070,9 +2077,11 @@ static void load_top(struct loader *ld, const yaml_node_t *root)
 	if (f.val[T_JOBLOG])
 		get_str(ld, "joblog", f.val[T_JOBLOG], true, &c->joblog);
 	if (f.val[T_METRICS])
-		load_one_key(ld, f.val[T_METRICS], "metrics", "listen", &c->metrics.listen);
+		load_one_key(ld, f.val[T_METRICS], "metrics", "listen", &c->metrics.listen,
+			     metrics_check_listen);
 	if (f.val[T_CONTROL])
-		load_one_key(ld, f.val[T_CONTROL], "control", "socket", &c->control.socket);
+		load_one_key(ld, f.val[T_CONTROL], "control", "socket", &c->control.socket,
+			     control_check);
 	if (f.val[T_LOG])
 		load_log(ld, f.val[T_LOG]);
 

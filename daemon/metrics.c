@@ -208,6 +208,13 @@ fail:
 	return -1;
 }
 
+int metrics_check_listen(const char *listen, char *err, size_t errlen)
+{
+	char host[256];
+	unsigned port;
+	return metrics_parse_listen(listen, host, sizeof(host), &port, err, errlen);
+}
+
 struct metrics *metrics_new(struct supervisor *sv, const char *listen, int *exit_code)
 {
 	char host[256], err[512], bound[INET6_ADDRSTRLEN + 16];

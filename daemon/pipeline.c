@@ -25,7 +25,8 @@
  * and its stages drain, within its grace, their results going to the shared sinks.
  * To the successor the retiring pipeline is one more live source, so the successor
  * cannot pass its pills (or finish a cancel) before the old one is done; what the
- * old one could not finish in time is handed to the successor, never spooled twice.
+ * old one could not finish within its grace is queued in the successor, which runs
+ * it or, cancelling too, spools it with its own: a retiring pipeline never spools.
  * Source ids, sequence numbers and the item hooks are shared by every pipeline.
  */
 #include "pipeline.h"
@@ -104,7 +105,7 @@ struct pipeline {
 	/* Reload (see the top of this file). */
 	TAILQ_ENTRY(pipeline) entry;
 	struct pipeline *pred, *succ; /* draining behind this one / that replaced this one */
-	bool retiring, shares_sinks, borrows_dead_letter, borrows_joblog;
+	bool shares_sinks, borrows_dead_letter, borrows_joblog;
 	bool inherited_trouble; /* a retired predecessor had failures */
 	uint64_t retired_at;
 	struct item *fwd_pending; /* a result on its way to the successor's sinks */
@@ -175,7 +176,9 @@ static void memory_below_cb(void)
 {
 	struct pipeline *p;
 	TAILQ_FOREACH(p, &pipelines, entry)
-	event_active(p->memory_ev, 0, 0);
+	{
+		event_active(p->memory_ev, 0, 0);
+	}
 }
 
 static void memory_ev_cb(evutil_socket_t fd, short what, void *arg)
@@ -222,20 +225,18 @@ static unsigned pills_for(struct pipeline *p, size_t queue_index)
 	return queue_index < p->n_stages ? stage_workers(p->stages[queue_index]) : 1;
 }
 
-/* reloaded: a successor with a new joblog path appends to it, never truncates. */
+/* reloaded: a reload's new joblog path is appended to, never truncated. */
 static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errlen)
 {
 	const char *path = p->conf->joblog;
 	bool fresh = access(path, F_OK) != 0;
-	if (reloaded) {
-		/* Appends. */
-	} else if (p->conf->resume) {
+	if (p->conf->resume && !reloaded) {
 		p->done = joblog_read_done(path, err, errlen);
 		if (p->done == NULL)
 			return -1;
 		log_info("--resume: the joblog records %zu item(s) as done; they are skipped",
 			 done_set_size(p->done));
-	} else if (!fresh) {
+	} else if (!fresh && !reloaded) {
 		/* A new run without --resume starts a new log, as GNU parallel does. */
 		if (truncate(path, 0) < 0) {
 			snprintf(err, errlen, "cannot truncate joblog '%s': %s", path,
@@ -1169,7 +1170,6 @@ static void forward_results(void *arg)
 static void retire(struct pipeline *p)
 {
 	char d[32];
-	p->retiring = true;
 	p->retired_at = now_usec();
 	p->stop_requested = true;
 	evtimer_del(p->deadline_timer);

@@ -15,10 +15,8 @@
 #include "bio.h"
 #include "child.h"
 #include "conf.h"
-#include "control.h"
 #include "item.h"
 #include "log.h"
-#include "metrics.h"
 #include "sdnotify.h"
 #include "supervisor.h"
 #include "util.h"
@@ -53,29 +51,6 @@ static void libevent_log_cb(int severity, const char *msg)
 		log_warnx("libevent: %s", msg);
 	else
 		log_debug("libevent: %s", msg);
-}
-
-/* ---- the control socket and the metrics endpoint (control.c, metrics.c) ---- */
-
-/* What can be checked before anything is opened: --check reports it too (78). */
-static int services_check(const struct conf *conf)
-{
-	char err[512], host[256];
-	unsigned port;
-	int bad = 0;
-
-	if (conf->control.socket != NULL &&
-	    control_check(conf->control.socket, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", conf->file, err);
-		bad = 1;
-	}
-	if (conf->metrics.listen != NULL &&
-	    metrics_parse_listen(conf->metrics.listen, host, sizeof(host), &port, err,
-				 sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", conf->file, err);
-		bad = 1;
-	}
-	return bad;
 }
 
 int main(int argc, char **argv)
@@ -157,10 +132,6 @@ int main(int argc, char **argv)
 	struct conf *conf = conf_load(config, stderr, &noinput);
 	if (conf == NULL)
 		return noinput && !check ? 66 : 78;
-	if (services_check(conf)) {
-		conf_free(conf);
-		return 78;
-	}
 	if (check) {
 		conf_print(conf, stdout);
 		conf_free(conf);

@@ -741,8 +741,10 @@ static void net_retire(struct source *s)
 	ns->retiring = true;
 	net_close_listener(ns);
 	TAILQ_FOREACH(c, &ns->conns, entry)
-	if (c->bev != NULL && !c->input_done && !ns->cs->ack)
-		shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	{
+		if (c->bev != NULL && !c->input_done && !ns->cs->ack)
+			shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	}
 	net_check_retired(ns);
 }
 
@@ -752,8 +754,10 @@ static void net_check_retired(struct net_src *ns)
 	if (!ns->retiring || ns->stopped || source_ended(ns->s))
 		return;
 	TAILQ_FOREACH(c, &ns->conns, entry)
-	if (!c->input_done)
-		return;
+	{
+		if (!c->input_done)
+			return;
+	}
 	ns->stopped = true;
 	source_end(ns->s);
 }

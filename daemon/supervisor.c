@@ -67,12 +67,11 @@ static void pipeline_done(struct pipeline *p, void *arg)
 int supervisor_run(struct supervisor *sv)
 {
 	int code = pipeline_start(sv->active, pipeline_done, sv);
-	if (code == 0) {
+	if (code == 0)
 		event_base_dispatch(sv->base);
-		progress_stop();
-		code = pipeline_finish(sv->active);
-	}
 	progress_stop();
+	if (code == 0)
+		code = pipeline_finish(sv->active);
 	pipeline_summary(sv->active, code);
 	return code;
 }

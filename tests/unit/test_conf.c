@@ -1394,6 +1394,26 @@ START_TEST(net_source_keys)
 }
 END_TEST
 
+/* The daemon's own endpoints are checked by the loader, with their positions. */
+START_TEST(service_value_errors)
+{
+	expect_errors(SRC SINK "metrics: {listen: \"9464\"}\n",
+		      "job.yaml:7:19: metrics.listen '9464': expected HOST:PORT, e.g. "
+		      "127.0.0.1:9464\n");
+	expect_errors(SRC SINK "metrics:\n  listen: \"::1:9464\"\n",
+		      "job.yaml:8:11: metrics.listen '::1:9464': write an IPv6 address in "
+		      "brackets, e.g. [::1]:9464\n");
+	expect_errors(
+	    SRC SINK "control: {socket: "
+		     "/tmp/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock}\n",
+	    "job.yaml:7:19: control.socket "
+	    "'/tmp/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock' is too long for a Unix "
+	    "socket path (125 bytes, the limit is 107)\n");
+}
+END_TEST
+
 START_TEST(net_source_errors)
 {
 	expect_errors("sources:\n  - {name: t, type: tcp}\n  - {name: h, type: http}\n"
@@ -1762,6 +1782,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, net_source_defaults);
 	tcase_add_test(tc, net_source_keys);
 	tcase_add_test(tc, net_source_errors);
+	tcase_add_test(tc, service_value_errors);
 	tcase_add_test(tc, net_source_round_trip);
 	tcase_add_test(tc, net_sink_defaults);
 	tcase_add_test(tc, net_sink_keys);
