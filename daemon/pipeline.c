@@ -21,12 +21,13 @@
  * Reload: a successor is built from the running pipeline ("from"). Sources whose
  * block is unchanged move to it whole (position, connections, listener); a changed
  * listening source takes over the old one's socket; unchanged sinks, dead letter
- * and joblog are shared. The old pipeline then retires: its remaining sources stop
- * and its stages drain, within its grace, their results going to the shared sinks.
- * To the successor the retiring pipeline is one more live source, so the successor
- * cannot pass its pills (or finish a cancel) before the old one is done; what the
- * old one could not finish within its grace is queued in the successor, which runs
- * it or, cancelling too, spools it with its own: a retiring pipeline never spools.
+ * and joblog are shared, and so is the error report. The old pipeline then
+ * retires: its remaining sources stop and its stages drain, within its grace,
+ * their results going to the shared sinks. To the successor the retiring pipeline
+ * is one more live source, so the successor cannot pass its pills (or finish a
+ * cancel) before the old one is done; what the old one could not finish within
+ * its grace is queued in the successor, which runs it or, cancelling too, spools
+ * it with its own: a retiring pipeline never spools.
  * Source ids, sequence numbers and the item hooks are shared by every pipeline.
  */
 #include "pipeline.h"
@@ -105,7 +106,7 @@ struct pipeline {
 	/* Reload (see the top of this file). */
 	TAILQ_ENTRY(pipeline) entry;
 	struct pipeline *pred, *succ; /* draining behind this one / that replaced this one */
-	bool shares_sinks, borrows_dead_letter, borrows_joblog;
+	bool shares_sinks, borrows_dead_letter, borrows_joblog, borrows_report;
 	bool inherited_trouble; /* a retired predecessor had failures */
 	uint64_t retired_at;
 	struct item *fwd_pending; /* a result on its way to the successor's sinks */
@@ -383,6 +384,10 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 		p->joblog = from->joblog;
 		from->borrows_joblog = true;
 	}
+	/* One error report for the daemon's run, as for any scope. */
+	report_free(p->report);
+	p->report = from->report;
+	from->borrows_report = true;
 	p->done = from->done;
 	from->done = NULL;
 	p->replay_path = from->replay_path;
@@ -530,7 +535,8 @@ void pipeline_free(struct pipeline *p)
 	event_free(p->deadline_timer);
 	event_free(p->cancel_timer);
 	event_free(p->tick);
-	report_free(p->report);
+	if (!p->borrows_report)
+		report_free(p->report);
 	free(p->replay_path);
 	if (replay_owner == p)
 		replay_owner = NULL;
@@ -1434,6 +1440,25 @@ bool pipeline_stop_requested(const struct pipeline *p)
 bool pipeline_ready(const struct pipeline *p)
 {
 	return p->state == ST_RUNNING && !p->stop_requested;
+}
+
+bool pipeline_previous_draining(const struct pipeline *p)
+{
+	return p->pred != NULL;
+}
+
+uint64_t pipeline_previous_items(const struct pipeline *p)
+{
+	uint64_t n = 0;
+	for (const struct pipeline *q = p->pred; q != NULL; q = q->pred) {
+		for (size_t i = 0; i < q->n_stages; i++) {
+			struct stage_counts c;
+			stage_counts(q->stages[i], &c);
+			n += c.in_flight + c.queued;
+		}
+		n += queue_len(q->queues[q->n_stages]) + (q->fwd_pending != NULL);
+	}
+	return n;
 }
 
 double pipeline_uptime(const struct pipeline *p)

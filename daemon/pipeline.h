@@ -70,6 +70,9 @@ bool pipeline_ready(const struct pipeline *p); /* running, not stopping or cance
 /* A stop (signal, drain) or a cancel was asked for: a second one would cancel. */
 bool pipeline_stop_requested(const struct pipeline *p);
 double pipeline_uptime(const struct pipeline *p);
+/* Items that pipelines replaced by a reload still hold (queued or in flight): 0 once drained. */
+uint64_t pipeline_previous_items(const struct pipeline *p);
+bool pipeline_previous_draining(const struct pipeline *p);
 size_t pipeline_n_sources(const struct pipeline *p);
 struct source *pipeline_source(const struct pipeline *p, size_t i);
 size_t pipeline_n_stages(const struct pipeline *p);

@@ -72,7 +72,12 @@ void status_json(struct pipeline *p, struct evbuffer *out)
 		evbuffer_add_printf(out, "%s{\"name\":\"%s\",\"written\":%" PRIu64 "}",
 				    i ? "," : "", sink_name(s), sink_written(s));
 	}
-	evbuffer_add(out, "]}\n", 3);
+	evbuffer_add_printf(out, "],\"previous_pipeline\":");
+	if (pipeline_previous_draining(p))
+		evbuffer_add_printf(out, "{\"state\":\"draining\",\"items\":%" PRIu64 "}}\n",
+				    pipeline_previous_items(p));
+	else
+		evbuffer_add_printf(out, "null}\n");
 }
 
 void status_text(struct pipeline *p, struct evbuffer *out)
@@ -82,6 +87,11 @@ void status_text(struct pipeline *p, struct evbuffer *out)
 	evbuffer_add_printf(
 	    out, "pipeline %s: %s, up %.1fs, %" PRIu64 " done, %" PRIu64 " failed\n\n",
 	    pipeline_conf(p)->name, pipeline_state_name(p), pipeline_uptime(p), pp.done, pp.failed);
+	if (pipeline_previous_draining(p))
+		evbuffer_add_printf(out,
+				    "the pipeline before the last reload is draining: %" PRIu64
+				    " item(s) left\n\n",
+				    pipeline_previous_items(p));
 	evbuffer_add_printf(out, "%-20s %-9s %-10s %12s %9s %10s\n", "SOURCE", "TYPE", "STATE",
 			    "ITEMS", "REJECTED", "PAUSED_S");
 	for (size_t i = 0; i < pipeline_n_sources(p); i++) {

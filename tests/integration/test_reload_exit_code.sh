@@ -46,6 +46,9 @@ run_job() {
 run_job 1 7
 assert_exit 1 $? "sluiced: the old pipeline failed an item"
 check_accounting
+# The error report at exit covers both pipelines (one report per run).
+assert_contains "$DAEMON_ERR" "error report: 1 item(s) failed" "the summary's error report"
+grep -aq '^    item [0-9]* "7"' "$DAEMON_ERR" || fail "the error report does not name the failed item 7"
 grep -a "previous pipeline" "$DAEMON_ERR" | grep -aq finished ||
 	fail "the daemon never logged that the previous pipeline finished"
 awk '$1 != 7' "$T/in.txt" >"$T/want1.txt"

@@ -49,6 +49,12 @@ wait_running '[ "$(lines "$T/out.txt")" -ge 15 ]' $((30 * SCALE)) ||
 assert_eq 2 "$(count_children_named sleep)" "hanging children of the old pipeline (still draining)"
 grep -a "previous pipeline" "$DAEMON_ERR" | grep -aq finished &&
 	fail "the previous pipeline claims to have finished while 15 of its items are unfinished"
+# Status shows what the old pipeline still holds: 2 in flight + 13 queued.
+CTL=$(dirname "$SLUICED")/sluicectl
+prev=$("$CTL" -s "$SOCK" status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["previous_pipeline"])')
+assert_eq "{'state': 'draining', 'items': 15}" "$prev" "status --json: previous_pipeline"
+"$CTL" -s "$SOCK" status >"$T/status.txt"
+assert_contains "$T/status.txt" "the pipeline before the last reload is draining: 15 item(s) left"
 
 # A graceful stop that cannot finish, then a cancel.
 send_signal "$DAEMON_PID" TERM
