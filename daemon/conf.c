@@ -2609,15 +2609,41 @@ static void print_sink(FILE *out, const struct conf_sink *s)
 	fprintf(out, "    max_backoff: %s\n", units_format_duration(s->max_backoff, b, sizeof(b)));
 }
 
-void conf_print_source(const struct conf_source *s, FILE *out)
+/* What print writes, as a string: the three below. */
+#define PRINT_TO_STRING(print, ...)                                                                \
+	do {                                                                                       \
+		char *buf_ = NULL;                                                                 \
+		size_t len_ = 0;                                                                   \
+		FILE *f_ = open_memstream(&buf_, &len_);                                           \
+		print(f_, __VA_ARGS__);                                                            \
+		fclose(f_);                                                                        \
+		return buf_;                                                                       \
+	} while (0)
+
+static void print_whole(FILE *out, const struct conf *c)
 {
-	print_source(out, s);
+	conf_print(c, out);
 }
 
-void conf_print_sinks(const struct conf *c, FILE *out)
+static void print_sinks(FILE *out, const struct conf *c)
 {
 	for (size_t i = 0; i < c->n_sinks; i++)
 		print_sink(out, &c->sinks[i]);
+}
+
+char *conf_printed(const struct conf *c)
+{
+	PRINT_TO_STRING(print_whole, c);
+}
+
+char *conf_printed_source(const struct conf_source *s)
+{
+	PRINT_TO_STRING(print_source, s);
+}
+
+char *conf_printed_sinks(const struct conf *c)
+{
+	PRINT_TO_STRING(print_sinks, c);
 }
 
 void conf_print(const struct conf *c, FILE *out)

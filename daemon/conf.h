@@ -218,9 +218,10 @@ void conf_free(struct conf *c);
 
 /* Prints the resolved pipeline, defaults filled in, as YAML that conf_load accepts. */
 void conf_print(const struct conf *c, FILE *out);
-/* One source's block, and the sinks section: what a reload compares. */
-void conf_print_source(const struct conf_source *s, FILE *out);
-void conf_print_sinks(const struct conf *c, FILE *out);
+/* The same as a malloc'ed string; and one source's block, the sinks section. */
+char *conf_printed(const struct conf *c);
+char *conf_printed_source(const struct conf_source *s);
+char *conf_printed_sinks(const struct conf *c);
 
 /* Names of enum values, as written in the file. */
 const char *conf_source_type_name(enum source_type t);

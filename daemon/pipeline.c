@@ -106,8 +106,10 @@ struct pipeline {
 	/* Reload (see the top of this file). */
 	TAILQ_ENTRY(pipeline) entry;
 	struct pipeline *pred, *succ; /* draining behind this one / that replaced this one */
-	bool shares_sinks, borrows_dead_letter, borrows_joblog, borrows_report;
+	bool lent_sinks, lent_dead_letter, lent_joblog, lent_report;
 	bool inherited_trouble; /* a retired predecessor had failures */
+	bool backstop_fired;	/* cancelled work that never came back was given up on */
+	bool closing_sinks;	/* cancelled while retiring: its own sinks write what they hold */
 	uint64_t retired_at;
 	struct item *fwd_pending; /* a result on its way to the successor's sinks */
 	struct queue_waiter fwd_wait;
@@ -263,32 +265,12 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg);
 
 /* ---- a reload: what a successor takes over ---- */
 
-static char *printed(void (*print)(const void *, FILE *), const void *what)
+/* Two malloc'ed strings, freed: are they the same? */
+static bool same_printed(char *a, char *b)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	print(what, f);
-	fclose(f);
-	return buf;
-}
-
-static void print_source_cb(const void *cs, FILE *f)
-{
-	conf_print_source(cs, f);
-}
-
-static void print_sinks_cb(const void *c, FILE *f)
-{
-	conf_print_sinks(c, f);
-}
-
-static bool same_printed(void (*print)(const void *, FILE *), const void *a, const void *b)
-{
-	char *pa = printed(print, a), *pb = printed(print, b);
-	bool same = strcmp(pa, pb) == 0;
-	free(pa);
-	free(pb);
+	bool same = strcmp(a, b) == 0;
+	free(a);
+	free(b);
 	return same;
 }
 
@@ -301,7 +283,10 @@ static struct source *unchanged_source(struct pipeline *from, const struct conf 
 	for (size_t i = 0; i < from->n_sources; i++) {
 		struct source *s = from->sources[i];
 		if (strcmp(source_name(s), cs->name) == 0)
-			return same_printed(print_source_cb, source_conf(s), cs) ? s : NULL;
+			return same_printed(conf_printed_source(source_conf(s)),
+					    conf_printed_source(cs))
+				   ? s
+				   : NULL;
 	}
 	return NULL;
 }
@@ -331,16 +316,11 @@ static struct source *replaced_listener(struct pipeline *from, const struct conf
 	return NULL;
 }
 
-static bool same_str(const char *a, const char *b)
-{
-	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
-}
-
 static bool same_dead_letter(const struct conf *a, const struct conf *b)
 {
 	return a->dead_letter.enabled && b->dead_letter.enabled &&
 	       a->dead_letter.type == b->dead_letter.type &&
-	       same_str(a->dead_letter.path, b->dead_letter.path);
+	       str_same(a->dead_letter.path, b->dead_letter.path);
 }
 
 /*
@@ -374,20 +354,22 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 	if (p->sinks == NULL) {
 		p->sinks = from->sinks;
 		from->sinks = NULL;
-		from->shares_sinks = true;
+		from->lent_sinks = true;
 	}
 	if (p->dead_letter == NULL && same_dead_letter(from->conf, p->conf)) {
 		p->dead_letter = from->dead_letter;
-		from->borrows_dead_letter = true;
+		sink_move(p->dead_letter, p);
+		from->lent_dead_letter = true;
 	}
 	if (p->conf->joblog != NULL && p->joblog == NULL) {
 		p->joblog = from->joblog;
-		from->borrows_joblog = true;
+		sink_move(p->joblog, p);
+		from->lent_joblog = true;
 	}
 	/* One error report for the daemon's run, as for any scope. */
 	report_free(p->report);
 	p->report = from->report;
-	from->borrows_report = true;
+	from->lent_report = true;
 	p->done = from->done;
 	from->done = NULL;
 	p->replay_path = from->replay_path;
@@ -397,7 +379,7 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 	p->pred = from;
 	from->succ = p;
 	log_info("reload: sources carried over as they are: %s; sinks %s", kl ? kept : "none",
-		 from->shares_sinks ? "shared" : "opened anew (the old ones finish first)");
+		 from->lent_sinks ? "shared" : "opened anew (they start once the old ones close)");
 }
 
 struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct pipeline *from,
@@ -437,7 +419,8 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 	}
 
 	/* Unchanged sinks are shared with from (take_over), not opened twice. */
-	if (from == NULL || !same_printed(print_sinks_cb, from->conf, conf)) {
+	if (from == NULL ||
+	    !same_printed(conf_printed_sinks(from->conf), conf_printed_sinks(conf))) {
 		p->sinks = sinks_new(p, conf, p->queues[p->n_stages], err, sizeof(err));
 		if (p->sinks == NULL) {
 			log_error("%s", err);
@@ -455,7 +438,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 		}
 	}
 
-	if (conf->joblog != NULL && (from == NULL || !same_str(from->conf->joblog, conf->joblog)) &&
+	if (conf->joblog != NULL && (from == NULL || !str_same(from->conf->joblog, conf->joblog)) &&
 	    open_joblog(p, from != NULL, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		*exit_code = conf->resume ? 66 : 73;
@@ -524,9 +507,9 @@ void pipeline_free(struct pipeline *p)
 	}
 	free(p->unf);
 	item_free(p->fwd_pending);
-	if (!p->borrows_dead_letter)
+	if (!p->lent_dead_letter)
 		sink_free(p->dead_letter);
-	if (!p->borrows_joblog)
+	if (!p->lent_joblog)
 		sink_free(p->joblog);
 	done_set_free(p->done);
 	event_free(p->memory_ev);
@@ -535,7 +518,7 @@ void pipeline_free(struct pipeline *p)
 	event_free(p->deadline_timer);
 	event_free(p->cancel_timer);
 	event_free(p->tick);
-	if (!p->borrows_report)
+	if (!p->lent_report)
 		report_free(p->report);
 	free(p->replay_path);
 	if (replay_owner == p)
@@ -597,13 +580,22 @@ static void replay_done(void)
 			 p->replay_path);
 }
 
-static size_t queue_index_for(struct pipeline *p, const char *stage)
+/* The queue for items that waited for stage (a name, or SINKS_STAGE); -1 if p has none. */
+static ssize_t stage_queue(struct pipeline *p, const char *stage)
 {
 	if (strcmp(stage, SINKS_STAGE) == 0)
-		return p->n_stages;
+		return (ssize_t)p->n_stages;
 	for (size_t i = 0; i < p->n_stages; i++)
 		if (strcmp(stage_name(p->stages[i]), stage) == 0)
-			return i;
+			return (ssize_t)i;
+	return -1;
+}
+
+static size_t queue_index_for(struct pipeline *p, const char *stage)
+{
+	ssize_t q = stage_queue(p, stage);
+	if (q >= 0)
+		return (size_t)q;
 	log_warnx("spooled item for stage '%s', which no longer exists: queued at the first stage",
 		  stage);
 	return 0;
@@ -704,7 +696,7 @@ void pipeline_source_ended(struct pipeline *p, struct source *s)
 	one_source_less(p);
 }
 
-static void retired(struct pipeline *p);
+static void retire_done(struct pipeline *p);
 static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...));
 static void info_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -719,15 +711,19 @@ static void stopped(struct pipeline *p)
 {
 	p->state = ST_STOPPED;
 	if (p->succ != NULL)
-		retired(p);
+		retire_done(p);
 	else if (p->done_cb != NULL)
 		p->done_cb(p, p->done_arg);
 }
 
 void pipeline_sinks_finished(struct pipeline *p)
 {
-	if (p->state != ST_CANCELLING)
+	if (p->state != ST_CANCELLING) {
 		stopped(p);
+	} else if (p->closing_sinks) {
+		p->closing_sinks = false;
+		retire_done(p);
+	}
 }
 
 static void stop_sources(struct pipeline *p)
@@ -861,13 +857,9 @@ static void write_spool(struct pipeline *p)
 		      : "");
 }
 
-/* The queue of the successor that items waiting for stage (of p) go to. */
-static size_t successor_queue(struct pipeline *succ, const char *stage)
+static struct queue *successor_sinks_queue(struct pipeline *p)
 {
-	for (size_t i = 0; i < succ->n_stages; i++)
-		if (strcmp(stage_name(succ->stages[i]), stage) == 0)
-			return i;
-	return strcmp(stage, SINKS_STAGE) == 0 ? succ->n_stages : 0;
+	return p->succ->queues[p->succ->n_stages];
 }
 
 /*
@@ -878,8 +870,8 @@ static void hand_over_unfinished(struct pipeline *p)
 {
 	struct pipeline *succ = p->succ;
 	for (size_t i = 0; i < p->n_unf; i++) {
-		queue_push_force(succ->queues[successor_queue(succ, p->unf[i].stage)],
-				 p->unf[i].it);
+		ssize_t q = stage_queue(succ, p->unf[i].stage);
+		queue_push_force(succ->queues[q >= 0 ? q : 0], p->unf[i].it);
 		free(p->unf[i].stage);
 	}
 	if (p->n_unf > 0)
@@ -894,7 +886,7 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 	struct pipeline *p = arg;
 	if (p->state != ST_CANCELLING)
 		return;
-	/* Its predecessor first hands over what it has not finished (retired()). */
+	/* Its predecessor first hands over what it has not finished (retire_done()). */
 	if (p->pred != NULL)
 		return;
 	evtimer_del(p->cancel_timer);
@@ -904,6 +896,7 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 	if (!p->sink_failed && p->succ == NULL)
 		sinks_drain_queue(p->sinks);
 	if (p->fwd_pending != NULL) {
+		queue_cancel_wait(successor_sinks_queue(p), &p->fwd_wait);
 		pipeline_unfinished(p, SINKS_STAGE, p->fwd_pending);
 		p->fwd_pending = NULL;
 	}
@@ -921,7 +914,14 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (p->succ != NULL) {
 		hand_over_unfinished(p);
-		retired(p);
+		if (p->sinks == NULL) {
+			retire_done(p);
+			return;
+		}
+		/* Records its own sinks hold are theirs to write: for kill_after at most. */
+		p->closing_sinks = true;
+		set_timer(p->cancel_timer, p->conf->shutdown.kill_after);
+		sinks_finish(p->sinks);
 		return;
 	}
 	write_spool(p);
@@ -955,7 +955,14 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *p = arg;
+	if (p->closing_sinks) {
+		/* A retiring pipeline's own sinks had kill_after to write what they held. */
+		p->closing_sinks = false;
+		retire_done(p);
+		return;
+	}
 	log_error("cancelled work did not come back within twice kill_after; giving up on it");
+	p->backstop_fired = true;
 	for (size_t i = 0; i < p->n_stages; i++) {
 		struct stage_counts c;
 		stage_counts(p->stages[i], &c);
@@ -1136,9 +1143,9 @@ static void forward_results(void *arg);
 static void forward_resume(void *arg)
 {
 	struct pipeline *p = arg;
-	struct queue *to = p->succ->queues[p->succ->n_stages];
-	if (p->fwd_pending == NULL || p->state == ST_CANCELLING)
+	if (p->fwd_pending == NULL || p->state != ST_RUNNING)
 		return;
+	struct queue *to = successor_sinks_queue(p);
 	if (!queue_push(to, p->fwd_pending)) {
 		queue_wait_space(to, &p->fwd_wait, forward_resume, p);
 		return;
@@ -1155,10 +1162,11 @@ static void forward_resume(void *arg)
 static void forward_results(void *arg)
 {
 	struct pipeline *p = arg;
-	struct queue *to = p->succ->queues[p->succ->n_stages];
 	struct item *it;
-	while (p->fwd_pending == NULL && p->state != ST_CANCELLING &&
+	/* Running or draining only: a cancel hands the rest over (finish_cb). */
+	while (p->fwd_pending == NULL && (p->state == ST_RUNNING || p->state == ST_DRAINING) &&
 	       (it = queue_pop(p->queues[p->n_stages])) != NULL) {
+		struct queue *to = successor_sinks_queue(p);
 		if (it->flags & ITEM_PILL) {
 			item_free(it);
 			stopped(p);
@@ -1172,15 +1180,24 @@ static void forward_results(void *arg)
 	}
 }
 
+/* A predecessor still draining counts as one more source: its leftovers may still come. */
+static size_t count_live_sources(const struct pipeline *p)
+{
+	size_t n = p->pred != NULL;
+	for (size_t i = 0; i < p->n_sources; i++)
+		n += !source_ended(p->sources[i]);
+	return n;
+}
+
 /* A reload: the running pipeline stops its sources and drains behind its successor. */
-static void retire(struct pipeline *p)
+static void retire_begin(struct pipeline *p)
 {
 	char d[32];
 	p->retired_at = now_usec();
 	p->stop_requested = true;
 	evtimer_del(p->deadline_timer);
 	event_del(p->tick);
-	if (p->shares_sinks) {
+	if (p->lent_sinks) {
 		/* Whatever waits for the sinks goes first, in order. */
 		struct queue *from = p->queues[p->n_stages],
 			     *to = p->succ->queues[p->succ->n_stages];
@@ -1191,10 +1208,7 @@ static void retire(struct pipeline *p)
 		}
 		queue_set_consumer(from, forward_results, p);
 	}
-	/* Its own predecessor (a reload before this one still draining) stays a source. */
-	p->live_sources = p->pred != NULL;
-	for (size_t i = 0; i < p->n_sources; i++)
-		p->live_sources += !source_ended(p->sources[i]);
+	p->live_sources = count_live_sources(p);
 	log_info("reload: the previous pipeline drains: %zu source(s) stop, %zu stage(s) finish "
 		 "what they have (grace %s)",
 		 p->n_sources, p->n_stages,
@@ -1204,24 +1218,23 @@ static void retire(struct pipeline *p)
 		p->live_sources = 1;
 		one_source_less(p);
 	}
-	for (size_t i = 0; i < p->n_sources; i++)
-		source_retire(p->sources[i]);
+	stop_sources(p);
 }
 
 /* A retiring pipeline is done: its successor is on its own. Freed with the daemon. */
-static void retired(struct pipeline *p)
+static void retire_done(struct pipeline *p)
 {
 	struct pipeline *succ = p->succ;
-	uint64_t timeout = p->conf->shutdown.kill_after;
 	evtimer_del(p->grace_timer);
 	evtimer_del(p->cancel_timer);
 	p->state = ST_STOPPED;
+	/* Drained (or given kill_after), they hold nothing: closing them does not wait. */
 	if (p->sinks != NULL)
-		p->sink_lost = sinks_close(p->sinks, timeout);
-	if (p->dead_letter != NULL && !p->borrows_dead_letter)
-		sink_close(p->dead_letter, timeout);
-	if (p->joblog != NULL && !p->borrows_joblog)
-		sink_close(p->joblog, timeout);
+		p->sink_lost = sinks_close(p->sinks, 0);
+	if (p->dead_letter != NULL && !p->lent_dead_letter)
+		sink_close(p->dead_letter, 0);
+	if (p->joblog != NULL && !p->lent_joblog)
+		sink_close(p->joblog, 0);
 	log_info("reload: the previous pipeline '%s' finished %.3fs after the reload; its counts:",
 		 p->conf->name, (double)(now_usec() - p->retired_at) / 1e6);
 	print_counts(p, info_out);
@@ -1230,15 +1243,14 @@ static void retired(struct pipeline *p)
 	succ->kept += p->kept;
 	succ->pred = NULL;
 	p->succ = NULL;
-	if (succ->state == ST_CANCELLING) {
-		pipeline_stage_quiet(succ);
-	} else {
-		/* Sources it held back so as not to take a file twice start now. */
-		for (size_t i = 0; i < succ->n_sources; i++)
-			if (!source_started(succ->sources[i]) && !source_ended(succ->sources[i]))
-				source_start(succ->sources[i]);
+	if (!p->lent_sinks)
+		sinks_start(succ->sinks);
+	if (succ->state != ST_CANCELLING)
 		one_source_less(succ);
-	}
+	else if (succ->backstop_fired)
+		event_active(succ->finish_ev, 0, 0);
+	else
+		pipeline_stage_quiet(succ);
 	if (p->done_cb != NULL)
 		p->done_cb(p, p->done_arg);
 }
@@ -1252,33 +1264,29 @@ int pipeline_start(struct pipeline *p, void (*done)(struct pipeline *p, void *ar
 		return 73;
 	for (size_t i = 0; i < p->n_stages; i++)
 		stage_start(p->stages[i]);
-	if (pred != NULL && pred->shares_sinks)
+	/* Sinks of its own start once the old ones are closed: two writers on one file
+	 * or pipe could interleave their records. */
+	if (pred != NULL && pred->lent_sinks)
 		sinks_move(p->sinks, p, p->queues[p->n_stages]);
-	else
+	else if (pred == NULL)
 		sinks_start(p->sinks);
 	p->started_at = now_usec();
 	p->wall_minus_mono = (int64_t)(wall_time() * 1e6) - (int64_t)p->started_at;
 	p->state = ST_RUNNING;
-	/* A predecessor counts as one more source: its leftovers may still come. */
-	p->live_sources = pred != NULL;
-	for (size_t i = 0; i < p->n_sources; i++)
-		p->live_sources += !source_ended(p->sources[i]);
+	p->live_sources = count_live_sources(p);
 	if (p->conf->deadline > 0)
 		set_timer(p->deadline_timer, p->conf->deadline);
 	log_info("pipeline '%s' running: %zu source(s), %zu stage(s), %zu sink(s)", p->conf->name,
 		 p->n_sources, p->n_stages, sinks_count(p->sinks));
-	for (size_t i = 0; i < p->n_sources; i++) {
-		struct source *s = p->sources[i];
-		/* A new dir source waits for the old pipeline: it may hold files of that dir. */
-		if (!source_started(s) && (pred == NULL || source_type(s) != SOURCE_DIR))
-			source_start(s);
-	}
+	for (size_t i = 0; i < p->n_sources; i++)
+		if (!source_started(p->sources[i]))
+			source_start(p->sources[i]);
 	struct timeval one = {1, 0};
 	event_add(p->tick, &one);
 	sdnotify_watch(pipeline_healthy_cb, p);
 	sdnotify("READY=1\nSTATUS=running");
 	if (pred != NULL)
-		retire(pred);
+		retire_begin(pred);
 	return 0;
 }
 

@@ -43,16 +43,6 @@ static void set_live(struct conf_stage *st, const struct live_fields *l)
 	st->retry.max_backoff = l->retry_max_backoff;
 }
 
-static char *print(const struct conf *c)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	conf_print(c, f);
-	fclose(f);
-	return buf;
-}
-
 /* The first line where two printed configs differ, for the message. */
 static void first_difference(const char *a, const char *b, char *out, size_t len)
 {
@@ -68,11 +58,6 @@ static void first_difference(const char *a, const char *b, char *out, size_t len
 		lb += nb + (lb[nb] == '\n');
 	}
 	snprintf(out, len, "entries were added or removed");
-}
-
-static bool same_str(const char *a, const char *b)
-{
-	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
 }
 
 /* Applies next's live parameters to the running pipeline (its conf is cur). */
@@ -107,7 +92,7 @@ static bool structure_differs(const struct conf *cur, const struct conf *next, c
 	masked.shutdown.grace = cur->shutdown.grace;
 	masked.shutdown.kill_after = cur->shutdown.kill_after;
 	masked.log = cur->log;
-	char *a = print(cur), *b = print(&masked);
+	char *a = conf_printed(cur), *b = conf_printed(&masked);
 	bool differs = strcmp(a, b) != 0;
 	if (differs)
 		first_difference(a, b, diff, len);
@@ -117,25 +102,62 @@ static bool structure_differs(const struct conf *cur, const struct conf *next, c
 	return differs;
 }
 
+/*
+ * What a new pipeline cannot take over while the old one runs: the daemon's own
+ * endpoints; max_item_bytes, which running sources read with; a dir source replaced
+ * on the same path, whose files in hand the new one would take again. Returns
+ * false with a message.
+ */
+static bool replaceable(const struct conf *cur, const struct conf *next, char *msg, size_t len)
+{
+	if (!str_same(cur->control.socket, next->control.socket) ||
+	    !str_same(cur->metrics.listen, next->metrics.listen)) {
+		snprintf(msg, len, "a new control.socket or metrics.listen needs a restart");
+		return false;
+	}
+	if (cur->max_item_bytes != next->max_item_bytes) {
+		snprintf(msg, len, "a new max_item_bytes needs a restart");
+		return false;
+	}
+	for (size_t i = 0; i < next->n_sources; i++) {
+		const struct conf_source *n = &next->sources[i];
+		for (size_t j = 0; n->type == SOURCE_DIR && j < cur->n_sources; j++) {
+			const struct conf_source *c = &cur->sources[j];
+			if (c->type != SOURCE_DIR || strcmp(c->path, n->path) != 0)
+				continue;
+			char *a = conf_printed_source(c), *b = conf_printed_source(n);
+			bool same = strcmp(a, b) == 0;
+			free(a);
+			free(b);
+			if (!same) {
+				snprintf(
+				    msg, len,
+				    "dir source '%s' on '%s' changed: it is replaced only at a "
+				    "restart (the files in hand would be taken twice)",
+				    n->name, n->path);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
 static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len)
 {
 	struct pipeline *p = supervisor_pipeline(sv);
 	struct conf *cur = (struct conf *)pipeline_conf(p);
-	char diff[200];
+	char diff[200], why[300];
 
-	if (!same_str(cur->control.socket, next->control.socket) ||
-	    !same_str(cur->metrics.listen, next->metrics.listen)) {
-		snprintf(msg, len,
-			 "a new control.socket or metrics.listen needs a restart; the running "
-			 "pipeline is unchanged");
-		conf_free(next);
-		return -1;
-	}
 	if (!structure_differs(cur, next, diff, sizeof(diff))) {
 		apply_live(p, cur, next);
 		conf_free(next);
 		snprintf(msg, len, "reloaded '%s'", cur->file);
 		return 0;
+	}
+	if (!replaceable(cur, next, why, sizeof(why))) {
+		snprintf(msg, len, "%s; the running pipeline is unchanged", why);
+		conf_free(next);
+		return -1;
 	}
 	log_info("reload: the structure changed (%s): starting a new pipeline", diff);
 	log_set_level(next->log.level);

@@ -672,13 +672,24 @@ void sinks_start(struct sinks *ss)
 	queue_set_consumer(ss->in, sinks_pump, ss);
 }
 
+void sink_move(struct sink *s, struct pipeline *p)
+{
+	s->p = p;
+}
+
 void sinks_move(struct sinks *ss, struct pipeline *p, struct queue *in)
 {
 	ss->p = p;
 	for (size_t i = 0; i < ss->n; i++)
-		ss->v[i]->p = p;
+		sink_move(ss->v[i], p);
 	ss->in = in;
 	sinks_start(ss);
+}
+
+void sinks_finish(struct sinks *ss)
+{
+	ss->draining = true;
+	sinks_pump(ss);
 }
 
 /* A record a down sink gave back goes to the spool, for the sinks, as an item. */

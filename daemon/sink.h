@@ -115,6 +115,12 @@ struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *
 void sinks_start(struct sinks *ss);
 /* A reload: the unchanged sinks serve the new pipeline p, reading its queue in. */
 void sinks_move(struct sinks *ss, struct pipeline *p, struct queue *in);
+void sink_move(struct sink *s, struct pipeline *p);
+/*
+ * Takes nothing more from the queue; pipeline_sinks_finished() once every sink has
+ * written what it holds (a cancelled pipeline replaced by a reload).
+ */
+void sinks_finish(struct sinks *ss);
 void sinks_reopen(struct sinks *ss);
 /*
  * Cancelling: hands every item still queued for the sinks to them (written at

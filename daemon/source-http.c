@@ -21,6 +21,7 @@
  * A graceful stop closes the listener, answers waiting requests 503 (nothing of
  * them was taken) and, with ack, still answers the taken ones when they are done.
  */
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -299,13 +300,16 @@ static int http_src_open(struct source *s, char *err, size_t errlen)
 						 EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE |
 						 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(hs->http, request_cb, hs);
+	/* A reload hands over the old source's listening socket. */
 	int fd = source_inherited_fd(s);
-	if (fd >= 0 && (hs->bound = evhttp_accept_socket_with_handle(hs->http, fd)) == NULL)
-		close(fd);
-	if (fd < 0)
-		hs->bound = evhttp_bind_socket_with_handle(hs->http, host, (ev_uint16_t)port);
+	hs->bound = fd >= 0 ? evhttp_accept_socket_with_handle(hs->http, fd)
+			    : evhttp_bind_socket_with_handle(hs->http, host, (ev_uint16_t)port);
 	if (hs->bound == NULL) {
-		snprintf(err, errlen, "source '%s': cannot listen on %s: %m", cs->name, cs->listen);
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "source '%s': cannot listen on %s: %s", cs->name, cs->listen,
+			 strerror(e));
 		return -1;
 	}
 	/* Accepting starts with the source. */

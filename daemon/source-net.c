@@ -94,7 +94,6 @@ struct net_src {
 	struct event *reap_ev; /* frees dead connections outside any of their callbacks */
 	unsigned n_conns;
 	bool paused, stopped;
-	bool retiring; /* a reload: no new connections; the open ones are read to their end */
 	char delim;
 	uint64_t max_item;
 	char *unix_path; /* the socket file we created, removed at stop */
@@ -104,7 +103,6 @@ struct net_src {
 
 static void conn_read(struct net_conn *c);
 static void conn_maybe_close(struct net_conn *c);
-static void net_check_retired(struct net_src *ns);
 
 /* ---- acks ---- */
 
@@ -234,7 +232,6 @@ static void conn_shut(struct net_conn *c, const char *why)
 	c->input_done = true;
 	c->dead = true;
 	event_active(c->ns->reap_ev, 0, 0);
-	net_check_retired(c->ns);
 }
 
 static void conn_closed_write_cb(struct bufferevent *bev, void *arg)
@@ -348,7 +345,6 @@ static void conn_read(struct net_conn *c)
 	if (c->eof && evbuffer_get_length(in) == 0) {
 		c->input_done = true;
 		conn_maybe_close(c);
-		net_check_retired(ns);
 	}
 }
 
@@ -478,6 +474,16 @@ static void describe_peer(struct net_conn *c, evutil_socket_t fd, const struct s
 	}
 }
 
+/* The source's settings on a connection: at accept, and after a reload moved it. */
+static void conn_configure(struct net_conn *c)
+{
+	struct net_src *ns = c->ns;
+	struct timeval tv = {(time_t)(ns->cs->idle_timeout / 1000000),
+			     (suseconds_t)(ns->cs->idle_timeout % 1000000)};
+	bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)ns->max_item + 1);
+	bufferevent_set_timeouts(c->bev, ns->cs->idle_timeout > 0 ? &tv : NULL, NULL);
+}
+
 static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
@@ -515,13 +521,8 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	TAILQ_INSERT_TAIL(&ns->conns, c, entry);
 	log_debug("source '%s': connection from %s", ns->cs->name, c->peer);
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)ns->max_item + 1);
 	bufferevent_set_max_single_read(c->bev, MAX_SINGLE_READ);
-	if (ns->cs->idle_timeout > 0) {
-		struct timeval tv = {(time_t)(ns->cs->idle_timeout / 1000000),
-				     (suseconds_t)(ns->cs->idle_timeout % 1000000)};
-		bufferevent_set_timeouts(c->bev, &tv, NULL);
-	}
+	conn_configure(c);
 	bufferevent_enable(c->bev, ns->paused ? EV_WRITE : EV_READ | EV_WRITE);
 }
 
@@ -659,10 +660,14 @@ static int net_open(struct source *s, char *err, size_t errlen)
 	return 0;
 }
 
+static void net_resume(struct source *s);
+
 static void net_start(struct source *s)
 {
 	struct net_src *ns = *source_state(s);
 	evconnlistener_enable(ns->lev);
+	/* Connections a reload handed over carry on: whatever they had buffered first. */
+	net_resume(s);
 	log_info("source '%s' listening on %s", ns->cs->name,
 		 ns->cs->type == SOURCE_TCP ? ns->cs->listen : ns->cs->path);
 }
@@ -726,42 +731,6 @@ static void net_stop(struct source *s)
 	source_end(s);
 }
 
-/*
- * A reload replaced the source: the successor accepts from now on. A client
- * already connected is told with a FIN (a close with its data unread would be a
- * reset, and it could not tell what was taken); what it sent is read to its end,
- * when it closes too, and it reconnects to the successor. With acks the daemon
- * still has answers to write: such a client is read until it closes. The old
- * pipeline's grace bounds the wait: its cancel stops the source.
- */
-static void net_retire(struct source *s)
-{
-	struct net_src *ns = *source_state(s);
-	struct net_conn *c;
-	ns->retiring = true;
-	net_close_listener(ns);
-	TAILQ_FOREACH(c, &ns->conns, entry)
-	{
-		if (c->bev != NULL && !c->input_done && !ns->cs->ack)
-			shutdown(bufferevent_getfd(c->bev), SHUT_WR);
-	}
-	net_check_retired(ns);
-}
-
-static void net_check_retired(struct net_src *ns)
-{
-	struct net_conn *c;
-	if (!ns->retiring || ns->stopped || source_ended(ns->s))
-		return;
-	TAILQ_FOREACH(c, &ns->conns, entry)
-	{
-		if (!c->input_done)
-			return;
-	}
-	ns->stopped = true;
-	source_end(ns->s);
-}
-
 static void net_free(struct source *s)
 {
 	struct net_src *ns = *source_state(s);
@@ -785,12 +754,36 @@ static int net_listener(struct source *s)
 	return ns != NULL && ns->lev != NULL ? evconnlistener_get_fd(ns->lev) : -1;
 }
 
+/*
+ * A reload replaced the source: the successor takes the socket file and the open
+ * connections as they are (their buffered input, their pending acks, which still
+ * reach them through the old tracker), so no client is closed or reset. The old
+ * source is left with nothing to read and ends when it is stopped.
+ */
 static void net_handover(struct source *old, struct source *s)
 {
 	struct net_src *from = *source_state(old), *to = *source_state(s);
+	struct net_conn *c;
+	unsigned moved = 0;
 	to->unix_path = from->unix_path;
 	to->unix_ino = from->unix_ino;
 	from->unix_path = NULL;
+	while ((c = TAILQ_FIRST(&from->conns)) != NULL) {
+		moved++;
+		TAILQ_REMOVE(&from->conns, c, entry);
+		TAILQ_INSERT_TAIL(&to->conns, c, entry);
+		if (c->counted) {
+			from->n_conns--;
+			to->n_conns++;
+		}
+		c->ns = to;
+		if (c->bev != NULL) {
+			bufferevent_disable(c->bev, EV_READ);
+			conn_configure(c);
+		}
+	}
+	if (moved > 0)
+		log_info("source '%s': %u open connection(s) carried over", to->cs->name, moved);
 }
 
 const struct source_kind source_tcp = {
@@ -799,7 +792,6 @@ const struct source_kind source_tcp = {
     .start = net_start,
     .resume = net_resume,
     .stop = net_stop,
-    .retire = net_retire,
     .free = net_free,
     .listener = net_listener,
     .handover = net_handover,
@@ -811,7 +803,6 @@ const struct source_kind source_unix = {
     .start = net_start,
     .resume = net_resume,
     .stop = net_stop,
-    .retire = net_retire,
     .free = net_free,
     .listener = net_listener,
     .handover = net_handover,

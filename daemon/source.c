@@ -502,14 +502,6 @@ void source_stop(struct source *s)
 		s->kind->stop(s);
 }
 
-void source_retire(struct source *s)
-{
-	if (s->started && !s->ended && !s->stopping && s->kind->retire != NULL)
-		s->kind->retire(s);
-	else
-		source_stop(s);
-}
-
 /* ---- the framed fd reader ---- */
 
 /* Emits every complete record in the buffer; false when the source must pause. */

@@ -32,8 +32,6 @@ struct source_kind {
 	void (*resume)(struct source *s);
 	/* Graceful stop: stop producing; the source then ends. */
 	void (*stop)(struct source *s);
-	/* Optional: replaced by a reload; finish what is under way, take nothing new, end. */
-	void (*retire)(struct source *s);
 	/* The fd reader hit EOF (fd sources only): end, follow, or wait for the child. */
 	void (*eof)(struct source *s);
 	void (*free)(struct source *s);
@@ -41,7 +39,7 @@ struct source_kind {
 	bool (*progress)(struct source *s, double *done, double *total);
 	/* Optional (listening kinds): the listening socket, or -1. */
 	int (*listener)(struct source *s);
-	/* Optional: a reload committed; old's socket is now s's (a unix socket's file too). */
+	/* Optional: a reload committed; old's socket is now s's (its file, its connections). */
 	void (*handover)(struct source *old, struct source *s);
 };
 
@@ -69,8 +67,6 @@ void source_handover(struct source *old, struct source *s);
 int source_inherited_fd(struct source *s);
 /* Graceful stop (SIGTERM, cancel): what was read is handed on, then the source ends. */
 void source_stop(struct source *s);
-/* Replaced by a reload: as stop, but a kind may first finish what is under way. */
-void source_retire(struct source *s);
 void source_free(struct source *s);
 
 const char *source_name(const struct source *s);

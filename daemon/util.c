@@ -37,6 +37,11 @@ void *xrealloc(void *p, size_t n)
 	return q;
 }
 
+bool str_same(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
 char *xstrdup(const char *s)
 {
 	return xstrndup(s, strlen(s));

@@ -5,12 +5,13 @@ the reload tests (tests only).
 ADDR is HOST:PORT (tcp) or unix:PATH.
 
   net_stream.py stream ADDR N [--chunk C] [--interval S] [--hold-at K FILE]
-                [--progress FILE]
+                [--progress FILE] [--prefix P]
         ONE connection, kept for the whole run: sends the lines "1".."N" in
         chunks of C lines (default 200), one chunk every S seconds (default
         0.02). With --hold-at, before sending line K it waits until FILE exists
         (so lines K..N are sent after whatever the test did before creating it).
-        --progress: the last line number sent, in FILE (atomically). At the end
+        --progress: the last line number sent, in FILE (atomically). --prefix:
+        the lines are "P1".."PN". At the end
         it half-closes and waits for the daemon to close the connection, so every
         byte was read. Prints "ok sent=N" and exits 0; if the daemon closed or
         reset the connection at any earlier moment (or a connect failed), prints
@@ -114,6 +115,7 @@ def cmd_stream(addr, rest):
     hold = opt(rest, "--hold-at", None, 2)
     hold_at, hold_file = (int(hold[0]), hold[1]) if hold else (0, None)
     progress = opt(rest, "--progress", None)
+    prefix = opt(rest, "--prefix", "")
     try:
         s = connect(addr, timeout=LIMIT)
     except OSError as e:
@@ -146,7 +148,7 @@ def cmd_stream(addr, rest):
             if why:
                 print(f"error: after line {sent}: {why}", flush=True)
                 return 1
-            s.sendall("".join(f"{i}\n" for i in range(nxt, last + 1)).encode())
+            s.sendall("".join(f"{prefix}{i}\n" for i in range(nxt, last + 1)).encode())
             sent = last
             nxt = last + 1
             if progress:
