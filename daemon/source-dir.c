@@ -529,8 +529,16 @@ static void dir_stop(struct source *s)
 {
 	struct dir_src *ds = *source_state(s);
 	ds->stopped = true;
-	if (ds->iev != NULL)
-		event_del(ds->iev);
+	/* Nothing new is taken: the watch goes (a reload that drops the source keeps no
+	 * inotify instance; those are few per user). */
+	if (ds->iev != NULL) {
+		event_free(ds->iev);
+		ds->iev = NULL;
+	}
+	if (ds->ifd >= 0) {
+		close(ds->ifd);
+		ds->ifd = -1;
+	}
 	if (ds->cur != NULL) {
 		/* Not read to its end: it stays in the directory for the next start. */
 		log_info("source '%s': stopped in the middle of '%s'; it stays for the next start",

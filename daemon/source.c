@@ -484,6 +484,12 @@ void source_end(struct source *s)
 	}
 	pipeline_cancel_wait_memory(s->p, &s->memory_wait);
 	queue_cancel_wait(s->out, &s->queue_wait);
+	/* The reader's buffer (max_item_bytes and more) is not kept by an ended source. */
+	if (s->fd < 0 && s->ev == NULL) {
+		free(s->buf);
+		s->buf = NULL;
+		s->start = s->end = s->cap = 0;
+	}
 	pipeline_source_ended(s->p, s);
 }
 

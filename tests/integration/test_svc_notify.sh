@@ -60,6 +60,17 @@ wait_for '[ "$(ncount RELOADING=1)" -ge 1 ]' 30 || fail "no RELOADING=1 after SI
 wait_for '[ "$(ncount READY=1 --after RELOADING=1)" -ge 1 ]' 30 || fail "no READY=1 after RELOADING=1"
 notify dump | grep -q "RELOADING=1 | MONOTONIC_USEC=[0-9]" || fail "RELOADING=1 without MONOTONIC_USEC"
 
+# A reload that changes the structure: the old pipeline drains behind the new one,
+# and systemd hears a reload, not a stop.
+sed -i 's/sleep 0.2;/sleep 0.1;/' "$T/c.yaml"
+kill -HUP "$DAEMON_PID"
+wait_for '[ "$(ncount RELOADING=1)" -ge 2 ]' 30 || fail "no second RELOADING=1"
+wait_for 'grep -aq "reload: reloaded .*the structure changed" "$DAEMON_ERR"' 30 ||
+	fail "the structural reload was not applied"
+# READY=1 after each RELOADING=1: two after the first one.
+wait_for '[ "$(ncount READY=1 --after RELOADING=1)" -ge 2 ]' 30 || fail "no READY=1 after the second RELOADING=1"
+assert_eq 0 "$(ncount STOPPING=1)" "STOPPING=1 before any stop (a reload is not a stop)"
+
 # SIGTERM: STOPPING=1, then EXTEND_TIMEOUT_USEC while the drain moves on.
 kill -TERM "$DAEMON_PID"
 wait_for '[ "$(ncount STOPPING=1)" -ge 1 ]' 30 || fail "no STOPPING=1 after SIGTERM"
