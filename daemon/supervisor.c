@@ -107,7 +107,9 @@ int supervisor_replace(struct supervisor *sv, struct conf *conf, char *msg, size
 {
 	int code = 0;
 	if (!pipeline_ready(sv->active)) {
-		snprintf(msg, len, "the pipeline is %s: a new structure is not started now",
+		snprintf(msg, len,
+			 "the pipeline is %s: a new structure is not started now; the running "
+			 "pipeline is unchanged",
 			 pipeline_state_name(sv->active));
 		conf_free(conf);
 		return -1;
@@ -115,8 +117,8 @@ int supervisor_replace(struct supervisor *sv, struct conf *conf, char *msg, size
 	struct pipeline *next = pipeline_new(sv->base, conf, sv->active, &code);
 	if (next == NULL) {
 		snprintf(msg, len,
-			 "the new pipeline could not be built (see the log); the running one is "
-			 "unchanged");
+			 "the new pipeline could not be built (see the log); the running pipeline "
+			 "is unchanged");
 		conf_free(conf);
 		return -1;
 	}

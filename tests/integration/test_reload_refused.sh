@@ -5,8 +5,9 @@
 #  * a new max_item_bytes (running sources read with it);
 #  * a dir source changed on the same path (the new one would take the files the
 #    old one has in hand a second time);
-# and a reload while the pipeline is draining (its sources have ended) is refused
-# too. Each refusal names its reason in the log and in sluicectl's reply (exit 1).
+# a new pipeline that cannot be built (a port in use) is rolled back; and a reload
+# while the pipeline is draining (its sources have ended) is refused too. Each
+# refusal names its reason in the log and in sluicectl's reply (exit 1).
 . "$(dirname "$0")/../lib.sh"
 
 CTL=$(dirname "$SLUICED")/sluicectl
@@ -47,11 +48,25 @@ refused "max_item_bytes" "a new max_item_bytes needs a restart"
 write_conf 1MiB done2 "echo new"
 refused "dir source changed" "dir source 'drop' on '$T/in' changed"
 
+# A reload is a transaction: a new pipeline that cannot be built (here a new tcp
+# source on a port that is taken) leaves the running one exactly as it was.
+busy=$(python3 "$PYHELPERS/net_port.py")
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+print("up", flush=True); time.sleep(120)' "$busy" >"$T/busy.out" &
+holder=$!
+wait_for 'grep -q up "$T/busy.out"' 30 || fail "could not take a port"
+write_conf 1MiB done "echo new"
+sed -i "s|^sources:|sources:\n  - { name: late, type: tcp, listen: \"127.0.0.1:$busy\" }|" "$T/c.yaml"
+refused "a new source that cannot listen" "the new pipeline could not be built"
+assert_contains "$DAEMON_ERR" "cannot listen on 127.0.0.1:$busy"
+kill "$holder"
+
 # Still the first pipeline: the old command, and the generator never restarted.
 n=$(lines "$T/out.txt")
 wait_for '[ "$(lines "$T/out.txt")" -ge $((n + 20)) ]' 30 || fail "the pipeline stopped after the refusals"
 grep -aq '^new ' "$T/out.txt" && fail "a refused reload changed the stage"
-assert_eq 0 "$(grep -ac 'starting a new pipeline' "$DAEMON_ERR")" "pipelines started by a refused reload"
+assert_eq 1 "$(grep -ac "pipeline 'rl-refused' running" "$DAEMON_ERR")" "pipelines running (a refused reload starts none)"
 
 # The same file as the running one is still accepted (nothing to change).
 write_conf 1MiB done "echo"
