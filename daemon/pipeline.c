@@ -913,6 +913,9 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 			stage_count_unfinished_queued(p->stages[i], n);
 	}
 	if (p->succ != NULL) {
+		/* A down sink's records go over too, rather than be lost at its close. */
+		if (p->sinks != NULL)
+			sinks_take_back(p->sinks);
 		hand_over_unfinished(p);
 		if (p->sinks == NULL) {
 			retire_done(p);
@@ -1143,7 +1146,7 @@ static void forward_results(void *arg);
 static void forward_resume(void *arg)
 {
 	struct pipeline *p = arg;
-	if (p->fwd_pending == NULL || p->state != ST_RUNNING)
+	if (p->fwd_pending == NULL || (p->state != ST_RUNNING && p->state != ST_DRAINING))
 		return;
 	struct queue *to = successor_sinks_queue(p);
 	if (!queue_push(to, p->fwd_pending)) {
@@ -1243,8 +1246,13 @@ static void retire_done(struct pipeline *p)
 	succ->kept += p->kept;
 	succ->pred = NULL;
 	p->succ = NULL;
-	if (!p->lent_sinks)
-		sinks_start(succ->sinks);
+	if (!p->lent_sinks) {
+		/* Its sinks are closed: the next ones start, wherever a reload has put them. */
+		struct pipeline *holder = succ;
+		while (holder->lent_sinks)
+			holder = holder->succ;
+		sinks_start(holder->sinks);
+	}
 	if (succ->state != ST_CANCELLING)
 		one_source_less(succ);
 	else if (succ->backstop_fired)

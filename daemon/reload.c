@@ -82,7 +82,8 @@ static bool structure_differs(const struct conf *cur, const struct conf *next, c
 {
 	struct conf masked = *next;
 	struct conf_stage *stages = xcalloc(next->n_stages ? next->n_stages : 1, sizeof(*stages));
-	memcpy(stages, next->stages, next->n_stages * sizeof(*stages));
+	if (next->n_stages > 0)
+		memcpy(stages, next->stages, next->n_stages * sizeof(*stages));
 	for (size_t i = 0; i < next->n_stages && i < cur->n_stages; i++) {
 		struct live_fields l;
 		get_live(&cur->stages[i], &l);

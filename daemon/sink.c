@@ -70,7 +70,7 @@ struct sinks {
 	struct queue *in;
 	struct sink **v;
 	size_t n;
-	bool draining, finished, in_pump, repump;
+	bool started, draining, finished, in_pump, repump;
 	uint64_t count;	   /* items handed to the sinks */
 	struct held *held; /* a ring */
 	size_t hhead, hn, hcap;
@@ -610,6 +610,15 @@ static void put_all(struct sinks *ss, struct item *it)
 	item_free(it);
 }
 
+/* The input has ended: partial batches go, commands' stdin closes. */
+static void begin_drain(struct sinks *ss)
+{
+	ss->draining = true;
+	for (size_t i = 0; i < ss->n; i++)
+		if (ss->v[i]->kind->drain != NULL)
+			ss->v[i]->kind->drain(ss->v[i]);
+}
+
 static void sinks_pump(void *arg)
 {
 	struct sinks *ss = arg;
@@ -626,11 +635,8 @@ static void sinks_pump(void *arg)
 		while (!ss->draining && !pipeline_cancelling(ss->p) && !any_busy(ss) &&
 		       (it = queue_pop(ss->in)) != NULL) {
 			if (it->flags & ITEM_PILL) {
-				ss->draining = true;
 				item_free(it);
-				for (size_t i = 0; i < ss->n; i++)
-					if (ss->v[i]->kind->drain != NULL)
-						ss->v[i]->kind->drain(ss->v[i]);
+				begin_drain(ss);
 				break;
 			}
 			put_all(ss, it);
@@ -669,6 +675,7 @@ struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *
 
 void sinks_start(struct sinks *ss)
 {
+	ss->started = true;
 	queue_set_consumer(ss->in, sinks_pump, ss);
 }
 
@@ -683,13 +690,18 @@ void sinks_move(struct sinks *ss, struct pipeline *p, struct queue *in)
 	for (size_t i = 0; i < ss->n; i++)
 		sink_move(ss->v[i], p);
 	ss->in = in;
-	sinks_start(ss);
+	if (ss->started)
+		sinks_start(ss);
 }
 
 void sinks_finish(struct sinks *ss)
 {
-	ss->draining = true;
-	sinks_pump(ss);
+	if (!ss->draining)
+		begin_drain(ss);
+	if (ss->finished)
+		pipeline_sinks_finished(ss->p);
+	else
+		sinks_pump(ss);
 }
 
 /* A record a down sink gave back goes to the spool, for the sinks, as an item. */
@@ -707,9 +719,8 @@ static void give_to_spool(void *arg, const char *data, size_t len, const struct 
 	pipeline_unfinished(ss->p, "@sinks", it);
 }
 
-void sinks_drain_queue(struct sinks *ss)
+bool sinks_take_back(struct sinks *ss)
 {
-	struct item *it;
 	struct sink *most = NULL;
 	bool down = false;
 	for (size_t i = 0; i < ss->n; i++) {
@@ -736,11 +747,18 @@ void sinks_drain_queue(struct sinks *ss)
 		}
 		if (n > 0)
 			log_warnx(
-			    "sink '%s' could not write %llu record(s) before the cancel; they are "
-			    "spooled",
+			    "sink '%s' could not write %llu record(s) before the cancel; they "
+			    "are taken back as unfinished",
 			    most->name, (unsigned long long)n);
-		return;
 	}
+	return down;
+}
+
+void sinks_drain_queue(struct sinks *ss)
+{
+	struct item *it;
+	if (sinks_take_back(ss))
+		return;
 	while ((it = queue_pop(ss->in)) != NULL) {
 		if (it->flags & ITEM_PILL)
 			item_free(it);

@@ -113,12 +113,16 @@ void sink_wake(struct sink *s);
 struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *in, char *err,
 			size_t errlen);
 void sinks_start(struct sinks *ss);
-/* A reload: the unchanged sinks serve the new pipeline p, reading its queue in. */
+/*
+ * A reload: the unchanged sinks serve the new pipeline p, reading its queue in
+ * (from now, or, not started yet, once sinks_start()).
+ */
 void sinks_move(struct sinks *ss, struct pipeline *p, struct queue *in);
 void sink_move(struct sink *s, struct pipeline *p);
 /*
- * Takes nothing more from the queue; pipeline_sinks_finished() once every sink has
- * written what it holds (a cancelled pipeline replaced by a reload).
+ * The input has ended (a cancelled pipeline replaced by a reload): nothing more is
+ * taken from the queue; pipeline_sinks_finished() once every sink has written what
+ * it holds.
  */
 void sinks_finish(struct sinks *ss);
 void sinks_reopen(struct sinks *ss);
@@ -129,6 +133,8 @@ void sinks_reopen(struct sinks *ss);
  * those records gets them again at the replay).
  */
 void sinks_drain_queue(struct sinks *ss);
+/* Only the down sinks' part of that (a retiring pipeline): true if one was down. */
+bool sinks_take_back(struct sinks *ss);
 size_t sinks_count(const struct sinks *ss);
 struct sink *sinks_get(const struct sinks *ss, size_t i);
 /* Closes every sink (final flush); returns records left unwritten. */

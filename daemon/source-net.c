@@ -777,13 +777,16 @@ static void net_handover(struct source *old, struct source *s)
 			to->n_conns++;
 		}
 		c->ns = to;
+		c->scanned = 0; /* the framing may have changed: search its input afresh */
 		if (c->bev != NULL) {
 			bufferevent_disable(c->bev, EV_READ);
 			conn_configure(c);
 		}
 	}
-	if (moved > 0)
+	if (moved > 0) {
+		event_active(to->reap_ev, 0, 0);
 		log_info("source '%s': %u open connection(s) carried over", to->cs->name, moved);
+	}
 }
 
 const struct source_kind source_tcp = {

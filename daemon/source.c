@@ -144,6 +144,8 @@ int source_inherited_fd(struct source *s)
 
 void source_handover(struct source *old, struct source *s)
 {
+	/* Records on a carried-over connection go on numbering from where they were. */
+	s->next_index = old->next_index;
 	if (old->kind->handover != NULL)
 		old->kind->handover(old, s);
 }
