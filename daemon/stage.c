@@ -130,6 +130,9 @@ static void slot_release(struct stage_slot *slot)
 		return;
 	}
 	slot_make_idle(slot);
+	/* Freed after the cancel (its results had to wait for room): nothing more comes. */
+	if (st->cancelling)
+		slot_ask_finish(slot);
 }
 
 static void stage_in_cb(void *arg)
