@@ -83,6 +83,7 @@ class ConfGen:
         self.variant_bad = variant_bad
         self.unix_always = False
         self.force_slow = False
+        self.unique_paths = False  # no file is opened twice (for the sink overlap watcher)
         self.ack = False  # the next configs get a stage slower than the grace
         self.gen_always = False
 
@@ -200,6 +201,18 @@ class ConfGen:
             sinks.append(f"  - {{ name: copy, type: file, path: {q(d + f'/copy-{self.copy_k}.txt')} }}")
             if r.random() < 0.3:
                 sinks.reverse()
+        if self.unique_paths:
+            # every file is opened once only: the same sinks (shared) or all-new files
+            if prev is not None and r.random() < 0.6:
+                sinks = prev["sinks"]
+            else:
+                self.out_k += 1
+                sinks = [x for x in sinks if "name: copy" not in x]
+                sinks = [re.sub(r"out-\d+\.txt", f"out-{self.out_k}.txt", sinks[0])]
+                if r.random() < 0.3:
+                    self.copy_k += 1
+                    sinks.append(f"  - {{ name: copy, type: file, path: {q(d + f'/copy-{self.copy_k}.txt')} }}")
+        c["sinks"] = sinks
         lines.append("sinks:")
         lines.extend(sinks)
         if bad == "syntax":
@@ -610,6 +623,68 @@ class Run:
             self.fail(f"LINGERING co-processes after every previous pipeline finished: "
                       f"{ {k: len(v) for k, v in extra.items()} } (final config allows {want})")
 
+    def sink_fds(self):
+        """{(fd, path)} of the sink files the daemon has open."""
+        out = set()
+        base = f"/proc/{self.proc.pid}/fd"
+        for fd in os.listdir(base):
+            try:
+                t = os.readlink(f"{base}/{fd}")
+            except OSError:
+                continue
+            fn = os.path.basename(t)
+            if t.startswith(self.d + "/") and fn.startswith(("out-", "copy-")):
+                out.add((int(fd), fn))
+        return out
+
+    def watch_sinks(self, stop):
+        """A changed sink must not write while an older generation's sink is still open
+        (README: changed sinks start once the old ones are closed). Flags a file, open on
+        exactly one fd, growing while a sink fd first seen earlier stays open all along."""
+        order = {}
+        hits = {}
+        n = 0
+        multi = 0
+        prev = None
+        self.overlaps = []
+        while not stop.is_set() and self.alive():
+            try:
+                f1 = self.sink_fds()
+                sizes = {}
+                for _, fn in f1:
+                    try:
+                        sizes[fn] = os.path.getsize(os.path.join(self.d, fn))
+                    except OSError:
+                        pass
+                f2 = self.sink_fds()
+            except OSError:
+                break
+            n += 1
+            for k in f1 | f2:
+                if k not in order:
+                    order[k] = n  # the sample it was first seen in: sinks opened together share it
+            if prev is not None:
+                pf1, psizes = prev
+                for y in f1 & f2:
+                    yfn = y[1]
+                    if sum(1 for k in f1 | f2 | pf1 if k[1] == yfn) != 1:
+                        continue
+                    if yfn not in psizes or sizes.get(yfn, 0) <= psizes[yfn]:
+                        continue
+                    for x in pf1 & f2:
+                        if x[1] != yfn and order[x] < order[y] - 1:
+                            hits[(x, y)] = hits.get((x, y), 0) + 1
+                            if hits[(x, y)] == 3:  # seen growing 3 times: not a sampling race
+                                msg = f"{yfn} (fd {y[0]}) grew while the older sink {x[1]} (fd {x[0]}) was open"
+                                self.log("OVERLAP: " + msg)
+                                self.overlaps.append(msg)
+            prev = (f2, sizes)
+            gens_open = {order[k] for k in f2}
+            if len(gens_open) > 1:
+                multi += 1
+            time.sleep(0.02)
+        self.log(f"sink watcher: {n} samples, {multi} with sinks of 2+ generations open")
+
     def structural_counts(self):
         t = self.err_text()
         return (t.count("the structure changed; the previous pipeline drains"),
@@ -619,6 +694,7 @@ class Run:
         a, r = self.a, self.rng
         self.end = a.end or r.choices(["quiet", "drain", "cancel", "live-term", "live-cancel"], [5, 1, 2, 1, 1])[0]
         self.cg.unix_always = r.random() < 0.4
+        self.cg.unique_paths = a.unique_paths if a.unique_paths is not None else r.random() < 0.5
         self.cg.ack = a.ack if a.ack is not None else r.random() < 0.35
         self.cg.gen_always = self.end in ("cancel", "live-cancel") and r.random() < 0.5
         c0 = self.cg.make()
@@ -640,6 +716,11 @@ class Run:
             ch.ack = self.cg.ack
         for t in streams + churns:
             t.start()
+        wstop = threading.Event()
+        self.overlaps = []
+        watcher = threading.Thread(target=self.watch_sinks, args=(wstop,), daemon=True)
+        if self.cg.unique_paths:  # else fd numbers reused for a reopened path confuse it
+            watcher.start()
         self.log(f"{len(streams)} streams, 2 churn threads, ctl={self.ctl}, port={self.port}, "
                  f"end={self.end}, ack={self.cg.ack}, unix_always={self.cg.unix_always}, gen_always={self.cg.gen_always}")
         t_end = time.monotonic() + a.duration
@@ -660,6 +741,11 @@ class Run:
                 pass
         self.n_reloads = seq
         self.log(f"reload loop done: {seq} reloads; crashed={crashed}")
+        wstop.set()
+        if watcher.is_alive():
+            watcher.join(5)
+        if self.overlaps:
+            self.fail(f"SINK OVERLAP: {len(self.overlaps)} time(s) a new sink wrote while an older one was open, e.g. {self.overlaps[:3]}")
         if not self.alive():
             crashed = True
         self.term_time = None
@@ -988,7 +1074,8 @@ class Run:
                        for ln in open(os.path.join(self.d, p), errors="replace") if "cancelling the previous pipeline" in ln)
         n_hand = sum(1 for p in os.listdir(self.d) if p.startswith("daemon.") and p.endswith(".err")
                      for ln in open(os.path.join(self.d, p), errors="replace") if "had not finished went to the" in ln)
-        summ = (f"seed={self.a.seed} san={self.a.san} ctl={self.ctl} ack={self.cg.ack} duration={self.a.duration}s "
+        summ = (f"seed={self.a.seed} san={self.a.san} ctl={self.ctl} ack={self.cg.ack} "
+                f"unique_paths={self.cg.unique_paths} duration={self.a.duration}s "
                 f"reload_requests={getattr(self, 'n_reloads', 0)} structural_applied={n_struct} "
                 f"previous_finished={n_prev} cancelled_previous={n_cancel} handovers={n_hand} "
                 f"end={getattr(self, 'end', None)} exit={getattr(self, 'rc1', None)} replay_exit={getattr(self, 'rc2', None)} "
@@ -1023,6 +1110,8 @@ def main():
     ap.add_argument("--clients", type=int)
     ap.add_argument("--ack", dest="ack", action="store_true", default=None)
     ap.add_argument("--no-ack", dest="ack", action="store_false")
+    ap.add_argument("--unique-paths", dest="unique_paths", action="store_true", default=None)
+    ap.add_argument("--reuse-paths", dest="unique_paths", action="store_false")
     ap.add_argument("--end", choices=["quiet", "drain", "cancel", "live-term", "live-cancel"])
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--ctl", dest="ctl", action="store_true", default=None)
