@@ -160,6 +160,14 @@ static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len
 		conf_free(next);
 		return -1;
 	}
+	if (!pipeline_ready(p)) {
+		snprintf(msg, len,
+			 "the pipeline is %s: a new structure is not started now; the running "
+			 "pipeline is unchanged",
+			 pipeline_state_name(p));
+		conf_free(next);
+		return -1;
+	}
 	log_info("reload: the structure changed (%s): starting a new pipeline", diff);
 	log_set_level(next->log.level);
 	if (supervisor_replace(sv, next, msg, len) < 0) {

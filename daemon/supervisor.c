@@ -106,14 +106,6 @@ struct pipeline *supervisor_pipeline(const struct supervisor *sv)
 int supervisor_replace(struct supervisor *sv, struct conf *conf, char *msg, size_t len)
 {
 	int code = 0;
-	if (!pipeline_ready(sv->active)) {
-		snprintf(msg, len,
-			 "the pipeline is %s: a new structure is not started now; the running "
-			 "pipeline is unchanged",
-			 pipeline_state_name(sv->active));
-		conf_free(conf);
-		return -1;
-	}
 	struct pipeline *next = pipeline_new(sv->base, conf, sv->active, &code);
 	if (next == NULL) {
 		snprintf(msg, len,

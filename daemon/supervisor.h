@@ -32,7 +32,8 @@ struct event_base *supervisor_base(const struct supervisor *sv);
 struct pipeline *supervisor_pipeline(const struct supervisor *sv);
 /*
  * Makes conf (a reloaded file with a new structure) the active pipeline, taking
- * over from the current one. 0, or -1 with a message; the current one then runs on.
+ * over from the current one, which must be running (pipeline_ready). 0, or -1
+ * with a message; the current one then runs on.
  */
 int supervisor_replace(struct supervisor *sv, struct conf *conf, char *msg, size_t len);
 

@@ -2,18 +2,23 @@
 """reload-stress.py: randomized structural-reload stress driver for sluiced.
 
   scripts/stress/reload-stress.py --seed N [--duration S] [--san] [--out DIR]
-                                [--ctl | --no-ctl] [--clients K]
+        [--ctl|--no-ctl] [--ack|--no-ack] [--unique-paths|--reuse-paths]
+        [--clients K] [--end quiet|drain|cancel|live-term|live-cancel]
 
-Starts sluiced with a random config, feeds it from 2-4 persistent tcp clients
-(plus short-lived tcp/unix connections and sometimes a generator), rewrites the
-config with a random new structure every 100-700 ms and reloads it (SIGHUP, or
-`sluicectl reload` when the run has a control socket), then stops everything and
-checks: every line a client delivered (clean close) is in the primary sink files
-exactly once, nothing unknown appears, generator lines are unique and gap-free,
-no sanitizer report, no crash, no hang, exit 0 (or 75 + spool, replayed), and
-`unfinished: ... lost=0`.
+Every choice not given is drawn from the seed. Starts sluiced (build/release or,
+with --san, build/san) with a random config, feeds it from 2-4 persistent tcp
+clients (+ persistent unix clients when the unix source is in every config),
+short-lived tcp/unix connections and sometimes a generator, and every 10-700 ms
+rewrites the config (new structure; sometimes live-only, a refused
+max_item_bytes change, a syntax error; bursts of 2-5 back to back) and reloads
+(SIGHUP, or `sluicectl reload` with a control socket). Then it stops (end mode),
+replays a spool after exit 75, and checks: delivered lines exactly once in the
+out-* files, nothing unknown, no holes in any connection's stream, generator
+lines unique and gap-free, copy sinks a duplicate-free subset, acks, no
+sanitizer report, no crash/hang, every previous pipeline finished, no co-process
+left over, no changed sink writing while an older one is open, lost=0.
 
-Exit status 0: all checks passed; 1: failures (listed in DIR/report.txt).
+Results: DIR/report.txt (default /tmp/stress/runs/seedN[-san]); exit 0 = pass.
 """
 import argparse
 import errno
