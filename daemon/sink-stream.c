@@ -109,6 +109,22 @@ static void drop_fd_events(struct stream *st)
 	evtimer_del(st->confirm_ev);
 }
 
+/* The connection's fd, now no longer the stream's (its events dropped). */
+static int take_fd(struct stream *st)
+{
+	int fd = st->fd;
+	drop_fd_events(st);
+	st->fd = -1;
+	return fd;
+}
+
+/* Closes the connection, if there is one. */
+static void close_fd(struct stream *st)
+{
+	if (st->fd >= 0)
+		st->ops->closed(st, take_fd(st));
+}
+
 /* Records the other side has taken leave the buffer. Returns how many. */
 static uint64_t confirm(struct stream *st)
 {
@@ -132,9 +148,7 @@ static uint64_t confirm(struct stream *st)
 		set_timer(st->confirm_ev, CONFIRM_POLL_USEC);
 	/* Drained: every record taken; the kind finishes the connection. */
 	if (st->draining && recbuf_held(&st->out) == 0) {
-		int fd = st->fd;
-		drop_fd_events(st);
-		st->fd = -1;
+		int fd = take_fd(st);
 		if (st->ops->drain == NULL) {
 			st->ops->closed(st, fd);
 			st->state = ST_DRAINED;
@@ -154,9 +168,7 @@ static void lost(struct stream *st, const char *why)
 		confirm(st);
 	if (st->state != ST_UP)
 		return;
-	int fd = st->fd;
-	drop_fd_events(st);
-	st->fd = -1;
+	int fd = take_fd(st);
 	st->ops->closed(st, fd);
 	uint64_t again = recbuf_records(&st->out);
 	recbuf_rewind(&st->out);
@@ -298,12 +310,7 @@ void stream_open_failed(struct stream *st, int err, const char *detail)
 {
 	char d[32];
 	uint64_t now = now_usec();
-	if (st->fd >= 0) {
-		int fd = st->fd;
-		drop_fd_events(st);
-		st->fd = -1;
-		st->ops->closed(st, fd);
-	}
+	close_fd(st);
 	st->connecting = false;
 	st->failures++;
 	uint64_t delay = net_backoff(st->cs->backoff, st->cs->max_backoff, st->failures);
@@ -407,12 +414,7 @@ void stream_drain(struct sink *s)
 		evtimer_del(st->timer);
 		if (st->ops->cancel_open != NULL && st->fd < 0 && st->state == ST_OPENING)
 			st->ops->cancel_open(st);
-		if (st->fd >= 0) {
-			int fd = st->fd;
-			drop_fd_events(st);
-			st->fd = -1;
-			st->ops->closed(st, fd);
-		}
+		close_fd(st);
 		st->state = ST_DRAINED;
 	}
 }
@@ -479,17 +481,10 @@ uint64_t stream_close(struct sink *s, uint64_t timeout_usec)
 	}
 	uint64_t now = now_usec();
 	if (st->ops->finish != NULL) {
-		int fd = st->fd;
-		drop_fd_events(st);
-		st->fd = -1;
+		int fd = take_fd(st);
 		st->ops->finish(st, fd, now < end ? end - now : 0);
 	}
-	if (st->fd >= 0) {
-		int fd = st->fd;
-		drop_fd_events(st);
-		st->fd = -1;
-		st->ops->closed(st, fd);
-	}
+	close_fd(st);
 	st->state = ST_CLOSED;
 	return lost_n;
 }
@@ -501,12 +496,7 @@ void stream_free(struct sink *s)
 		return;
 	if (st->ops->cancel_open != NULL && st->state == ST_OPENING && st->fd < 0)
 		st->ops->cancel_open(st);
-	if (st->fd >= 0) {
-		int fd = st->fd;
-		drop_fd_events(st);
-		st->fd = -1;
-		st->ops->closed(st, fd);
-	}
+	close_fd(st);
 	drop_fd_events(st);
 	event_free(st->timer);
 	event_free(st->confirm_ev);
