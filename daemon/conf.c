@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "control.h"
@@ -86,6 +87,7 @@ static const struct keydef split_names[] = {{.name = "none"}, {.name = "lines"},
 static const struct keydef http_method_names[] = {{.name = "GET"},   {.name = "POST"},
 						  {.name = "PUT"},   {.name = "DELETE"},
 						  {.name = "PATCH"}, {.name = "HEAD"}};
+static const struct keydef file_mode_names[] = {{.name = "append"}, {.name = "truncate"}};
 static const struct keydef fsync_names[] = {
     {.name = "never"}, {.name = "batch"}, {.name = "always"}};
 static const struct keydef log_level_names[] = {
@@ -1570,6 +1572,7 @@ enum {
 	SI_TYPE,
 	SI_PATH,
 	SI_FSYNC,
+	SI_MODE,
 	SI_ADDRESS,
 	SI_ARGV,
 	SI_METHOD,
@@ -1586,6 +1589,7 @@ static const struct keydef sink_keys[SI_N] = {
     [SI_TYPE] = {.name = "type"},
     [SI_PATH] = {.name = "path"},
     [SI_FSYNC] = {.name = "fsync"},
+    [SI_MODE] = {.name = "mode"},
     [SI_ADDRESS] = {.name = "address"},
     [SI_ARGV] = {.name = "argv"},
     [SI_METHOD] = {.name = "method"},
@@ -1602,6 +1606,7 @@ static const unsigned sink_key_types[SI_N] = {
     [SI_TYPE] = ~0u,
     [SI_PATH] = K(SINK_FILE) | K(SINK_UNIX),
     [SI_FSYNC] = K(SINK_FILE),
+    [SI_MODE] = K(SINK_FILE),
     [SI_ADDRESS] = K(SINK_TCP),
     [SI_ARGV] = K(SINK_EXEC),
     [SI_METHOD] = K(SINK_HTTP),
@@ -1699,6 +1704,9 @@ static void load_sink(struct loader *ld, const yaml_node_t *map, size_t idx, str
 	if (f.val[SI_FSYNC] && (e = get_enum(ld, "fsync", f.val[SI_FSYNC], fsync_names,
 					     ARRAY_LEN(fsync_names), "fsync")) >= 0)
 		s->fsync = (enum fsync_mode)e;
+	if (f.val[SI_MODE] && (e = get_enum(ld, "mode", f.val[SI_MODE], file_mode_names,
+					    ARRAY_LEN(file_mode_names), "file mode")) >= 0)
+		s->truncate = e == 1;
 	if (f.val[SI_ADDRESS])
 		get_address(ld, "address", f.val[SI_ADDRESS], &s->address);
 	if (f.val[SI_ARGV])
@@ -2015,6 +2023,8 @@ static char *default_name(const char *path)
 	const char *base = strrchr(path, '/');
 	size_t len;
 
+	if (strcmp(path, "-") == 0)
+		return xstrdup("stdin");
 	base = base ? base + 1 : path;
 	len = strlen(base);
 	if (len > 5 && strcmp(base + len - 5, ".yaml") == 0)
@@ -2100,10 +2110,11 @@ static void load_top(struct loader *ld, const yaml_node_t *root)
 
 /* --- loading --------------------------------------------------------------------- */
 
-/* The whole file, or NULL with errno set. */
+/* The whole file ("-": standard input), or NULL with errno set. */
 static char *read_file(const char *path, size_t *len)
 {
-	FILE *fp = fopen(path, "r");
+	bool from_stdin = strcmp(path, "-") == 0;
+	FILE *fp = from_stdin ? stdin : fopen(path, "r");
 	size_t cap = 8192, n = 0;
 	char *buf;
 
@@ -2120,14 +2131,14 @@ static char *read_file(const char *path, size_t *len)
 			buf = xrealloc(buf, cap);
 		}
 	}
-	if (ferror(fp)) {
-		int saved = errno ? errno : EIO;
+	int saved = ferror(fp) ? (errno ? errno : EIO) : 0;
+	if (!from_stdin)
 		fclose(fp);
+	if (saved != 0) {
 		free(buf);
 		errno = saved;
 		return NULL;
 	}
-	fclose(fp);
 	*len = n;
 	return buf;
 }
@@ -2159,6 +2170,166 @@ static void parse_error(struct loader *ld, const yaml_parser_t *p, const char *b
 	}
 }
 
+/* --- environment: ${VAR}, ${VAR:-default}, $$ ------------------------------------- */
+
+struct strbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void sb_put(struct strbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		while (b->len + n + 1 > b->cap)
+			b->cap = b->cap ? b->cap * 2 : 64;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/*
+ * Where byte off of a scalar's value is in the file. Exact for a value on one line
+ * whose text is its value (plain, or quoted without escapes); otherwise the start of
+ * the value, which still names the right key.
+ */
+static struct conf_pos value_pos(const yaml_node_t *n, size_t off)
+{
+	struct conf_pos pos = node_pos(n);
+	size_t quote = n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+			       n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE
+			   ? 1
+			   : 0;
+	if (n->start_mark.line == n->end_mark.line &&
+	    n->end_mark.column - n->start_mark.column == n->data.scalar.length + 2 * quote &&
+	    n->data.scalar.style != YAML_LITERAL_SCALAR_STYLE &&
+	    n->data.scalar.style != YAML_FOLDED_SCALAR_STYLE)
+		pos.col += (int)(quote + off);
+	return pos;
+}
+
+static bool env_name_char(char c, bool first)
+{
+	return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (!first && c >= '0' && c <= '9');
+}
+
+/*
+ * The value of n with ${VAR}, ${VAR:-default} and $$ replaced; NULL when there is
+ * nothing to replace or on an error (reported at its column). A '$' before any other
+ * character stays as it is, so shell text such as "$1" or "$(date)" passes through.
+ */
+static char *expand_env_value(struct loader *ld, const yaml_node_t *n)
+{
+	const char *v = scalar(n);
+	struct strbuf out = {0};
+	bool changed = false, bad = false;
+	size_t i = 0, len = n->data.scalar.length;
+
+	while (i < len) {
+		const char *dollar = memchr(v + i, '$', len - i);
+		size_t at = dollar ? (size_t)(dollar - v) : len;
+		sb_put(&out, v + i, at - i);
+		i = at;
+		if (i >= len)
+			break;
+		if (v[i + 1] == '$') {
+			sb_put(&out, "$", 1);
+			i += 2;
+			changed = true;
+			continue;
+		}
+		if (v[i + 1] != '{') {
+			sb_put(&out, "$", 1);
+			i++;
+			continue;
+		}
+		size_t name = i + 2, end = name;
+		while (end < len && env_name_char(v[end], end == name))
+			end++;
+		struct conf_pos pos = value_pos(n, i);
+		if (end == name) {
+			err_lc(ld, pos.line, pos.col,
+			       "'${' must be followed by a variable name (letters, digits, '_'); "
+			       "write '$${' for a literal '${'");
+			bad = true;
+			break;
+		}
+		const char *def = NULL;
+		size_t close = end;
+		if (end + 1 < len && v[end] == ':' && v[end + 1] == '-') {
+			def = v + end + 2;
+			close = end + 2;
+			while (close < len && v[close] != '}')
+				close++;
+		}
+		if (close >= len || v[close] != '}') {
+			err_lc(ld, pos.line, pos.col,
+			       "'${%.*s' is not closed: expected '}'%s", (int)(end - name), v + name,
+			       def == NULL ? " or ':-default}'" : "");
+			bad = true;
+			break;
+		}
+		char *var = xstrndup(v + name, end - name);
+		const char *val = getenv(var);
+		if (val != NULL && (*val != '\0' || def == NULL)) {
+			sb_put(&out, val, strlen(val));
+		} else if (def != NULL) {
+			sb_put(&out, def, (size_t)(v + close - def));
+		} else {
+			err_lc(ld, pos.line, pos.col,
+			       "environment variable '%s' is not set (write '${%s:-default}' to give "
+			       "a default, or '$${%s}' for the literal text)",
+			       var, var, var);
+			bad = true;
+		}
+		free(var);
+		i = close + 1;
+		changed = true;
+	}
+	if (bad || !changed) {
+		free(out.p);
+		return NULL;
+	}
+	if (out.p == NULL)
+		out.p = xstrdup("");
+	return out.p;
+}
+
+/*
+ * Substitutes the environment into every value (never a key) before the document is
+ * interpreted, so every later check and error sees the value the daemon will use.
+ */
+static void expand_env(struct loader *ld, yaml_document_t *doc)
+{
+	size_t n = (size_t)(doc->nodes.top - doc->nodes.start);
+	bool *is_key = xcalloc(n + 1, sizeof(*is_key));
+
+	for (yaml_node_t *m = doc->nodes.start; m < doc->nodes.top; m++) {
+		if (m->type != YAML_MAPPING_NODE)
+			continue;
+		for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+		     p < m->data.mapping.pairs.top; p++)
+			if (p->key >= 1 && (size_t)p->key <= n)
+				is_key[p->key] = true;
+	}
+	for (size_t idx = 1; idx <= n; idx++) {
+		yaml_node_t *s = &doc->nodes.start[idx - 1];
+		if (s->type != YAML_SCALAR_NODE || is_key[idx] ||
+		    memchr(s->data.scalar.value, '$', s->data.scalar.length) == NULL)
+			continue;
+		char *v = expand_env_value(ld, s);
+		if (v == NULL)
+			continue;
+		/* libyaml frees node values with yaml_free, which is free. */
+		free(s->data.scalar.value);
+		s->data.scalar.value = (yaml_char_t *)v;
+		s->data.scalar.length = strlen(v);
+	}
+	free(is_key);
+}
+
 static void parse(struct loader *ld, const char *buf, size_t len)
 {
 	yaml_parser_t parser;
@@ -2177,6 +2348,7 @@ static void parse(struct loader *ld, const char *buf, size_t len)
 		return;
 	}
 	ld->doc = &doc;
+	expand_env(ld, &doc);
 	root = yaml_document_get_root_node(&doc);
 	if (root == NULL) {
 		err_lc(ld, 1, 1,
@@ -2207,6 +2379,8 @@ static void parse(struct loader *ld, const char *buf, size_t len)
 struct conf *conf_load(const char *path, FILE *errs, bool *noinput)
 {
 	struct loader ld = {.file = path};
+	/* Errors name what the user would look for. */
+	const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
 	struct conf *c;
 	size_t len = 0;
 	char *buf;
@@ -2215,7 +2389,7 @@ struct conf *conf_load(const char *path, FILE *errs, bool *noinput)
 		*noinput = false;
 	buf = read_file(path, &len);
 	if (buf == NULL) {
-		fprintf(errs, "%s: %s\n", path, strerror(errno));
+		fprintf(errs, "%s: %s\n", shown, strerror(errno));
 		if (noinput != NULL)
 			*noinput = true;
 		return NULL;
@@ -2238,13 +2412,13 @@ struct conf *conf_load(const char *path, FILE *errs, bool *noinput)
 	if (ld.n_errs > 1)
 		qsort(ld.errs, ld.n_errs, sizeof(*ld.errs), err_cmp);
 	for (size_t i = 0; i < ld.n_errs; i++) {
-		fprintf(errs, "%s:%zu:%zu: %s\n", path, ld.errs[i].line, ld.errs[i].col,
+		fprintf(errs, "%s:%zu:%zu: %s\n", shown, ld.errs[i].line, ld.errs[i].col,
 			ld.errs[i].msg);
 		free(ld.errs[i].msg);
 	}
 	free(ld.errs);
 	if (ld.too_many)
-		fprintf(errs, "%s: too many errors; stopped after %d\n", path, MAX_ERRORS);
+		fprintf(errs, "%s: too many errors; stopped after %d\n", shown, MAX_ERRORS);
 	if (ld.n_errs > 0) {
 		conf_free(c);
 		return NULL;
@@ -2408,7 +2582,22 @@ static void put_argv(FILE *out, const char *indent, char *const *argv, size_t ar
 	fputs("]\n", out);
 }
 
-static void put_headers(FILE *out, const char *indent, const struct conf_http *h)
+/*
+ * Header values may carry credentials (Authorization, API keys, cookies) and --check
+ * runs as ExecStartPre, into the journal: print only the values of headers known to
+ * hold none. The internal printouts that reload compares keep every value.
+ */
+static bool header_is_harmless(const char *name)
+{
+	static const char *const harmless[] = {"Accept",	  "Accept-Encoding", "Content-Encoding",
+					       "Content-Type", "User-Agent"};
+	for (size_t i = 0; i < ARRAY_LEN(harmless); i++)
+		if (strcasecmp(name, harmless[i]) == 0)
+			return true;
+	return false;
+}
+
+static void put_headers(FILE *out, const char *indent, const struct conf_http *h, bool redact)
 {
 	if (h->n_headers == 0)
 		return;
@@ -2417,7 +2606,10 @@ static void put_headers(FILE *out, const char *indent, const struct conf_http *h
 		fprintf(out, "%s  ", indent);
 		put_str(out, h->headers[i].name);
 		fputs(": ", out);
-		put_str(out, h->headers[i].value);
+		if (redact && !header_is_harmless(h->headers[i].name))
+			fputs("<redacted>", out);
+		else
+			put_str(out, h->headers[i].value);
 		fputc('\n', out);
 	}
 }
@@ -2507,7 +2699,7 @@ static void print_env_cwd(FILE *out, const struct conf_stage *st)
 		put_key_str(out, "      ", "cwd", st->cwd);
 }
 
-static void print_stage(FILE *out, const struct conf_stage *st)
+static void print_stage(FILE *out, const struct conf_stage *st, bool redact)
 {
 	char b[64];
 
@@ -2536,7 +2728,7 @@ static void print_stage(FILE *out, const struct conf_stage *st)
 		fputs("    http:\n", out);
 		fprintf(out, "      method: %s\n", conf_http_method_name(st->http.method));
 		put_key_str(out, "      ", "url", st->http.url);
-		put_headers(out, "      ", &st->http);
+		put_headers(out, "      ", &st->http, redact);
 		if (st->http.body != NULL)
 			put_key_str(out, "      ", "body", st->http.body);
 		fprintf(out, "      timeout: %s\n",
@@ -2565,7 +2757,7 @@ static void print_stage(FILE *out, const struct conf_stage *st)
 	fprintf(out, "    shield: %s\n", st->shield ? "true" : "false");
 }
 
-static void print_sink(FILE *out, const struct conf_sink *s)
+static void print_sink(FILE *out, const struct conf_sink *s, bool redact)
 {
 	char b[64];
 
@@ -2576,6 +2768,7 @@ static void print_sink(FILE *out, const struct conf_sink *s)
 		put_key_str(out, "    ", "path", s->path);
 		fprintf(out, "    fsync: %s\n",
 			enum_name(fsync_names, ARRAY_LEN(fsync_names), (int)s->fsync));
+		fprintf(out, "    mode: %s\n", s->truncate ? "truncate" : "append");
 		return;
 	case SINK_STDOUT:
 	case SINK_DISCARD:
@@ -2594,7 +2787,7 @@ static void print_sink(FILE *out, const struct conf_sink *s)
 	case SINK_HTTP:
 		fprintf(out, "    method: %s\n", conf_http_method_name(s->http.method));
 		put_key_str(out, "    ", "url", s->http.url);
-		put_headers(out, "    ", &s->http);
+		put_headers(out, "    ", &s->http, redact);
 		fprintf(out, "    timeout: %s\n",
 			units_format_duration(s->http.timeout, b, sizeof(b)));
 		fprintf(out, "    batch:\n      max_items: %llu\n",
@@ -2620,15 +2813,17 @@ static void print_sink(FILE *out, const struct conf_sink *s)
 		return buf_;                                                                       \
 	} while (0)
 
+static void print_conf(FILE *out, const struct conf *c, bool redact);
+
 static void print_whole(FILE *out, const struct conf *c)
 {
-	conf_print(c, out);
+	print_conf(out, c, false);
 }
 
 static void print_sinks(FILE *out, const struct conf *c)
 {
 	for (size_t i = 0; i < c->n_sinks; i++)
-		print_sink(out, &c->sinks[i]);
+		print_sink(out, &c->sinks[i], false);
 }
 
 char *conf_printed(const struct conf *c)
@@ -2647,6 +2842,11 @@ char *conf_printed_sinks(const struct conf *c)
 }
 
 void conf_print(const struct conf *c, FILE *out)
+{
+	print_conf(out, c, true);
+}
+
+static void print_conf(FILE *out, const struct conf *c, bool redact)
 {
 	char b[64];
 
@@ -2678,10 +2878,10 @@ void conf_print(const struct conf *c, FILE *out)
 		print_source(out, &c->sources[i]);
 	fputs(c->n_stages > 0 ? "stages:\n" : "stages: []\n", out);
 	for (size_t i = 0; i < c->n_stages; i++)
-		print_stage(out, &c->stages[i]);
+		print_stage(out, &c->stages[i], redact);
 	fputs("sinks:\n", out);
 	for (size_t i = 0; i < c->n_sinks; i++)
-		print_sink(out, &c->sinks[i]);
+		print_sink(out, &c->sinks[i], redact);
 
 	if (c->dead_letter.enabled) {
 		fputs("dead_letter:\n", out);

@@ -152,6 +152,8 @@ struct conf_sink {
 	enum sink_type type;   /* required */
 	char *path;	       /* file, unix: required */
 	enum fsync_mode fsync; /* file: default never */
+	bool truncate;	       /* file: mode truncate, emptied at start (not at a reload
+				  nor with --resume); default append */
 	char *address;	       /* tcp: required, "HOST:PORT" or "[V6]:PORT" */
 	char **argv;	       /* exec: required, NULL-terminated */
 	size_t argc;
@@ -216,9 +218,16 @@ struct conf {
 struct conf *conf_load(const char *path, FILE *errs, bool *noinput);
 void conf_free(struct conf *c);
 
-/* Prints the resolved pipeline, defaults filled in, as YAML that conf_load accepts. */
+/*
+ * Prints the resolved pipeline, defaults filled in, as YAML that conf_load accepts,
+ * except that the values of http headers that may hold credentials print as
+ * <redacted> (this is what --check shows).
+ */
 void conf_print(const struct conf *c, FILE *out);
-/* The same as a malloc'ed string; and one source's block, the sinks section. */
+/*
+ * The same, with every value (reload compares these), as a malloc'ed string; and one
+ * source's block, the sinks section.
+ */
 char *conf_printed(const struct conf *c);
 char *conf_printed_source(const struct conf_source *s);
 char *conf_printed_sinks(const struct conf *c);

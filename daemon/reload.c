@@ -190,6 +190,14 @@ int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)ts.tv_sec * 1000000ull +
 							 (unsigned long long)ts.tv_nsec / 1000);
+	if (strcmp(cur->file, "-") == 0) {
+		snprintf(msg, len,
+			 "the configuration was read from standard input (-c -), so there is no "
+			 "file to read again; the running pipeline is unchanged (restart to change it)");
+		log_error("reload: %s", msg);
+		sdnotify("READY=1");
+		return -1;
+	}
 	FILE *ef = open_memstream(&errs, &errs_len);
 	struct conf *next = conf_load(cur->file, ef, NULL);
 	fclose(ef);

@@ -4,6 +4,8 @@
  * It never forks into the background: a service manager or a shell owns it.
  */
 #include <event2/event.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <yaml.h>
 
 #include "bio.h"
 #include "child.h"
@@ -29,8 +32,8 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: sluiced [-c FILE] [options]\n"
-	    "  -c, --config FILE       pipeline file (default " DEFAULT_CONFIG ")\n"
-	    "  -t, --check             validate FILE, print the resolved pipeline, exit 0 or 78\n"
+	    "  -c, --config FILE       pipeline file (default " DEFAULT_CONFIG "; - for stdin)\n"
+	    "  -t, --check             validate FILE, print the resolved pipeline, exit 0, 66 or 78\n"
 	    "  -l, --log-level LEVEL   error, warn, info (default), debug\n"
 	    "      --log-format FMT    text (default) or json\n"
 	    "      --progress          a progress line on stderr (default: when stderr is a\n"
@@ -51,6 +54,40 @@ static void libevent_log_cb(int severity, const char *msg)
 		log_warnx("libevent: %s", msg);
 	else
 		log_debug("libevent: %s", msg);
+}
+
+/* What a bug report needs: our version and the libraries this process really runs with. */
+static void print_version(void)
+{
+	printf("sluiced " SLUICE_VERSION "\n");
+	printf("libevent %s (built with %s)\n", event_get_version(), LIBEVENT_VERSION);
+	printf("libyaml %s\n", yaml_get_version_string());
+#if defined(__SANITIZE_ADDRESS__)
+	printf("build: AddressSanitizer, UndefinedBehaviorSanitizer\n");
+#endif
+}
+
+/*
+ * mode: truncate empties a file sink once, when the daemon starts: not at a reload
+ * (the file holds this run's output) and not with --resume (it holds the records the
+ * joblog counts as done). The sink itself then opens with O_APPEND as always.
+ */
+static int truncate_file_sinks(const struct conf *c)
+{
+	for (size_t i = 0; i < c->n_sinks; i++) {
+		const struct conf_sink *s = &c->sinks[i];
+		if (s->type != SINK_FILE || !s->truncate)
+			continue;
+		int fd = open(s->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 && errno != ENOENT) {
+			log_error("sink '%s': cannot truncate '%s' (mode: truncate): %s", s->name,
+				  s->path, strerror(errno));
+			return -1;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -109,7 +146,7 @@ int main(int argc, char **argv)
 			progress = 1;
 			break;
 		case 'V':
-			printf("sluiced " SLUICE_VERSION "\n");
+			print_version();
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -131,13 +168,17 @@ int main(int argc, char **argv)
 	bool noinput = false;
 	struct conf *conf = conf_load(config, stderr, &noinput);
 	if (conf == NULL)
-		return noinput && !check ? 66 : 78;
+		return noinput ? 66 : 78;
 	if (check) {
 		conf_print(conf, stdout);
 		conf_free(conf);
 		return 0;
 	}
 	conf->resume = resume;
+	if (!resume && truncate_file_sinks(conf) < 0) {
+		conf_free(conf);
+		return 73;
+	}
 	/* The command line wins over the file. */
 	log_init(level_set ? level : conf->log.level, format_set ? format : conf->log.format);
 	conf->log.format = format_set ? format : conf->log.format;

@@ -18,6 +18,10 @@ assert_exit 0 "$rc" "sluiced -V"
 [ -s "$T/o" ] || [ -s "$T/e" ] || fail "sluiced -V printed nothing"
 grep -aqE '[0-9]+\.[0-9]+' "$T/o" "$T/e" || fail "sluiced -V: no version number in: $(cat "$T/o" "$T/e")"
 
+# -V names the libraries this process runs with, for bug reports.
+assert_contains "$T/o" "libevent " "sluiced -V"
+assert_contains "$T/o" "libyaml " "sluiced -V"
+
 run_sl --version; rc=$?
 assert_exit 0 "$rc" "sluiced --version"
 
@@ -40,9 +44,10 @@ run_sl -c "$T/does-not-exist.yaml"; rc=$?
 assert_exit 66 "$rc" "sluiced -c MISSING"
 assert_contains "$T/e" "$T/does-not-exist.yaml" "stderr of sluiced -c MISSING"
 
-# --check exits 0 or 78 (SPEC §2), whatever is wrong with the file.
+# --check says the same: a file that cannot be opened is "no input" (66), not a bad
+# config (78), so a unit's ExecStartPre tells a missing file from a wrong one.
 run_sl --check -c "$T/does-not-exist.yaml"; rc=$?
-assert_exit 78 "$rc" "sluiced --check -c MISSING"
+assert_exit 66 "$rc" "sluiced --check -c MISSING"
 assert_contains "$T/e" "$T/does-not-exist.yaml" "stderr of sluiced --check -c MISSING"
 
 # The good one runs, with each log option accepted.

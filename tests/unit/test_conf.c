@@ -77,15 +77,10 @@ static struct conf *load_ok(const char *text)
 	return load_ok_as("job.yaml", text);
 }
 
+/* Every value, as reload compares them (--check's print redacts credentials). */
 static char *print_conf(const struct conf *c)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	conf_print(c, f);
-	fclose(f);
-	return buf;
+	return conf_printed(c);
 }
 
 /* Loads text, prints it, loads the print, prints again: both prints must agree. */
@@ -1607,6 +1602,32 @@ START_TEST(net_sink_errors)
 }
 END_TEST
 
+/* --check's print: credentials in header values are redacted, harmless ones kept. */
+START_TEST(check_print_redacts_headers)
+{
+	struct conf *c = load_ok(SRC "sinks:\n"
+				     "  - name: h\n"
+				     "    type: http\n"
+				     "    url: \"http://h:1/p\"\n"
+				     "    headers: {Authorization: \"Bearer t0k\", content-type: text/plain,"
+				     " X-Key: k3y}\n");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	conf_print(c, f);
+	fclose(f);
+	ck_assert_ptr_null(strstr(buf, "t0k"));
+	ck_assert_ptr_null(strstr(buf, "k3y"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"Authorization\": <redacted>\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"content-type\": \"text/plain\"\n"));
+	free(buf);
+	buf = conf_printed(c);
+	ck_assert_ptr_nonnull(strstr(buf, "\"Bearer t0k\""));
+	free(buf);
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(net_sink_round_trip)
 {
 	char *p =
@@ -1788,6 +1809,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, net_sink_keys);
 	tcase_add_test(tc, net_sink_errors);
 	tcase_add_test(tc, net_sink_round_trip);
+	tcase_add_test(tc, check_print_redacts_headers);
 	tcase_add_test(tc, address_parsers);
 	suite_add_tcase(s, tc);
 
