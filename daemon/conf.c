@@ -388,6 +388,22 @@ static const char *want_scalar(struct loader *ld, const char *key, const yaml_no
 	return scalar(v);
 }
 
+static void note_pos(struct loader *ld, const void *field, const yaml_node_t *v)
+{
+	struct conf *c = ld->c;
+	c->keypos = xrealloc(c->keypos, (c->n_keypos + 1) * sizeof(*c->keypos));
+	c->keypos[c->n_keypos++] = (struct conf_keypos){field, node_pos(v)};
+}
+
+struct conf_pos conf_pos_of(const struct conf *c, const void *field, struct conf_pos fallback)
+{
+	/* The last one: a key given twice is an error, but a getter may run twice. */
+	for (size_t i = c->n_keypos; i-- > 0;)
+		if (c->keypos[i].field == field)
+			return c->keypos[i].pos;
+	return fallback;
+}
+
 static bool get_str(struct loader *ld, const char *key, const yaml_node_t *v, bool nonempty,
 		    char **out)
 {
@@ -405,6 +421,7 @@ static bool get_str(struct loader *ld, const char *key, const yaml_node_t *v, bo
 	}
 	free(*out);
 	*out = xstrdup(s);
+	note_pos(ld, out, v);
 	return true;
 }
 
@@ -575,6 +592,8 @@ static void get_argv(struct loader *ld, const yaml_node_t *v, char ***argv, size
 	free_argv(*argv, *argc);
 	*argv = xcalloc(n + 1, sizeof(**argv));
 	*argc = n;
+	/* The program: what a check of the environment points at. */
+	note_pos(ld, argv, node_at(ld, v->data.sequence.items.start[0]));
 	for (size_t i = 0; i < n; i++) {
 		const yaml_node_t *a = node_at(ld, v->data.sequence.items.start[i]);
 		if (a->type != YAML_SCALAR_NODE || is_empty(a)) {
@@ -2490,6 +2509,7 @@ void conf_free(struct conf *c)
 	free(c->control.socket);
 	free(c->name);
 	free(c->file);
+	free(c->keypos);
 	free(c);
 }
 

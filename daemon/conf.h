@@ -60,6 +60,12 @@ struct conf_pos {
 	int col;
 };
 
+/* Where the value of a string or argv field was written, by the field's address. */
+struct conf_keypos {
+	const void *field;
+	struct conf_pos pos;
+};
+
 struct conf_queue {
 	uint64_t capacity;	  /* items; default 1024 */
 	uint64_t max_bytes;	  /* default 64MiB */
@@ -202,6 +208,8 @@ struct conf {
 	size_t n_sinks;
 	struct conf_dead_letter dead_letter;
 	bool resume; /* set from the command line (--resume), not the file */
+	struct conf_keypos *keypos; /* every string and argv value; see conf_pos_of() */
+	size_t n_keypos;
 	struct {
 		enum log_level level;	    /* default info */
 		enum log_format format;	    /* default text */
@@ -217,6 +225,11 @@ struct conf {
  */
 struct conf *conf_load(const char *path, FILE *errs, bool *noinput);
 void conf_free(struct conf *c);
+/*
+ * Where the value of field (the address of a string or argv member of c, such as
+ * &c->sinks[i].path) was written in the file; fallback when it was not (a default).
+ */
+struct conf_pos conf_pos_of(const struct conf *c, const void *field, struct conf_pos fallback);
 
 /*
  * Prints the resolved pipeline, defaults filled in, as YAML that conf_load accepts,

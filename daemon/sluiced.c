@@ -18,6 +18,7 @@
 #include "bio.h"
 #include "child.h"
 #include "conf.h"
+#include "envcheck.h"
 #include "item.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -33,7 +34,9 @@ static void usage(FILE *out)
 	    out,
 	    "usage: sluiced [-c FILE] [options]\n"
 	    "  -c, --config FILE       pipeline file (default " DEFAULT_CONFIG "; - for stdin)\n"
-	    "  -t, --check             validate FILE, print the resolved pipeline, exit 0, 66 or 78\n"
+	    "  -t, --check             validate FILE and the environment it needs, print the\n"
+	    "                          resolved pipeline, exit 0, 66 or 78\n"
+	    "      --no-environment    with --check: only the file (no commands, paths, ports)\n"
 	    "  -l, --log-level LEVEL   error, warn, info (default), debug\n"
 	    "      --log-format FMT    text (default) or json\n"
 	    "      --progress          a progress line on stderr (default: when stderr is a\n"
@@ -100,12 +103,14 @@ int main(int argc, char **argv)
 	    {"progress", no_argument, NULL, 'P'},
 	    {"no-progress", no_argument, NULL, 'N'},
 	    {"resume", no_argument, NULL, 'R'},
+	    {"no-environment", no_argument, NULL, 'E'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = DEFAULT_CONFIG;
 	bool check = false, level_set = false, format_set = false, resume = false;
+	bool check_env = true;
 	int progress = -1; /* -1: on when stderr is a terminal and the pipeline is a job */
 	enum log_level level = LOG_INFO;
 	enum log_format format = LOG_TEXT;
@@ -142,6 +147,9 @@ int main(int argc, char **argv)
 		case 'R':
 			resume = true;
 			break;
+		case 'E':
+			check_env = false;
+			break;
 		case 'P':
 			progress = 1;
 			break;
@@ -170,6 +178,15 @@ int main(int argc, char **argv)
 	if (conf == NULL)
 		return noinput ? 66 : 78;
 	if (check) {
+		size_t problems = check_env ? envcheck_run(conf, stderr) : 0;
+		if (problems > 0) {
+			fprintf(stderr,
+				"%zu problem(s) with the environment this pipeline needs "
+				"(--no-environment checks the file alone)\n",
+				problems);
+			conf_free(conf);
+			return 78;
+		}
 		conf_print(conf, stdout);
 		conf_free(conf);
 		return 0;

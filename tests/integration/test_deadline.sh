@@ -11,7 +11,7 @@ sources:
 stages:
   - name: slow
     workers: 2
-    exec: { argv: [sh, -c, 'echo \$\$ >>$T/started; sleep 1000 & sleep 1000'], stdout: item }
+    exec: { argv: [sh, -c, 'echo \$\$\$\$ >>$T/started; sleep 1000 & sleep 1000'], stdout: item }
 sinks:
   - { name: out, type: file, path: $T/out.txt }
 YAML

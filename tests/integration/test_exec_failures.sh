@@ -16,8 +16,8 @@ stages:
         - -c
         - |
           case \$1 in
-          fail*) echo "boom \$1 with status \${1#fail}" >&2; exit \${1#fail} ;;
-          sig) echo "about to die" >&2; kill -KILL \$\$ ;;
+          fail*) echo "boom \$1 with status \$\${1#fail}" >&2; exit \$\${1#fail} ;;
+          sig) echo "about to die" >&2; kill -KILL \$\$\$\$ ;;
           esac
           echo "done \$1"
         - sh

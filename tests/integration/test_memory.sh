@@ -23,7 +23,7 @@ stages:
     builtin: { op: passthrough }
   - name: slow
     workers: 2
-    exec: { argv: [sh, -c, 'sleep 0.01; echo "\${#1}"', sh, "{}"] }
+    exec: { argv: [sh, -c, 'sleep 0.01; echo "\$\${#1}"', sh, "{}"] }
 sinks:
   - { name: out, type: file, path: $out }
 YAML

@@ -19,7 +19,7 @@ stages:
         - -c
         - |
           case \$1 in
-          long1) echo \$\$ >$T/long1.pid; sleep 1000 & sleep 1000 ;;
+          long1) echo \$\$\$\$ >$T/long1.pid; sleep 1000 & sleep 1000 ;;
           esac
           echo "\$1"
         - sh
@@ -33,7 +33,7 @@ stages:
         - -c
         - |
           case \$1 in
-          long2) echo \$\$ >$T/long2.pid; sleep 1000 & sleep 1000 ;;
+          long2) echo \$\$\$\$ >$T/long2.pid; sleep 1000 & sleep 1000 ;;
           bad)
             # Fail only once both long-running siblings are running.
             i=0

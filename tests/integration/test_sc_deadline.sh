@@ -18,7 +18,7 @@ stages:
   - name: slow
     workers: 2
     retry: { attempts: 2, backoff: 10ms, max_backoff: 10ms }
-    exec: { argv: [sh, -c, 'echo \$\$ >>$T/started; case \$1 in 1|2) echo "\$1" ;; *) sleep 1000 & wait ;; esac', sh, "{}"] }
+    exec: { argv: [sh, -c, 'echo \$\$\$\$ >>$T/started; case \$1 in 1|2) echo "\$1" ;; *) sleep 1000 & wait ;; esac', sh, "{}"] }
 sinks:
   - { name: out, type: file, path: $T/out.txt }
 YAML

@@ -63,7 +63,7 @@ stages:
         - -c
         - |
           sleep 0.0\$((\$(od -An -N1 -tu1 /dev/urandom) % 5))
-          n=\${1#r}
+          n=\$\${1#r}
           if [ \$((1\$n % 2)) = 0 ] && [ ! -e $T/st/\$1 ]; then : >$T/st/\$1; exit 1; fi
           printf '%s a\n%s b\n%s c\n' "\$1" "\$1" "\$1"
         - sh

@@ -27,7 +27,7 @@ stages:
         - |
           case \$1 in
           e3*) echo "no good: \$1" >&2; exit 3 ;;
-          k9*) kill -KILL \$\$ ;;
+          k9*) kill -KILL \$\$\$\$ ;;
           hang) sleep 1000 & wait ;;                 # timeout: ends at SIGTERM
           stubborn) trap '' TERM; sleep 1000 & wait ;; # timeout: needs SIGKILL
           big[123]) yes | head -c 5000; exit 0 ;;   # writes too much, then exits

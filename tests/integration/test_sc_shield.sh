@@ -32,7 +32,7 @@ stages:
         - -c
         - |
           case \$1 in
-          hang) echo \$\$ >$2/hang.pid; sleep 1000 & wait ;;
+          hang) echo \$\$\$\$ >$2/hang.pid; sleep 1000 & wait ;;
           boom)
             i=0
             while [ ! -e $2/started.a ] || [ ! -e $2/started.b ] || [ ! -s $2/hang.pid ]; do
@@ -134,7 +134,7 @@ sources:
 stages:
   - name: work
     shield: true
-    exec: { argv: [sh, -c, 'echo \$\$ >$T/stuck.pid; sleep 1000 & wait'] }
+    exec: { argv: [sh, -c, 'echo \$\$\$\$ >$T/stuck.pid; sleep 1000 & wait'] }
 sinks:
   - { name: out, type: file, path: $T/out4.txt }
 YAML

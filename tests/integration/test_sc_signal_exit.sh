@@ -13,7 +13,7 @@ sources:
 stages:
   - name: s
     workers: 4
-    exec: { argv: [sh, -c, 'echo \$\$ >>$T/started; sleep 1000 & wait'] }
+    exec: { argv: [sh, -c, 'echo \$\$\$\$ >>$T/started; sleep 1000 & wait'] }
 sinks:
   - { name: out, type: discard }
 YAML

@@ -27,7 +27,7 @@ done
 cmp -s "$R/usr/local/sbin/sluiced" "$SLUICED" || fail "the installed sluiced is not the build under test"
 "$R/usr/local/sbin/sluiced" --version | grep -q '^sluiced ' || fail "the installed sluiced does not run"
 "$R/usr/local/bin/sluicectl" --version | grep -q '^sluicectl ' || fail "the installed sluicectl does not run"
-"$R/usr/local/sbin/sluiced" --check -c "$R/etc/sluice/example.yaml" >/dev/null ||
+"$R/usr/local/sbin/sluiced" --check --no-environment -c "$R/etc/sluice/example.yaml" >/dev/null ||
 	fail "the installed example does not pass --check"
 grep -qxF 'ExecStart=/usr/local/sbin/sluiced -c /etc/sluice/sluice.yaml' "$R/usr/local/lib/systemd/system/sluice.service" ||
 	fail "the installed sluice.service does not name /usr/local/sbin/sluiced"

@@ -36,7 +36,7 @@ stages:
   - name: slow
     workers: 1
     queue: { capacity: 30 }
-    exec: { argv: [sh, -c, 'sleep 0.2; echo "\${NOTIFY_SOCKET:-}|\${WATCHDOG_USEC:-}|\$1"', sh, "{}"] }
+    exec: { argv: [sh, -c, 'sleep 0.2; echo "\$\${NOTIFY_SOCKET:-}|\$\${WATCHDOG_USEC:-}|\$1"', sh, "{}"] }
 sinks:
   - { name: out, type: file, path: $T/out.txt }
 YAML

@@ -74,6 +74,6 @@ if command -v systemd-sysusers >/dev/null; then
 fi
 
 # ExecStartPre's --check accepts the example that `make install` ships.
-"$SLUICED" --check -c "$SRC_DIR/conf/example.yaml" >/dev/null 2>"$T/check.err" ||
+"$SLUICED" --check --no-environment -c "$SRC_DIR/conf/example.yaml" >/dev/null 2>"$T/check.err" ||
 	fail "sluiced --check rejects conf/example.yaml: $(cat "$T/check.err")"
 exit 0
