@@ -1,12 +1,16 @@
 # sluice: build, run the demo, test, benchmark, install.
 #   make            build daemon/sluiced and sluicectl
-#   make install    sluiced, sluicectl, systemd units, man pages, an example config
+#   make install    sluiced, sluicectl, systemd units, man pages, bash completion,
+#                   the default and an example config (never over edited ones)
+#   make uninstall  removes what install put there, except the configs
+#   make dist       sluice-VERSION.tar.gz of the committed tree (git archive)
 #   make run        install missing dependencies, build, run conf/demo.yaml
 #   make check      install missing dependencies, unit + integration tests,
 #                   then the same suite under ASan+UBSan (SANITIZE=1)
 #   make bench      scripts/bench: sluice side by side with its peers
 #   make SANITIZE=1 build with AddressSanitizer and UndefinedBehaviorSanitizer
 
+VERSION  := $(shell sed -n 's/^\#define SLUICE_VERSION "\(.*\)"/\1/p' daemon/sluiced.c)
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
@@ -33,14 +37,14 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
 
-.PHONY: all run check test-build deps bench install clean lint
+.PHONY: all run check test-build deps bench install uninstall dist clean lint
 all: $(BUILD)/sluiced $(if $(wildcard daemon/sluicectl.c),$(BUILD)/sluicectl)
 ifneq ($(SANITIZE),1)
 	@ln -sf ../$(BUILD)/sluiced daemon/sluiced
 endif
 
 $(BUILD)/%.o: daemon/%.c $(wildcard daemon/*.h) | $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/sluiced: $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -84,11 +88,12 @@ SBINDIR     ?= $(PREFIX)/sbin
 MANDIR      ?= $(PREFIX)/share/man
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+COMPDIR     ?= $(PREFIX)/share/bash-completion/completions
 CONFDIR     ?= /etc/sluice
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CONFDIR) \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(COMPDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/sluiced $(DESTDIR)$(SBINDIR)/sluiced
 	install -m 0755 $(BUILD)/sluicectl $(DESTDIR)$(BINDIR)/sluicectl
@@ -100,9 +105,28 @@ install: all
 	install -m 0644 systemd/sluice.sysusers $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
 	[ -e $(DESTDIR)$(CONFDIR)/example.yaml ] || \
 		install -m 0644 conf/example.yaml $(DESTDIR)$(CONFDIR)/example.yaml
+	[ -e $(DESTDIR)$(CONFDIR)/sluice.yaml ] || \
+		install -m 0644 conf/sluice.yaml $(DESTDIR)$(CONFDIR)/sluice.yaml
+	install -m 0644 scripts/completion/sluiced $(DESTDIR)$(COMPDIR)/sluiced
+	install -m 0644 scripts/completion/sluicectl $(DESTDIR)$(COMPDIR)/sluicectl
 	install -m 0644 man/sluicectl.1 $(DESTDIR)$(MANDIR)/man1/sluicectl.1
 	install -m 0644 man/sluice.yaml.5 $(DESTDIR)$(MANDIR)/man5/sluice.yaml.5
 	install -m 0644 man/sluiced.8 $(DESTDIR)$(MANDIR)/man8/sluiced.8
+
+# The configs in $(CONFDIR) are the user's: they stay.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/sluiced $(DESTDIR)$(BINDIR)/sluicectl \
+		$(DESTDIR)$(UNITDIR)/sluice.service $(DESTDIR)$(UNITDIR)/sluice@.service \
+		$(DESTDIR)$(SYSUSERSDIR)/sluice.conf \
+		$(DESTDIR)$(COMPDIR)/sluiced $(DESTDIR)$(COMPDIR)/sluicectl \
+		$(DESTDIR)$(MANDIR)/man1/sluicectl.1 $(DESTDIR)$(MANDIR)/man5/sluice.yaml.5 \
+		$(DESTDIR)$(MANDIR)/man8/sluiced.8
+
+# The committed tree (HEAD), so a tarball never carries build output or local edits.
+dist:
+	git archive --format=tar.gz --prefix=sluice-$(VERSION)/ \
+		-o sluice-$(VERSION).tar.gz HEAD
+	@echo "sluice-$(VERSION).tar.gz"
 
 lint:
 	clang-format --dry-run --Werror daemon/*.c daemon/*.h tests/unit/*.c

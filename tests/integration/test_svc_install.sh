@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make install DESTDIR=...`: sluiced, sluicectl, both units (naming the
-# installed sluiced), the sysusers.d entry, an example config (never installed
-# over an edited one) and the three man pages, which render without a warning.
+# installed sluiced), the sysusers.d entry, the default and an example config
+# (never installed over edited ones), bash completion and the three man pages,
+# which render without a warning; `make uninstall` removes all but the configs.
 . "$(dirname "$0")/../lib.sh"
 
 # Install the binaries under test as they are: `-o all` keeps make from
@@ -18,6 +19,8 @@ for f in usr/local/sbin/sluiced:755 usr/local/bin/sluicectl:755 \
 	usr/local/lib/systemd/system/sluice.service:644 \
 	usr/local/lib/systemd/system/sluice@.service:644 \
 	usr/local/lib/sysusers.d/sluice.conf:644 etc/sluice/example.yaml:644 \
+	etc/sluice/sluice.yaml:644 usr/local/share/bash-completion/completions/sluiced:644 \
+	usr/local/share/bash-completion/completions/sluicectl:644 \
 	usr/local/share/man/man1/sluicectl.1:644 usr/local/share/man/man5/sluice.yaml.5:644 \
 	usr/local/share/man/man8/sluiced.8:644; do
 	path=$R/${f%:*}
@@ -27,8 +30,29 @@ done
 cmp -s "$R/usr/local/sbin/sluiced" "$SLUICED" || fail "the installed sluiced is not the build under test"
 "$R/usr/local/sbin/sluiced" --version | grep -q '^sluiced ' || fail "the installed sluiced does not run"
 "$R/usr/local/bin/sluicectl" --version | grep -q '^sluicectl ' || fail "the installed sluicectl does not run"
-"$R/usr/local/sbin/sluiced" --check --no-environment -c "$R/etc/sluice/example.yaml" >/dev/null ||
-	fail "the installed example does not pass --check"
+for c in example sluice; do
+	"$R/usr/local/sbin/sluiced" --check --no-environment -c "$R/etc/sluice/$c.yaml" >/dev/null ||
+		fail "the installed $c.yaml does not pass --check"
+done
+# The default config starts and does its harmless thing (a heartbeat on stdout).
+sed "s|/run/sluice/sluice.sock|$T/ctl.sock|; s|interval: 60s|interval: 50ms|" \
+	"$R/etc/sluice/sluice.yaml" >"$T/default.yaml"
+DAEMON_STDOUT=$T/heartbeat start_daemon "$T/default.yaml"
+wait_for 'grep -q "heartbeat 2" "$T/heartbeat"' 60 || fail "the default config prints no heartbeat"
+kill -TERM "$DAEMON_PID"
+wait_exit "$DAEMON_PID"
+assert_exit 0 "$?" "the default config at SIGTERM"
+
+# Bash completion: it parses, and completes options and sluicectl's commands.
+for cmd in sluiced sluicectl; do
+	bash -n "$R/usr/local/share/bash-completion/completions/$cmd" || fail "completion for $cmd does not parse"
+done
+got=$(bash -c '. "$1"; COMP_WORDS=(sluiced --log-l); COMP_CWORD=1; _sluiced; echo "${COMPREPLY[*]}"' _ \
+	"$R/usr/local/share/bash-completion/completions/sluiced")
+assert_eq "--log-level" "$got" "completion of 'sluiced --log-l'"
+got=$(bash -c '. "$1"; COMP_WORDS=(sluicectl -s /x re); COMP_CWORD=3; _sluicectl; echo "${COMPREPLY[*]}"' _ \
+	"$R/usr/local/share/bash-completion/completions/sluicectl")
+assert_eq "resume reload" "$got" "completion of 'sluicectl -s /x re'"
 grep -qxF 'ExecStart=/usr/local/sbin/sluiced -c /etc/sluice/sluice.yaml' "$R/usr/local/lib/systemd/system/sluice.service" ||
 	fail "the installed sluice.service does not name /usr/local/sbin/sluiced"
 
@@ -52,4 +76,10 @@ install_to "$T/root2" /usr
 grep -qxF 'ExecStart=/usr/sbin/sluiced -c /etc/sluice/%i.yaml' "$T/root2/usr/lib/systemd/system/sluice@.service" ||
 	fail "PREFIX=/usr: sluice@.service does not name /usr/sbin/sluiced"
 [ -x "$T/root2/usr/sbin/sluiced" ] || fail "PREFIX=/usr: no /usr/sbin/sluiced"
+
+# make uninstall takes back everything but the configs, which are the user's.
+make -C "$SRC_DIR" --no-print-directory uninstall DESTDIR="$R" PREFIX=/usr/local >"$T/make.out" 2>&1 ||
+	fail "make uninstall failed: $(tail -5 "$T/make.out")"
+left=$(cd "$R" && find . -type f | sort | tr '\n' ' ')
+assert_eq "./etc/sluice/example.yaml ./etc/sluice/sluice.yaml " "$left" "files left after make uninstall"
 exit 0
