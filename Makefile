@@ -28,7 +28,9 @@ else
 BUILD    ?= build/release
 endif
 
-DAEMON_SRCS := $(filter-out daemon/sluicectl.c,$(wildcard daemon/*.c))
+# daemon/ctl-*.c belong to sluicectl alone.
+CTL_SRCS    := $(wildcard daemon/ctl-*.c)
+DAEMON_SRCS := $(filter-out daemon/sluicectl.c $(CTL_SRCS),$(wildcard daemon/*.c))
 LIB_SRCS    := $(filter-out daemon/sluiced.c,$(DAEMON_SRCS))
 DAEMON_OBJS := $(DAEMON_SRCS:daemon/%.c=$(BUILD)/%.o)
 LIB_OBJS    := $(LIB_SRCS:daemon/%.c=$(BUILD)/%.o)
@@ -49,8 +51,8 @@ $(BUILD)/%.o: daemon/%.c $(wildcard daemon/*.h) | $(BUILD)
 $(BUILD)/sluiced: $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(BUILD)/util.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/util.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)
 	$(CC) $(CFLAGS) -Idaemon $(shell pkg-config --cflags check) $(LDFLAGS) -o $@ $< $(LIB_OBJS) \

@@ -164,7 +164,7 @@ static void check_creatable(struct checker *ck, const char *owner, const char *p
 			return;
 	}
 	const char *slash = strrchr(path, '/');
-	char *dir = slash == NULL ? xstrdup(".")
+	char *dir = slash == NULL   ? xstrdup(".")
 		    : slash == path ? xstrdup("/")
 				    : xstrndup(path, (size_t)(slash - path));
 	if (stat(dir, &st) < 0)
@@ -180,8 +180,8 @@ static void check_creatable(struct checker *ck, const char *owner, const char *p
 }
 
 /* Binds the address as the daemon will (SO_REUSEADDR), then lets it go. */
-static void check_listen(struct checker *ck, const char *owner, const char *addr,
-			 const void *field, struct conf_pos fallback)
+static void check_listen(struct checker *ck, const char *owner, const char *addr, const void *field,
+			 struct conf_pos fallback)
 {
 	struct conf_pos pos = conf_pos_of(ck->c, field, fallback);
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,

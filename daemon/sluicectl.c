@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctl-top.h"
 #include "util.h"
 
 #define SLUICE_VERSION	"0.1.0"
@@ -41,6 +42,8 @@ static void usage(FILE *out)
 	    "  scale STAGE N       set a stage's worker count (1..100000)\n"
 	    "  drain               graceful stop: sources stop, queued items finish\n"
 	    "  reload              reload the pipeline file (as SIGHUP)\n"
+	    "  top [-n N] [-d SECS] a live view, refreshed every SECS (default 1); q quits;\n"
+	    "                      plain lines when not on a terminal; -n: N refreshes\n"
 	    "options:\n"
 	    "  -s, --socket PATH   the control socket (default " DEFAULT_SOCKET ")\n"
 	    "  -c, --config FILE   use the control.socket of this pipeline file\n"
@@ -139,20 +142,20 @@ static int socket_from_config(const char *file, char **out)
 
 /* ---- talking to the daemon ---- */
 
-static int connect_to(const char *path)
+static int connect_to(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "sluicectl: cannot connect to %s: the path is too long\n", path);
+		snprintf(err, errlen, "cannot connect to %s: the path is too long", path);
 		return -1;
 	}
 	memcpy(sa.sun_path, path, strlen(path));
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
-		fprintf(stderr, "sluicectl: cannot connect to %s: %s%s\n", path, strerror(e),
+		snprintf(err, errlen, "cannot connect to %s: %s%s", path, strerror(e),
 			e == ENOENT || e == ECONNREFUSED
 			    ? " (is sluiced running, with control.socket set?)"
 			: e == EACCES
@@ -209,9 +212,15 @@ static char *read_reply(int fd, size_t *len)
 	return buf;
 }
 
-static int request(const char *path, const char *req)
+/*
+ * Sends req and reads the reply to its end: EX_OK with the body before the verdict
+ * line in *body (malloc'ed), EX_ERR with the daemon's error in err and its body in
+ * *body, EX_UNAVAIL with the reason in err.
+ */
+static int exchange(const char *path, const char *req, char **body, char *err, size_t errlen)
 {
-	int fd = connect_to(path);
+	*body = NULL;
+	int fd = connect_to(path, err, errlen);
 	if (fd < 0)
 		return EX_UNAVAIL;
 	size_t len = 0;
@@ -223,8 +232,8 @@ static int request(const char *path, const char *req)
 	if ((reply = read_reply(fd, &len)) == NULL || (sent < 0 && len == 0)) {
 		int e = sent < 0 ? send_errno : errno;
 		free(reply);
-		fprintf(stderr, "sluicectl: %s: %s\n", path,
-			e == EAGAIN ? "no reply within 60s" : strerror(e));
+		snprintf(err, errlen, "%s: %s", path,
+			 e == EAGAIN ? "no reply within 60s" : strerror(e));
 		close(fd);
 		return EX_UNAVAIL;
 	}
@@ -235,28 +244,53 @@ static int request(const char *path, const char *req)
 		reply[--len] = '\0';
 	char *last = strrchr(reply, '\n');
 	char *verdict = last != NULL ? last + 1 : reply;
-	size_t body_len = last != NULL ? (size_t)(last - reply) + 1 : 0;
 	int rc;
 	if (strcmp(verdict, "ok") == 0) {
-		fwrite(reply, 1, body_len, stdout);
 		rc = EX_OK;
 	} else if (strncmp(verdict, "error: ", 7) == 0) {
-		fwrite(reply, 1, body_len, stderr);
-		fprintf(stderr, "sluicectl: %s\n", verdict + 7);
+		snprintf(err, errlen, "%s", verdict + 7);
 		rc = EX_ERR;
 	} else {
-		fprintf(stderr,
-			"sluicectl: %s: the daemon closed the connection without a "
-			"complete reply\n",
-			path);
-		rc = EX_ERR;
+		snprintf(err, errlen,
+			 "%s: the daemon closed the connection without a complete reply", path);
+		free(reply);
+		return EX_ERR;
 	}
-	free(reply);
+	if (last != NULL)
+		last[1] = '\0';
+	else
+		reply[0] = '\0';
+	*body = reply;
+	return rc;
+}
+
+static int request(const char *path, const char *req)
+{
+	char err[512] = "", *body = NULL;
+	int rc = exchange(path, req, &body, err, sizeof(err));
+
+	if (body != NULL)
+		fputs(body, rc == EX_OK ? stdout : stderr);
+	free(body);
+	if (rc != EX_OK) {
+		fprintf(stderr, "sluicectl: %s\n", err);
+		return rc;
+	}
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "sluicectl: writing the reply: %s\n", strerror(errno));
-		rc = EX_ERR;
+		return EX_ERR;
 	}
-	return rc;
+	return EX_OK;
+}
+
+static char *fetch_status(void *arg, char *err, size_t errlen)
+{
+	char *body = NULL;
+	if (exchange(arg, "status json\n", &body, err, errlen) != EX_OK) {
+		free(body);
+		return NULL;
+	}
+	return body;
 }
 
 /* A word that can travel in the one-line protocol. */
@@ -268,6 +302,28 @@ static bool word_ok(const char *s)
 		if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f)
 			return false;
 	return true;
+}
+
+/* top [-n N] [-d SECS] */
+static int parse_top_args(int nargs, char **args, long *iterations, double *interval)
+{
+	for (int i = 0; i < nargs; i++) {
+		char *end;
+		if (i + 1 >= nargs)
+			return -1;
+		if (strcmp(args[i], "-n") == 0) {
+			*iterations = strtol(args[++i], &end, 10);
+			if (*end != '\0' || *iterations < 1)
+				return -1;
+		} else if (strcmp(args[i], "-d") == 0) {
+			*interval = strtod(args[++i], &end);
+			if (*end != '\0' || !(*interval >= 0.1 && *interval <= 3600))
+				return -1;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -311,6 +367,8 @@ int main(int argc, char **argv)
 	int nargs = argc - optind - 1;
 	char **args = argv + optind + 1;
 	char *req = NULL;
+	long top_iterations = 0;
+	double top_interval = 1;
 
 	if (strcmp(cmd, "status") == 0 && nargs == 0) {
 		req = xstrdup("status\n");
@@ -326,6 +384,9 @@ int main(int argc, char **argv)
 		req = xasprintf("scale %s %s\n", args[0], args[1]);
 	} else if ((strcmp(cmd, "drain") == 0 || strcmp(cmd, "reload") == 0) && nargs == 0) {
 		req = xasprintf("%s\n", cmd);
+	} else if (strcmp(cmd, "top") == 0 &&
+		   parse_top_args(nargs, args, &top_iterations, &top_interval) == 0) {
+		req = xstrdup("top");
 	} else {
 		fprintf(stderr, "sluicectl: bad command: %s%s\n", cmd, nargs > 0 ? " ..." : "");
 		usage(stderr);
@@ -343,7 +404,9 @@ int main(int argc, char **argv)
 	}
 	if (sock == NULL)
 		sock = DEFAULT_SOCKET;
-	int rc = request(sock, req);
+	int rc = strcmp(req, "top") == 0
+		     ? ctl_top(fetch_status, (void *)sock, top_iterations, top_interval)
+		     : request(sock, req);
 	free(req);
 	free(from_config);
 	return rc;

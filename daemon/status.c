@@ -56,10 +56,12 @@ void status_json(struct pipeline *p, struct evbuffer *out)
 		    "%s{\"name\":\"%s\",\"workers\":%u,\"paused\":%s,\"in\":%" PRIu64
 		    ",\"ok\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"dropped\":%" PRIu64
 		    ",\"in_flight\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"queue_bytes\":%" PRIu64
+		    ",\"queue_capacity\":%" PRIu64 ",\"queue_max_bytes\":%" PRIu64
 		    ",\"retries\":%" PRIu64 ",\"restarts\":%" PRIu64 "}",
 		    i ? "," : "", stage_name(st), stage_workers(st),
 		    stage_paused(st) ? "true" : "false", sc.in, sc.ok, sc.failed, sc.dropped,
-		    sc.in_flight, sc.queued, queue_bytes(q), stage_retries(st), stage_restarts(st));
+		    sc.in_flight, sc.queued, queue_bytes(q), stage_conf(st)->queue.capacity,
+		    stage_conf(st)->queue.max_bytes, stage_retries(st), stage_restarts(st));
 	}
 	struct queue *sq = pipeline_queue(p, pipeline_n_stages(p));
 	evbuffer_add_printf(out,
