@@ -54,9 +54,10 @@ $(BUILD)/sluiced: $(DAEMON_OBJS)
 $(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/util.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)
+CTL_OBJS    := $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(CTL_OBJS) | $(BUILD)
 	$(CC) $(CFLAGS) -Idaemon $(shell pkg-config --cflags check) $(LDFLAGS) -o $@ $< $(LIB_OBJS) \
-		$(shell pkg-config --libs check) $(LDLIBS)
+		$(CTL_OBJS) $(shell pkg-config --libs check) $(LDLIBS) -lm
 
 $(BUILD)/helpers/%: tests/helpers/%.c | $(BUILD)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
