@@ -96,6 +96,7 @@ struct pipeline {
 	struct unfinished *unf;
 	size_t n_unf, cap_unf;
 	uint64_t spooled, lost, replayed, sink_lost;
+	uint64_t skipped_failed; /* --resume: items the joblog lists as failed, skipped */
 	uint64_t kept; /* unfinished items whose source keeps them (dir: the file stays) */
 	char *replay_path;
 	bool spool_failed, sink_failed;
@@ -237,8 +238,15 @@ static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errl
 		p->done = joblog_read_done(path, err, errlen);
 		if (p->done == NULL)
 			return -1;
-		log_info("--resume: the joblog records %zu item(s) as done; they are skipped",
-			 done_set_size(p->done));
+		size_t failed = done_set_failed(p->done);
+		if (p->conf->resume_failed)
+			log_info("--resume-failed: the joblog records %zu item(s) as done, which are "
+				 "skipped, and %zu as failed, which run again",
+				 done_set_size(p->done) - failed, failed);
+		else
+			log_info("--resume: the joblog records %zu item(s) as finished; they are "
+				 "skipped (%zu of them failed: --resume-failed runs those again)",
+				 done_set_size(p->done), failed);
 	} else if (!fresh && !reloaded) {
 		/* A new run without --resume starts a new log, as GNU parallel does. */
 		if (truncate(path, 0) < 0) {
@@ -556,7 +564,7 @@ static void replay_record_cb(void *arg, const struct spool_record *r)
 	item_mark_replayed(it);
 	/* --resume: a record coming back from the spool is not read from its source again. */
 	if (ctx->p->done != NULL)
-		done_set_add(ctx->p->done, r->source, r->index);
+		done_set_add(ctx->p->done, r->source, r->index, false);
 	if (r->seq >= next_seq)
 		next_seq = r->seq + 1;
 	*ctx->tailp = it;
@@ -1086,9 +1094,19 @@ void pipeline_item_done(struct pipeline *p, const char *stage, const struct item
 	sink_flush(p->joblog);
 }
 
-bool pipeline_already_done(const struct pipeline *p, uint32_t source, uint64_t index)
+bool pipeline_already_done(struct pipeline *p, uint32_t source, uint64_t index)
 {
-	return p->done != NULL && done_set_has(p->done, pipeline_source_name(p, source), index);
+	switch (done_set_lookup(p->done, pipeline_source_name(p, source), index)) {
+	case DONE_OK:
+		return true;
+	case DONE_FAILED:
+		if (p->conf->resume_failed)
+			return false;
+		p->skipped_failed++;
+		return true;
+	default:
+		return false;
+	}
 }
 
 void pipeline_progress(struct pipeline *p, struct pipeline_progress *pp)
@@ -1133,7 +1151,9 @@ void pipeline_sink_broken(struct pipeline *p, const char *why)
 
 static bool trouble(const struct pipeline *p)
 {
-	bool t = p->inherited_trouble || report_total(p->report) > 0 || p->sink_lost > 0;
+	/* Items skipped as failed by an earlier run are failures still: the job is not done. */
+	bool t = p->inherited_trouble || report_total(p->report) > 0 || p->sink_lost > 0 ||
+		 p->skipped_failed > 0;
 	for (size_t i = 0; i < p->n_sources; i++)
 		t |= source_rejected(p->sources[i]) > 0 || source_failed(p->sources[i]);
 	for (size_t i = 0; i <= p->n_stages; i++)
@@ -1385,6 +1405,10 @@ void pipeline_summary(struct pipeline *p, int exit_code)
 	print_counts(p, raw_out);
 	if (p->replayed > 0)
 		log_raw("replayed: items=%" PRIu64 "\n", p->replayed);
+	if (p->skipped_failed > 0)
+		log_raw("resume: skipped=%" PRIu64 " item(s) that failed in an earlier run "
+			"(the joblog says so); --resume-failed runs them again\n",
+			p->skipped_failed);
 	if (p->kept > 0)
 		log_raw("unfinished: spooled=%" PRIu64 " lost=%" PRIu64 " kept=%" PRIu64 "\n",
 			p->spooled, p->lost + p->sink_lost, p->kept);

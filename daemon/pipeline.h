@@ -113,8 +113,11 @@ void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure
 /* An item left the pipeline at stage (f: how it failed, or NULL): the joblog line. */
 void pipeline_item_done(struct pipeline *p, const char *stage, const struct item *it,
 			uint64_t started_at, const struct failure *f);
-/* --resume: does the joblog record this record of this source as done? */
-bool pipeline_already_done(const struct pipeline *p, uint32_t source, uint64_t index);
+/*
+ * --resume: does the joblog record this record of this source as finished (and, with
+ * --resume-failed, as ok)? Counts the failed ones it skips for the summary.
+ */
+bool pipeline_already_done(struct pipeline *p, uint32_t source, uint64_t index);
 /* An unfinished item while cancelling: spooled (or counted lost); takes ownership. */
 void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it);
 /* A sink can never write again (its reader is gone): cancel, as a failure. */

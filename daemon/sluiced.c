@@ -42,7 +42,10 @@ static void usage(FILE *out)
 	    "      --progress          a progress line on stderr (default: when stderr is a\n"
 	    "                          terminal and every source is finite)\n"
 	    "      --no-progress       no progress line\n"
-	    "      --resume            skip the items the joblog records as done\n"
+	    "      --resume            skip the items the joblog records as finished (ok or\n"
+	    "                          failed)\n"
+	    "      --resume-failed     skip the items the joblog records as ok; run the\n"
+	    "                          failed ones again\n"
 	    "  -V, --version           print the version\n"
 	    "  -h, --help              this help\n"
 	    "exit codes: 0 ok, 1 items failed, 2 cancelled, 64 usage, 66 no input,\n"
@@ -103,6 +106,7 @@ int main(int argc, char **argv)
 	    {"progress", no_argument, NULL, 'P'},
 	    {"no-progress", no_argument, NULL, 'N'},
 	    {"resume", no_argument, NULL, 'R'},
+	    {"resume-failed", no_argument, NULL, 'r'},
 	    {"no-environment", no_argument, NULL, 'E'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
@@ -110,7 +114,7 @@ int main(int argc, char **argv)
 	};
 	const char *config = DEFAULT_CONFIG;
 	bool check = false, level_set = false, format_set = false, resume = false;
-	bool check_env = true;
+	bool check_env = true, resume_failed = false;
 	int progress = -1; /* -1: on when stderr is a terminal and the pipeline is a job */
 	enum log_level level = LOG_INFO;
 	enum log_format format = LOG_TEXT;
@@ -146,6 +150,9 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			resume = true;
+			break;
+		case 'r':
+			resume = resume_failed = true;
 			break;
 		case 'E':
 			check_env = false;
@@ -192,6 +199,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	conf->resume = resume;
+	conf->resume_failed = resume_failed;
 	if (!resume && truncate_file_sinks(conf) < 0) {
 		conf_free(conf);
 		return 73;
