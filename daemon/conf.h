@@ -143,6 +143,7 @@ struct conf_stage {
 	bool max_failures_pct;
 	bool ordered; /* results leave in input order; default false */
 	double rate;  /* item starts per second, 0 = unlimited */
+	uint64_t burst; /* rate: starts idle time may bank, 1..1000000, default 4 */
 	bool shield;  /* on cancel, running items finish; default false */
 };
 
