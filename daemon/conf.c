@@ -856,7 +856,7 @@ static const unsigned source_key_types[SRC_N] = {
     [SRC_TEMPLATE] = K(SOURCE_GENERATE),
     [SRC_ARGV] = K(SOURCE_EXEC),
     [SRC_LISTEN] = K(SOURCE_TCP) | K(SOURCE_HTTP),
-    [SRC_MAX_CONNECTIONS] = K(SOURCE_TCP) | K(SOURCE_UNIX),
+    [SRC_MAX_CONNECTIONS] = K(SOURCE_TCP) | K(SOURCE_UNIX) | K(SOURCE_HTTP),
     [SRC_IDLE_TIMEOUT] = K(SOURCE_TCP) | K(SOURCE_UNIX),
     [SRC_ACK] = K(SOURCE_TCP) | K(SOURCE_UNIX) | K(SOURCE_HTTP),
     [SRC_SPLIT] = K(SOURCE_HTTP) | K(SOURCE_DIR),
@@ -2479,6 +2479,7 @@ static void print_source(FILE *out, const struct conf_source *s)
 		fprintf(out, "    split: %s\n",
 			enum_name(split_names, ARRAY_LEN(split_names), (int)s->split));
 		fprintf(out, "    ack: %s\n", s->ack ? "true" : "false");
+		fprintf(out, "    max_connections: %llu\n", (unsigned long long)s->max_connections);
 		fprintf(out, "    queue_timeout: %s\n",
 			units_format_duration(s->queue_timeout, b, sizeof(b)));
 		fprintf(out, "    max_body: %s\n", units_format_size(s->max_body, b, sizeof(b)));

@@ -98,7 +98,7 @@ struct conf_source {
 	 * (required); http: the URL path requests are taken at (default "/").
 	 */
 	char *listen;		  /* tcp, http: required, "HOST:PORT" or "[V6]:PORT" */
-	uint64_t max_connections; /* tcp, unix: default 64 */
+	uint64_t max_connections; /* tcp, unix, http: default 64 */
 	uint64_t idle_timeout;	  /* tcp, unix: usec, 0 = none (default) */
 	bool ack;		  /* tcp, unix, http: answer once items are done; default false */
 	enum split_mode split;	  /* http, dir: one item per body/file (default) or per line */
