@@ -2479,10 +2479,10 @@ static void print_source(FILE *out, const struct conf_source *s)
 		fprintf(out, "    split: %s\n",
 			enum_name(split_names, ARRAY_LEN(split_names), (int)s->split));
 		fprintf(out, "    ack: %s\n", s->ack ? "true" : "false");
-		fprintf(out, "    max_connections: %llu\n", (unsigned long long)s->max_connections);
 		fprintf(out, "    queue_timeout: %s\n",
 			units_format_duration(s->queue_timeout, b, sizeof(b)));
 		fprintf(out, "    max_body: %s\n", units_format_size(s->max_body, b, sizeof(b)));
+		fprintf(out, "    max_connections: %llu\n", (unsigned long long)s->max_connections);
 		break;
 	case SOURCE_DIR:
 		put_key_str(out, "    ", "path", s->path);
