@@ -289,11 +289,14 @@ static void maybe_finished(struct stage *st)
 /*
  * The token bucket on item starts; false (and a timer) when the next must wait.
  * Fractions of a token are kept, so a rate is not rounded to the timer's or the
- * clock's granularity: a timer that fires late finds the starts it owes, and
- * every one of them is given while items wait (RATE_WAITING). Only idle time
- * (no item or no free worker) banks starts, up to `burst`. The clock is read
- * fresh, and only when the bucket is refilled: when it is empty, or at the
- * first start after the stage was idle, never once per start.
+ * clock's granularity. Idle time (no item, or no free worker) banks starts up
+ * to `burst`; time while items wait (a timer that fired late, a long pump)
+ * is owed in full, up to a tenth of a second's worth more, so a stalled loop
+ * is not made up for in one rush. What is owed is kept when the input queue
+ * runs dry for a moment (the source refills it on the next turn of the loop).
+ * The clock is read fresh, and only to refill
+ * the bucket: when it is empty, or at the first start after the stage was
+ * idle; never once per start.
  */
 static bool rate_allows(struct stage *st)
 {
@@ -302,10 +305,12 @@ static bool rate_allows(struct stage *st)
 		return true;
 	if (st->tokens < 1 || st->rate_state == RATE_IDLE) {
 		uint64_t now = now_usec();
+		double burst = (double)st->conf->burst, held = st->tokens;
+		double cap = st->rate_state != RATE_IDLE ? burst + rate / 10 : held > burst ? held : burst;
 		st->tokens += (double)(now - st->rate_last) * rate / 1e6;
 		st->rate_last = now;
-		if (st->rate_state != RATE_WAITING && st->tokens > (double)st->conf->burst)
-			st->tokens = (double)st->conf->burst;
+		if (st->tokens > cap)
+			st->tokens = cap;
 		if (st->rate_state == RATE_IDLE)
 			st->rate_state = RATE_FLOWING;
 	}
