@@ -5,7 +5,8 @@
 # half of it: a loose bound, not a speed test; the bucket keeps fractions and a
 # late timer finds the starts it owes, so a loaded machine costs little). The
 # old bucket (burst 1 on the loop's cached clock) ran 2000/s at 250/s.
-# Also: `burst` is printed back by --check, and checked by the loader.
+# Also: idle time banks up to `burst` starts; `burst` is printed back by
+# --check, and checked by the loader.
 . "$(dirname "$0")/../lib.sh"
 
 # delivered RATE N: runs N items at RATE/s; prints the delivered rate (items
@@ -39,6 +40,36 @@ got=$(delivered 20000 60001) || exit 1
 note "rate 20000/s: delivered $got/s"
 assert_ge "$got" 10000 "rate 20000/s: delivered per second (not below half)"
 assert_le "$got" 23000 "rate 20000/s: delivered per second (+15%)"
+
+# burst: idle time banks starts, up to burst. rate: 2/s with burst: 10, a tcp
+# source: one item, then 6 s with nothing to start, then 12 items at once: 10
+# start at once and 2 more at 2/s (about 1 s; without the bank, 5.5 s). Never
+# faster than the rate allows after the bank: at least 0.9 s.
+port=$(python3 "$PYHELPERS/net_port.py" 1)
+cat >"$T/burst.yaml" <<YAML
+sources:
+  - { name: tcp, type: tcp, listen: "127.0.0.1:$port" }
+stages:
+  - { name: s, rate: 2/s, burst: 10, builtin: { op: passthrough } }
+sinks:
+  - { name: out, type: file, path: $T/burst.out }
+YAML
+start_daemon "$T/burst.yaml"
+wait_for 'grep -q "listening" "$DAEMON_ERR"' 30 || fail "the tcp source did not start listening"
+python3 "$PYHELPERS/net_client.py" send "127.0.0.1:$port" 'first\n' || fail "tcp client"
+wait_for '[ "$(lines "$T/burst.out")" -ge 1 ]' 30 || fail "the first item was not written"
+sleep 6 # the scenario: time with nothing to start
+t0=$(now_ms)
+python3 "$PYHELPERS/net_client.py" send "127.0.0.1:$port" "$(printf 'b%d\\n' $(seq 1 12))" || fail "tcp client"
+wait_for '[ "$(lines "$T/burst.out")" -ge 13 ]' 60 || fail "only $(lines "$T/burst.out") of 13 items were written"
+t1=$(now_ms)
+note "burst: 12 items after 6 s idle at rate 2/s, burst 10: $((t1 - t0)) ms"
+assert_ge "$((t1 - t0))" 900 "ms for 12 items after idle (10 banked, 2 at 2/s)"
+assert_le "$((t1 - t0))" 4000 "ms for 12 items after idle (10 banked; 5.5 s without the bank)"
+kill -TERM "$DAEMON_PID"
+wait_exit "$DAEMON_PID" 60
+assert_exit 0 $? "sluiced (burst)"
+check_accounting
 
 # burst: printed back by --check (default 4), checked with FILE:LINE:COL.
 chk() { "$SLUICED" --check -c "$1" >"$T/check.out" 2>"$T/check.err"; }
