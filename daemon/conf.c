@@ -2569,8 +2569,8 @@ static void print_stage(FILE *out, const struct conf_stage *st)
 			st->max_failures_pct ? "%" : "");
 	fprintf(out, "    ordered: %s\n", st->ordered ? "true" : "false");
 	if (st->rate > 0)
-		fprintf(out, "    rate: %s\n    burst: %llu\n", units_format_rate(st->rate, b, sizeof(b)),
-			(unsigned long long)st->burst);
+		fprintf(out, "    rate: %s\n    burst: %llu\n",
+			units_format_rate(st->rate, b, sizeof(b)), (unsigned long long)st->burst);
 	fprintf(out, "    shield: %s\n", st->shield ? "true" : "false");
 }
 

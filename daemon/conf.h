@@ -139,11 +139,11 @@ struct conf_stage {
 		uint64_t backoff;     /* usec before the first retry, default 100ms */
 		uint64_t max_backoff; /* usec cap of the exponential backoff, default 10s */
 	} retry;
+	uint64_t burst;	       /* rate: starts idle time may bank, 1..1000000, default 4 */
 	uint64_t max_failures; /* 0 = unlimited; a count, or a percent when max_failures_pct */
 	bool max_failures_pct;
 	bool ordered; /* results leave in input order; default false */
 	double rate;  /* item starts per second, 0 = unlimited */
-	uint64_t burst; /* rate: starts idle time may bank, 1..1000000, default 4 */
 	bool shield;  /* on cancel, running items finish; default false */
 };
 

@@ -70,10 +70,10 @@ struct http_src {
 	struct http_req_list waiting; /* not taken yet, oldest first */
 	struct http_req_list taken;   /* ack: taken, answered when done */
 	bool stopped, accepting;
-	uint64_t n_conns;	      /* open, against max_connections */
-	struct bufferevent **fresh;   /* accepted, their close callback not yet set */
+	uint64_t n_conns;	    /* open, against max_connections */
+	struct bufferevent **fresh; /* accepted, their close callback not yet set */
 	size_t n_fresh, fresh_cap;
-	struct event *adopt;	      /* sets it, right after the accept */
+	struct event *adopt; /* sets it, right after the accept */
 	uint64_t last_cap_log;
 };
 

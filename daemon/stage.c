@@ -294,9 +294,8 @@ static void maybe_finished(struct stage *st)
  * is owed in full, up to a tenth of a second's worth more, so a stalled loop
  * is not made up for in one rush. What is owed is kept when the input queue
  * runs dry for a moment (the source refills it on the next turn of the loop).
- * The clock is read fresh, and only to refill
- * the bucket: when it is empty, or at the first start after the stage was
- * idle; never once per start.
+ * The clock is read fresh, and only to refill the bucket: when it is empty, or
+ * at the first start after the stage was idle; never once per start.
  */
 static bool rate_allows(struct stage *st)
 {
@@ -305,8 +304,11 @@ static bool rate_allows(struct stage *st)
 		return true;
 	if (st->tokens < 1 || st->rate_state == RATE_IDLE) {
 		uint64_t now = now_usec();
-		double burst = (double)st->conf->burst, held = st->tokens;
-		double cap = st->rate_state != RATE_IDLE ? burst + rate / 10 : held > burst ? held : burst;
+		double cap = (double)st->conf->burst;
+		if (st->rate_state != RATE_IDLE)
+			cap += rate / 10;
+		else if (st->tokens > cap)
+			cap = st->tokens;
 		st->tokens += (double)(now - st->rate_last) * rate / 1e6;
 		st->rate_last = now;
 		if (st->tokens > cap)
