@@ -5,8 +5,8 @@
 # half of it: a loose bound, not a speed test; the bucket keeps fractions and a
 # late timer finds the starts it owes, so a loaded machine costs little). The
 # old bucket (burst 1 on the loop's cached clock) ran 2000/s at 250/s.
-# Also: idle time banks up to `burst` starts; `burst` is printed back by
-# --check, and checked by the loader.
+# Also: idle time banks up to `burst` starts; `burst` changes live on reload,
+# is printed back by --check, and checked by the loader.
 . "$(dirname "$0")/../lib.sh"
 
 # delivered RATE N: runs N items at RATE/s; prints the delivered rate (items
@@ -66,6 +66,11 @@ t1=$(now_ms)
 note "burst: 12 items after 6 s idle at rate 2/s, burst 10: $((t1 - t0)) ms"
 assert_ge "$((t1 - t0))" 900 "ms for 12 items after idle (10 banked, 2 at 2/s)"
 assert_le "$((t1 - t0))" 4000 "ms for 12 items after idle (10 banked; 5.5 s without the bank)"
+# burst is live, like rate: a reload that changes it keeps the pipeline.
+sed -i 's|burst: 10|burst: 3|' "$T/burst.yaml"
+send_signal "$DAEMON_PID" HUP
+wait_for 'grep -aq "reload: reloaded" "$DAEMON_ERR"' 30 || fail "a reload changing burst was not applied live"
+assert_not_contains "$DAEMON_ERR" "structure changed" "log after a reload changing burst"
 kill -TERM "$DAEMON_PID"
 wait_exit "$DAEMON_PID" 60
 assert_exit 0 $? "sluiced (burst)"
