@@ -877,7 +877,7 @@ static const unsigned source_key_types[SRC_N] = {
     [SRC_TEMPLATE] = K(SOURCE_GENERATE),
     [SRC_ARGV] = K(SOURCE_EXEC),
     [SRC_LISTEN] = K(SOURCE_TCP) | K(SOURCE_HTTP),
-    [SRC_MAX_CONNECTIONS] = K(SOURCE_TCP) | K(SOURCE_UNIX),
+    [SRC_MAX_CONNECTIONS] = K(SOURCE_TCP) | K(SOURCE_UNIX) | K(SOURCE_HTTP),
     [SRC_IDLE_TIMEOUT] = K(SOURCE_TCP) | K(SOURCE_UNIX),
     [SRC_ACK] = K(SOURCE_TCP) | K(SOURCE_UNIX) | K(SOURCE_HTTP),
     [SRC_SPLIT] = K(SOURCE_HTTP) | K(SOURCE_DIR),
@@ -1467,6 +1467,7 @@ enum {
 	ST_RETRY,
 	ST_ORDERED,
 	ST_RATE,
+	ST_BURST,
 	ST_SHIELD,
 	ST_COPROCESS,
 	ST_HTTP,
@@ -1484,6 +1485,7 @@ static const struct keydef stage_keys[ST_N] = {
     [ST_RETRY] = {.name = "retry"},
     [ST_ORDERED] = {.name = "ordered"},
     [ST_RATE] = {.name = "rate"},
+    [ST_BURST] = {.name = "burst"},
     [ST_SHIELD] = {.name = "shield"},
     [ST_COPROCESS] = {.name = "coprocess"},
     [ST_HTTP] = {.name = "http"},
@@ -1567,6 +1569,11 @@ static void load_stage(struct loader *ld, const yaml_node_t *map, size_t idx, st
 		get_bool(ld, "shield", f.val[ST_SHIELD], &st->shield);
 	if (f.val[ST_RATE])
 		get_rate(ld, "rate", f.val[ST_RATE], &st->rate);
+	st->burst = 4;
+	if (f.val[ST_BURST] && !f.key[ST_RATE])
+		err_node(ld, f.key[ST_BURST], "'burst' in %s needs 'rate'", label);
+	else if (f.val[ST_BURST])
+		get_uint(ld, "burst", f.val[ST_BURST], 1, 1000000, &st->burst);
 
 	if (f.val[ST_TIMEOUT])
 		get_duration(ld, "timeout", f.val[ST_TIMEOUT], &st->timeout);
@@ -2687,6 +2694,7 @@ static void print_source(FILE *out, const struct conf_source *s)
 		fprintf(out, "    queue_timeout: %s\n",
 			units_format_duration(s->queue_timeout, b, sizeof(b)));
 		fprintf(out, "    max_body: %s\n", units_format_size(s->max_body, b, sizeof(b)));
+		fprintf(out, "    max_connections: %llu\n", (unsigned long long)s->max_connections);
 		break;
 	case SOURCE_DIR:
 		put_key_str(out, "    ", "path", s->path);
@@ -2773,7 +2781,8 @@ static void print_stage(FILE *out, const struct conf_stage *st, bool redact)
 			st->max_failures_pct ? "%" : "");
 	fprintf(out, "    ordered: %s\n", st->ordered ? "true" : "false");
 	if (st->rate > 0)
-		fprintf(out, "    rate: %s\n", units_format_rate(st->rate, b, sizeof(b)));
+		fprintf(out, "    rate: %s\n    burst: %llu\n",
+			units_format_rate(st->rate, b, sizeof(b)), (unsigned long long)st->burst);
 	fprintf(out, "    shield: %s\n", st->shield ? "true" : "false");
 }
 

@@ -104,7 +104,7 @@ struct conf_source {
 	 * (required); http: the URL path requests are taken at (default "/").
 	 */
 	char *listen;		  /* tcp, http: required, "HOST:PORT" or "[V6]:PORT" */
-	uint64_t max_connections; /* tcp, unix: default 64 */
+	uint64_t max_connections; /* tcp, unix, http: default 64 */
 	uint64_t idle_timeout;	  /* tcp, unix: usec, 0 = none (default) */
 	bool ack;		  /* tcp, unix, http: answer once items are done; default false */
 	enum split_mode split;	  /* http, dir: one item per body/file (default) or per line */
@@ -145,6 +145,7 @@ struct conf_stage {
 		uint64_t backoff;     /* usec before the first retry, default 100ms */
 		uint64_t max_backoff; /* usec cap of the exponential backoff, default 10s */
 	} retry;
+	uint64_t burst;	       /* rate: starts idle time may bank, 1..1000000, default 4 */
 	uint64_t max_failures; /* 0 = unlimited; a count, or a percent when max_failures_pct */
 	bool max_failures_pct;
 	bool ordered; /* results leave in input order; default false */

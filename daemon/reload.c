@@ -21,13 +21,15 @@ struct live_fields {
 	enum on_failure on_failure;
 	bool max_failures_pct;
 	uint64_t retry_attempts, retry_backoff, retry_max_backoff;
+	uint64_t burst;
 };
 
 static void get_live(const struct conf_stage *st, struct live_fields *l)
 {
 	*l = (struct live_fields){st->workers,	      st->timeout,	 st->max_failures,
 				  st->rate,	      st->on_failure,	 st->max_failures_pct,
-				  st->retry.attempts, st->retry.backoff, st->retry.max_backoff};
+				  st->retry.attempts, st->retry.backoff, st->retry.max_backoff,
+				  st->burst};
 }
 
 static void set_live(struct conf_stage *st, const struct live_fields *l)
@@ -36,6 +38,7 @@ static void set_live(struct conf_stage *st, const struct live_fields *l)
 	st->timeout = l->timeout;
 	st->max_failures = l->max_failures;
 	st->rate = l->rate;
+	st->burst = l->burst;
 	st->on_failure = l->on_failure;
 	st->max_failures_pct = l->max_failures_pct;
 	st->retry.attempts = l->retry_attempts;

@@ -18,11 +18,21 @@
  * max_item_bytes makes the whole request 413 (nothing of it is queued; it is
  * counted as rejected and dead-lettered). Other paths get 404, other methods 405.
  *
+ * Connections: at most max_connections are open at once (each may hold a body of
+ * up to max_body, so this bounds memory); at the cap the listener stops
+ * accepting until one closes, and new clients wait in the kernel's backlog.
+ * evhttp has no hook for a new connection, but it asks us for each one's
+ * bufferevent (evhttp_set_bevcb): that counts it. Once evhttp has set the
+ * connection up (an event run right after the accept), its close callback is
+ * set from the bufferevent's callback argument, the evhttp_connection; our
+ * reference on the bufferevent keeps it valid until then.
+ *
  * A graceful stop closes the listener, answers waiting requests 503 (nothing of
  * them was taken) and, with ack, still answers the taken ones when they are done.
  */
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -60,7 +70,15 @@ struct http_src {
 	struct http_req_list waiting; /* not taken yet, oldest first */
 	struct http_req_list taken;   /* ack: taken, answered when done */
 	bool stopped, accepting;
+	uint64_t n_conns;	    /* open, against max_connections */
+	struct bufferevent **fresh; /* accepted, their close callback not yet set */
+	size_t n_fresh, fresh_cap;
+	struct event *adopt; /* sets it, right after the accept */
+	uint64_t last_cap_log;
 };
+
+/* Logging the cap at most this often. */
+#define CAP_LOG_USEC 10000000
 
 static void reply(struct evhttp_request *req, int code, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -80,6 +98,8 @@ static void reply(struct evhttp_request *req, int code, const char *reason, cons
 
 static void set_accepting(struct http_src *hs, bool on)
 {
+	if (on && hs->n_conns >= hs->cs->max_connections)
+		on = false;
 	if (hs->bound == NULL || hs->accepting == on)
 		return;
 	struct evconnlistener *lev = evhttp_bound_socket_get_listener(hs->bound);
@@ -88,6 +108,65 @@ static void set_accepting(struct http_src *hs, bool on)
 	else
 		evconnlistener_disable(lev);
 	hs->accepting = on;
+}
+
+/* Not held back by a full queue, nor stopped. */
+static bool may_accept(struct http_src *hs)
+{
+	return TAILQ_EMPTY(&hs->waiting) && !hs->stopped && !source_paused(hs->s) &&
+	       !source_held(hs->s);
+}
+
+static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_src *hs = arg;
+	hs->n_conns--;
+	if (may_accept(hs))
+		set_accepting(hs, true);
+}
+
+/* Every new connection's bufferevent: counted, and adopted right after the accept. */
+static struct bufferevent *conn_bev_cb(struct event_base *base, void *arg)
+{
+	struct http_src *hs = arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+	if (bev == NULL)
+		return NULL;
+	bufferevent_incref(bev);
+	if (hs->n_fresh == hs->fresh_cap) {
+		hs->fresh_cap = hs->fresh_cap ? 2 * hs->fresh_cap : 8;
+		hs->fresh = xrealloc(hs->fresh, hs->fresh_cap * sizeof(*hs->fresh));
+	}
+	hs->fresh[hs->n_fresh++] = bev;
+	event_active(hs->adopt, EV_TIMEOUT, 0);
+	if (++hs->n_conns >= hs->cs->max_connections) {
+		set_accepting(hs, false);
+		uint64_t now = now_usec();
+		if (hs->last_cap_log == 0 || now - hs->last_cap_log >= CAP_LOG_USEC) {
+			log_warnx("source '%s': max_connections (%llu) are open; accepting no "
+				  "more until one closes",
+				  hs->cs->name, (unsigned long long)hs->cs->max_connections);
+			hs->last_cap_log = now;
+		}
+	}
+	return bev;
+}
+
+static void adopt_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_src *hs = arg;
+	for (size_t i = 0; i < hs->n_fresh; i++) {
+		bufferevent_event_cb eventcb;
+		void *evcon;
+		bufferevent_getcb(hs->fresh[i], NULL, NULL, &eventcb, &evcon);
+		/* No callback: evhttp gave the connection up already, and freed it. */
+		if (eventcb != NULL)
+			evhttp_connection_set_closecb(evcon, conn_close_cb, hs);
+		else
+			conn_close_cb(NULL, hs);
+		bufferevent_decref(hs->fresh[i]);
+	}
+	hs->n_fresh = 0;
 }
 
 static void req_free(struct http_req *r)
@@ -199,8 +278,7 @@ static void wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	reply(r->req, 503, "Service Unavailable",
 	      "the pipeline is full (held back for queue_timeout); retry later\n");
 	req_free(r);
-	if (TAILQ_EMPTY(&hs->waiting) && !hs->stopped && !source_paused(hs->s) &&
-	    !source_held(hs->s))
+	if (may_accept(hs))
 		set_accepting(hs, true);
 }
 
@@ -300,6 +378,8 @@ static int http_src_open(struct source *s, char *err, size_t errlen)
 						 EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE |
 						 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(hs->http, request_cb, hs);
+	evhttp_set_bevcb(hs->http, conn_bev_cb, hs);
+	hs->adopt = event_new(pipeline_base(source_pipeline(s)), -1, 0, adopt_cb, hs);
 	/* A reload hands over the old source's listening socket. */
 	int fd = source_inherited_fd(s);
 	hs->bound = fd >= 0 ? evhttp_accept_socket_with_handle(hs->http, fd)
@@ -368,6 +448,14 @@ static void http_src_free(struct source *s)
 		reply(r->req, 500, "Internal Server Error", "not done: the daemon stopped\n");
 		req_free(r);
 	}
+	for (size_t i = 0; i < hs->n_fresh; i++)
+		bufferevent_decref(hs->fresh[i]);
+	free(hs->fresh);
+	if (hs->adopt != NULL)
+		event_free(hs->adopt);
+	/* evhttp_free() frees the listener, then closes each connection (conn_close_cb). */
+	hs->bound = NULL;
+	hs->stopped = true;
 	if (hs->http != NULL)
 		evhttp_free(hs->http);
 	free(hs);

@@ -79,7 +79,9 @@ struct stage {
 	unsigned n_order; /* entries in orderq */
 	struct queue_waiter out_waiter;
 	struct event *rate_timer, *shield_timer;
-	uint64_t next_start;
+	double tokens;	    /* the rate's bucket: starts allowed now, fractions kept */
+	uint64_t rate_last; /* when tokens were last added (monotonic usec) */
+	enum { RATE_IDLE, RATE_FLOWING, RATE_WAITING } rate_state;
 	uint64_t last_progress; /* when an item last completed, or the stage became busy */
 	uint64_t ok, failed, retries, restarts, unfinished_inflight, unfinished_queued;
 	struct stage_timing timing;
@@ -219,6 +221,8 @@ struct stage *stage_new(struct pipeline *p, const struct conf_stage *cs, struct 
 		return NULL;
 	}
 	st->rate_timer = evtimer_new(pipeline_base(p), rate_cb, st);
+	st->tokens = 1;
+	st->rate_last = now_usec();
 	st->shield_timer = evtimer_new(pipeline_base(p), shield_cb, st);
 	st->target = (unsigned)cs->workers;
 	for (unsigned i = 0; i < st->target; i++)
@@ -282,27 +286,47 @@ static void maybe_finished(struct stage *st)
 	pipeline_stage_finished(st->p, st);
 }
 
-/* The token bucket on item starts; false (and a timer) when the next must wait. */
+/*
+ * The token bucket on item starts; false (and a timer) when the next must wait.
+ * Fractions of a token are kept, so a rate is not rounded to the timer's or the
+ * clock's granularity. Idle time (no item, or no free worker) banks starts up
+ * to `burst`; time while items wait (a timer that fired late, a long pump)
+ * is owed in full, up to a tenth of a second's worth more, so a stalled loop
+ * is not made up for in one rush. What is owed is kept when the input queue
+ * runs dry for a moment (the source refills it on the next turn of the loop).
+ * The clock is read fresh, and only to refill the bucket: when it is empty, or
+ * at the first start after the stage was idle; never once per start.
+ */
 static bool rate_allows(struct stage *st)
 {
-	if (st->conf->rate <= 0)
+	double rate = st->conf->rate;
+	if (rate <= 0)
 		return true;
-	/* The loop's cached clock: a start costs no system call, and within one
-	 * iteration the bucket still empties after the first start. */
-	struct timeval cached;
-	event_base_gettimeofday_cached(pipeline_base(st->p), &cached);
-	uint64_t now = (uint64_t)cached.tv_sec * 1000000u + (uint64_t)cached.tv_usec;
-	if (now < st->next_start) {
-		if (!evtimer_pending(st->rate_timer, NULL)) {
-			struct timeval tv = tv_of(st->next_start - now);
-			evtimer_add(st->rate_timer, &tv);
-		}
-		return false;
+	if (st->tokens < 1 || st->rate_state == RATE_IDLE) {
+		uint64_t now = now_usec();
+		double cap = (double)st->conf->burst;
+		if (st->rate_state != RATE_IDLE)
+			cap += rate / 10;
+		else if (st->tokens > cap)
+			cap = st->tokens;
+		st->tokens += (double)(now - st->rate_last) * rate / 1e6;
+		st->rate_last = now;
+		if (st->tokens > cap)
+			st->tokens = cap;
+		if (st->rate_state == RATE_IDLE)
+			st->rate_state = RATE_FLOWING;
 	}
-	uint64_t step = (uint64_t)(1e6 / st->conf->rate);
-	/* Burst of one: an idle period does not bank starts. */
-	st->next_start = (st->next_start > now ? st->next_start : now) + step;
-	return true;
+	if (st->tokens >= 1) {
+		st->tokens -= 1;
+		return true;
+	}
+	st->rate_state = RATE_WAITING;
+	if (!evtimer_pending(st->rate_timer, NULL)) {
+		/* Until the next whole token, rounded up: never a wake-up that finds none. */
+		struct timeval tv = tv_of((uint64_t)((1 - st->tokens) * 1e6 / rate) + 1);
+		evtimer_add(st->rate_timer, &tv);
+	}
+	return false;
 }
 
 static void stage_pump(struct stage *st)
@@ -312,14 +336,18 @@ static void stage_pump(struct stage *st)
 		return;
 	}
 	st->in_pump = true;
+	bool rate_wait;
 	do {
 		st->repump = false;
+		rate_wait = false;
 		while (st->idle != NULL && !st->cancelling && !st->paused &&
 		       (!st->conf->ordered || st->n_order < ORDER_WINDOW_PER_WORKER * st->target)) {
 			if (queue_len(st->in) == 0 && st->input_ended)
 				break;
-			if (queue_len(st->in) > 0 && !rate_allows(st))
+			if (queue_len(st->in) > 0 && !rate_allows(st)) {
+				rate_wait = true;
 				break;
+			}
 			struct item *it = queue_pop(st->in);
 			if (it == NULL)
 				break;
@@ -343,6 +371,9 @@ static void stage_pump(struct stage *st)
 		}
 	} while (st->repump);
 	st->in_pump = false;
+	/* Nothing waits for a token now: time from here on is idle time, banked up to burst. */
+	if (!rate_wait)
+		st->rate_state = RATE_IDLE;
 	maybe_finished(st);
 }
 

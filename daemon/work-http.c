@@ -15,9 +15,14 @@
  * each carrying one request at a time, so `workers` requests run at once and
  * connections are reused across items. Idle connections beyond 2 x workers + 16
  * (many hosts) are closed, least recently used first. Names are resolved by the
- * shared evdns resolver: nothing blocks the loop.
+ * shared evdns resolver: nothing blocks the loop. A server may close a kept-alive
+ * connection just as a request goes out on it (an HTTP/1.0 server after each
+ * answer, an idle timeout): a request that fails on a reused connection before
+ * any byte of the answer arrived is sent once more on a new connection, as curl
+ * does; that is not an attempt of the stage's.
  */
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -38,6 +43,7 @@ struct conn {
 	struct host *host;
 	struct evhttp_connection *evcon;
 	bool busy;
+	bool answered; /* a byte arrived since the current request went out */
 	uint64_t last_used;
 };
 
@@ -68,6 +74,7 @@ struct http_work {
 	struct event *timer;
 	int last_error;
 	bool cancel_pending;
+	bool reused, resent; /* sent on a connection already open; sent again */
 	char *url;
 };
 
@@ -99,6 +106,13 @@ static void evict_one(struct http_stage *hs)
 	*victim = c->next;
 	conn_free(c);
 	hs->n_conns--;
+}
+
+static void conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	if (info->n_added > 0)
+		c->answered = true;
 }
 
 static struct conn *conn_get(struct http_stage *hs, const char *name, unsigned port)
@@ -135,6 +149,8 @@ static struct conn *conn_get(struct http_stage *hs, const char *name, unsigned p
 	struct timeval tv = {(time_t)(hs->cs->http.timeout / 1000000),
 			     (suseconds_t)(hs->cs->http.timeout % 1000000)};
 	evhttp_connection_set_timeout_tv(c->evcon, &tv);
+	evbuffer_add_cb(bufferevent_get_input(evhttp_connection_get_bufferevent(c->evcon)),
+			conn_input_cb, c);
 	c->busy = true;
 	c->next = h->conns;
 	h->conns = c;
@@ -237,12 +253,21 @@ static void error_cb(enum evhttp_request_error err, void *arg)
 	w->last_error = (int)err;
 }
 
+static void send_request(struct http_work *w);
+
 static void done_cb(struct evhttp_request *req, void *arg)
 {
 	struct http_work *w = arg;
 	const struct http_stage *hs = w->hs;
 	int status = req != NULL ? evhttp_request_get_response_code(req) : 0;
 
+	if (req == NULL && w->reused && !w->resent && !w->conn->answered &&
+	    (w->last_error == EVREQ_HTTP_EOF || w->last_error == EVREQ_HTTP_BUFFER_ERROR)) {
+		/* libevent has closed the connection: the request goes out on a new one. */
+		w->resent = true;
+		send_request(w);
+		return;
+	}
 	if (req == NULL || status == 0) {
 		if (w->last_error == EVREQ_HTTP_TIMEOUT)
 			fail(w, FAIL_TIMEOUT, -1, "no answer from %.200s within %.3fs", w->url,
@@ -305,14 +330,19 @@ static bool has_controls(const char *s, size_t len)
 	return false;
 }
 
+static struct template_vars item_vars(struct stage_slot *slot)
+{
+	struct item *it = stage_slot_item(slot);
+	return (struct template_vars){it->data, it->len, it->seq,
+				      pipeline_source_name(stage_slot_pipeline(slot), it->source)};
+}
+
 static void http_start(struct stage_slot *slot)
 {
 	struct http_stage *hs = stage_slot_state(slot);
 	const struct conf_http *h = &hs->cs->http;
-	struct item *it = stage_slot_item(slot);
 	struct http_work *w = *stage_slot_work(slot);
-	struct template_vars v = {it->data, it->len, it->seq,
-				  pipeline_source_name(stage_slot_pipeline(slot), it->source)};
+	struct template_vars v = item_vars(slot);
 	char host[256];
 	unsigned port;
 	const char *path, *why;
@@ -327,7 +357,7 @@ static void http_start(struct stage_slot *slot)
 		hs->works = w;
 		*stage_slot_work(slot) = w;
 	}
-	w->last_error = -1;
+	w->resent = false;
 	w->url = template_expand_url(h->url, &v, &len);
 	if (strlen(w->url) != len || has_controls(w->url, len) || strchr(w->url, ' ') != NULL) {
 		fail(w, FAIL_IO, -1,
@@ -345,6 +375,23 @@ static void http_start(struct stage_slot *slot)
 		fail(w, FAIL_IO, -1, "cannot set up a connection for %.200s", w->url);
 		return;
 	}
+	send_request(w);
+}
+
+/* The item's request on w->conn, from w->url (already checked). */
+static void send_request(struct http_work *w)
+{
+	const struct conf_http *h = &w->hs->cs->http;
+	struct template_vars v = item_vars(w->slot);
+	char host[256];
+	unsigned port;
+	const char *path, *why;
+	size_t len;
+
+	conf_parse_url(w->url, host, sizeof(host), &port, &path, &why);
+	w->last_error = -1;
+	w->reused = bufferevent_getfd(evhttp_connection_get_bufferevent(w->conn->evcon)) >= 0;
+	w->conn->answered = false;
 	struct evhttp_request *req = evhttp_request_new(done_cb, w);
 	evhttp_request_set_error_cb(req, error_cb);
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);

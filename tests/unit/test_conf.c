@@ -1477,13 +1477,14 @@ START_TEST(net_source_round_trip)
 		       "     max_connections: 5, idle_timeout: 1m}\n"
 		       "  - {name: u, type: unix, path: /run/s.sock}\n"
 		       "  - {name: h, type: http, listen: \"127.0.0.1:80\", path: /x, split: nul,\n"
-		       "     queue_timeout: 2s, max_body: 3MiB, ack: true}\n"
+		       "     queue_timeout: 2s, max_body: 3MiB, ack: true, max_connections: 7}\n"
 		       "  - {name: d, type: dir, path: /sp, delete: true}\n"
 		       "  - {name: d2, type: dir, path: /sp2, split: lines, done_dir: /ok}\n" SINK);
 	ck_assert_ptr_nonnull(strstr(p, "    listen: \"[::]:7000\"\n    max_connections: 5\n"
 					"    idle_timeout: 1m\n    ack: true\n    framing: nul\n"));
 	ck_assert_ptr_nonnull(strstr(p, "    path: \"/x\"\n    split: nul\n    ack: true\n"
-					"    queue_timeout: 2s\n    max_body: 3MiB\n"));
+					"    queue_timeout: 2s\n    max_body: 3MiB\n"
+					"    max_connections: 7\n"));
 	ck_assert_ptr_nonnull(strstr(p, "    path: \"/sp\"\n    split: none\n"
 					"    failed_dir: \"/sp/failed\"\n    delete: true\n"));
 	ck_assert_ptr_nonnull(
