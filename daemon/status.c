@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
@@ -128,7 +129,7 @@ static void help(struct evbuffer *out, const char *name, const char *type, const
 	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
-void status_prometheus(struct pipeline *p, struct evbuffer *out)
+static void prometheus_series(struct pipeline *p, struct evbuffer *out)
 {
 	size_t n = pipeline_n_stages(p);
 	const char *pl = pipeline_conf(p)->name;
@@ -228,11 +229,59 @@ void status_prometheus(struct pipeline *p, struct evbuffer *out)
 		evbuffer_add_printf(out, "sluice_source_paused{source=\"%s\"} %d\n",
 				    source_name(pipeline_source(p, i)),
 				    source_paused(pipeline_source(p, i)) ? 1 : 0);
+	help(out, "sluice_source_rejected_total", "counter",
+	     "Records a source rejected (longer than max_item_bytes, not valid for its framing).");
+	for (size_t i = 0; i < pipeline_n_sources(p); i++)
+		evbuffer_add_printf(out, "sluice_source_rejected_total{source=\"%s\"} %" PRIu64 "\n",
+				    source_name(pipeline_source(p, i)),
+				    source_rejected(pipeline_source(p, i)));
+	help(out, "sluice_source_skipped_total", "counter",
+	     "Records skipped because the joblog lists them as finished (--resume).");
+	for (size_t i = 0; i < pipeline_n_sources(p); i++)
+		evbuffer_add_printf(out, "sluice_source_skipped_total{source=\"%s\"} %" PRIu64 "\n",
+				    source_name(pipeline_source(p, i)),
+				    source_skipped(pipeline_source(p, i)));
+	help(out, "sluice_dead_lettered_total", "counter", "Items written to the dead letter.");
+	evbuffer_add_printf(out, "sluice_dead_lettered_total %" PRIu64 "\n",
+			    pipeline_dead_lettered(p));
 	help(out, "sluice_sink_records_total", "counter", "Records a sink wrote.");
 	struct sinks *ss = pipeline_sinks(p);
 	for (size_t i = 0; i < sinks_count(ss); i++)
 		evbuffer_add_printf(out, "sluice_sink_records_total{sink=\"%s\"} %" PRIu64 "\n",
 				    sink_name(sinks_get(ss, i)), sink_written(sinks_get(ss, i)));
+	help(out, "sluice_sink_failed_total", "counter",
+	     "Records a sink failed for good (an http sink's 4xx answer).");
+	for (size_t i = 0; i < sinks_count(ss); i++)
+		evbuffer_add_printf(out, "sluice_sink_failed_total{sink=\"%s\"} %" PRIu64 "\n",
+				    sink_name(sinks_get(ss, i)), sink_failed(sinks_get(ss, i)));
+}
+
+/*
+ * Every series carries the pipeline's name, so that several daemons (sluice@a,
+ * sluice@b) scraped into one Prometheus stay apart. Added here, in one place, to
+ * every sample line the series above wrote, rather than in each format string.
+ */
+void status_prometheus(struct pipeline *p, struct evbuffer *out)
+{
+	struct evbuffer *raw = evbuffer_new();
+	const char *pl = pipeline_conf(p)->name;
+	char *line;
+	size_t len;
+
+	prometheus_series(p, raw);
+	while ((line = evbuffer_readln(raw, &len, EVBUFFER_EOL_LF)) != NULL) {
+		char *brace = strchr(line, '{'), *space = strchr(line, ' ');
+		if (line[0] == '#' || (brace != NULL && strstr(brace, "pipeline=\"") != NULL))
+			evbuffer_add_printf(out, "%s\n", line);
+		else if (brace != NULL && (space == NULL || brace < space))
+			evbuffer_add_printf(out, "%.*spipeline=\"%s\",%s\n", (int)(brace + 1 - line),
+					    line, pl, brace + 1);
+		else if (space != NULL)
+			evbuffer_add_printf(out, "%.*s{pipeline=\"%s\"}%s\n", (int)(space - line),
+					    line, pl, space);
+		free(line);
+	}
+	evbuffer_free(raw);
 }
 
 void status_line(struct pipeline *p, char *buf, size_t len)

@@ -266,7 +266,8 @@ def main(argv):
         return 0
     want = dict(a.split("=", 1) for a in argv[4:])
     for s in samples:
-        if s["name"] == argv[3] and s["labels"] == want:
+        # The labels given must match; others (every series' pipeline=) may be there.
+        if s["name"] == argv[3] and all(s["labels"].get(k) == v for k, v in want.items()):
             v = s["value"]
             print(int(v) if math.isfinite(v) and v == int(v) else repr(v))
             return 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The HTTP endpoint: /metrics in valid Prometheus text (a strict parser,
-# tests/helpers/promparse.py, and promtool when it is installed), with every
-# metric SPEC §6 names; /health/live, /health/ready (200 running, 503 while
+# tests/helpers/promparse.py, and Prometheus's own promtool), with every metric
+# SPEC §6 names and one per outcome, each series labelled with the pipeline; /health/live, /health/ready (200 running, 503 while
 # draining), /status (the JSON of sluicectl status --json), 404, 405, HEAD,
 # garbage requests. A port in use fails the start with 73; a malformed address
 # fails --check and the start with 78.
@@ -15,6 +15,11 @@ scrape() {
 	assert_eq "200 text/plain; version=0.0.4; charset=utf-8" "$(get /metrics "$T/m.txt")" "GET /metrics"
 	python3 "$PYHELPERS/promparse.py" check "$T/m.txt" >/dev/null 2>"$T/prom.err" ||
 		fail "/metrics is not valid Prometheus text: $(cat "$T/prom.err")"
+	promtool check metrics <"$T/m.txt" >"$T/promtool.out" 2>&1 ||
+		fail "promtool check metrics: $(cat "$T/promtool.out")"
+	# Every sample carries the pipeline's name.
+	! grep -v '^#' "$T/m.txt" | grep -v 'pipeline="metrics"' | grep -q . ||
+		fail "samples without pipeline=\"metrics\": $(grep -v '^#' "$T/m.txt" | grep -v 'pipeline="metrics"' | head -3)"
 }
 metrics_port() { grep -ao 'listening on http://127.0.0.1:[0-9]*' "$DAEMON_ERR" | head -n 1 | grep -o '[0-9]*$'; }
 
@@ -45,7 +50,8 @@ wait_for '[ "$(lines "$T/out.txt")" -ge 5 ]' 60 || fail "no items reached the si
 scrape
 for fam in sluice_items_total sluice_queue_items sluice_queue_bytes sluice_queue_capacity_items \
 	sluice_inflight sluice_workers sluice_item_duration_seconds sluice_source_paused_seconds_total \
-	sluice_retries_total sluice_restarts_total; do
+	sluice_retries_total sluice_restarts_total sluice_source_rejected_total \
+	sluice_source_skipped_total sluice_dead_lettered_total sluice_sink_failed_total; do
 	grep -aq "^# TYPE $fam " "$T/m.txt" || fail "/metrics has no family $fam"
 done
 assert_eq histogram "$(awk '$1 == "#" && $2 == "TYPE" && $3 == "sluice_item_duration_seconds" { print $4 }' "$T/m.txt")" "type of sluice_item_duration_seconds"
