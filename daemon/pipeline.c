@@ -228,6 +228,26 @@ static unsigned pills_for(struct pipeline *p, size_t queue_index)
 	return queue_index < p->n_stages ? stage_workers(p->stages[queue_index]) : 1;
 }
 
+/*
+ * A record is done (track.h): its joblog line goes out now, so --resume never
+ * skips a record a sink had not finished. Every pipeline alive shares the hook;
+ * the newest joblog takes the line.
+ */
+static void joblog_done(void *arg, const char *line, enum track_status st)
+{
+	struct pipeline *p, *to = NULL;
+	(void)arg;
+	if (st == TRACK_ABANDONED)
+		return; /* unfinished: spooled, or left for --resume to redo */
+	TAILQ_FOREACH(p, &pipelines, entry)
+		if (p->joblog != NULL)
+			to = p;
+	if (to != NULL) {
+		sink_append(to->joblog, line, strlen(line));
+		sink_flush(to->joblog);
+	}
+}
+
 /* reloaded: a reload's new joblog path is appended to, never truncated. */
 static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errlen)
 {
@@ -253,6 +273,7 @@ static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errl
 		return -1;
 	if (fresh)
 		sink_append(p->joblog, joblog_header, strlen(joblog_header));
+	track_set_hook(joblog_done, NULL);
 	return 0;
 }
 
@@ -487,6 +508,9 @@ void pipeline_free(struct pipeline *p)
 {
 	if (p == NULL)
 		return;
+	/* The last one: what is freed below was never finished, so no joblog line. */
+	if (TAILQ_FIRST(&pipelines) == p && TAILQ_NEXT(p, entry) == NULL)
+		track_set_hook(NULL, NULL);
 	if (p->succ != NULL)
 		p->succ->pred = NULL;
 	if (p->pred != NULL)
@@ -554,6 +578,7 @@ static void replay_record_cb(void *arg, const struct spool_record *r)
 	it->attempts = r->attempts;
 	it->index = r->index;
 	item_mark_replayed(it);
+	track_item_hooked(it);
 	/* --resume: a record coming back from the spool is not read from its source again. */
 	if (ctx->p->done != NULL)
 		done_set_add(ctx->p->done, r->source, r->index);
@@ -1082,8 +1107,14 @@ void pipeline_item_done(struct pipeline *p, const char *stage, const struct item
 			 it->seq, pipeline_source_name(p, it->source), it->index, stage,
 			 (double)((int64_t)started_at + p->wall_minus_mono) / 1e6,
 			 (double)(now - started_at) / 1e6, it->attempts, outcome, status, sig);
-	sink_append(p->joblog, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-	sink_flush(p->joblog);
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	line[n] = '\0';
+	/* Written once every part of the record is done (joblog_done), or now if untracked. */
+	if (!track_note(it, line, f != NULL)) {
+		sink_append(p->joblog, line, (size_t)n);
+		sink_flush(p->joblog);
+	}
 }
 
 bool pipeline_already_done(const struct pipeline *p, uint32_t source, uint64_t index)
