@@ -680,7 +680,11 @@ static int replay_spool(struct pipeline *p)
 	for (struct item *it = ctx.head, *next; it != NULL; it = next, i++) {
 		next = it->next;
 		it->next = NULL;
-		queue_push_force(p->queues[queue_index_for(p, ctx.stage_of[i])], it);
+		size_t q = queue_index_for(p, ctx.stage_of[i]);
+		/* It had passed every stage: its joblog line is due once the sinks have it. */
+		if (q == p->n_stages)
+			pipeline_item_done(p, SINKS_STAGE, it, 0, NULL);
+		queue_push_force(p->queues[q], it);
 		free(ctx.stage_of[i]);
 		p->replayed++;
 	}
@@ -1456,7 +1460,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	status_line(p, line, sizeof(line));
 	/* Counters every 5 s; a change of state (a pause, a drain) at once. */
 	if (p->ticks % 5 == 0 || strncmp(line, p->last_status, strcspn(line, ":")) != 0 ||
-	    (strstr(line, "held back") == NULL) != (strstr(p->last_status, "held back") == NULL)) {
+	    (strstr(line, "held back") == NULL) != (strstr(p->last_status, "held back") == NULL) ||
+	    (strstr(line, "cannot write") == NULL) !=
+		(strstr(p->last_status, "cannot write") == NULL)) {
 		sdnotify("STATUS=%s", line);
 		snprintf(p->last_status, sizeof(p->last_status), "%s", line);
 	}
