@@ -233,19 +233,30 @@ static unsigned pills_for(struct pipeline *p, size_t queue_index)
  * skips a record a sink had not finished. Every pipeline alive shares the hook;
  * the newest joblog takes the line.
  */
-static void joblog_done(void *arg, const char *line, enum track_status st)
+static void joblog_done(void *arg, const char *line, bool line_failed, enum track_status st)
 {
 	struct pipeline *p, *to = NULL;
+	char *failed = NULL;
 	(void)arg;
 	if (st == TRACK_ABANDONED)
 		return; /* unfinished: spooled, or left for --resume to redo */
 	TAILQ_FOREACH(p, &pipelines, entry)
 		if (p->joblog != NULL)
 			to = p;
-	if (to != NULL) {
-		sink_append(to->joblog, line, strlen(line));
-		sink_flush(to->joblog);
+	if (to == NULL)
+		return;
+	if (st == TRACK_FAILED && !line_failed) {
+		/* It passed the stages, then failed at the sinks (a 4xx, a drop): not "ok". */
+		const char *outcome = line;
+		for (int i = 0; i < 7 && outcome != NULL; i++)
+			outcome = strchr(outcome, '\t') != NULL ? strchr(outcome, '\t') + 1 : NULL;
+		if (outcome != NULL)
+			line = failed = xasprintf("%.*s\tfailed:sink\t-\t-", (int)(outcome - line - 1),
+						  line);
 	}
+	sink_append(to->joblog, line, strlen(line));
+	sink_flush(to->joblog);
+	free(failed);
 }
 
 /* reloaded: a reload's new joblog path is appended to, never truncated. */

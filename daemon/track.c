@@ -253,10 +253,11 @@ void track_release_key(uint32_t source, uint64_t index)
 		return;
 	void *token = e->token;
 	char *note = e->note;
+	bool note_failed = e->note_failed;
 	enum track_status st = (enum track_status)e->status;
 	remove_at(e);
 	if (note != NULL && tab.hook != NULL)
-		tab.hook(tab.hook_arg, note, st);
+		tab.hook(tab.hook_arg, note, note_failed, st);
 	free(note);
 	struct tracker *t = tracker_of(key);
 	if (t != NULL)

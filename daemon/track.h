@@ -45,11 +45,13 @@ uint64_t track_in_flight(void);
 /*
  * The joblog (pipeline.c): while a hook is set, every record is tracked (sources
  * without a tracker of their own included), and the line noted for a record is
- * handed to the hook once the record is done, with its outcome; an abandoned
- * record's line is the hook's to drop. So the joblog lists a record only once
+ * handed to the hook once the record is done, with its outcome (which may be
+ * worse than the line's: a sink failed it); an abandoned record's line is the
+ * hook's to drop. So the joblog lists a record only once
  * every sink has finished it. Clearing the hook (NULL) forgets what is left.
  */
-typedef void (*track_hook_cb)(void *arg, const char *note, enum track_status st);
+typedef void (*track_hook_cb)(void *arg, const char *note, bool note_failed,
+			      enum track_status st);
 void track_set_hook(track_hook_cb cb, void *arg);
 bool track_hooked(void);
 /* Tracks an item no tracker took (its source has none, or a spool replay), if hooked. */

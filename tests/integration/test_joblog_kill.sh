@@ -8,6 +8,8 @@
 #    --resume redoes the others, so each record is out exactly once.
 # 2. A short seeded randomized loop: SIGKILL at a random moment, then --resume
 #    until a run completes; every input record is in the output at least once.
+# 3. A record a sink fails for good (an http sink's 400) after it passed the
+#    stages is "failed:sink" in the joblog, not "ok".
 . "$(dirname "$0")/../lib.sh"
 
 N=300
@@ -119,4 +121,29 @@ assert_exit 0 "$rc" "sluiced --resume (the final run)"
 keys "$T/out3.txt" | sort -nu >"$T/w3"
 missing=$(seq 1 "$N" | comm -23 - "$T/w3" | head -5 | tr '\n' ' ')
 [ -z "$missing" ] || fail "records lost over the SIGKILLs (seed $seed): $missing"
+
+# ---- 3: failed at a sink ----
+port=$(python3 "$PYHELPERS/net_port.py")
+python3 "$PYHELPERS/net_http.py" serve "$port" "$T/web.log" --reject bad >"$T/server.log" 2>&1 &
+srv=$!
+wait_for 'grep -q ready "$T/server.log"' 30 || fail "the test server did not start"
+seq 1 6 >"$T/in6.txt"
+cat >"$T/c4.yaml" <<YAML
+joblog: $T/job4.log
+sources:
+  - { name: in, type: file, path: $T/in6.txt }
+stages:
+  - { name: mark, exec: { argv: [sh, -c, 'case "\$1" in 2|5) echo "bad-\$1";; *) echo "ok-\$1";; esac', sh, "{}"] } }
+sinks:
+  - { name: web, type: http, url: "http://127.0.0.1:$port/sink", batch: { max_items: 1 } }
+YAML
+run_daemon "$T/c4.yaml"
+assert_exit 1 $? "sluiced (two records refused by the http sink)"
+{ kill "$srv" && wait "$srv"; } 2>/dev/null
+assert_eq "1 ok
+2 failed:sink
+3 ok
+4 ok
+5 failed:sink
+6 ok" "$(tail -n +2 "$T/job4.log" | cut -f3,8 | sort -n | tr '\t' ' ')" "joblog outcomes (index outcome)"
 exit 0
