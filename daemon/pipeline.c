@@ -546,6 +546,7 @@ void pipeline_free(struct pipeline *p)
 		sink_free(p->dead_letter);
 	if (!p->lent_joblog)
 		sink_free(p->joblog);
+	p->joblog = NULL; /* joblog_done() looks for a joblog in every pipeline */
 	done_set_free(p->done);
 	event_free(p->memory_ev);
 	event_free(p->finish_ev);
