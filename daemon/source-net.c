@@ -65,7 +65,7 @@
 #define READS_PER_CALLBACK 8
 #define ACK_HIGH	   (256 * 1024)
 #define REFUSE_LOG_USEC	   10000000
-#define LINGER_SEC	   2
+#define LINGER_SEC	   5
 
 enum ack_state { ACK_PENDING = 0, ACK_OK, ACK_FAIL, ACK_ABANDONED };
 
