@@ -142,7 +142,8 @@ static void request_cb(struct evhttp_request *req, void *arg)
 			send_text(req, HTTP_OK, "OK", "text/plain; charset=utf-8", body);
 		} else {
 			if (!pipeline_ready(p))
-				evbuffer_add_printf(body, "not ready: %s\n", pipeline_state_name(p));
+				evbuffer_add_printf(body, "not ready: %s\n",
+						    pipeline_state_name(p));
 			else
 				evbuffer_add_printf(body, "not ready: sink '%s' cannot write\n",
 						    sink_name(down));

@@ -241,8 +241,8 @@ static void joblog_done(void *arg, const char *line, bool line_failed, enum trac
 	if (st == TRACK_ABANDONED)
 		return; /* unfinished: spooled, or left for --resume to redo */
 	TAILQ_FOREACH(p, &pipelines, entry)
-		if (p->joblog != NULL)
-			to = p;
+	if (p->joblog != NULL)
+		to = p;
 	if (to == NULL)
 		return;
 	if (st == TRACK_FAILED && !line_failed) {
@@ -251,8 +251,8 @@ static void joblog_done(void *arg, const char *line, bool line_failed, enum trac
 		for (int i = 0; i < 7 && outcome != NULL; i++)
 			outcome = strchr(outcome, '\t') != NULL ? strchr(outcome, '\t') + 1 : NULL;
 		if (outcome != NULL)
-			line = failed = xasprintf("%.*s\tfailed:sink\t-\t-", (int)(outcome - line - 1),
-						  line);
+			line = failed =
+			    xasprintf("%.*s\tfailed:sink\t-\t-", (int)(outcome - line - 1), line);
 	}
 	sink_append(to->joblog, line, strlen(line));
 	sink_flush(to->joblog);

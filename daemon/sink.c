@@ -40,7 +40,7 @@
 #define FLUSH_AT  (64 * 1024)
 #define HIGH_MARK (1024 * 1024)
 #define LOW_MARK  (256 * 1024)
-#define WARN_EVERY_USEC (60 * UINT64_C(1000000))
+#define WARN_USEC (60 * UINT64_C(1000000))
 
 struct sink {
 	struct pipeline *p;
@@ -343,11 +343,11 @@ static void fd_failed(struct sink *s)
 		if (end >= (off_t)torn && ftruncate(s->fd, end - (off_t)torn) == 0)
 			recbuf_rewind(&s->out);
 		else
-			log_warn("sink '%s': cannot cut the partly written record off '%s'", s->name,
-				 path);
+			log_warn("sink '%s': cannot cut the partly written record off '%s'",
+				 s->name, path);
 	}
 	uint64_t now = now_usec();
-	if (!s->failing || now - s->last_warn >= WARN_EVERY_USEC) {
+	if (!s->failing || now - s->last_warn >= WARN_USEC) {
 		log_warnx("sink '%s': cannot write to '%s': %s; holding %llu record(s), retrying "
 			  "every second",
 			  s->name, path, strerror(err),

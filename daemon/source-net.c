@@ -89,7 +89,7 @@ struct net_conn {
 	bool ack_blocked;     /* too many acks unread by the client: not reading */
 	bool counted;	      /* counts against max_connections */
 	bool dead;	      /* to be freed by the reaper once no record of it is in flight */
-	bool lingering;	      /* acks all written, FIN sent: dropping input until the client closes */
+	bool lingering;	      /* acks all out, FIN sent: input dropped until it closes */
 	uint64_t outstanding; /* tracked records not done yet */
 	struct ack_ring acks;
 };
@@ -783,8 +783,8 @@ static void conn_finish(struct net_conn *c, uint64_t deadline)
 		}
 		if (fin && c->eof)
 			return;
-		struct pollfd pfd = {.fd = fd,
-				     .events = (short)((fin ? 0 : POLLOUT) | (c->eof ? 0 : POLLIN))};
+		struct pollfd pfd = {
+		    .fd = fd, .events = (short)((fin ? 0 : POLLOUT) | (c->eof ? 0 : POLLIN))};
 		if (poll(&pfd, 1, (int)((deadline - now) / 1000) + 1) <= 0)
 			return;
 		if ((pfd.revents & POLLOUT) && evbuffer_write(out, fd) < 0 && errno != EAGAIN &&

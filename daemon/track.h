@@ -50,8 +50,7 @@ uint64_t track_in_flight(void);
  * hook's to drop. So the joblog lists a record only once
  * every sink has finished it. Clearing the hook (NULL) forgets what is left.
  */
-typedef void (*track_hook_cb)(void *arg, const char *note, bool note_failed,
-			      enum track_status st);
+typedef void (*track_hook_cb)(void *arg, const char *note, bool note_failed, enum track_status st);
 void track_set_hook(track_hook_cb cb, void *arg);
 bool track_hooked(void);
 /* Tracks an item no tracker took (its source has none, or a spool replay), if hooked. */
