@@ -3,7 +3,8 @@
  *
  *   GET /metrics        Prometheus text format 0.0.4 (status_prometheus)
  *   GET /health/live    200 while the loop runs (whoever answers is alive)
- *   GET /health/ready   200 while the pipeline runs and is not stopping, else 503
+ *   GET /health/ready   200 while the pipeline runs, is not stopping and every sink
+ *                       can write (sink_up), else 503 with the reason
  *   GET /status         the JSON of `sluicectl status --json` (status_json)
  *   anything else       404; a method other than GET or HEAD: 405
  *
@@ -32,6 +33,7 @@
 
 #include "log.h"
 #include "pipeline.h"
+#include "sink.h"
 #include "status.h"
 #include "supervisor.h"
 #include "util.h"
@@ -133,12 +135,18 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		evbuffer_add_printf(body, "ok\n");
 		send_text(req, HTTP_OK, "OK", "text/plain; charset=utf-8", body);
 	} else if (strcmp(path, "/health/ready") == 0) {
-		if (pipeline_ready(supervisor_pipeline(m->sv))) {
+		struct pipeline *p = supervisor_pipeline(m->sv);
+		const struct sink *down = sinks_first_down(pipeline_sinks(p));
+		if (pipeline_ready(p) && down == NULL) {
 			evbuffer_add_printf(body, "ready\n");
 			send_text(req, HTTP_OK, "OK", "text/plain; charset=utf-8", body);
 		} else {
-			evbuffer_add_printf(body, "not ready: %s\n",
-					    pipeline_state_name(supervisor_pipeline(m->sv)));
+			if (!pipeline_ready(p))
+				evbuffer_add_printf(body, "not ready: %s\n",
+						    pipeline_state_name(p));
+			else
+				evbuffer_add_printf(body, "not ready: sink '%s' cannot write\n",
+						    sink_name(down));
 			send_text(req, 503, "Service Unavailable", "text/plain; charset=utf-8",
 				  body);
 		}

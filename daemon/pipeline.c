@@ -229,6 +229,37 @@ static unsigned pills_for(struct pipeline *p, size_t queue_index)
 	return queue_index < p->n_stages ? stage_workers(p->stages[queue_index]) : 1;
 }
 
+/*
+ * A record is done (track.h): its joblog line goes out now, so --resume never
+ * skips a record a sink had not finished. Every pipeline alive shares the hook;
+ * the newest joblog takes the line.
+ */
+static void joblog_done(void *arg, const char *line, bool line_failed, enum track_status st)
+{
+	struct pipeline *p, *to = NULL;
+	char *failed = NULL;
+	(void)arg;
+	if (st == TRACK_ABANDONED)
+		return; /* unfinished: spooled, or left for --resume to redo */
+	TAILQ_FOREACH(p, &pipelines, entry)
+	if (p->joblog != NULL)
+		to = p;
+	if (to == NULL)
+		return;
+	if (st == TRACK_FAILED && !line_failed) {
+		/* It passed the stages, then failed at the sinks (a 4xx, a drop): not "ok". */
+		const char *outcome = line;
+		for (int i = 0; i < 7 && outcome != NULL; i++)
+			outcome = strchr(outcome, '\t') != NULL ? strchr(outcome, '\t') + 1 : NULL;
+		if (outcome != NULL)
+			line = failed =
+			    xasprintf("%.*s\tfailed:sink\t-\t-", (int)(outcome - line - 1), line);
+	}
+	sink_append(to->joblog, line, strlen(line));
+	sink_flush(to->joblog);
+	free(failed);
+}
+
 /* reloaded: a reload's new joblog path is appended to, never truncated. */
 static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errlen)
 {
@@ -261,6 +292,7 @@ static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errl
 		return -1;
 	if (fresh)
 		sink_append(p->joblog, joblog_header, strlen(joblog_header));
+	track_set_hook(joblog_done, NULL);
 	return 0;
 }
 
@@ -495,6 +527,9 @@ void pipeline_free(struct pipeline *p)
 {
 	if (p == NULL)
 		return;
+	/* The last one: what is freed below was never finished, so no joblog line. */
+	if (TAILQ_FIRST(&pipelines) == p && TAILQ_NEXT(p, entry) == NULL)
+		track_set_hook(NULL, NULL);
 	if (p->succ != NULL)
 		p->succ->pred = NULL;
 	if (p->pred != NULL)
@@ -519,6 +554,7 @@ void pipeline_free(struct pipeline *p)
 		sink_free(p->dead_letter);
 	if (!p->lent_joblog)
 		sink_free(p->joblog);
+	p->joblog = NULL; /* joblog_done() looks for a joblog in every pipeline */
 	done_set_free(p->done);
 	event_free(p->memory_ev);
 	event_free(p->finish_ev);
@@ -562,6 +598,7 @@ static void replay_record_cb(void *arg, const struct spool_record *r)
 	it->attempts = r->attempts;
 	it->index = r->index;
 	item_mark_replayed(it);
+	track_item_hooked(it);
 	/* --resume: a record coming back from the spool is not read from its source again. */
 	if (ctx->p->done != NULL)
 		done_set_add(ctx->p->done, r->source, r->index, false);
@@ -663,7 +700,11 @@ static int replay_spool(struct pipeline *p)
 	for (struct item *it = ctx.head, *next; it != NULL; it = next, i++) {
 		next = it->next;
 		it->next = NULL;
-		queue_push_force(p->queues[queue_index_for(p, ctx.stage_of[i])], it);
+		size_t q = queue_index_for(p, ctx.stage_of[i]);
+		/* It had passed every stage: its joblog line is due once the sinks have it. */
+		if (q == p->n_stages)
+			pipeline_item_done(p, SINKS_STAGE, it, 0, NULL);
+		queue_push_force(p->queues[q], it);
 		free(ctx.stage_of[i]);
 		p->replayed++;
 	}
@@ -1090,8 +1131,14 @@ void pipeline_item_done(struct pipeline *p, const char *stage, const struct item
 			 it->seq, pipeline_source_name(p, it->source), it->index, stage,
 			 (double)((int64_t)started_at + p->wall_minus_mono) / 1e6,
 			 (double)(now - started_at) / 1e6, it->attempts, outcome, status, sig);
-	sink_append(p->joblog, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-	sink_flush(p->joblog);
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	line[n] = '\0';
+	/* Written once every part of the record is done (joblog_done), or now if untracked. */
+	if (!track_note(it, line, f != NULL)) {
+		sink_append(p->joblog, line, (size_t)n);
+		sink_flush(p->joblog);
+	}
 }
 
 bool pipeline_already_done(struct pipeline *p, uint32_t source, uint64_t index)
@@ -1449,7 +1496,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	status_line(p, line, sizeof(line));
 	/* Counters every 5 s; a change of state (a pause, a drain) at once. */
 	if (p->ticks % 5 == 0 || strncmp(line, p->last_status, strcspn(line, ":")) != 0 ||
-	    (strstr(line, "held back") == NULL) != (strstr(p->last_status, "held back") == NULL)) {
+	    (strstr(line, "held back") == NULL) != (strstr(p->last_status, "held back") == NULL) ||
+	    (strstr(line, "cannot write") == NULL) !=
+		(strstr(p->last_status, "cannot write") == NULL)) {
 		sdnotify("STATUS=%s", line);
 		snprintf(p->last_status, sizeof(p->last_status), "%s", line);
 	}

@@ -347,6 +347,12 @@ static bool http_idle(const struct sink *s)
 	return hs->mn == 0 && hs->req == NULL;
 }
 
+/* Not up while a failed batch waits to be sent again. */
+static bool http_up(const struct sink *s)
+{
+	return of(s)->failures == 0;
+}
+
 /* After the loop nothing can be sent: a cancel spools what is queued instead. */
 static bool http_down(const struct sink *s)
 {
@@ -478,6 +484,7 @@ const struct sink_kind sink_http = {
     .flush = http_flush,
     .busy = http_busy,
     .idle = http_idle,
+    .up = http_up,
     .down = http_down,
     .drain = http_drain,
     .take_back = http_take_back,

@@ -398,6 +398,13 @@ bool stream_idle(const struct sink *s)
 	       (st->ops->drain == NULL || st->state == ST_DRAINED || !st->ever_up);
 }
 
+/* Not up: waiting to reconnect, or opening again after a failure. */
+bool stream_up(const struct sink *s)
+{
+	const struct stream *st = of(s);
+	return st->state != ST_WAITING && !(st->state == ST_OPENING && st->failures > 0);
+}
+
 bool stream_down(const struct sink *s)
 {
 	return of(s)->state != ST_UP;
@@ -421,16 +428,7 @@ void stream_drain(struct sink *s)
 
 uint64_t stream_take_back(struct sink *s, sink_give_cb give, void *arg)
 {
-	struct stream *st = of(s);
-	uint64_t n = recbuf_records(&st->out);
-	for (size_t i = 0; give != NULL && i < n; i++) {
-		size_t len;
-		const char *data = recbuf_record(&st->out, i, &len);
-		give(arg, data, len, recbuf_record_meta(&st->out, i));
-	}
-	recbuf_clear(&st->out);
-	sink_count_returned(s, n);
-	return n;
+	return sink_give_back(s, &of(s)->out, give, arg);
 }
 
 uint64_t stream_close(struct sink *s, uint64_t timeout_usec)

@@ -69,6 +69,7 @@ void stream_append(struct sink *s, const struct item *it);
 void stream_flush(struct sink *s);
 bool stream_busy(const struct sink *s);
 bool stream_idle(const struct sink *s);
+bool stream_up(const struct sink *s);
 bool stream_down(const struct sink *s);
 void stream_drain(struct sink *s);
 uint64_t stream_take_back(struct sink *s, sink_give_cb give, void *arg);
@@ -79,7 +80,7 @@ void stream_free(struct sink *s);
 #define STREAM_SINK_KIND(TYPE, OPEN)                                                               \
 	{                                                                                          \
 		.type = (TYPE), .open = (OPEN), .append = stream_append, .flush = stream_flush,    \
-		.busy = stream_busy, .idle = stream_idle, .down = stream_down,                     \
+		.busy = stream_busy, .idle = stream_idle, .up = stream_up, .down = stream_down,    \
 		.drain = stream_drain, .take_back = stream_take_back, .close = stream_close,       \
 		.free = stream_free,                                                               \
 	}

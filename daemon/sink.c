@@ -11,6 +11,12 @@
  * fsync: batch syncs at most once a second while writing; always syncs after
  * every write; both sync at close. A record counts as done once the kernel has
  * it.
+ *
+ * A write that fails (ENOSPC, EIO) keeps every record and retries every
+ * second; the sink is down meanwhile (readiness, sluice_sink_up), and a cancel
+ * takes its records back for the spool. A regular file never ends in a torn
+ * record: the bytes of a record the kernel took only in part are cut off again
+ * (ftruncate) and the record is written whole later.
  */
 #include "sink.h"
 
@@ -34,6 +40,7 @@
 #define FLUSH_AT  (64 * 1024)
 #define HIGH_MARK (1024 * 1024)
 #define LOW_MARK  (256 * 1024)
+#define WARN_USEC (60 * UINT64_C(1000000))
 
 struct sink {
 	struct pipeline *p;
@@ -55,7 +62,8 @@ struct sink {
 	bool restore_blocking; /* we set O_NONBLOCK on an fd we share (stdout) */
 	struct recbuf out;
 	struct event *write_ev, *retry_ev, *sync_ev;
-	bool sync_due, error_logged, broken, sync_inflight;
+	bool sync_due, failing, broken, sync_inflight;
+	uint64_t last_warn;
 	struct bio_job sync_job;
 };
 
@@ -136,6 +144,19 @@ void sink_count_returned(struct sink *s, uint64_t n)
 	s->returned += n;
 }
 
+uint64_t sink_give_back(struct sink *s, struct recbuf *b, sink_give_cb give, void *arg)
+{
+	uint64_t n = recbuf_records(b);
+	for (size_t i = 0; give != NULL && i < n; i++) {
+		size_t len;
+		const char *data = recbuf_record(b, i, &len);
+		give(arg, data, len, recbuf_record_meta(b, i));
+	}
+	recbuf_clear(b);
+	sink_count_returned(s, n);
+	return n;
+}
+
 void sink_wake(struct sink *s)
 {
 	if (s->wake != NULL)
@@ -209,10 +230,12 @@ struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type
 	s->retry_ev = evtimer_new(pipeline_base(p), sink_retry_cb, s);
 	s->sync_ev = evtimer_new(pipeline_base(p), sink_sync_cb, s);
 	sink_attach(s, fd);
+	/* A cancel while it cannot write gives its records back, with their origin. */
+	s->out.keep_meta = true;
 	return s;
 }
 
-static void fd_add(struct sink *s, const char *data, size_t len)
+static void fd_add(struct sink *s, const char *data, size_t len, const struct recbuf_meta *m)
 {
 	if (s->broken) {
 		sink_count_lost(s, 1);
@@ -223,7 +246,7 @@ static void fd_add(struct sink *s, const char *data, size_t len)
 		sink_count_done(s, 1);
 		return;
 	}
-	recbuf_add(&s->out, data, len);
+	recbuf_add_meta(&s->out, data, len, m);
 	if (s->regular && recbuf_unwritten(&s->out) >= FLUSH_AT)
 		sink_flush(s);
 }
@@ -231,12 +254,16 @@ static void fd_add(struct sink *s, const char *data, size_t len)
 void sink_append(struct sink *s, const char *data, size_t len)
 {
 	s->appended++;
-	fd_add(s, data, len);
+	fd_add(s, data, len, NULL);
 }
 
 static void fd_append(struct sink *s, const struct item *it)
 {
-	fd_add(s, it->data, it->len);
+	struct recbuf_meta m = {.seq = it->seq,
+				.index = it->index,
+				.source = it->source,
+				.tracked = (it->flags & ITEM_TRACKED) != 0};
+	fd_add(s, it->data, it->len, &m);
 }
 
 /*
@@ -301,6 +328,35 @@ static void sink_sync_cb(evutil_socket_t fd, short what, void *arg)
 		sink_sync_async(s);
 }
 
+/*
+ * A write failed: the bytes of a record the kernel took only in part are cut
+ * off the file again (it ends with the last whole record), to be written whole
+ * later; a warning at the first failure and then once a minute.
+ */
+static void fd_failed(struct sink *s)
+{
+	int err = errno;
+	size_t torn = (size_t)(recbuf_written_pos(&s->out) - recbuf_confirmed_pos(&s->out));
+	const char *path = s->path != NULL ? s->path : "stdout";
+	if (torn > 0 && s->regular) {
+		off_t end = lseek(s->fd, 0, SEEK_END);
+		if (end >= (off_t)torn && ftruncate(s->fd, end - (off_t)torn) == 0)
+			recbuf_rewind(&s->out);
+		else
+			log_warn("sink '%s': cannot cut the partly written record off '%s'",
+				 s->name, path);
+	}
+	uint64_t now = now_usec();
+	if (!s->failing || now - s->last_warn >= WARN_USEC) {
+		log_warnx("sink '%s': cannot write to '%s': %s; holding %llu record(s), retrying "
+			  "every second",
+			  s->name, path, strerror(err),
+			  (unsigned long long)recbuf_records(&s->out));
+		s->last_warn = now;
+	}
+	s->failing = true;
+}
+
 static void fd_flush(struct sink *s)
 {
 	if (s->fd < 0 || evtimer_pending(s->retry_ev, NULL))
@@ -326,19 +382,14 @@ static void fd_flush(struct sink *s)
 			return;
 		}
 		/* ENOSPC, EIO...: may pass; keep every record and try again. */
-		if (!s->error_logged)
-			log_warn("sink '%s': write to '%s' failed; holding %zu bytes and retrying "
-				 "every second",
-				 s->name, s->path != NULL ? s->path : "stdout",
-				 recbuf_unwritten(&s->out));
-		s->error_logged = true;
+		fd_failed(s);
 		struct timeval tv = {1, 0};
 		evtimer_add(s->retry_ev, &tv);
 		return;
 	}
-	if (recbuf_unwritten(&s->out) == 0 && s->error_logged) {
+	if (recbuf_unwritten(&s->out) == 0 && s->failing) {
 		log_info("sink '%s': writing again", s->name);
-		s->error_logged = false;
+		s->failing = false;
 	}
 	if (s->sync_due && s->regular) {
 		if (s->fsync == FSYNC_ALWAYS) {
@@ -374,6 +425,21 @@ static bool fd_busy(const struct sink *s)
 static bool fd_idle(const struct sink *s)
 {
 	return recbuf_unwritten(&s->out) == 0 || s->fd < 0;
+}
+
+static bool fd_up(const struct sink *s)
+{
+	return !s->failing && !s->broken;
+}
+
+static bool fd_down(const struct sink *s)
+{
+	return s->failing;
+}
+
+static uint64_t fd_take_back(struct sink *s, sink_give_cb give, void *arg)
+{
+	return sink_give_back(s, &s->out, give, arg);
 }
 
 static void fd_reopen(struct sink *s)
@@ -413,7 +479,7 @@ static uint64_t fd_close(struct sink *s, uint64_t timeout_usec)
 		uint64_t now = now_usec();
 		if (now >= end || !(n < 0 && errno == EAGAIN)) {
 			if (n < 0 && errno != EAGAIN)
-				log_warn("sink '%s': final write failed", s->name);
+				fd_failed(s);
 			lost = recbuf_clear(&s->out);
 			sink_count_lost(s, lost);
 			log_error("sink '%s': %llu record(s) could not be written before the "
@@ -449,6 +515,9 @@ static const struct sink_kind sink_fd = {
     .flush = fd_flush,
     .busy = fd_busy,
     .idle = fd_idle,
+    .up = fd_up,
+    .down = fd_down,
+    .take_back = fd_take_back,
     .reopen = fd_reopen,
     .close = fd_close,
     .free = fd_free,
@@ -528,7 +597,12 @@ void sink_free(struct sink *s)
 
 uint64_t sink_written(const struct sink *s)
 {
-	return s->appended - s->lost - s->failed - s->returned;
+	return s->done - s->lost - s->failed;
+}
+
+bool sink_up(const struct sink *s)
+{
+	return s->kind->up == NULL || s->kind->up(s);
 }
 
 uint64_t sink_failed(const struct sink *s)
@@ -771,6 +845,14 @@ void sinks_reopen(struct sinks *ss)
 {
 	for (size_t i = 0; i < ss->n; i++)
 		sink_reopen(ss->v[i]);
+}
+
+const struct sink *sinks_first_down(const struct sinks *ss)
+{
+	for (size_t i = 0; ss != NULL && i < ss->n; i++)
+		if (!sink_up(ss->v[i]))
+			return ss->v[i];
+	return NULL;
 }
 
 size_t sinks_count(const struct sinks *ss)

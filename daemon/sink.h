@@ -8,7 +8,8 @@
  * record is never torn: a short write is finished before anything else, also at
  * cancel. A sink whose buffer passes its high mark (a slow pipe, a full disk)
  * stops the consumer, which backs up the queue and, in turn, the stages.
- * A write error other than EAGAIN keeps the data and retries every second.
+ * A write error other than EAGAIN keeps the data and retries every second; a
+ * partly written record is cut off the file again.
  *
  * The consumer also tells sources when a record they track (track.h) is done:
  * every sink finishes records in order, so record k of the fan-out is done once
@@ -26,6 +27,7 @@
 #include "queue.h"
 
 struct pipeline;
+struct recbuf;
 struct recbuf_meta;
 struct sink;
 struct sinks;
@@ -51,6 +53,11 @@ struct sink_kind {
 	bool (*busy)(const struct sink *s);
 	/* Every record appended is finished: a drain may end. */
 	bool (*idle)(const struct sink *s);
+	/*
+	 * Optional: writing now (connected, the last write went through); without it,
+	 * always. Readiness, sluice_sink_up and the status say so.
+	 */
+	bool (*up)(const struct sink *s);
 	/* Optional: cannot write at all now (disconnected); a cancel spools instead. */
 	bool (*down)(const struct sink *s);
 	/* Optional: the input has ended (send partial batches, close a command's stdin). */
@@ -88,8 +95,9 @@ bool sink_empty(const struct sink *s);
 void sink_reopen(struct sink *s);
 /* Final flush, waiting up to timeout_usec for a slow reader; returns records never written. */
 uint64_t sink_close(struct sink *s, uint64_t timeout_usec);
-/* Records written (handed over and, where the kind can tell, taken by the other side). */
+/* Records written: taken by the kernel (a file) or by the peer, never merely held. */
 uint64_t sink_written(const struct sink *s);
+bool sink_up(const struct sink *s);
 /* Records that failed for good (an HTTP 4xx). */
 uint64_t sink_failed(const struct sink *s);
 /* Closes (flushing without waiting) and frees. */
@@ -107,6 +115,8 @@ void sink_count_lost(struct sink *s, uint64_t n);
 void sink_count_failed(struct sink *s, uint64_t n);
 /* Records handed back for the spool (not written, not lost). */
 void sink_count_returned(struct sink *s, uint64_t n);
+/* take_back for a kind that holds its records in b: each to give, then forgotten. */
+uint64_t sink_give_back(struct sink *s, struct recbuf *b, sink_give_cb give, void *arg);
 /* From an event callback: records finished or room freed; the consumer looks again. */
 void sink_wake(struct sink *s);
 
@@ -135,6 +145,8 @@ void sinks_reopen(struct sinks *ss);
 void sinks_drain_queue(struct sinks *ss);
 /* Only the down sinks' part of that (a retiring pipeline): true if one was down. */
 bool sinks_take_back(struct sinks *ss);
+/* The first sink that cannot write now (sink_up), or NULL. */
+const struct sink *sinks_first_down(const struct sinks *ss);
 size_t sinks_count(const struct sinks *ss);
 struct sink *sinks_get(const struct sinks *ss, size_t i);
 /* Closes every sink (final flush); returns records left unwritten. */

@@ -31,7 +31,12 @@
  *
  * A graceful stop closes the listener first; records already complete in the
  * buffers are handed on, connections stop reading, and (with ack) stay open
- * until their records are done.
+ * until their records are done. Such a connection then ends with a lingering
+ * close: FIN after the last ack, and what the client still sends is read and
+ * dropped until it closes too (at most LINGER_SEC without a byte). Closing with
+ * unread input would reset the connection, and a reset makes the client's
+ * kernel drop acks it has not read yet. After the loop the same is done with
+ * poll(), bounded by LINGER_SEC for all connections together.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +46,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +65,7 @@
 #define READS_PER_CALLBACK 8
 #define ACK_HIGH	   (256 * 1024)
 #define REFUSE_LOG_USEC	   10000000
+#define LINGER_SEC	   5
 
 enum ack_state { ACK_PENDING = 0, ACK_OK, ACK_FAIL, ACK_ABANDONED };
 
@@ -82,6 +89,7 @@ struct net_conn {
 	bool ack_blocked;     /* too many acks unread by the client: not reading */
 	bool counted;	      /* counts against max_connections */
 	bool dead;	      /* to be freed by the reaper once no record of it is in flight */
+	bool lingering;	      /* acks all out, FIN sent: input dropped until it closes */
 	uint64_t outstanding; /* tracked records not done yet */
 	struct ack_ring acks;
 };
@@ -234,11 +242,13 @@ static void conn_shut(struct net_conn *c, const char *why)
 	event_active(c->ns->reap_ev, 0, 0);
 }
 
+static void conn_end(struct net_conn *c);
+
 static void conn_closed_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct net_conn *c = arg;
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_shut(c, NULL);
+		conn_end(c);
 }
 
 static void conn_closed_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -246,13 +256,36 @@ static void conn_closed_event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_shut(arg, NULL);
 }
 
+static void linger_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/* The output has drained: close, or (acks, the client still sending) linger first. */
+static void conn_end(struct net_conn *c)
+{
+	if (c->bev == NULL || c->eof || !c->ns->cs->ack) {
+		conn_shut(c, NULL);
+		return;
+	}
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct timeval tv = {LINGER_SEC, 0};
+	evbuffer_drain(in, evbuffer_get_length(in));
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	c->lingering = true;
+	bufferevent_setcb(c->bev, linger_read_cb, NULL, conn_closed_event_cb, c);
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
 /* Input all handed on and every ack written: close once the output has drained. */
 static void conn_maybe_close(struct net_conn *c)
 {
-	if (c->dead || !c->input_done || c->outstanding > 0 || c->acks.n > 0)
+	if (c->dead || c->lingering || !c->input_done || c->outstanding > 0 || c->acks.n > 0)
 		return;
 	if (c->bev == NULL || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-		conn_shut(c, NULL);
+		conn_end(c);
 		return;
 	}
 	bufferevent_disable(c->bev, EV_READ);
@@ -284,7 +317,7 @@ static void net_pause_all(struct net_src *ns)
 	struct net_conn *c;
 	ns->paused = true;
 	TAILQ_FOREACH(c, &ns->conns, entry)
-	if (c->bev != NULL)
+	if (c->bev != NULL && !c->lingering)
 		bufferevent_disable(c->bev, EV_READ);
 }
 
@@ -683,7 +716,7 @@ static void net_resume(struct source *s)
 		next = TAILQ_NEXT(c, entry);
 		TAILQ_REMOVE(&ns->conns, c, entry);
 		TAILQ_INSERT_TAIL(&ns->conns, c, entry);
-		if (c->bev != NULL && !c->eof && !c->ack_blocked)
+		if (c->bev != NULL && !c->eof && !c->ack_blocked && !c->lingering)
 			bufferevent_enable(c->bev, EV_READ);
 		conn_read(c);
 		if (end)
@@ -731,17 +764,52 @@ static void net_stop(struct source *s)
 	source_end(s);
 }
 
+/*
+ * After the loop: the last acks out, then a lingering close as conn_end()'s,
+ * with poll(), until deadline at the latest.
+ */
+static void conn_finish(struct net_conn *c, uint64_t deadline)
+{
+	int fd = bufferevent_getfd(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	bool fin = c->lingering;
+	uint64_t now;
+	/* The bufferevent keeps the start of its output frozen: nothing else may write it. */
+	evbuffer_unfreeze(out, 1);
+	while ((now = now_usec()) < deadline) {
+		if (evbuffer_get_length(out) == 0 && !fin) {
+			shutdown(fd, SHUT_WR);
+			fin = true;
+		}
+		if (fin && c->eof)
+			return;
+		struct pollfd pfd = {
+		    .fd = fd, .events = (short)((fin ? 0 : POLLOUT) | (c->eof ? 0 : POLLIN))};
+		if (poll(&pfd, 1, (int)((deadline - now) / 1000) + 1) <= 0)
+			return;
+		if ((pfd.revents & POLLOUT) && evbuffer_write(out, fd) < 0 && errno != EAGAIN &&
+		    errno != EINTR)
+			return;
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			char buf[16384];
+			ssize_t n = read(fd, buf, sizeof(buf));
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+				c->eof = true;
+		}
+	}
+}
+
 static void net_free(struct source *s)
 {
 	struct net_src *ns = *source_state(s);
 	struct net_conn *c;
 	if (ns == NULL)
 		return;
+	uint64_t deadline = now_usec() + LINGER_SEC * UINT64_C(1000000);
 	net_close_listener(ns);
 	while ((c = TAILQ_FIRST(&ns->conns)) != NULL) {
-		/* Last acks: one non-blocking try; the loop is over. */
-		if (c->bev != NULL)
-			evbuffer_write(bufferevent_get_output(c->bev), bufferevent_getfd(c->bev));
+		if (c->bev != NULL && ns->cs->ack)
+			conn_finish(c, deadline);
 		conn_free(c);
 	}
 	event_free(ns->reap_ev);

@@ -361,6 +361,8 @@ bool source_emit(struct source *s, const char *data, size_t len)
 	s->items++;
 	if (s->tracker != NULL)
 		track_item(s->tracker, it, s->token);
+	else
+		track_item_hooked(it);
 	if (s->stopping) {
 		queue_push_force(s->out, it);
 		return true;
@@ -399,6 +401,8 @@ void source_emit_force(struct source *s, const char *data, size_t len)
 	s->items++;
 	if (s->tracker != NULL)
 		track_item(s->tracker, it, s->token);
+	else
+		track_item_hooked(it);
 	/* drop_newest/drop_oldest still drop; block is what is overridden. */
 	if (!queue_push(s->out, it))
 		queue_push_force(s->out, it);

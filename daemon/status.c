@@ -72,8 +72,9 @@ void status_json(struct pipeline *p, struct evbuffer *out)
 	struct sinks *ss = pipeline_sinks(p);
 	for (size_t i = 0; i < sinks_count(ss); i++) {
 		struct sink *s = sinks_get(ss, i);
-		evbuffer_add_printf(out, "%s{\"name\":\"%s\",\"written\":%" PRIu64 "}",
-				    i ? "," : "", sink_name(s), sink_written(s));
+		evbuffer_add_printf(out, "%s{\"name\":\"%s\",\"up\":%s,\"written\":%" PRIu64 "}",
+				    i ? "," : "", sink_name(s), sink_up(s) ? "true" : "false",
+				    sink_written(s));
 	}
 	evbuffer_add_printf(out, "],\"previous_pipeline\":");
 	if (pipeline_previous_draining(p))
@@ -117,10 +118,11 @@ void status_text(struct pipeline *p, struct evbuffer *out)
 				    sc.in, sc.ok, sc.failed, sc.dropped, sc.in_flight, sc.queued,
 				    stage_retries(st));
 	}
-	evbuffer_add_printf(out, "\n%-20s %12s\n", "SINK", "WRITTEN");
+	evbuffer_add_printf(out, "\n%-20s %-5s %12s\n", "SINK", "UP", "WRITTEN");
 	struct sinks *ss = pipeline_sinks(p);
 	for (size_t i = 0; i < sinks_count(ss); i++)
-		evbuffer_add_printf(out, "%-20s %12" PRIu64 "\n", sink_name(sinks_get(ss, i)),
+		evbuffer_add_printf(out, "%-20s %-5s %12" PRIu64 "\n", sink_name(sinks_get(ss, i)),
+				    sink_up(sinks_get(ss, i)) ? "yes" : "no",
 				    sink_written(sinks_get(ss, i)));
 }
 
@@ -254,6 +256,11 @@ static void prometheus_series(struct pipeline *p, struct evbuffer *out)
 	for (size_t i = 0; i < sinks_count(ss); i++)
 		evbuffer_add_printf(out, "sluice_sink_failed_total{sink=\"%s\"} %" PRIu64 "\n",
 				    sink_name(sinks_get(ss, i)), sink_failed(sinks_get(ss, i)));
+	help(out, "sluice_sink_up", "gauge",
+	     "1 while a sink can write (connected, its last write went through), else 0.");
+	for (size_t i = 0; i < sinks_count(ss); i++)
+		evbuffer_add_printf(out, "sluice_sink_up{sink=\"%s\"} %d\n",
+				    sink_name(sinks_get(ss, i)), sink_up(sinks_get(ss, i)) ? 1 : 0);
 }
 
 /*
@@ -299,4 +306,7 @@ void status_line(struct pipeline *p, char *buf, size_t len)
 			n += snprintf(buf + n, len - (size_t)n, "; source '%s' paused",
 				      source_name(s));
 	}
+	const struct sink *down = sinks_first_down(pipeline_sinks(p));
+	if (down != NULL && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "; sink '%s' cannot write", sink_name(down));
 }

@@ -27,8 +27,10 @@ struct tracker {
 struct entry {
 	uint64_t key; /* 0 = empty (record indexes start at 1) */
 	void *token;
+	char *note; /* the joblog line, written once the record is done */
 	uint32_t refs;
 	uint8_t status;
+	bool note_failed;
 };
 
 static struct {
@@ -37,6 +39,8 @@ static struct {
 	struct tracker **by_source;
 	size_t n_sources;
 	unsigned n_trackers;
+	track_hook_cb hook; /* the joblog: every record is tracked while it is set */
+	void *hook_arg;
 } tab;
 
 static uint64_t key_of(uint32_t source, uint64_t index)
@@ -107,6 +111,19 @@ static struct tracker *tracker_of(uint64_t key)
 	return source < tab.n_sources ? tab.by_source[source] : NULL;
 }
 
+/* Nothing can use the table any more: records still in it are forgotten. */
+static void release_table(void)
+{
+	if (tab.n_trackers > 0 || tab.hook != NULL)
+		return;
+	for (size_t i = 0; i < tab.cap; i++)
+		if (tab.v[i].key != 0)
+			free(tab.v[i].note);
+	free(tab.v);
+	free(tab.by_source);
+	memset(&tab, 0, sizeof(tab));
+}
+
 struct tracker *track_new(uint32_t source, bool durable, track_done_cb cb, void *arg)
 {
 	struct tracker *t = xcalloc(1, sizeof(*t));
@@ -131,23 +148,22 @@ void track_free(struct tracker *t)
 		return;
 	/* Forget its records; removal shifts entries back, so rescan the slot. */
 	for (size_t i = 0; i < tab.cap;) {
-		if (tab.v[i].key != 0 && (tab.v[i].key >> INDEX_BITS) == t->source)
+		if (tab.v[i].key != 0 && (tab.v[i].key >> INDEX_BITS) == t->source) {
+			free(tab.v[i].note);
 			remove_at(&tab.v[i]);
-		else
+		} else {
 			i++;
+		}
 	}
 	tab.by_source[t->source] = NULL;
 	free(t);
-	if (--tab.n_trackers == 0) {
-		free(tab.v);
-		free(tab.by_source);
-		memset(&tab, 0, sizeof(tab));
-	}
+	tab.n_trackers--;
+	release_table();
 }
 
-void track_item(struct tracker *t, struct item *it, void *token)
+static void track_key(uint32_t source, struct item *it, void *token)
 {
-	uint64_t key = key_of(t->source, it->index);
+	uint64_t key = key_of(source, it->index);
 	struct entry e = {.key = key, .token = token, .refs = 1, .status = TRACK_OK};
 	it->flags |= ITEM_TRACKED;
 	if ((tab.n + 1) * 4 > tab.cap * 3)
@@ -155,11 +171,49 @@ void track_item(struct tracker *t, struct item *it, void *token)
 	struct entry *old = find(key);
 	if (old != NULL) {
 		/* An index is never reused while in flight; be safe if it is. */
+		free(old->note);
 		*old = e;
 		return;
 	}
 	insert_raw(&e);
 	tab.n++;
+}
+
+void track_item(struct tracker *t, struct item *it, void *token)
+{
+	track_key(t->source, it, token);
+}
+
+void track_set_hook(track_hook_cb cb, void *arg)
+{
+	tab.hook = cb;
+	tab.hook_arg = arg;
+	release_table();
+}
+
+bool track_hooked(void)
+{
+	return tab.hook != NULL;
+}
+
+void track_item_hooked(struct item *it)
+{
+	if (tab.hook != NULL && !(it->flags & ITEM_TRACKED))
+		track_key(it->source, it, NULL);
+}
+
+bool track_note(const struct item *it, const char *line, bool failed)
+{
+	struct entry *e = it->flags & ITEM_TRACKED ? find(key_of(it->source, it->index)) : NULL;
+	if (e == NULL)
+		return false;
+	/* One line per record: a part that failed is what the line says. */
+	if (e->note == NULL || failed || !e->note_failed) {
+		free(e->note);
+		e->note = xstrdup(line);
+		e->note_failed = failed;
+	}
+	return true;
 }
 
 uint64_t track_in_flight(void)
@@ -198,8 +252,13 @@ void track_release_key(uint32_t source, uint64_t index)
 	if (e == NULL || --e->refs > 0)
 		return;
 	void *token = e->token;
+	char *note = e->note;
+	bool note_failed = e->note_failed;
 	enum track_status st = (enum track_status)e->status;
 	remove_at(e);
+	if (note != NULL && tab.hook != NULL)
+		tab.hook(tab.hook_arg, note, note_failed, st);
+	free(note);
 	struct tracker *t = tracker_of(key);
 	if (t != NULL)
 		t->cb(t->arg, token, index, st);

@@ -42,6 +42,22 @@ void track_free(struct tracker *t);
 void track_item(struct tracker *t, struct item *it, void *token);
 uint64_t track_in_flight(void);
 
+/*
+ * The joblog (pipeline.c): while a hook is set, every record is tracked (sources
+ * without a tracker of their own included), and the line noted for a record is
+ * handed to the hook once the record is done, with its outcome (which may be
+ * worse than the line's: a sink failed it); an abandoned record's line is the
+ * hook's to drop. So the joblog lists a record only once
+ * every sink has finished it. Clearing the hook (NULL) forgets what is left.
+ */
+typedef void (*track_hook_cb)(void *arg, const char *note, bool note_failed, enum track_status st);
+void track_set_hook(track_hook_cb cb, void *arg);
+bool track_hooked(void);
+/* Tracks an item no tracker took (its source has none, or a spool replay), if hooked. */
+void track_item_hooked(struct item *it);
+/* Notes the record's joblog line (a failed part's line wins); false if it is not tracked. */
+bool track_note(const struct item *it, const char *line, bool failed);
+
 /* For item.c: a derived item (a stage's result) and a freed one. */
 void track_retain(const struct item *it);
 void track_release(const struct item *it);

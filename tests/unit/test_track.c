@@ -5,6 +5,8 @@
  * records wholly confirmed and sends the rest again, whole, after a rewind.
  */
 #include <check.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +126,68 @@ START_TEST(untracked_items_are_free)
 }
 END_TEST
 
+struct notes {
+	char line[8][64];
+	int status[8];
+	bool failed[8];
+	size_t n;
+};
+
+static void hook_cb(void *arg, const char *note, bool note_failed, enum track_status st)
+{
+	struct notes *n = arg;
+	snprintf(n->line[n->n], sizeof(n->line[0]), "%s", note);
+	n->failed[n->n] = note_failed;
+	n->status[n->n++] = (int)st;
+}
+
+/* The joblog hook: every record tracked, its line handed over once, at its end. */
+START_TEST(hook_gets_the_line_at_the_end)
+{
+	struct notes n = {0};
+	track_set_hook(hook_cb, &n);
+	ck_assert(track_hooked());
+	/* no tracker of its own: tracked for the hook alone */
+	struct item *it = fresh(3, 7), *other = fresh(3, 8), *gone = fresh(3, 9);
+	track_item_hooked(it);
+	track_item_hooked(other);
+	track_item_hooked(gone);
+	ck_assert(it->flags & ITEM_TRACKED);
+	struct item *a = item_derive(it, "a", 1), *b = item_derive(it, "b", 1);
+	item_free(it);
+	ck_assert(track_note(a, "7 ok", false));
+	ck_assert(track_note(b, "7 failed", true));
+	ck_assert(track_note(a, "7 ok again", false)); /* the failed line stays */
+	track_retain_key(3, 7);			       /* a sink holds a's record */
+	item_free(a);
+	item_free(b);
+	ck_assert_uint_eq(n.n, 0);
+	track_release_key(3, 7);
+	ck_assert_uint_eq(n.n, 1);
+	ck_assert_str_eq(n.line[0], "7 failed");
+	ck_assert(n.failed[0]);
+	ck_assert_int_eq(n.status[0], TRACK_OK); /* the line says how it failed */
+	/* a line noted, then abandoned by a cancel: the hook hears it is abandoned */
+	ck_assert(track_note(other, "8 ok", false));
+	ck_assert(!track_abandon(other));
+	item_free(other);
+	ck_assert_uint_eq(n.n, 2);
+	ck_assert_int_eq(n.status[1], TRACK_ABANDONED);
+	/* no line noted: nothing for the hook */
+	item_free(gone);
+	ck_assert_uint_eq(n.n, 2);
+	/* cleared: what is still tracked is forgotten (and freed) */
+	struct item *left = fresh(3, 10);
+	track_item_hooked(left);
+	track_note(left, "10 ok", false);
+	track_set_hook(NULL, NULL);
+	ck_assert(!track_hooked());
+	item_free(left);
+	ck_assert_uint_eq(n.n, 2);
+	ck_assert_uint_eq(track_in_flight(), 0);
+}
+END_TEST
+
 START_TEST(recbuf_confirm_and_rewind)
 {
 	struct recbuf b = {0};
@@ -187,6 +251,7 @@ int main(void)
 	tcase_add_test(tc, worst_outcome_wins);
 	tcase_add_test(tc, many_out_of_order_and_unregister);
 	tcase_add_test(tc, untracked_items_are_free);
+	tcase_add_test(tc, hook_gets_the_line_at_the_end);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("recbuf");
 	tcase_add_test(tc, recbuf_confirm_and_rewind);
