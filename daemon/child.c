@@ -166,8 +166,9 @@ static void exec_search(const char *file, char *const argv[], char *const envp[]
 		}
 		if (errno == EACCES)
 			denied = true;
-		else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV &&
-			 errno != ETIMEDOUT && errno != ELOOP && errno != ENAMETOOLONG)
+		else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE &&
+			 errno != ENODEV && errno != ETIMEDOUT && errno != ELOOP &&
+			 errno != ENAMETOOLONG)
 			return;
 		d += dlen;
 		if (*d == '\0')

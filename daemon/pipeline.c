@@ -1414,11 +1414,12 @@ void pipeline_summary(struct pipeline *p, int exit_code)
 	static const char *const meaning[] = {[0] = "all items succeeded",
 					      [1] = "some items failed or were dropped",
 					      [2] = "cancelled"};
-	const char *what = exit_code <= 2			    ? meaning[exit_code]
-			   : exit_code == 75 && p->state != ST_CANCELLING ? "stopped before its "
-									    "input ended"
-			   : exit_code == 75 ? "stopped before the drain finished"
-					     : "error";
+	const char *what = "error";
+	if (exit_code <= 2)
+		what = meaning[exit_code];
+	else if (exit_code == 75)
+		what = p->state == ST_CANCELLING ? "stopped before the drain finished"
+						 : "stopped before its input ended";
 	log_raw("summary: pipeline '%s' exit=%d (%s) elapsed=%.3fs\n", p->conf->name, exit_code,
 		what, (double)(now_usec() - p->started_at) / 1e6);
 	print_counts(p, raw_out);
