@@ -72,6 +72,7 @@ rc=$?
 kill "$writer" 2>/dev/null
 wait "$writer" 2>/dev/null
 assert_exit 75 "$rc" "sluiced after SIGTERM (stdin source: a job stopped before its input ended)"
+assert_contains "$DAEMON_ERR" "not read: source in: the rest of its input" "stdin: input remained"
 check_accounting
 n=$(summary_field source in items)
 assert_eq "$n" "$(lines "$T/pipe-out.txt")" "stdin: lines written = items read"
