@@ -1134,7 +1134,9 @@ void pipeline_sink_broken(struct pipeline *p, const char *why)
 /* A job whose sources were stopped before their input ended did not finish. */
 static bool cut_short(const struct pipeline *p)
 {
-	for (size_t i = 0; i < p->n_sources && pipeline_is_job(p); i++)
+	if (!pipeline_is_job(p))
+		return false;
+	for (size_t i = 0; i < p->n_sources; i++)
 		if (source_cut_short(p->sources[i]))
 			return true;
 	return false;
