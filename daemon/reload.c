@@ -84,10 +84,13 @@ static void apply_live(struct pipeline *p, struct conf *cur, const struct conf *
 {
 	for (size_t i = 0; i < cur->n_stages; i++) {
 		struct live_fields l;
+		bool new_rate = cur->stages[i].rate != next->stages[i].rate;
 		get_live(&next->stages[i], &l);
 		set_live(&cur->stages[i], &l);
 		if (stage_workers(pipeline_stage(p, i)) != cur->stages[i].workers)
 			stage_scale(pipeline_stage(p, i), (unsigned)cur->stages[i].workers);
+		if (new_rate)
+			stage_rate_changed(pipeline_stage(p, i));
 	}
 	cur->shutdown.grace = next->shutdown.grace;
 	cur->shutdown.kill_after = next->shutdown.kill_after;

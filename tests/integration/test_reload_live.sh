@@ -79,8 +79,8 @@ live_reload
 wait_running 'grep -aq "timed out after 0.300s" "$DAEMON_ERR"' $((60 * SCALE)) || fail "timeout: no item timed out"
 stop
 
-# --- rate: 1/s -> 2000/s.
-begin rate RATE='rate: 1/s' INTERVAL=0s WORK='builtin: { op: passthrough }'
+# --- rate: 1/m -> 2000/s, at once (not after the minute the old rate put off).
+begin rate RATE='rate: 1/m' INTERVAL=0s WORK='builtin: { op: passthrough }'
 wait_running '[ "$(lines "$T/out.txt")" -ge 1 ]' 30 || fail "rate: nothing written"
 conf RATE='rate: 2000/s' INTERVAL=0s WORK='builtin: { op: passthrough }'
 live_reload
