@@ -11,10 +11,11 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -129,79 +130,154 @@ static int set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/*
- * Sets up one standard stream. For a pipe, child_end is dup2'ed onto target in
- * the child and *parent_end is kept (non-blocking) by us.
- */
-static int setup_stream(posix_spawn_file_actions_t *fa, enum child_stream mode, int target,
-			int *parent_end, int *child_end)
+/* What the child side of child_spawn() needs, prepared before vfork(). */
+struct spawn_plan {
+	const struct child_args *a;
+	char *const *envp;
+	enum child_stream modes[3];
+	int fds[3]; /* CHILD_PIPE: the child's end */
+	pid_t parent;
+	volatile int err; /* written by the child when it cannot exec */
+};
+
+/* execvp()'s search (without its /bin/sh retry on ENOEXEC, as posix_spawnp). */
+static void exec_search(const char *file, char *const argv[], char *const envp[])
 {
-	int fds[2];
-	*parent_end = -1;
-	*child_end = -1;
-	switch (mode) {
-	case CHILD_INHERIT:
-		return 0;
-	case CHILD_NULL:
-		return posix_spawn_file_actions_addopen(fa, target, "/dev/null",
-							target == 0 ? O_RDONLY : O_WRONLY, 0);
-	case CHILD_PIPE:
-		if (pipe2(fds, O_CLOEXEC) < 0)
-			return errno;
-		if (target == 0) {
-			*child_end = fds[0];
-			*parent_end = fds[1];
-		} else {
-			*child_end = fds[1];
-			*parent_end = fds[0];
-		}
-		set_nonblock(*parent_end);
-		/* dup2 clears close-on-exec on the target. */
-		return posix_spawn_file_actions_adddup2(fa, *child_end, target);
+	if (strchr(file, '/') != NULL) {
+		execve(file, argv, envp);
+		return;
 	}
-	return EINVAL;
+	const char *dirs = getenv("PATH");
+	if (dirs == NULL)
+		dirs = "/bin:/usr/bin";
+	size_t flen = strlen(file);
+	bool denied = false;
+	for (const char *d = dirs;; d++) {
+		size_t dlen = strcspn(d, ":");
+		char path[4096];
+		errno = ENAMETOOLONG;
+		if (dlen == 0) { /* an empty entry is the current directory */
+			execve(file, argv, envp);
+		} else if (dlen + flen + 2 <= sizeof(path)) {
+			memcpy(path, d, dlen);
+			path[dlen] = '/';
+			memcpy(path + dlen + 1, file, flen + 1);
+			execve(path, argv, envp);
+		}
+		if (errno == EACCES)
+			denied = true;
+		else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE &&
+			 errno != ENODEV && errno != ETIMEDOUT && errno != ELOOP &&
+			 errno != ENAMETOOLONG)
+			return;
+		d += dlen;
+		if (*d == '\0')
+			break;
+	}
+	errno = denied ? EACCES : ENOENT;
+}
+
+/*
+ * The child, between vfork() and exec. It runs on the daemon's memory and stack
+ * while the daemon waits, so it makes system calls only, writes nothing but
+ * sp->err, and never returns.
+ */
+static void __attribute__((noreturn)) spawn_child(struct spawn_plan *sp)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	/* A signal from now on must not run a daemon handler here: every default back. */
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	if (setpgid(0, 0) < 0)
+		goto fail;
+	/*
+	 * The command dies with the daemon, even by SIGKILL (then nothing else could
+	 * kill it). The kernel ties this to the thread that forked: the loop's, which
+	 * lives as long as the daemon. The daemon may already be gone: then exit now.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		goto fail;
+	if (getppid() != sp->parent)
+		_exit(127);
+	for (int target = 0; target < 3; target++) {
+		int fd = sp->fds[target];
+		if (sp->modes[target] == CHILD_NULL) {
+			fd = open("/dev/null", target == 0 ? O_RDONLY : O_WRONLY);
+			if (fd < 0)
+				goto fail;
+		}
+		if (sp->modes[target] == CHILD_INHERIT)
+			continue;
+		/* dup2 clears close-on-exec on the target; a pipe end already there keeps it. */
+		if (fd == target ? fcntl(fd, F_SETFD, 0) < 0 : dup2(fd, target) < 0)
+			goto fail;
+		if (sp->modes[target] == CHILD_NULL && fd != target)
+			close(fd);
+	}
+	if (sp->a->cwd != NULL && chdir(sp->a->cwd) < 0)
+		goto fail;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	exec_search(sp->a->argv[0], sp->a->argv, sp->envp);
+fail:
+	sp->err = errno != 0 ? errno : ENOEXEC;
+	_exit(127);
 }
 
 struct child *child_spawn(const struct child_args *a, child_exit_cb cb, void *arg,
 			  struct child_io *io, int *err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	int child_ends[3] = {-1, -1, -1};
+	struct spawn_plan sp = {.a = a,
+				.envp = a->envp != NULL ? a->envp : environ,
+				.modes = {a->in, a->out, a->err},
+				.fds = {-1, -1, -1},
+				.parent = getpid()};
 	int parent_ends[3] = {-1, -1, -1};
-	enum child_stream modes[3] = {a->in, a->out, a->err};
-	pid_t pid;
+	sigset_t all, old;
+	pid_t pid = -1;
 	int rc = 0;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	/* SIGPIPE is ignored in the daemon; the command gets every default back. */
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-					    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
-
-	for (int i = 0; i < 3 && rc == 0; i++)
-		rc = setup_stream(&fa, modes[i], i, &parent_ends[i], &child_ends[i]);
-	if (rc == 0 && a->cwd != NULL)
-		rc = posix_spawn_file_actions_addchdir_np(&fa, a->cwd);
-	if (rc == 0)
-		rc = posix_spawnp(&pid, a->argv[0], &fa, &attr, a->argv,
-				  a->envp != NULL ? a->envp : environ);
-
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	for (int i = 0; i < 3; i++) {
-		if (child_ends[i] >= 0)
-			close(child_ends[i]);
-		if (rc != 0 && parent_ends[i] >= 0)
-			close(parent_ends[i]);
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		int fds[2];
+		if (sp.modes[i] != CHILD_PIPE)
+			continue;
+		if (pipe2(fds, O_CLOEXEC) < 0) {
+			rc = errno;
+			break;
+		}
+		sp.fds[i] = fds[i == 0 ? 0 : 1];
+		parent_ends[i] = fds[i == 0 ? 1 : 0];
+		set_nonblock(parent_ends[i]);
+	}
+	if (rc == 0) {
+		/*
+		 * vfork, not posix_spawn: the child must set PR_SET_PDEATHSIG, and
+		 * posix_spawn has no step for it. It costs what posix_spawn costs (which
+		 * is a vfork too). Signals stay blocked until the child has reset them.
+		 */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		pid = vfork();
+		if (pid == 0)
+			spawn_child(&sp);
+		rc = pid < 0 ? errno : 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	for (int i = 0; i < 3; i++)
+		if (sp.fds[i] >= 0)
+			close(sp.fds[i]);
+	if (rc == 0 && sp.err != 0) {
+		/* It exited without exec: reap it here, it was never a command. */
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		rc = sp.err;
 	}
 	if (rc != 0) {
+		for (int i = 0; i < 3; i++)
+			if (parent_ends[i] >= 0)
+				close(parent_ends[i]);
 		*err = rc;
 		return NULL;
 	}

@@ -1,8 +1,10 @@
 /*
  * child.h: child processes, each the leader of its own process group.
  *
- * child_spawn() starts a command with posix_spawnp (vfork speed), with its
- * standard streams set to a pipe, /dev/null or the daemon's own. SIGCHLD is one
+ * child_spawn() starts a command with vfork and exec (posix_spawnp's speed), with
+ * its standard streams set to a pipe, /dev/null or the daemon's own, and
+ * PR_SET_PDEATHSIG: a command dies with the daemon, even a SIGKILLed one (what it
+ * started itself does not; see the README). Spawn only from the loop's thread. SIGCHLD is one
  * libevent signal event; it reaps with waitpid(-1, WNOHANG) in a loop, so EOF on
  * the pipes and the exit may arrive in either order and no child is ever left a
  * zombie. Once the leader is reaped, whatever is left in its group is killed:

@@ -216,6 +216,7 @@ struct conf {
 		enum log_level level;	    /* default info */
 		enum log_format format;	    /* default text */
 		bool level_set, format_set; /* so the command line can override */
+		bool level_cli, format_cli; /* on the command line: it wins, at reloads too */
 	} log;
 };
 

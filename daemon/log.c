@@ -36,6 +36,11 @@ void log_set_level(enum log_level level)
 	cur_level = level;
 }
 
+void log_set_format(enum log_format format)
+{
+	cur_format = format;
+}
+
 int log_enabled(enum log_level level)
 {
 	return level <= cur_level;

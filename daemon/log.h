@@ -12,6 +12,7 @@ enum log_format { LOG_TEXT = 0, LOG_JSON };
 
 void log_init(enum log_level level, enum log_format format);
 void log_set_level(enum log_level level);
+void log_set_format(enum log_format format);
 int log_level_parse(const char *s, enum log_level *out);
 int log_format_parse(const char *s, enum log_format *out);
 int log_enabled(enum log_level level);

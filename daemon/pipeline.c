@@ -1196,6 +1196,17 @@ void pipeline_sink_broken(struct pipeline *p, const char *why)
 
 /* ---- running ---- */
 
+/* A job whose sources were stopped before their input ended did not finish. */
+static bool cut_short(const struct pipeline *p)
+{
+	if (!pipeline_is_job(p))
+		return false;
+	for (size_t i = 0; i < p->n_sources; i++)
+		if (source_cut_short(p->sources[i]))
+			return true;
+	return false;
+}
+
 static bool trouble(const struct pipeline *p)
 {
 	/* Items skipped as failed by an earlier run are failures still: the job is not done. */
@@ -1381,9 +1392,37 @@ int pipeline_finish(struct pipeline *p)
 
 	if (p->reason == STOP_FAILURE || p->reason == STOP_DEADLINE)
 		return 2;
-	if (p->state == ST_CANCELLING && (p->spooled > 0 || p->lost > 0 || p->kept > 0))
+	if ((p->state == ST_CANCELLING && (p->spooled > 0 || p->lost > 0 || p->kept > 0)) ||
+	    cut_short(p))
 		return 75;
 	return trouble(p) ? 1 : 0;
+}
+
+/* What a job cut short left unread, and how to finish it. */
+static void print_unread(struct pipeline *p)
+{
+	for (size_t i = 0; i < p->n_sources; i++) {
+		struct source *s = p->sources[i];
+		uint64_t bytes, n;
+		if (!source_cut_short(s))
+			continue;
+		if ((n = source_unread(s, &bytes)) != UINT64_MAX)
+			log_raw("not read: source %s: %" PRIu64 " records\n", source_name(s), n);
+		else if (bytes > 0)
+			log_raw("not read: source %s: %" PRIu64 " bytes (too many to count the "
+				"records)\n",
+				source_name(s), bytes);
+		else
+			log_raw("not read: source %s: the rest of its input (a pipe or a command "
+				"cannot say how much)\n",
+				source_name(s));
+	}
+	if (p->conf->joblog != NULL)
+		log_raw("incomplete: stopped before its input ended; run it again with --resume "
+			"to do the rest\n");
+	else
+		log_raw("incomplete: stopped before its input ended; a new run starts over (with "
+			"a joblog, --resume would do only the rest)\n");
 }
 
 static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...))
@@ -1444,9 +1483,12 @@ void pipeline_summary(struct pipeline *p, int exit_code)
 	static const char *const meaning[] = {[0] = "all items succeeded",
 					      [1] = "some items failed or were dropped",
 					      [2] = "cancelled"};
-	const char *what = exit_code <= 2    ? meaning[exit_code]
-			   : exit_code == 75 ? "stopped before the drain finished"
-					     : "error";
+	const char *what = "error";
+	if (exit_code <= 2)
+		what = meaning[exit_code];
+	else if (exit_code == 75)
+		what = p->state == ST_CANCELLING ? "stopped before the drain finished"
+						 : "stopped before its input ended";
 	log_raw("summary: pipeline '%s' exit=%d (%s) elapsed=%.3fs\n", p->conf->name, exit_code,
 		what, (double)(now_usec() - p->started_at) / 1e6);
 	print_counts(p, raw_out);
@@ -1462,6 +1504,8 @@ void pipeline_summary(struct pipeline *p, int exit_code)
 	else
 		log_raw("unfinished: spooled=%" PRIu64 " lost=%" PRIu64 "\n", p->spooled,
 			p->lost + p->sink_lost);
+	if (exit_code == 75 && cut_short(p))
+		print_unread(p);
 	if (report_total(p->report) > 0) {
 		char *buf = NULL;
 		size_t len = 0;

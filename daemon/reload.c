@@ -14,7 +14,7 @@
 #include "supervisor.h"
 #include "util.h"
 
-/* What may change live: per stage, plus the shutdown timings and the log. */
+/* What may change live: per stage, plus the shutdown timings and the log (level, format). */
 struct live_fields {
 	uint64_t workers, timeout, max_failures;
 	double rate;
@@ -63,20 +63,42 @@ static void first_difference(const char *a, const char *b, char *out, size_t len
 	snprintf(out, len, "entries were added or removed");
 }
 
+/* What the command line set wins over the file, at every reload as at the start. */
+static void log_keep_cli(struct conf *next, const struct conf *cur)
+{
+	if (cur->log.level_cli) {
+		next->log.level = cur->log.level;
+		next->log.level_cli = true;
+	}
+	if (cur->log.format_cli) {
+		next->log.format = cur->log.format;
+		next->log.format_cli = true;
+	}
+}
+
+static void log_apply(const struct conf *c)
+{
+	log_set_level(c->log.level);
+	log_set_format(c->log.format);
+}
+
 /* Applies next's live parameters to the running pipeline (its conf is cur). */
 static void apply_live(struct pipeline *p, struct conf *cur, const struct conf *next)
 {
 	for (size_t i = 0; i < cur->n_stages; i++) {
 		struct live_fields l;
+		bool new_rate = cur->stages[i].rate != next->stages[i].rate;
 		get_live(&next->stages[i], &l);
 		set_live(&cur->stages[i], &l);
 		if (stage_workers(pipeline_stage(p, i)) != cur->stages[i].workers)
 			stage_scale(pipeline_stage(p, i), (unsigned)cur->stages[i].workers);
+		if (new_rate)
+			stage_rate_changed(pipeline_stage(p, i));
 	}
 	cur->shutdown.grace = next->shutdown.grace;
 	cur->shutdown.kill_after = next->shutdown.kill_after;
-	cur->log.level = next->log.level;
-	log_set_level(cur->log.level);
+	cur->log = next->log;
+	log_apply(cur);
 }
 
 /* Do cur and next differ in more than the live parameters? (The first difference in diff.) */
@@ -152,6 +174,7 @@ static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len
 	struct conf *cur = (struct conf *)pipeline_conf(p);
 	char diff[200], why[300];
 
+	log_keep_cli(next, cur);
 	if (!structure_differs(cur, next, diff, sizeof(diff))) {
 		apply_live(p, cur, next);
 		conf_free(next);
@@ -172,9 +195,9 @@ static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len
 		return -1;
 	}
 	log_info("reload: the structure changed (%s): starting a new pipeline", diff);
-	log_set_level(next->log.level);
+	log_apply(next);
 	if (supervisor_replace(sv, next, msg, len) < 0) {
-		log_set_level(cur->log.level);
+		log_apply(cur);
 		return -1;
 	}
 	return 0;

@@ -205,8 +205,11 @@ int main(int argc, char **argv)
 		return 73;
 	}
 	/* The command line wins over the file. */
-	log_init(level_set ? level : conf->log.level, format_set ? format : conf->log.format);
+	conf->log.level = level_set ? level : conf->log.level;
 	conf->log.format = format_set ? format : conf->log.format;
+	conf->log.level_cli = level_set;
+	conf->log.format_cli = format_set;
+	log_init(conf->log.level, conf->log.format);
 
 	event_set_log_callback(libevent_log_cb);
 	struct event_base *base = event_base_new();

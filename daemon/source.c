@@ -46,6 +46,12 @@ struct source {
 	uint64_t items, rejected, skipped, next_index;
 	uint64_t paused_since, paused_usec;
 
+	/* Stopped before its input ended (source_cut_short): what it left. */
+	bool cut;
+	uint64_t unread; /* records, UINT64_MAX until known */
+	int rest_fd;	 /* a regular file's rest, counted by source_unread() */
+	off_t rest_off;
+
 	/* framed fd reader */
 	int fd;
 	bool regular;
@@ -91,6 +97,8 @@ struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint
 	s->max_item = pipeline_conf(p)->max_item_bytes;
 	s->fd = -1;
 	s->inherited_fd = -1;
+	s->rest_fd = -1;
+	s->unread = UINT64_MAX;
 	s->delim = cs->framing == FRAMING_NUL ? '\0' : '\n';
 	if (cs->type == SOURCE_HTTP || cs->type == SOURCE_DIR)
 		s->delim = cs->split == SPLIT_NUL ? '\0' : '\n';
@@ -156,6 +164,8 @@ void source_free(struct source *s)
 		return;
 	if (s->inherited_fd >= 0)
 		close(s->inherited_fd);
+	if (s->rest_fd >= 0)
+		close(s->rest_fd);
 	if (s->kind->free != NULL)
 		s->kind->free(s);
 	/* Unregistered first: the frees below must not report back into the kind. */
@@ -499,11 +509,35 @@ void source_end(struct source *s)
 	pipeline_source_ended(s->p, s);
 }
 
+/*
+ * At a stop before the end: is input left, and how much? A regular file's rest
+ * is counted later (reading it here would block the loop); a generator knows its
+ * count; a pipe or a command cannot tell.
+ */
+static void note_unread(struct source *s)
+{
+	double done, total;
+	if (s->kind->progress == NULL || !s->kind->progress(s, &done, &total)) {
+		s->cut = true;
+		return;
+	}
+	s->cut = done < total;
+	if (!s->cut)
+		return;
+	if (s->regular && s->fd >= 0) {
+		s->rest_fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+		s->rest_off = (off_t)done;
+	} else {
+		s->unread = (uint64_t)(total - done); /* a generator: in items */
+	}
+}
+
 void source_stop(struct source *s)
 {
 	if (s->ended || s->stopping)
 		return;
 	s->stopping = true;
+	note_unread(s);
 	if (s->pending != NULL) {
 		queue_push_force(s->out, s->pending);
 		s->pending = NULL;
@@ -512,6 +546,36 @@ void source_stop(struct source *s)
 		source_end(s);
 	else
 		s->kind->stop(s);
+}
+
+bool source_cut_short(const struct source *s)
+{
+	return s->cut;
+}
+
+uint64_t source_unread(struct source *s, uint64_t *bytes)
+{
+	struct stat st;
+	*bytes = 0;
+	if (s->rest_fd < 0 || fstat(s->rest_fd, &st) < 0 || st.st_size <= s->rest_off)
+		return s->unread;
+	*bytes = (uint64_t)(st.st_size - s->rest_off);
+	if (*bytes > UNREAD_COUNT_MAX)
+		return UINT64_MAX;
+	/* Records are delimited; a last one without its delimiter is a record too. */
+	uint64_t n = 0;
+	char buf[65536], last = s->delim;
+	ssize_t r;
+	for (off_t off = s->rest_off; (r = pread(s->rest_fd, buf, sizeof(buf), off)) > 0;
+	     off += r) {
+		for (char *c = buf; (c = memchr(c, s->delim, (size_t)(buf + r - c))) != NULL; c++)
+			n++;
+		last = buf[r - 1];
+	}
+	s->unread = n + (last != s->delim);
+	close(s->rest_fd);
+	s->rest_fd = -1;
+	return s->unread;
 }
 
 /* ---- the framed fd reader ---- */

@@ -68,6 +68,15 @@ int source_inherited_fd(struct source *s);
 /* Graceful stop (SIGTERM, cancel): what was read is handed on, then the source ends. */
 void source_stop(struct source *s);
 void source_free(struct source *s);
+/* The stop came before the source's input ended, and input was left (a job cut short). */
+bool source_cut_short(const struct source *s);
+/*
+ * What a source cut short never read: records, or UINT64_MAX when it cannot tell
+ * (a pipe, a command, a file rest over UNREAD_COUNT_MAX bytes); *bytes is a
+ * file's rest in bytes, else 0. It reads that rest: call it after the loop.
+ */
+#define UNREAD_COUNT_MAX (64u << 20)
+uint64_t source_unread(struct source *s, uint64_t *bytes);
 
 const char *source_name(const struct source *s);
 uint64_t source_items(const struct source *s);

@@ -754,6 +754,15 @@ void stage_scale(struct stage *st, unsigned workers)
 		stage_pump(st);
 }
 
+void stage_rate_changed(struct stage *st)
+{
+	/* A start the old rate put off is decided again at the new one. */
+	st->next_start = 0;
+	evtimer_del(st->rate_timer);
+	if (!st->cancelling)
+		stage_pump(st);
+}
+
 void stage_pause(struct stage *st, bool paused)
 {
 	st->paused = paused;

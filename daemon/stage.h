@@ -74,6 +74,8 @@ void stage_counts(const struct stage *st, struct stage_counts *c);
 void stage_count_unfinished_queued(struct stage *st, uint64_t n);
 /* Workers up or down, live; scaling down lets running items finish. */
 void stage_scale(struct stage *st, unsigned workers);
+/* The stage's rate changed (a reload): a start put off at the old rate is not waited for. */
+void stage_rate_changed(struct stage *st);
 /* Pause: start no new item (running ones finish). */
 void stage_pause(struct stage *st, bool paused);
 bool stage_paused(const struct stage *st);

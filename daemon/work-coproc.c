@@ -34,7 +34,8 @@ struct coproc_stage {
 	const struct conf_stage *conf;
 	struct stage *st;
 	struct coproc *all; /* every coproc of the stage, for freeing */
-	uint64_t max_out, kill_after;
+	uint64_t max_out;
+	const uint64_t *kill_after; /* shutdown.kill_after, which a reload may change */
 };
 
 struct coproc {
@@ -59,7 +60,7 @@ static int coproc_init(struct stage *st, void **state, char *err, size_t errlen)
 	cs->conf = stage_conf(st);
 	cs->st = st;
 	cs->max_out = pipeline_conf(stage_pipeline(st))->max_item_bytes;
-	cs->kill_after = pipeline_conf(stage_pipeline(st))->shutdown.kill_after;
+	cs->kill_after = &pipeline_conf(stage_pipeline(st))->shutdown.kill_after;
 	*state = cs;
 	return 0;
 }
@@ -201,7 +202,7 @@ static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (!parse_response(cp, &start, &len, &consumed)) {
 		if (cp->resp_len > cp->cs->max_out + 32) {
 			/* It wrote more than any result may be: stop it before memory goes. */
-			child_terminate(cp->child, cp->cs->kill_after);
+			child_terminate(cp->child, *cp->cs->kill_after);
 			fail_item(cp, FAIL_OUTPUT_TOO_LARGE, -1,
 				  "co-process '%s' answered with more than max_item_bytes (%llu)",
 				  cp->cs->conf->argv[0], (unsigned long long)cp->cs->max_out);
@@ -379,7 +380,7 @@ static void coproc_cancel(struct stage_slot *slot)
 		return;
 	}
 	if (cp->child != NULL)
-		child_terminate(cp->child, cp->cs->kill_after);
+		child_terminate(cp->child, *cp->cs->kill_after);
 }
 
 static void finish_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -389,7 +390,7 @@ static void finish_timer_cb(evutil_socket_t fd, short what, void *arg)
 		  "terminating it",
 		  cp->cs->conf->name);
 	if (cp->child != NULL)
-		child_terminate(cp->child, cp->cs->kill_after);
+		child_terminate(cp->child, *cp->cs->kill_after);
 }
 
 static bool coproc_finish(struct stage_slot *slot)
@@ -403,8 +404,8 @@ static bool coproc_finish(struct stage_slot *slot)
 	if (cp->finish_timer == NULL)
 		cp->finish_timer =
 		    evtimer_new(pipeline_base(stage_slot_pipeline(slot)), finish_timer_cb, cp);
-	struct timeval tv = {(time_t)(cp->cs->kill_after / 1000000),
-			     (suseconds_t)(cp->cs->kill_after % 1000000)};
+	struct timeval tv = {(time_t)(*cp->cs->kill_after / 1000000),
+			     (suseconds_t)(*cp->cs->kill_after % 1000000)};
 	evtimer_add(cp->finish_timer, &tv);
 	return true;
 }

@@ -30,7 +30,7 @@ struct exec_stage {
 	bool *argv_vars; /* which argv elements need expanding */
 	bool uses_item;	 /* some element holds {} */
 	uint64_t max_out;
-	uint64_t kill_after;
+	const uint64_t *kill_after; /* shutdown.kill_after, which a reload may change */
 };
 
 struct exec_run {
@@ -55,7 +55,7 @@ static int exec_init(struct stage *st, void **state, char *err, size_t errlen)
 	struct exec_stage *es = xcalloc(1, sizeof(*es));
 	es->conf = cs;
 	es->max_out = pipeline_conf(stage_pipeline(st))->max_item_bytes;
-	es->kill_after = pipeline_conf(stage_pipeline(st))->shutdown.kill_after;
+	es->kill_after = &pipeline_conf(stage_pipeline(st))->shutdown.kill_after;
 	es->argv_vars = xcalloc(cs->argc, sizeof(bool));
 	for (size_t i = 0; i < cs->argc; i++) {
 		es->argv_vars[i] = template_has_vars(cs->argv[i]);
@@ -237,7 +237,7 @@ static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 				r->out_len = 0;
 				close_stream(&r->out_ev, &r->out_fd);
 				if (!r->exited)
-					child_terminate(r->child, r->es->kill_after);
+					child_terminate(r->child, *r->es->kill_after);
 				break;
 			}
 			continue;
@@ -417,7 +417,7 @@ static void exec_cancel(struct stage_slot *slot)
 {
 	struct exec_run *r = *stage_slot_work(slot);
 	if (r != NULL && r->child != NULL)
-		child_terminate(r->child, r->es->kill_after);
+		child_terminate(r->child, *r->es->kill_after);
 }
 
 const struct worker_kind work_exec = {
