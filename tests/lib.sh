@@ -26,6 +26,8 @@
 #   send_signal PID SIG     kill -SIG, then wait until it is delivered (so two
 #                           in a row never merge into one)
 #   lines FILE              number of lines in FILE (0 if missing)
+#   require_tool CMD PKG    skip the test (exit 77) when CMD is missing; under CI
+#                           tests/run counts that skip as a failure
 #
 # Every daemon started here carries SLUICE_TEST_MARK=$MARK in its environment;
 # its children inherit it. The test shell itself does not export it, so
@@ -363,6 +365,15 @@ fd_pos() { # PID PATH
 
 # dead_letter FILE check | field KEY | count: see tests/helpers/jsonl.py
 jsonl() { python3 "$PYHELPERS/jsonl.py" "$@"; }
+
+# require_tool CMD PACKAGE: skip the test when CMD is not installed. The last line
+# says "missing tool", which tests/run turns into a failure when CI=true: whatever
+# a test needs, scripts/install-deps installs.
+require_tool() {
+	command -v "$1" >/dev/null && return 0
+	echo "SKIP: missing tool: $1 (Debian package $2; scripts/install-deps installs it)"
+	exit 77
+}
 
 # Tests scale their generous bounds under the sanitizer build.
 if [ "$SLUICE_SAN" = 1 ]; then SCALE=3; else SCALE=1; fi
