@@ -46,6 +46,15 @@ struct source_kind {
 extern const struct source_kind source_file, source_stdin, source_exec, source_generate;
 extern const struct source_kind source_tcp, source_unix, source_http, source_dir;
 
+/*
+ * A reload looks up the listen names of conf's tcp sources on the bio pool before it
+ * builds them (getaddrinfo may block for seconds): 0 when none needs a lookup, 1 when
+ * done(arg) runs on the loop once all are answered. The answers serve the sources'
+ * open until source_tcp_resolved_clear().
+ */
+int source_tcp_resolve(const struct conf *conf, void (*done)(void *arg), void *arg);
+void source_tcp_resolved_clear(void);
+
 struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint32_t index,
 			  struct queue *out);
 int source_open(struct source *s, char *err, size_t errlen);

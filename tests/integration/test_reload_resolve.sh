@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# A reload that adds a tcp source listening on a name ("localhost:PORT") looks
+# the name up off the event loop: getaddrinfo(3) can block for seconds, so it
+# runs on the background I/O threads and the reload goes on when it answers.
+# strace -f shows which task read /etc/hosts (glibc's lookup of "localhost"):
+# never the main thread. The reload still behaves as before: sluicectl's reply
+# says it was applied, the new source listens and its records reach the sink;
+# a second reload that changes nothing structural is answered at once.
+. "$(dirname "$0")/../lib.sh"
+. "$PYHELPERS/reload.sh"
+
+require_tool strace strace
+strace -f -qq -e trace=none true 2>/dev/null || { echo "strace cannot trace here"; exit 77; }
+# LeakSanitizer cannot run under ptrace; the rest of ASan and UBSan can.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+grep -qE '^[^#]*[[:space:]]localhost([[:space:]]|$)' /etc/hosts || { echo "no localhost in /etc/hosts"; exit 77; }
+
+SOCK=$T/ctl.sock
+port=$(python3 "$PYHELPERS/net_port.py")
+cat >"$T/c.yaml" <<YAML
+name: resolve
+shutdown: { grace: 30s, kill_after: 2s }
+sources:
+  - { name: gen, type: generate, interval: 100ms, template: "gen-{seq}" }
+sinks:
+  - { name: out, type: file, path: $T/out.txt }
+control: { socket: $SOCK }
+YAML
+start_daemon "$T/c.yaml"
+wait_running '[ -S "$SOCK" ] && [ "$(lines "$T/out.txt")" -ge 3 ]' 30 || fail "the daemon did not start"
+
+strace -f -qq -e trace=openat -o "$T/trace" -p "$DAEMON_PID" 2>"$T/strace.err" &
+STRACE_PID=$!
+wait_for '[ "$(awk '\''$1 == "TracerPid:" { print $2 }'\'' /proc/"$DAEMON_PID"/status)" != 0 ]' 30 ||
+	fail "strace did not attach: $(cat "$T/strace.err")"
+
+cat >"$T/c.yaml" <<YAML
+name: resolve
+shutdown: { grace: 30s, kill_after: 2s }
+sources:
+  - { name: gen, type: generate, interval: 100ms, template: "gen-{seq}" }
+  - { name: net, type: tcp, listen: "localhost:$port" }
+sinks:
+  - { name: out, type: file, path: $T/out.txt }
+control: { socket: $SOCK }
+YAML
+reload_ctl "$SOCK"
+wait_running 'grep -aq "listening on localhost:$port" "$DAEMON_ERR"' 30 || fail "the new tcp source does not listen"
+python3 "$PYHELPERS/net_client.py" send "127.0.0.1:$port" 'net-1\nnet-2\n' || fail "cannot send to the new tcp source"
+wait_running 'grep -aqx net-2 "$T/out.txt"' 30 || fail "the new source's records did not reach the sink"
+
+# Nothing structural: applied at once, without a lookup.
+sed -i 's/grace: 30s/grace: 20s/' "$T/c.yaml"
+"$(dirname "$SLUICED")/sluicectl" -s "$SOCK" reload >"$T/reload2.reply" 2>&1 ||
+	fail "second reload: $(cat "$T/reload2.reply")"
+assert_contains "$T/reload2.reply" "reloaded"
+
+send_signal "$DAEMON_PID" TERM
+wait_exit "$DAEMON_PID" 60
+rc=$?
+wait "$STRACE_PID"
+assert_exit 0 "$rc" "sluiced after SIGTERM"
+check_accounting
+
+# strace -f -o: "TID openat(...)"; the main thread's TID is the daemon's pid.
+n=$(grep -c 'openat(.*"/etc/hosts"' "$T/trace" || true)
+on_main=$(awk -v m="$DAEMON_PID" '$1 == m && /openat\(.*"\/etc\/hosts"/' "$T/trace" | wc -l)
+note "/etc/hosts read $n time(s) during the reload, $on_main on the event loop's thread"
+assert_ge "$n" 1 "reads of /etc/hosts during the reload (the lookup of localhost)"
+assert_eq 0 "$on_main" "reads of /etc/hosts on the event loop's thread"
+exit 0
