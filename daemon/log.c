@@ -11,7 +11,8 @@
  * past that stderr counts as stalled, and until it takes a line again each line
  * costs one write attempt and is dropped if that fails. Dropped lines are counted
  * (log_dropped(), the metric sluice_log_dropped_total) and, once stderr takes
- * lines again, reported in one line.
+ * lines again, reported in one line. The summary at exit (log_raw, after the
+ * loop) gets a longer chance: LOG_RAW_WAIT_MS, until one of its lines is dropped.
  */
 #include "log.h"
 #include "progress.h"
@@ -33,12 +34,13 @@ static enum log_level cur_level = LOG_INFO;
 static enum log_format cur_format = LOG_TEXT;
 static int journald;
 
-#define LOG_WAIT_MS 200
+#define LOG_WAIT_MS	200
+#define LOG_RAW_WAIT_MS 1000
 
 static int err_fd = -1; /* where lines go: see std_private() */
 static enum std_how err_how;
-static bool stalled;	       /* stderr took nothing for LOG_WAIT_MS: no more waiting */
-static bool torn;	       /* a line was cut short: the next one starts a new line */
+static bool stalled, raw_stalled; /* stderr took nothing in time: no more waiting */
+static bool torn;		  /* a line was cut short: the next one starts a new line */
 static uint64_t dropped, dropped_reported;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -99,15 +101,19 @@ static bool wait_writable(uint64_t deadline)
 {
 	uint64_t now = now_usec();
 	struct pollfd p = {.fd = err_fd, .events = POLLOUT};
-	if (stalled || now >= deadline)
+	if (now >= deadline)
 		return false;
 	return poll(&p, 1, (int)((deadline - now + 999) / 1000)) != 0;
 }
 
-/* Writes one line whole, or drops it (see the top of the file); true if written. */
-static bool write_line(const char *buf, size_t len)
+/*
+ * Writes one line whole, waiting at most wait_ms for stderr to take it, or drops it
+ * (see the top of the file); true if written, false with *stall set if stderr did
+ * not take it in time.
+ */
+static bool write_line(const char *buf, size_t len, int wait_ms, bool *stall)
 {
-	uint64_t deadline = now_usec() + LOG_WAIT_MS * 1000;
+	uint64_t deadline = now_usec() + (uint64_t)wait_ms * 1000;
 	size_t left = len;
 
 	if (err_fd < 0)
@@ -124,7 +130,7 @@ static bool write_line(const char *buf, size_t len)
 		if (n > 0) {
 			buf += n;
 			left -= (size_t)n;
-			stalled = false;
+			*stall = false;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -132,13 +138,14 @@ static bool write_line(const char *buf, size_t len)
 		if (n < 0 && errno == EAGAIN && wait_writable(deadline))
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			stalled = true;
+			*stall = true;
 		dropped++;
 		torn = left < len;
 		return false;
 	}
 	return true;
 }
+
 /* Appends s to the buffer as the body of a JSON string. */
 static size_t json_escape(char *out, size_t cap, const char *s)
 {
@@ -203,7 +210,9 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap, int with
 			     level_names[level], msg);
 	}
 	progress_clear();
-	if (n > 0 && write_line(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) &&
+	if (n > 0 &&
+	    write_line(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1,
+		       stalled ? 0 : LOG_WAIT_MS, &stalled) &&
 	    dropped > dropped_reported) {
 		uint64_t d = dropped - dropped_reported;
 		dropped_reported = dropped;
@@ -255,7 +264,8 @@ void log_raw(const char *fmt, ...)
 	va_end(ap);
 	progress_clear();
 	if (n > 0)
-		write_line(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+		write_line(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1,
+			   raw_stalled ? 0 : LOG_RAW_WAIT_MS, &raw_stalled);
 }
 
 bool log_stderr_try(const char *buf, size_t len)

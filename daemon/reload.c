@@ -243,8 +243,8 @@ void reload_forget(void *arg)
 		waiting.done = NULL;
 }
 
-int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors,
-		  reload_done_cb done, void *arg)
+int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors, reload_done_cb done,
+		  void *arg)
 {
 	const struct conf *cur = pipeline_conf(supervisor_pipeline(sv));
 	char *errs = NULL;

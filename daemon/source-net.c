@@ -600,7 +600,8 @@ int source_tcp_resolve(const struct conf *conf, void (*done)(void *arg), void *a
 		l->listen = xstrdup(cs->listen);
 		snprintf(l->host, sizeof(l->host), "%s", host);
 		memcpy(l->port, port_s, sizeof(l->port));
-		l->job = (struct bio_job){.work = lookup_work, .done = lookup_done, .arg = l, .fd = -1};
+		l->job =
+		    (struct bio_job){.work = lookup_work, .done = lookup_done, .arg = l, .fd = -1};
 		l->next = lookups;
 		lookups = l;
 	}
