@@ -12,10 +12,7 @@
 #     calls (strace -c; the old code made ~15,000 a second).
 . "$(dirname "$0")/../lib.sh"
 
-require_tool strace strace
-strace -f -qq -e trace=none true 2>/dev/null || { echo "strace cannot trace here"; exit 77; }
-# LeakSanitizer cannot run under ptrace; the rest of ASan and UBSan can.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+require_strace
 
 PORT=$(python3 "$PYHELPERS/net_port.py")
 prom() { python3 "$PYHELPERS/http_get.py" "http://127.0.0.1:$PORT/metrics" "$T/m.txt" >/dev/null &&
@@ -83,10 +80,7 @@ PY
 note "after the stall: $(cat "$T/read.txt")"
 
 # Stalled again (under strace from here on), a stop is prompt.
-strace -f -qq -c -e trace=write -o "$T/strace.txt" -p "$DAEMON_PID" 2>"$T/strace.err" &
-STRACE_PID=$!
-wait_for '[ "$(awk '\''$1 == "TracerPid:" { print $2 }'\'' /proc/"$DAEMON_PID"/status)" != 0 ]' 30 ||
-	fail "strace did not attach: $(cat "$T/strace.err")"
+strace_attach "$DAEMON_PID" "$T/strace.txt" -c -e trace=write
 wait_for '[ "$(prom sluice_source_paused source=gen 2>/dev/null)" = 1 ]' 60 ||
 	fail "the pipe did not fill again"
 for _ in 1 2 3; do

@@ -9,10 +9,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$PYHELPERS/reload.sh"
 
-require_tool strace strace
-strace -f -qq -e trace=none true 2>/dev/null || { echo "strace cannot trace here"; exit 77; }
-# LeakSanitizer cannot run under ptrace; the rest of ASan and UBSan can.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+require_strace
 grep -qE '^[^#]*[[:space:]]localhost([[:space:]]|$)' /etc/hosts || { echo "no localhost in /etc/hosts"; exit 77; }
 
 SOCK=$T/ctl.sock
@@ -29,10 +26,7 @@ YAML
 start_daemon "$T/c.yaml"
 wait_running '[ -S "$SOCK" ] && [ "$(lines "$T/out.txt")" -ge 3 ]' 30 || fail "the daemon did not start"
 
-strace -f -qq -e trace=openat -o "$T/trace" -p "$DAEMON_PID" 2>"$T/strace.err" &
-STRACE_PID=$!
-wait_for '[ "$(awk '\''$1 == "TracerPid:" { print $2 }'\'' /proc/"$DAEMON_PID"/status)" != 0 ]' 30 ||
-	fail "strace did not attach: $(cat "$T/strace.err")"
+strace_attach "$DAEMON_PID" "$T/trace" -e trace=openat
 
 cat >"$T/c.yaml" <<YAML
 name: resolve
@@ -62,9 +56,8 @@ wait "$STRACE_PID"
 assert_exit 0 "$rc" "sluiced after SIGTERM"
 check_accounting
 
-# strace -f -o: "TID openat(...)"; the main thread's TID is the daemon's pid.
 n=$(grep -c 'openat(.*"/etc/hosts"' "$T/trace" || true)
-on_main=$(awk -v m="$DAEMON_PID" '$1 == m && /openat\(.*"\/etc\/hosts"/' "$T/trace" | wc -l)
+on_main=$(main_thread_calls "$T/trace" "$DAEMON_PID" 'openat\\(.*"/etc/hosts"')
 note "/etc/hosts read $n time(s) during the reload, $on_main on the event loop's thread"
 assert_ge "$n" 1 "reads of /etc/hosts during the reload (the lookup of localhost)"
 assert_eq 0 "$on_main" "reads of /etc/hosts on the event loop's thread"

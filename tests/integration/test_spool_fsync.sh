@@ -5,10 +5,7 @@
 # test_sc_fsync: strace -f shows which task made each fsync(2).
 . "$(dirname "$0")/../lib.sh"
 
-require_tool strace strace
-strace -f -qq -e trace=none true 2>/dev/null || { echo "strace cannot trace here"; exit 77; }
-# LeakSanitizer cannot run under ptrace; the rest of ASan and UBSan can.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+require_strace
 
 seq -f 'a%03g' 1 200 >"$T/in.txt"
 mkdir -p "$T/spool"
@@ -30,10 +27,7 @@ wait_for '[ "$(lines "$T/out.txt")" -ge 5 ] && [ "$(marked_children | wc -w)" -g
 	fail "expected 5 results and 2 hanging children, got $(lines "$T/out.txt") and $(marked_children | wc -w)"
 
 # From here on every fsync is traced, with the task that made it.
-strace -f -qq -e trace=fsync,fdatasync -o "$T/trace" -p "$DAEMON_PID" 2>"$T/strace.err" &
-STRACE_PID=$!
-wait_for '[ "$(awk '\''$1 == "TracerPid:" { print $2 }'\'' /proc/"$DAEMON_PID"/status)" != 0 ]' 30 ||
-	fail "strace did not attach: $(cat "$T/strace.err")"
+strace_attach "$DAEMON_PID" "$T/trace" -e trace=fsync,fdatasync
 # Two SIGTERMs: the first starts a drain that cannot finish, the second cancels.
 send_signal "$DAEMON_PID" TERM
 send_signal "$DAEMON_PID" TERM
@@ -45,9 +39,8 @@ check_accounting
 assert_ge "$(summary_field unfinished spooled)" 2 "items spooled"
 [ -s "$T/spool/job.spool" ] || fail "no spool file at $T/spool/job.spool"
 
-# strace -f -o: "TID syscall(...)"; the main thread's TID is the daemon's pid.
 n=$(grep -c 'fsync(' "$T/trace" || true)
-on_main=$(awk -v m="$DAEMON_PID" '$1 == m && /fsync\(/' "$T/trace" | wc -l)
+on_main=$(main_thread_calls "$T/trace" "$DAEMON_PID" 'fsync\\(')
 note "$n fsync calls at the cancel, $on_main on the event loop's thread"
 assert_ge "$n" 2 "fsync calls at the cancel (the spool file and its directory)"
 assert_eq 0 "$on_main" "fsync calls made on the event loop's thread"
