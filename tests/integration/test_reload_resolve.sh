@@ -14,30 +14,25 @@ grep -qE '^[^#]*[[:space:]]localhost([[:space:]]|$)' /etc/hosts || { echo "no lo
 
 SOCK=$T/ctl.sock
 port=$(python3 "$PYHELPERS/net_port.py")
-cat >"$T/c.yaml" <<YAML
+write_conf() { # [EXTRA_SOURCE]
+	cat >"$T/c.yaml" <<YAML
 name: resolve
 shutdown: { grace: 30s, kill_after: 2s }
 sources:
   - { name: gen, type: generate, interval: 100ms, template: "gen-{seq}" }
+${1:-}
 sinks:
   - { name: out, type: file, path: $T/out.txt }
 control: { socket: $SOCK }
 YAML
+}
+write_conf
 start_daemon "$T/c.yaml"
 wait_running '[ -S "$SOCK" ] && [ "$(lines "$T/out.txt")" -ge 3 ]' 30 || fail "the daemon did not start"
 
 strace_attach "$DAEMON_PID" "$T/trace" -e trace=openat
 
-cat >"$T/c.yaml" <<YAML
-name: resolve
-shutdown: { grace: 30s, kill_after: 2s }
-sources:
-  - { name: gen, type: generate, interval: 100ms, template: "gen-{seq}" }
-  - { name: net, type: tcp, listen: "localhost:$port" }
-sinks:
-  - { name: out, type: file, path: $T/out.txt }
-control: { socket: $SOCK }
-YAML
+write_conf "  - { name: net, type: tcp, listen: \"localhost:$port\" }"
 reload_ctl "$SOCK"
 wait_running 'grep -aq "listening on localhost:$port" "$DAEMON_ERR"' 30 || fail "the new tcp source does not listen"
 python3 "$PYHELPERS/net_client.py" send "127.0.0.1:$port" 'net-1\nnet-2\n' || fail "cannot send to the new tcp source"
