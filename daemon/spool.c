@@ -86,20 +86,17 @@ static int commit_file(struct spool_writer *w, char *err, size_t errlen)
 {
 	if (fflush(w->f) != 0 || ferror(w->f) || fsync(fileno(w->f)) != 0) {
 		snprintf(err, errlen, "cannot write spool '%s': %s", w->tmp, strerror(errno));
-		fclose(w->f);
-		unlink(w->tmp);
-		return -1;
-	}
-	if (rename(w->tmp, w->path) != 0) {
+	} else if (rename(w->tmp, w->path) != 0) {
 		snprintf(err, errlen, "cannot rename '%s' to '%s': %s", w->tmp, w->path,
 			 strerror(errno));
+	} else {
 		fclose(w->f);
-		unlink(w->tmp);
-		return -1;
+		fsync_dir(w->path);
+		return 0;
 	}
 	fclose(w->f);
-	fsync_dir(w->path);
-	return 0;
+	unlink(w->tmp);
+	return -1;
 }
 
 int spool_commit(struct spool_writer *w, char *err, size_t errlen)
