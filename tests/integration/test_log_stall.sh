@@ -30,8 +30,10 @@ exec 3<>"$T/pipe"
 cat >"$T/c.yaml" <<YAML
 name: stall
 shutdown: { grace: 1s, kill_after: 1s }
+queue: { capacity: 100 }
 sources:
-  - { name: gen, type: generate, template: "record {seq} ................................................................" }
+  - { name: gen, type: generate, count: 50000, template: "record {seq} ................................................................" }
+  - { name: idle, type: generate, interval: 1h, template: "idle" }
   - name: probe
     type: exec
     argv: [sh, -c, 'cp /proc/self/fdinfo/2 "\$0.tmp" && mv "\$0.tmp" "\$0"; echo probe', "$T/child-fd2"]
@@ -62,7 +64,8 @@ wait_for '[ "$(prom sluice_log_dropped_total 2>/dev/null)" -ge 1 ]' 30 ||
 dropped=$(prom sluice_log_dropped_total)
 note "$dropped log line(s) dropped while the reader stalled"
 
-# The reader reads again: the daemon says what it dropped.
+# The reader reads again (everything: the generator has an end, so the pipe
+# empties): the daemon says what it dropped.
 python3 - "$DAEMON_PID" >"$T/read.txt" <<'PY' || fail "no 'were dropped' line once the reader read again"
 import os, select, signal, sys, time
 pid, data, end, nudge = int(sys.argv[1]), b"", time.time() + 60, 0.0
@@ -79,10 +82,18 @@ sys.exit(0 if line else 1)
 PY
 note "after the stall: $(cat "$T/read.txt")"
 
-# Stalled again (under strace from here on), a stop is prompt.
+# Stalled again: the test fills the pipe itself (through a non-blocking
+# description of its own), then traces the daemon from here on.
+python3 - <<'PY' || fail "could not fill the pipe"
+import os
+fd = os.open("/proc/self/fd/3", os.O_WRONLY | os.O_NONBLOCK)
+try:
+    while True:
+        os.write(fd, b"#" * 4095 + b"\n")
+except BlockingIOError:
+    pass
+PY
 strace_attach "$DAEMON_PID" "$T/strace.txt" -c -e trace=write
-wait_for '[ "$(prom sluice_source_paused source=gen 2>/dev/null)" = 1 ]' 60 ||
-	fail "the pipe did not fill again"
 for _ in 1 2 3; do
 	send_signal "$DAEMON_PID" USR2
 done
