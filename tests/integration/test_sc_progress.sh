@@ -6,7 +6,7 @@
 # (unless --progress), and --no-progress turns it off on a terminal.
 . "$(dirname "$0")/../lib.sh"
 
-require_tool script util-linux
+require_tool script bsdutils
 
 seq 1 60 >"$T/in.txt"
 cat >"$T/c.yaml" <<YAML
