@@ -185,9 +185,15 @@ static void finish(int rc, const char *msg)
 	sdnotify("READY=1");
 }
 
+static bool resolving, resolved_at_once; /* without a bio pool the lookups run inline */
+
 static void names_resolved_cb(void *arg)
 {
 	char msg[512];
+	if (resolving) {
+		resolved_at_once = true;
+		return;
+	}
 	struct conf *next = waiting.next;
 	waiting.next = NULL;
 	int rc = replace(waiting.sv, next, waiting.diff, msg, sizeof(msg));
@@ -228,13 +234,19 @@ static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len
 	snprintf(waiting.diff, sizeof(waiting.diff), "%s", diff);
 	waiting.done = done;
 	waiting.arg = arg;
-	if (source_tcp_resolve(next, names_resolved_cb, NULL) > 0) {
+	resolving = true;
+	resolved_at_once = false;
+	int r = source_tcp_resolve(next, names_resolved_cb, NULL);
+	resolving = false;
+	if (r > 0 && !resolved_at_once) {
 		log_info("reload: looking up the listen addresses of the new tcp sources first");
 		snprintf(msg, len, "looking up listen addresses");
 		return RELOAD_PENDING;
 	}
 	waiting.next = NULL;
-	return replace(sv, next, diff, msg, len);
+	int rc = replace(sv, next, diff, msg, len);
+	source_tcp_resolved_clear();
+	return rc;
 }
 
 void reload_forget(void *arg)
