@@ -10,6 +10,8 @@
 #     again a line says how many were dropped;
 #   - SIGTERM still acts within a few seconds, and a stall makes few write(2)
 #     calls (strace -c; the old code made ~15,000 a second).
+# Then the same with one unix socket for both (systemd's journal stream), which
+# cannot be reopened: written with MSG_DONTWAIT, its flags untouched too.
 . "$(dirname "$0")/../lib.sh"
 
 require_strace
@@ -111,4 +113,37 @@ exec 3<&-
 writes=$(awk '$NF == "write" { print $4 }' "$T/strace.txt")
 note "write(2) calls from the second stall to the exit: ${writes:-?}"
 assert_le "${writes:-0}" 1000 "write(2) calls from the second stall to the exit"
+
+# stdout and stderr one unix socket nobody reads, as under systemd's journal.
+PORT=$(python3 "$PYHELPERS/net_port.py")
+sed -i "s/127.0.0.1:[0-9]*/127.0.0.1:$PORT/; s/count: 50000, //" "$T/c.yaml"
+env SLUICE_TEST_MARK="$MARK" python3 - "$SLUICED" "$T/c.yaml" "$T/pid" <<'PY' &
+import os, socket, subprocess, sys
+ours, theirs = socket.socketpair()
+p = subprocess.Popen([sys.argv[1], "-c", sys.argv[2]], stdin=subprocess.DEVNULL,
+                     stdout=theirs.fileno(), stderr=theirs.fileno())
+theirs.close()
+with open(sys.argv[3] + ".tmp", "w") as f:
+    f.write(str(p.pid))
+os.rename(sys.argv[3] + ".tmp", sys.argv[3])
+p.wait()  # never reading ours
+PY
+RUNNER=$!
+wait_for '[ -s "$T/pid" ]' 30 || fail "the socket runner did not start sluiced"
+DAEMON_PID=$(cat "$T/pid")
+_DAEMONS+=("$DAEMON_PID")
+wait_for '[ "$(prom sluice_source_paused source=gen 2>/dev/null)" = 1 ]' 60 ||
+	fail "socket: the stdout sink never filled the socket"
+assert_eq 0 "$(nonblock /proc/"$DAEMON_PID"/fdinfo/1)" "socket: O_NONBLOCK on the daemon's fd 1"
+for _ in 1 2 3; do
+	send_signal "$DAEMON_PID" USR2
+done
+wait_for '[ "$(prom sluice_log_dropped_total 2>/dev/null)" -ge 1 ]' 30 ||
+	fail "socket: no log line counted as dropped"
+t0=$(now_ms)
+kill -TERM "$DAEMON_PID"
+wait_for "! _alive $DAEMON_PID" $((10 * SCALE)) ||
+	fail "socket: sluiced did not stop within $((10 * SCALE))s of SIGTERM"
+note "socket: stopped $(($(now_ms) - t0)) ms after SIGTERM"
+wait "$RUNNER"
 exit 0
