@@ -167,7 +167,7 @@ static int replace(struct supervisor *sv, struct conf *next, const char *diff, c
 	return 0;
 }
 
-/* A reload waiting for the names its tcp sources listen on (source_tcp_resolve). */
+/* A reload waiting for the names its sources listen on (source_listen_resolve). */
 static struct {
 	struct supervisor *sv;
 	struct conf *next;
@@ -197,7 +197,7 @@ static void names_resolved_cb(void *arg)
 	struct conf *next = waiting.next;
 	waiting.next = NULL;
 	int rc = replace(waiting.sv, next, waiting.diff, msg, sizeof(msg));
-	source_tcp_resolved_clear();
+	source_listen_resolved_clear();
 	finish(rc, msg);
 	if (waiting.done != NULL)
 		waiting.done(waiting.arg, rc, msg);
@@ -236,16 +236,16 @@ static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len
 	waiting.arg = arg;
 	resolving = true;
 	resolved_at_once = false;
-	int r = source_tcp_resolve(next, names_resolved_cb, NULL);
+	int r = source_listen_resolve(next, names_resolved_cb, NULL);
 	resolving = false;
 	if (r > 0 && !resolved_at_once) {
-		log_info("reload: looking up the listen addresses of the new tcp sources first");
+		log_info("reload: looking up the listen addresses of the new sources first");
 		snprintf(msg, len, "looking up listen addresses");
 		return RELOAD_PENDING;
 	}
 	waiting.next = NULL;
 	int rc = replace(sv, next, diff, msg, len);
-	source_tcp_resolved_clear();
+	source_listen_resolved_clear();
 	return rc;
 }
 

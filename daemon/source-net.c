@@ -35,8 +35,9 @@
  *
  * Listen names: a numeric address needs no lookup. A name is looked up with
  * getaddrinfo(3), which may block for seconds: at start that happens before the
- * loop runs; a reload first has every name looked up on the bio pool
- * (source_tcp_resolve()) and builds its sources from those answers.
+ * loop runs; a reload first has every name (of the tcp and http sources) looked up
+ * on the bio pool (source_listen_resolve()) and builds its sources from those
+ * answers.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -541,7 +542,7 @@ static void listener_error_cb(struct evconnlistener *lev, void *arg)
 		  evutil_socket_error_to_string(e));
 }
 
-/* ---- listen names looked up off the loop, for a reload ---- */
+/* ---- listen names (tcp and http sources) looked up off the loop, for a reload ---- */
 
 struct listen_lookup {
 	struct bio_job job;
@@ -582,15 +583,15 @@ static bool is_numeric(const char *host, const char *port)
 	return true;
 }
 
-int source_tcp_resolve(const struct conf *conf, void (*done)(void *arg), void *arg)
+int source_listen_resolve(const struct conf *conf, void (*done)(void *arg), void *arg)
 {
-	source_tcp_resolved_clear();
+	source_listen_resolved_clear();
 	for (size_t i = 0; i < conf->n_sources; i++) {
 		const struct conf_source *cs = &conf->sources[i];
 		char host[256], port_s[8];
 		unsigned port;
 		const char *why;
-		if (cs->type != SOURCE_TCP ||
+		if ((cs->type != SOURCE_TCP && cs->type != SOURCE_HTTP) ||
 		    conf_parse_hostport(cs->listen, host, sizeof(host), &port, &why) < 0)
 			continue;
 		snprintf(port_s, sizeof(port_s), "%u", port);
@@ -617,7 +618,24 @@ int source_tcp_resolve(const struct conf *conf, void (*done)(void *arg), void *a
 	return 1;
 }
 
-void source_tcp_resolved_clear(void)
+static const struct listen_lookup *lookup_find(const char *listen)
+{
+	const struct listen_lookup *l = lookups;
+	while (l != NULL && strcmp(l->listen, listen) != 0)
+		l = l->next;
+	return l;
+}
+
+int source_listen_numeric(const char *listen, char *host, size_t len)
+{
+	const struct listen_lookup *l = lookup_find(listen);
+	if (l == NULL || l->rc != 0)
+		return l == NULL ? 0 : l->rc;
+	return getnameinfo(l->res->ai_addr, l->res->ai_addrlen, host, (socklen_t)len, NULL, 0,
+			   NI_NUMERICHOST);
+}
+
+void source_listen_resolved_clear(void)
 {
 	while (lookups != NULL) {
 		struct listen_lookup *l = lookups;
@@ -639,7 +657,7 @@ static int listen_tcp(struct net_src *ns, struct event_base *base, char *err, si
 	unsigned port;
 	const char *why;
 	struct addrinfo *res = NULL;
-	const struct listen_lookup *l = lookups;
+	const struct listen_lookup *l = lookup_find(cs->listen);
 
 	if (conf_parse_hostport(cs->listen, host, sizeof(host), &port, &why) < 0) {
 		snprintf(err, errlen, "source '%s': bad listen address '%s': %s", cs->name,
@@ -649,8 +667,6 @@ static int listen_tcp(struct net_src *ns, struct event_base *base, char *err, si
 	snprintf(port_s, sizeof(port_s), "%u", port);
 	/* A name a reload looked up off the loop; else (a number, or at start, before the
 	 * loop runs) here. */
-	while (l != NULL && strcmp(l->listen, cs->listen) != 0)
-		l = l->next;
 	int rc = l != NULL ? l->rc : getaddrinfo(host, port_s, &listen_hints, &res);
 	if (rc != 0) {
 		snprintf(err, errlen, "source '%s': cannot resolve '%s': %s", cs->name, host,
