@@ -45,7 +45,6 @@ metrics: { listen: "127.0.0.1:$PORT" }
 YAML
 
 DAEMON_ERR=/dev/null
-DAEMON_STDOUT=$T/pipe
 env SLUICE_TEST_MARK="$MARK" "$SLUICED" -c "$T/c.yaml" </dev/null >"$T/pipe" 2>&1 &
 DAEMON_PID=$!
 _DAEMONS+=("$DAEMON_PID")
