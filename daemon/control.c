@@ -70,7 +70,8 @@ struct conn {
 	TAILQ_ENTRY(conn) entry;
 	uid_t uid;
 	bool replied;
-	bool drain_after; /* "drain": stop the pipeline once the reply is out */
+	bool drain_after;    /* "drain": stop the pipeline once the reply is out */
+	bool reload_waiting; /* its reload looks names up first (reload.h) */
 };
 
 struct control {
@@ -109,6 +110,8 @@ static void conn_close(struct conn *cn)
 	struct control *c = cn->ctl;
 	bool drain = cn->drain_after;
 
+	if (cn->reload_waiting)
+		reload_forget(cn);
 	TAILQ_REMOVE(&c->conns, cn, entry);
 	c->n_conns--;
 	bufferevent_free(cn->bev);
@@ -170,12 +173,30 @@ static struct stage *find_stage(struct pipeline *p, const char *name)
 	return NULL;
 }
 
+static void reloaded_cb(void *arg, int rc, const char *msg)
+{
+	struct conn *cn = arg;
+	cn->reload_waiting = false;
+	if (rc == 0)
+		reply(cn, NULL, "%s\nok", msg);
+	else
+		reply(cn, NULL, "error: %s", msg);
+}
+
 static void do_reload(struct conn *cn)
 {
 	char msg[512], *errs;
 
 	log_info("control: reload requested (uid %u)", (unsigned)cn->uid);
-	if (reload_config(cn->ctl->sv, msg, sizeof(msg), &errs) == 0) {
+	int rc = reload_config(cn->ctl->sv, msg, sizeof(msg), &errs, reloaded_cb, cn);
+	if (rc == RELOAD_PENDING) {
+		/* The answer comes with the lookups' end, however long they take. */
+		cn->reload_waiting = true;
+		bufferevent_disable(cn->bev, EV_READ);
+		evtimer_del(cn->deadline);
+		return;
+	}
+	if (rc == 0) {
 		reply(cn, NULL, "%s\nok", msg);
 		return;
 	}

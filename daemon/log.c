@@ -3,13 +3,26 @@
  * JSON, with the journald "<N>" priority prefix when JOURNAL_STREAM says stderr is
  * the journal. One write(2) per line, so lines from a child sharing stderr are
  * never interleaved inside a line.
+ *
+ * Logging never holds the loop for long: lines go to a private non-blocking
+ * description of stderr (or, for a socket, sends with MSG_DONTWAIT; see
+ * std_private()), so the description our children and the shell share keeps its
+ * flags. A line that stderr does not take waits at most LOG_WAIT_MS in poll(2);
+ * past that stderr counts as stalled, and until it takes a line again each line
+ * costs one write attempt and is dropped if that fails. Dropped lines are counted
+ * (log_dropped(), the metric sluice_log_dropped_total) and, once stderr takes
+ * lines again, reported in one line. The summary at exit (log_raw, after the
+ * loop) gets a longer chance: LOG_RAW_WAIT_MS, until one of its lines is dropped.
  */
 #include "log.h"
 #include "progress.h"
 #include "util.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +34,15 @@ static enum log_level cur_level = LOG_INFO;
 static enum log_format cur_format = LOG_TEXT;
 static int journald;
 
+#define LOG_WAIT_MS	200
+#define LOG_RAW_WAIT_MS 1000
+
+static int err_fd = -1; /* where lines go: see std_private() */
+static enum std_how err_how;
+static bool stalled, raw_stalled; /* stderr took nothing in time: no more waiting */
+static bool torn;		  /* a line was cut short: the next one starts a new line */
+static uint64_t dropped, dropped_reported;
+
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static const int syslog_prio[] = {3, 4, 6, 7};
 
@@ -29,6 +51,13 @@ void log_init(enum log_level level, enum log_format format)
 	cur_level = level;
 	cur_format = format;
 	journald = getenv("JOURNAL_STREAM") != NULL;
+	if (err_fd < 0)
+		err_fd = std_private(STDERR_FILENO, &err_how);
+}
+
+uint64_t log_dropped(void)
+{
+	return dropped;
 }
 
 void log_set_level(enum log_level level)
@@ -72,20 +101,54 @@ int log_format_parse(const char *s, enum log_format *out)
 	return 0;
 }
 
-static void write_all(const char *buf, size_t len)
+/* Waits (at most until deadline, in usec) for stderr to take more; false if it did not. */
+static bool wait_writable(uint64_t deadline)
 {
-	while (len > 0) {
-		ssize_t n = write(STDERR_FILENO, buf, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				continue; /* stderr shared with a non-blocking sink: spin briefly */
-			return;
+	uint64_t now = now_usec();
+	struct pollfd p = {.fd = err_fd, .events = POLLOUT};
+	if (now >= deadline)
+		return false;
+	return poll(&p, 1, (int)((deadline - now + 999) / 1000)) != 0;
+}
+
+/*
+ * Writes one line whole, waiting at most wait_ms for stderr to take it, or drops it
+ * (see the top of the file); true if written, false with *stall set if stderr did
+ * not take it in time.
+ */
+static bool write_line(const char *buf, size_t len, int wait_ms, bool *stall)
+{
+	uint64_t deadline = now_usec() + (uint64_t)wait_ms * 1000;
+	size_t left = len;
+
+	if (err_fd < 0)
+		err_fd = std_private(STDERR_FILENO, &err_how);
+	if (torn) {
+		if (std_write(err_fd, err_how, "\n", 1) != 1) {
+			dropped++;
+			return false;
 		}
-		buf += n;
-		len -= (size_t)n;
+		torn = false;
 	}
+	while (left > 0) {
+		ssize_t n = std_write(err_fd, err_how, buf, left);
+		if (n > 0) {
+			buf += n;
+			left -= (size_t)n;
+			*stall = false;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN && wait_writable(deadline))
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			*stall = true;
+		dropped++;
+		torn = left < len;
+		return false;
+	}
+	return true;
 }
 
 /* Appends s to the buffer as the body of a JSON string. */
@@ -152,8 +215,14 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap, int with
 			     level_names[level], msg);
 	}
 	progress_clear();
-	if (n > 0)
-		write_all(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	if (n > 0 &&
+	    write_line(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1,
+		       stalled ? 0 : LOG_WAIT_MS, &stalled) &&
+	    dropped > dropped_reported) {
+		uint64_t d = dropped - dropped_reported;
+		dropped_reported = dropped;
+		log_warnx("%" PRIu64 " log line(s) were dropped: stderr did not take them", d);
+	}
 	errno = saved;
 }
 
@@ -200,5 +269,13 @@ void log_raw(const char *fmt, ...)
 	va_end(ap);
 	progress_clear();
 	if (n > 0)
-		write_all(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+		write_line(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1,
+			   raw_stalled ? 0 : LOG_RAW_WAIT_MS, &raw_stalled);
+}
+
+bool log_stderr_try(const char *buf, size_t len)
+{
+	if (err_fd < 0)
+		err_fd = std_private(STDERR_FILENO, &err_how);
+	return std_write(err_fd, err_how, buf, len) == (ssize_t)len;
 }

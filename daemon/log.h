@@ -7,6 +7,10 @@
 #ifndef SLUICE_LOG_H
 #define SLUICE_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 enum log_format { LOG_TEXT = 0, LOG_JSON };
 
@@ -28,5 +32,9 @@ void fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), 
 
 /* Writes a raw line (no prefix) to stderr: for the summary and --check output. */
 void log_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One write attempt that never waits (the progress line); true if all of it went. */
+bool log_stderr_try(const char *buf, size_t len);
+/* Lines dropped because stderr did not take them in time (sluice_log_dropped_total). */
+uint64_t log_dropped(void);
 
 #endif

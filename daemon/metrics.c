@@ -1,7 +1,8 @@
 /*
  * metrics.c: the HTTP endpoint (see metrics.h), evhttp on the pipeline's loop.
  *
- *   GET /metrics        Prometheus text format 0.0.4 (status_prometheus)
+ *   GET /metrics        Prometheus text format 0.0.4 (status_prometheus, and the
+ *                       daemon's own sluice_log_dropped_total)
  *   GET /health/live    200 while the loop runs (whoever answers is alive)
  *   GET /health/ready   200 while the pipeline runs, is not stopping and every sink
  *                       can write (sink_up), else 503 with the reason
@@ -23,6 +24,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -130,6 +132,13 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		send_text(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", body);
 	} else if (strcmp(path, "/metrics") == 0) {
 		status_prometheus(supervisor_pipeline(m->sv), body);
+		evbuffer_add_printf(
+		    body,
+		    "# HELP sluice_log_dropped_total Log lines dropped because stderr "
+		    "did not take them in time.\n"
+		    "# TYPE sluice_log_dropped_total counter\n"
+		    "sluice_log_dropped_total %" PRIu64 "\n",
+		    log_dropped());
 		send_text(req, HTTP_OK, "OK", PROM_CONTENT_TYPE, body);
 	} else if (strcmp(path, "/health/live") == 0) {
 		evbuffer_add_printf(body, "ok\n");

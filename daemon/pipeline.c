@@ -100,6 +100,7 @@ struct pipeline {
 	uint64_t kept; /* unfinished items whose source keeps them (dir: the file stays) */
 	char *replay_path;
 	bool spool_failed, sink_failed;
+	bool spooling; /* the spool is being made durable on the bio pool */
 
 	uint64_t failures_logged, failures_unlogged, last_failure_log;
 	uint64_t items_done;
@@ -863,14 +864,60 @@ void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it)
 	p->n_unf++;
 }
 
-static void write_spool(struct pipeline *p)
+static void spool_lost(struct pipeline *p)
+{
+	p->lost = p->n_unf;
+	log_error("%zu unfinished item(s) were lost%s", p->n_unf,
+		  p->conf->shutdown.spool == NULL
+		      ? ": set shutdown.spool (or run under systemd with StateDirectory=) to "
+			"keep them for the next start"
+		      : "");
+}
+
+/* The unfinished items are spooled or counted lost: the cancel is over. */
+static void unfinished_done(struct pipeline *p)
+{
+	for (size_t i = 0; i < p->n_unf; i++) {
+		free(p->unf[i].stage);
+		item_free(p->unf[i].it);
+	}
+	p->n_unf = 0;
+	if (p->done_cb != NULL)
+		p->done_cb(p, p->done_arg);
+}
+
+static void spool_committed_cb(void *arg, int rc, const char *err)
+{
+	struct pipeline *p = arg;
+	p->spooling = false;
+	if (rc == 0) {
+		log_info("spooled %" PRIu64
+			 " unfinished item(s) to '%s'; they run first at the next start",
+			 p->spooled, p->conf->shutdown.spool);
+		if (p->replay_path != NULL)
+			unlink(p->replay_path);
+	} else {
+		p->spooled = 0;
+		p->spool_failed = true;
+		log_error("%s", err);
+		spool_lost(p);
+	}
+	unfinished_done(p);
+}
+
+/*
+ * Writes the spool; true when its fsyncs went to the bio pool, which then calls
+ * unfinished_done() (no fsync on the loop, even at a stop: signals and the control
+ * socket stay served).
+ */
+static bool write_spool(struct pipeline *p)
 {
 	const char *path = p->conf->shutdown.spool;
 	char err[1024];
 	uint64_t n = p->n_unf;
 
 	if (n == 0)
-		return;
+		return false;
 	if (path != NULL) {
 		struct spool_writer *w = spool_begin(path, err, sizeof(err));
 		for (size_t i = 0; w != NULL && i < p->n_unf; i++) {
@@ -885,25 +932,17 @@ static void write_spool(struct pipeline *p)
 				 pipeline_source_name(p, it->source));
 			spool_add(w, &r);
 		}
-		if (w != NULL && spool_commit(w, err, sizeof(err)) == 0) {
-			p->spooled = n;
-			log_info("spooled %" PRIu64
-				 " unfinished item(s) to '%s'; they run first at the "
-				 "next start",
-				 n, path);
-			if (p->replay_path != NULL)
-				unlink(p->replay_path);
-			return;
+		if (w != NULL) {
+			p->spooled = n; /* what the spool holds, whatever comes back meanwhile */
+			p->spooling = true;
+			spool_commit_async(w, spool_committed_cb, p);
+			return true;
 		}
 		p->spool_failed = true;
 		log_error("%s", err);
 	}
-	p->lost = n;
-	log_error("%" PRIu64 " unfinished item(s) were lost%s", n,
-		  path == NULL
-		      ? ": set shutdown.spool (or run under systemd with StateDirectory=) to "
-			"keep them for the next start"
-		      : "");
+	spool_lost(p);
+	return false;
 }
 
 static struct queue *successor_sinks_queue(struct pipeline *p)
@@ -933,7 +972,7 @@ static void hand_over_unfinished(struct pipeline *p)
 static void finish_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *p = arg;
-	if (p->state != ST_CANCELLING)
+	if (p->state != ST_CANCELLING || p->spooling)
 		return;
 	/* Its predecessor first hands over what it has not finished (retire_done()). */
 	if (p->pred != NULL)
@@ -976,14 +1015,8 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 		sinks_finish(p->sinks);
 		return;
 	}
-	write_spool(p);
-	for (size_t i = 0; i < p->n_unf; i++) {
-		free(p->unf[i].stage);
-		item_free(p->unf[i].it);
-	}
-	p->n_unf = 0;
-	if (p->done_cb != NULL)
-		p->done_cb(p, p->done_arg);
+	if (!write_spool(p))
+		unfinished_done(p);
 }
 
 static void grace_cb(evutil_socket_t fd, short what, void *arg)

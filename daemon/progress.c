@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "pipeline.h"
 #include "util.h"
 
@@ -18,8 +19,7 @@ static uint64_t started;
 void progress_clear(void)
 {
 	if (shown) {
-		ssize_t n = write(STDERR_FILENO, "\r\033[K", 4);
-		(void)n;
+		log_stderr_try("\r\033[K", 4);
 		shown = false;
 	}
 }
@@ -57,7 +57,7 @@ static void draw(evutil_socket_t fd, short what, void *arg)
 	int n = snprintf(line, sizeof(line),
 			 "\r%s:%s %" PRIu64 " done, %" PRIu64 " failed | %.0f/s%s\033[K",
 			 pipeline_conf(prog_p)->name, pct, pp.done, pp.failed, rate, eta);
-	if (n > 0 && write(STDERR_FILENO, line, (size_t)n) > 0)
+	if (n > 0 && log_stderr_try(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1))
 		shown = true;
 }
 

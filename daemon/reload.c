@@ -10,6 +10,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "sdnotify.h"
+#include "source.h"
 #include "stage.h"
 #include "supervisor.h"
 #include "util.h"
@@ -168,24 +169,12 @@ static bool replaceable(const struct conf *cur, const struct conf *next, char *m
 	return true;
 }
 
-static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len)
+/* A new structure: a new pipeline takes over from the running one. */
+static int replace(struct supervisor *sv, struct conf *next, const char *diff, char *msg,
+		   size_t len)
 {
 	struct pipeline *p = supervisor_pipeline(sv);
-	struct conf *cur = (struct conf *)pipeline_conf(p);
-	char diff[200], why[300];
-
-	log_keep_cli(next, cur);
-	if (!structure_differs(cur, next, diff, sizeof(diff))) {
-		apply_live(p, cur, next);
-		conf_free(next);
-		snprintf(msg, len, "reloaded '%s'", cur->file);
-		return 0;
-	}
-	if (!replaceable(cur, next, why, sizeof(why))) {
-		snprintf(msg, len, "%s; the running pipeline is unchanged", why);
-		conf_free(next);
-		return -1;
-	}
+	const struct conf *cur = pipeline_conf(p);
 	if (!pipeline_ready(p)) {
 		snprintf(msg, len,
 			 "the pipeline is %s: a new structure is not started now; the running "
@@ -203,7 +192,97 @@ static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len
 	return 0;
 }
 
-int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors)
+/* A reload waiting for the names its sources listen on (source_listen_resolve). */
+static struct {
+	struct supervisor *sv;
+	struct conf *next;
+	char diff[200];
+	reload_done_cb done;
+	void *arg;
+} waiting;
+
+static void finish(int rc, const char *msg)
+{
+	if (rc == 0)
+		log_info("reload: %s", msg);
+	else
+		log_error("reload: %s", msg);
+	sdnotify("READY=1");
+}
+
+static bool resolving, resolved_at_once; /* without a bio pool the lookups run inline */
+
+static void names_resolved_cb(void *arg)
+{
+	char msg[512];
+	if (resolving) {
+		resolved_at_once = true;
+		return;
+	}
+	struct conf *next = waiting.next;
+	waiting.next = NULL;
+	int rc = replace(waiting.sv, next, waiting.diff, msg, sizeof(msg));
+	source_listen_resolved_clear();
+	finish(rc, msg);
+	if (waiting.done != NULL)
+		waiting.done(waiting.arg, rc, msg);
+}
+
+static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len,
+		 reload_done_cb done, void *arg)
+{
+	struct pipeline *p = supervisor_pipeline(sv);
+	struct conf *cur = (struct conf *)pipeline_conf(p);
+	char diff[200], why[300];
+
+	log_keep_cli(next, cur);
+	if (!structure_differs(cur, next, diff, sizeof(diff))) {
+		apply_live(p, cur, next);
+		conf_free(next);
+		snprintf(msg, len, "reloaded '%s'", cur->file);
+		return 0;
+	}
+	if (!replaceable(cur, next, why, sizeof(why))) {
+		snprintf(msg, len, "%s; the running pipeline is unchanged", why);
+		conf_free(next);
+		return -1;
+	}
+	if (waiting.next != NULL) {
+		snprintf(msg, len,
+			 "the previous reload is still looking up listen addresses; the running "
+			 "pipeline is unchanged");
+		conf_free(next);
+		return -1;
+	}
+	/* Names first, off the loop: getaddrinfo can block for seconds. */
+	waiting.sv = sv;
+	waiting.next = next;
+	snprintf(waiting.diff, sizeof(waiting.diff), "%s", diff);
+	waiting.done = done;
+	waiting.arg = arg;
+	resolving = true;
+	resolved_at_once = false;
+	int r = source_listen_resolve(next, names_resolved_cb, NULL);
+	resolving = false;
+	if (r > 0 && !resolved_at_once) {
+		log_info("reload: looking up the listen addresses of the new sources first");
+		snprintf(msg, len, "looking up listen addresses");
+		return RELOAD_PENDING;
+	}
+	waiting.next = NULL;
+	int rc = replace(sv, next, diff, msg, len);
+	source_listen_resolved_clear();
+	return rc;
+}
+
+void reload_forget(void *arg)
+{
+	if (waiting.next != NULL && waiting.arg == arg)
+		waiting.done = NULL;
+}
+
+int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors, reload_done_cb done,
+		  void *arg)
 {
 	const struct conf *cur = pipeline_conf(supervisor_pipeline(sv));
 	char *errs = NULL;
@@ -220,8 +299,7 @@ int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors)
 		snprintf(msg, len,
 			 "the configuration was read from standard input (-c -), so there is no "
 			 "file to read again; the running pipeline is unchanged (restart to change it)");
-		log_error("reload: %s", msg);
-		sdnotify("READY=1");
+		finish(-1, msg);
 		return -1;
 	}
 	FILE *ef = open_memstream(&errs, &errs_len);
@@ -240,13 +318,10 @@ int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors)
 		}
 	} else {
 		next->resume = false;
-		rc = apply(sv, next, msg, len);
+		rc = apply(sv, next, msg, len, done, arg);
 	}
 	free(errs);
-	if (rc == 0)
-		log_info("reload: %s", msg);
-	else
-		log_error("reload: %s", msg);
-	sdnotify("READY=1");
+	if (rc != RELOAD_PENDING)
+		finish(rc, msg);
 	return rc;
 }

@@ -18,10 +18,21 @@
 
 struct supervisor;
 
+#define RELOAD_PENDING 1
+
+/* The outcome of a reload that was RELOAD_PENDING: rc 0 or -1, and its message. */
+typedef void (*reload_done_cb)(void *arg, int rc, const char *msg);
+
 /*
  * Returns 0 when applied; -1 with a message in msg (also logged) when refused.
  * errors, when not NULL, receives the loader's messages (malloc'd) or NULL.
+ * RELOAD_PENDING: new tcp or http sources listen on names, which are looked up off
+ * the loop first; done(arg, ...) is then called (when not NULL) once the reload is
+ * decided.
  */
-int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors);
+int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors, reload_done_cb done,
+		  void *arg);
+/* arg (a control connection) is going away: its pending reload goes on without it. */
+void reload_forget(void *arg);
 
 #endif

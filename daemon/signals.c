@@ -26,7 +26,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP: {
 		char msg[512];
 		log_info("received SIGHUP: reloading");
-		reload_config(sv, msg, sizeof(msg), NULL);
+		reload_config(sv, msg, sizeof(msg), NULL, NULL, NULL);
 		break;
 	}
 	case SIGUSR1:

@@ -8,6 +8,9 @@
  * The fd writer: regular files are written with plain write(2) once 64 KiB are
  * buffered, and at the end of each consumer batch, so a quiet service still
  * writes promptly. Pipes and sockets are non-blocking and wait for EV_WRITE.
+ * stdout is never made non-blocking in place: its open file description may be
+ * stderr's too, and our children's; the sink writes to a private description of
+ * it, or with MSG_DONTWAIT to a socket (std_private() in util.c).
  * fsync: batch syncs at most once a second while writing; always syncs after
  * every write; both sync at close. A record counts as done once the kernel has
  * it.
@@ -59,7 +62,7 @@ struct sink {
 	enum fsync_mode fsync;
 	int fd;
 	bool regular;
-	bool restore_blocking; /* we set O_NONBLOCK on an fd we share (stdout) */
+	enum std_how how; /* stdout: how to write without blocking (util.h) */
 	struct recbuf out;
 	struct event *write_ev, *retry_ev, *sync_ev;
 	bool sync_due, failing, broken, sync_inflight;
@@ -174,28 +177,34 @@ static void sink_write_cb(evutil_socket_t fd, short what, void *arg);
 static void sink_retry_cb(evutil_socket_t fd, short what, void *arg);
 static void sink_sync_cb(evutil_socket_t fd, short what, void *arg);
 
-static unsigned std_users[STDERR_FILENO + 1]; /* sinks that set O_NONBLOCK on stdout */
-
 static void sink_attach(struct sink *s, int fd)
 {
 	struct stat st;
 	s->fd = fd;
 	s->regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-	if (fd >= 0 && !s->regular) {
+	/* Only a description of our own: stdout's is never changed (std_private()). */
+	if (fd > STDERR_FILENO && !s->regular) {
 		int fl = fcntl(fd, F_GETFL);
 		if (fl >= 0 && !(fl & O_NONBLOCK))
 			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-		/* During a reload two sinks may write stdout: the last one out restores it. */
-		if (fd <= STDERR_FILENO && (fl >= 0 && (!(fl & O_NONBLOCK) || std_users[fd] > 0))) {
-			s->restore_blocking = true;
-			std_users[fd]++;
-		}
 	}
 	if (s->write_ev != NULL)
 		event_free(s->write_ev);
 	s->write_ev = fd >= 0 && !s->regular
 			  ? event_new(pipeline_base(s->p), fd, EV_WRITE, sink_write_cb, s)
 			  : NULL;
+}
+
+/* What the kernel takes now, without blocking (recbuf_write for stdout). */
+static ssize_t fd_write(struct sink *s)
+{
+	struct recbuf *b = &s->out;
+	if (s->how == STD_PLAIN)
+		return recbuf_write(b, s->fd);
+	ssize_t n = std_write(s->fd, s->how, b->p + b->off, b->len - b->off);
+	if (n > 0)
+		b->off += (size_t)n;
+	return n;
 }
 
 static struct sink *sink_alloc(struct pipeline *p, const char *name, enum sink_type type)
@@ -220,10 +229,10 @@ struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type
 				 path, strerror(errno));
 			return NULL;
 		}
-	} else if (type == SINK_STDOUT) {
-		fd = STDOUT_FILENO;
 	}
 	struct sink *s = sink_alloc(p, name, type);
+	if (type == SINK_STDOUT)
+		fd = std_private(STDOUT_FILENO, &s->how);
 	s->kind = &sink_fd;
 	s->path = path != NULL ? xstrdup(path) : NULL;
 	s->fsync = fsync;
@@ -365,7 +374,7 @@ static void fd_flush(struct sink *s)
 	if (s->sync_inflight && s->fsync == FSYNC_ALWAYS)
 		return;
 	while (recbuf_unwritten(&s->out) > 0) {
-		ssize_t n = recbuf_write(&s->out, s->fd);
+		ssize_t n = fd_write(s);
 		if (n > 0) {
 			s->sync_due = true;
 			sink_count_done(s, recbuf_confirm_written(&s->out));
@@ -469,7 +478,7 @@ static uint64_t fd_close(struct sink *s, uint64_t timeout_usec)
 		return 0;
 	event_del(s->retry_ev);
 	while (recbuf_unwritten(&s->out) > 0) {
-		ssize_t n = recbuf_write(&s->out, s->fd);
+		ssize_t n = fd_write(s);
 		if (n > 0) {
 			sink_count_done(s, recbuf_confirm_written(&s->out));
 			continue;
@@ -492,11 +501,6 @@ static uint64_t fd_close(struct sink *s, uint64_t timeout_usec)
 	}
 	if (s->regular && s->fsync != FSYNC_NEVER)
 		sink_sync(s);
-	if (s->restore_blocking && --std_users[s->fd] == 0) {
-		int fl = fcntl(s->fd, F_GETFL);
-		if (fl >= 0)
-			fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
-	}
 	if (s->fd > STDERR_FILENO)
 		close(s->fd);
 	s->fd = -1;

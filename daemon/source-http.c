@@ -37,6 +37,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,8 +381,15 @@ static int http_src_open(struct source *s, char *err, size_t errlen)
 	evhttp_set_gencb(hs->http, request_cb, hs);
 	evhttp_set_bevcb(hs->http, conn_bev_cb, hs);
 	hs->adopt = event_new(pipeline_base(source_pipeline(s)), -1, 0, adopt_cb, hs);
-	/* A reload hands over the old source's listening socket. */
+	/* A reload hands over the old source's listening socket, or has looked the name up
+	 * off the loop (evhttp would call getaddrinfo here). */
 	int fd = source_inherited_fd(s);
+	int rc = fd >= 0 ? 0 : source_listen_numeric(cs->listen, host, sizeof(host));
+	if (rc != 0) {
+		snprintf(err, errlen, "source '%s': cannot resolve '%s': %s", cs->name, host,
+			 gai_strerror(rc));
+		return -1;
+	}
 	hs->bound = fd >= 0 ? evhttp_accept_socket_with_handle(hs->http, fd)
 			    : evhttp_bind_socket_with_handle(hs->http, host, (ev_uint16_t)port);
 	if (hs->bound == NULL) {

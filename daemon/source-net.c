@@ -37,6 +37,12 @@
  * unread input would reset the connection, and a reset makes the client's
  * kernel drop acks it has not read yet. After the loop the same is done with
  * poll(), bounded by LINGER_SEC for all connections together.
+ *
+ * Listen names: a numeric address needs no lookup. A name is looked up with
+ * getaddrinfo(3), which may block for seconds: at start that happens before the
+ * loop runs; a reload first has every name (of the tcp and http sources) looked up
+ * on the bio pool (source_listen_resolve()) and builds its sources from those
+ * answers.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,6 +62,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bio.h"
 #include "log.h"
 #include "pipeline.h"
 #include "source.h"
@@ -568,6 +575,112 @@ static void listener_error_cb(struct evconnlistener *lev, void *arg)
 		  evutil_socket_error_to_string(e));
 }
 
+/* ---- listen names (tcp and http sources) looked up off the loop, for a reload ---- */
+
+struct listen_lookup {
+	struct bio_job job;
+	struct listen_lookup *next;
+	char *listen; /* as configured: the key */
+	char host[256], port[8];
+	int rc; /* getaddrinfo's */
+	struct addrinfo *res;
+};
+
+static struct listen_lookup *lookups;
+static unsigned lookups_running;
+static void (*lookups_done)(void *arg);
+static void *lookups_arg;
+
+static const struct addrinfo listen_hints = {
+    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+
+static void lookup_work(struct bio_job *j)
+{
+	struct listen_lookup *l = j->arg;
+	l->rc = getaddrinfo(l->host, l->port, &listen_hints, &l->res);
+}
+
+static void lookup_done(struct bio_job *j)
+{
+	if (--lookups_running == 0 && lookups_done != NULL)
+		lookups_done(lookups_arg);
+}
+
+static bool is_numeric(const char *host, const char *port)
+{
+	struct addrinfo hints = listen_hints, *res = NULL;
+	hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return false;
+	freeaddrinfo(res);
+	return true;
+}
+
+int source_listen_resolve(const struct conf *conf, void (*done)(void *arg), void *arg)
+{
+	source_listen_resolved_clear();
+	for (size_t i = 0; i < conf->n_sources; i++) {
+		const struct conf_source *cs = &conf->sources[i];
+		char host[256], port_s[8];
+		unsigned port;
+		const char *why;
+		if ((cs->type != SOURCE_TCP && cs->type != SOURCE_HTTP) ||
+		    conf_parse_hostport(cs->listen, host, sizeof(host), &port, &why) < 0)
+			continue;
+		snprintf(port_s, sizeof(port_s), "%u", port);
+		if (is_numeric(host, port_s))
+			continue;
+		struct listen_lookup *l = xcalloc(1, sizeof(*l));
+		l->listen = xstrdup(cs->listen);
+		snprintf(l->host, sizeof(l->host), "%s", host);
+		memcpy(l->port, port_s, sizeof(l->port));
+		l->job =
+		    (struct bio_job){.work = lookup_work, .done = lookup_done, .arg = l, .fd = -1};
+		l->next = lookups;
+		lookups = l;
+	}
+	if (lookups == NULL)
+		return 0;
+	lookups_done = done;
+	lookups_arg = arg;
+	for (struct listen_lookup *l = lookups; l != NULL; l = l->next)
+		lookups_running++;
+	/* Counted first: without a pool, bio_submit runs the job and its done() at once. */
+	for (struct listen_lookup *l = lookups; l != NULL; l = l->next)
+		bio_submit(&l->job);
+	return 1;
+}
+
+static const struct listen_lookup *lookup_find(const char *listen)
+{
+	const struct listen_lookup *l = lookups;
+	while (l != NULL && strcmp(l->listen, listen) != 0)
+		l = l->next;
+	return l;
+}
+
+int source_listen_numeric(const char *listen, char *host, size_t len)
+{
+	const struct listen_lookup *l = lookup_find(listen);
+	if (l == NULL || l->rc != 0)
+		return l == NULL ? 0 : l->rc;
+	return getnameinfo(l->res->ai_addr, l->res->ai_addrlen, host, (socklen_t)len, NULL, 0,
+			   NI_NUMERICHOST);
+}
+
+void source_listen_resolved_clear(void)
+{
+	while (lookups != NULL) {
+		struct listen_lookup *l = lookups;
+		lookups = l->next;
+		if (l->res != NULL)
+			freeaddrinfo(l->res);
+		free(l->listen);
+		free(l);
+	}
+	lookups_done = NULL;
+}
+
 /* ---- the kind ---- */
 
 static int listen_tcp(struct net_src *ns, struct event_base *base, char *err, size_t errlen)
@@ -576,10 +689,8 @@ static int listen_tcp(struct net_src *ns, struct event_base *base, char *err, si
 	char host[256], port_s[8];
 	unsigned port;
 	const char *why;
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE},
-			*res = NULL;
+	struct addrinfo *res = NULL;
+	const struct listen_lookup *l = lookup_find(cs->listen);
 
 	if (conf_parse_hostport(cs->listen, host, sizeof(host), &port, &why) < 0) {
 		snprintf(err, errlen, "source '%s': bad listen address '%s': %s", cs->name,
@@ -587,15 +698,17 @@ static int listen_tcp(struct net_src *ns, struct event_base *base, char *err, si
 		return -1;
 	}
 	snprintf(port_s, sizeof(port_s), "%u", port);
-	/* Before the loop runs, so a name lookup may block here. */
-	int rc = getaddrinfo(host, port_s, &hints, &res);
+	/* A name a reload looked up off the loop; else (a number, or at start, before the
+	 * loop runs) here. */
+	int rc = l != NULL ? l->rc : getaddrinfo(host, port_s, &listen_hints, &res);
 	if (rc != 0) {
 		snprintf(err, errlen, "source '%s': cannot resolve '%s': %s", cs->name, host,
 			 gai_strerror(rc));
 		return -1;
 	}
 	int e = 0;
-	for (struct addrinfo *ai = res; ai != NULL && ns->lev == NULL; ai = ai->ai_next) {
+	for (struct addrinfo *ai = l != NULL ? l->res : res; ai != NULL && ns->lev == NULL;
+	     ai = ai->ai_next) {
 		ns->lev = evconnlistener_new_bind(base, accept_cb, ns,
 						  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 						      LEV_OPT_REUSEABLE | LEV_OPT_DISABLED,
@@ -603,7 +716,8 @@ static int listen_tcp(struct net_src *ns, struct event_base *base, char *err, si
 		if (ns->lev == NULL)
 			e = errno;
 	}
-	freeaddrinfo(res);
+	if (res != NULL)
+		freeaddrinfo(res);
 	if (ns->lev == NULL) {
 		snprintf(err, errlen, "source '%s': cannot listen on %s: %s", cs->name, cs->listen,
 			 strerror(e));

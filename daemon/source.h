@@ -46,6 +46,18 @@ struct source_kind {
 extern const struct source_kind source_file, source_stdin, source_exec, source_generate;
 extern const struct source_kind source_tcp, source_unix, source_http, source_dir;
 
+/*
+ * A reload looks up the listen names of conf's tcp and http sources on the bio pool
+ * before it builds them (getaddrinfo may block for seconds): 0 when none needs a
+ * lookup, 1 when done(arg) runs on the loop once all are answered. The answers serve
+ * the sources' open until source_listen_resolved_clear(). source_listen_numeric()
+ * puts the first address found for a listen string in host, as a number: 0, also
+ * when the name was not looked up (host is then left as it is), else the EAI_ error.
+ */
+int source_listen_resolve(const struct conf *conf, void (*done)(void *arg), void *arg);
+int source_listen_numeric(const char *listen, char *host, size_t len);
+void source_listen_resolved_clear(void);
+
 struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint32_t index,
 			  struct queue *out);
 int source_open(struct source *s, char *err, size_t errlen);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bio.h"
 #include "util.h"
 
 #define SPOOL_MAGIC "SLUICE-SPOOL 1\n"
@@ -19,6 +20,11 @@ struct spool_writer {
 	char *path, *tmp;
 	FILE *f;
 	uint64_t count;
+	/* spool_commit_async */
+	struct bio_job job;
+	spool_commit_cb cb;
+	void *cb_arg;
+	char err[1024];
 };
 
 struct spool_writer *spool_begin(const char *path, char *err, size_t errlen)
@@ -61,35 +67,66 @@ static void fsync_dir(const char *path)
 	free(copy);
 }
 
-void spool_abort(struct spool_writer *w)
+static void writer_free(struct spool_writer *w)
 {
-	fclose(w->f);
-	unlink(w->tmp);
 	free(w->path);
 	free(w->tmp);
 	free(w);
 }
 
+void spool_abort(struct spool_writer *w)
+{
+	fclose(w->f);
+	unlink(w->tmp);
+	writer_free(w);
+}
+
+/* The blocking part of a commit: flush, fsync, rename, fsync the directory. Closes w->f. */
+static int commit_file(struct spool_writer *w, char *err, size_t errlen)
+{
+	if (fflush(w->f) != 0 || ferror(w->f) || fsync(fileno(w->f)) != 0) {
+		snprintf(err, errlen, "cannot write spool '%s': %s", w->tmp, strerror(errno));
+	} else if (rename(w->tmp, w->path) != 0) {
+		snprintf(err, errlen, "cannot rename '%s' to '%s': %s", w->tmp, w->path,
+			 strerror(errno));
+	} else {
+		fclose(w->f);
+		fsync_dir(w->path);
+		return 0;
+	}
+	fclose(w->f);
+	unlink(w->tmp);
+	return -1;
+}
+
 int spool_commit(struct spool_writer *w, char *err, size_t errlen)
 {
 	fprintf(w->f, "E %" PRIu64 "\n", w->count);
-	if (fflush(w->f) != 0 || ferror(w->f) || fsync(fileno(w->f)) != 0) {
-		snprintf(err, errlen, "cannot write spool '%s': %s", w->tmp, strerror(errno));
-		spool_abort(w);
-		return -1;
-	}
-	if (rename(w->tmp, w->path) != 0) {
-		snprintf(err, errlen, "cannot rename '%s' to '%s': %s", w->tmp, w->path,
-			 strerror(errno));
-		spool_abort(w);
-		return -1;
-	}
-	fclose(w->f);
-	fsync_dir(w->path);
-	free(w->path);
-	free(w->tmp);
-	free(w);
-	return 0;
+	int rc = commit_file(w, err, errlen);
+	writer_free(w);
+	return rc;
+}
+
+static void commit_work(struct bio_job *j)
+{
+	struct spool_writer *w = j->arg;
+	j->result = commit_file(w, w->err, sizeof(w->err));
+}
+
+static void commit_done(struct bio_job *j)
+{
+	struct spool_writer *w = j->arg;
+	w->cb(w->cb_arg, j->result, w->err);
+	writer_free(w);
+}
+
+void spool_commit_async(struct spool_writer *w, spool_commit_cb cb, void *arg)
+{
+	fprintf(w->f, "E %" PRIu64 "\n", w->count);
+	w->cb = cb;
+	w->cb_arg = arg;
+	w->job = (struct bio_job){.work = commit_work, .done = commit_done, .arg = w, .fd = -1};
+	bio_submit(&w->job);
 }
 
 static long quarantine(const char *path, const char *why, char *err, size_t errlen)

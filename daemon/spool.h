@@ -31,8 +31,14 @@ struct spool_record {
 
 struct spool_writer *spool_begin(const char *path, char *err, size_t errlen);
 int spool_add(struct spool_writer *w, const struct spool_record *r);
-/* Makes the spool durable and visible at its path; frees w. */
+/* Makes the spool durable and visible at its path; frees w. Blocks: not on the loop. */
 int spool_commit(struct spool_writer *w, char *err, size_t errlen);
+/*
+ * The same with the fsyncs and the rename on the bio pool (bio.h), for the loop: cb
+ * runs back on the loop with 0, or -1 and the message; then w is freed.
+ */
+typedef void (*spool_commit_cb)(void *arg, int rc, const char *err);
+void spool_commit_async(struct spool_writer *w, spool_commit_cb cb, void *arg);
 void spool_abort(struct spool_writer *w);
 
 typedef void (*spool_record_cb)(void *arg, const struct spool_record *r);

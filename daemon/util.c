@@ -1,11 +1,18 @@
 /* util.c: fatal-on-OOM allocation wrappers and clocks. */
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void oom(size_t n)
 {
@@ -106,4 +113,46 @@ double wall_time(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int std_private(int fd, enum std_how *how)
+{
+	struct stat st, mine;
+	char path[32];
+
+	*how = STD_PLAIN;
+	if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode))
+		return fd;
+	if (S_ISSOCK(st.st_mode)) {
+		*how = STD_SEND;
+		return fd;
+	}
+	/* A new description of the same object: its O_NONBLOCK is ours alone. O_NONBLOCK
+	 * also keeps the open from waiting for a reader of a FIFO. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int priv = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (priv >= 0 && fstat(priv, &mine) == 0 && mine.st_dev == st.st_dev &&
+	    mine.st_ino == st.st_ino)
+		return priv;
+	if (priv >= 0)
+		close(priv);
+	*how = STD_POLL;
+	return fd;
+}
+
+ssize_t std_write(int fd, enum std_how how, const void *buf, size_t len)
+{
+	if (how == STD_SEND)
+		return send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (how == STD_POLL) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		if (poll(&p, 1, 0) == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		/* Ready for writing means room for PIPE_BUF bytes: no more, so it cannot block. */
+		if (len > PIPE_BUF)
+			len = PIPE_BUF;
+	}
+	return write(fd, buf, len);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
@@ -28,6 +29,24 @@ double wall_time(void);
  * one (a stray continuation byte, an overlong form, a surrogate, a cut sequence).
  */
 size_t utf8_valid_len(const unsigned char *p, size_t left);
+
+/*
+ * Writing to stdout or stderr without blocking and without changing the flags of
+ * their open file description, which the other stream, our children and the
+ * process that started us may share (one pipe or journal socket for both; O_NONBLOCK
+ * there would make their writes fail with EAGAIN). std_private() returns the fd to
+ * write to and how:
+ *   STD_PLAIN  write(2): a regular file (blocking is bounded by the disk), or a
+ *              private non-blocking description of the same pipe, FIFO or tty
+ *              (reopened through /proc/self/fd; the caller closes it);
+ *   STD_SEND   a socket (the journal's stream): send(2) with MSG_DONTWAIT;
+ *   STD_POLL   anything else: written only when poll(2) says it takes PIPE_BUF
+ *              bytes, at most that much at a time.
+ */
+enum std_how { STD_PLAIN, STD_SEND, STD_POLL };
+int std_private(int fd, enum std_how *how);
+/* One write that never blocks (but for a regular file): like write(2), EAGAIN included. */
+ssize_t std_write(int fd, enum std_how how, const void *buf, size_t len);
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -26,6 +26,13 @@
 #   send_signal PID SIG     kill -SIG, then wait until it is delivered (so two
 #                           in a row never merge into one)
 #   lines FILE              number of lines in FILE (0 if missing)
+#   require_tool CMD PKG    skip the test (exit 77) when CMD is missing; under CI
+#                           tests/run counts that skip as a failure
+#   require_strace          strace is there and may trace (LeakSanitizer goes off)
+#   strace_attach PID FILE ARGS...  strace -f -o FILE ARGS the running PID and its
+#                           threads; returns once attached; sets STRACE_PID
+#   main_thread_calls FILE PID REGEX  lines of a strace -f -o FILE made by PID's
+#                           main thread (the event loop's) that match REGEX
 #
 # Every daemon started here carries SLUICE_TEST_MARK=$MARK in its environment;
 # its children inherit it. The test shell itself does not export it, so
@@ -363,6 +370,36 @@ fd_pos() { # PID PATH
 
 # dead_letter FILE check | field KEY | count: see tests/helpers/jsonl.py
 jsonl() { python3 "$PYHELPERS/jsonl.py" "$@"; }
+
+# require_tool CMD PACKAGE: skip the test when CMD is not installed. The last line
+# says "missing tool", which tests/run turns into a failure when CI=true: whatever
+# a test needs, scripts/install-deps installs.
+require_tool() {
+	command -v "$1" >/dev/null && return 0
+	echo "SKIP: missing tool: $1 (Debian package $2; scripts/install-deps installs it)"
+	exit 77
+}
+
+require_strace() {
+	require_tool strace strace
+	strace -f -qq -e trace=none true 2>/dev/null || { echo "strace cannot trace here"; exit 77; }
+	# LeakSanitizer cannot run under ptrace; the rest of ASan and UBSan can.
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+}
+
+strace_attach() { # PID FILE STRACE_ARGS...
+	local pid=$1 out=$2
+	shift 2
+	strace -f -qq -o "$out" "$@" -p "$pid" 2>"$T/strace.err" &
+	STRACE_PID=$!
+	wait_for '[ "$(awk '\''$1 == "TracerPid:" { print $2 }'\'' /proc/'"$pid"'/status)" != 0 ]' 30 ||
+		fail "strace did not attach to $pid: $(cat "$T/strace.err")"
+}
+
+# strace -f -o writes "TID syscall(...)"; the main thread's TID is the process's pid.
+main_thread_calls() { # FILE PID REGEX
+	awk -v m="$2" -v re="$3" '$1 == m && $0 ~ re' "$1" | wc -l
+}
 
 # Tests scale their generous bounds under the sanitizer build.
 if [ "$SLUICE_SAN" = 1 ]; then SCALE=3; else SCALE=1; fi

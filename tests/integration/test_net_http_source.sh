@@ -5,6 +5,7 @@
 # queue_timeout for a full queue (and nothing of it queued), and ack: true
 # (200 when done, 500 when an item failed).
 . "$(dirname "$0")/../lib.sh"
+require_tool curl curl
 
 h() { timeout -k 5 120 python3 "$PYHELPERS/net_http.py" "$@"; }
 read -r p1 p2 < <(python3 "$PYHELPERS/net_port.py" 2 | tr '\n' ' ')

@@ -5,10 +5,7 @@
 # other than the daemon's main thread (strace -f shows which task made it).
 . "$(dirname "$0")/../lib.sh"
 
-command -v strace >/dev/null || { echo "strace is missing"; exit 77; }
-strace -f -qq -e trace=none true 2>/dev/null || { echo "strace cannot trace here"; exit 77; }
-# LeakSanitizer cannot run under ptrace; the rest of ASan and UBSan can.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+require_strace
 
 for mode in always batch; do
 	rm -f "$T/a.txt" "$T/b.txt" "$T/trace"

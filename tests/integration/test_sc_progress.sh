@@ -6,7 +6,7 @@
 # (unless --progress), and --no-progress turns it off on a terminal.
 . "$(dirname "$0")/../lib.sh"
 
-command -v script >/dev/null || { echo "script(1) is missing (util-linux)"; exit 77; }
+require_tool script bsdutils
 
 seq 1 60 >"$T/in.txt"
 cat >"$T/c.yaml" <<YAML

@@ -8,8 +8,9 @@
 # run here.
 . "$(dirname "$0")/../lib.sh"
 
-if ! command -v systemd-analyze >/dev/null || ! systemd-analyze --version >/dev/null 2>&1; then
-	echo "systemd-analyze is not available (scripts/install-deps installs systemd)"
+require_tool systemd-analyze systemd
+if ! systemd-analyze --version >/dev/null 2>&1; then
+	echo "systemd-analyze does not run here"
 	exit 77
 fi
 UNITS=$SRC_DIR/systemd
