@@ -756,8 +756,8 @@ void stage_scale(struct stage *st, unsigned workers)
 
 void stage_rate_changed(struct stage *st)
 {
-	/* A start the old rate put off is decided again at the new one. */
-	st->next_start = 0;
+	/* A start the old rate put off is decided again at the new one: the bucket refills
+	 * from its last refill at the new rate. */
 	evtimer_del(st->rate_timer);
 	if (!st->cancelling)
 		stage_pump(st);
