@@ -35,11 +35,42 @@ static int key_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* "<digits>" then c: the number in *v and what follows c, or NULL. */
+static const char *parse_u64(const char *s, char c, uint64_t *v)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return NULL; /* strtoull would take " 5" and "-5" */
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno == 0 && *end == c ? end + 1 : NULL;
+}
+
+/*
+ * "Seq\tSource\tIndex\t...\n" into source and index. Anything else (the header,
+ * a line torn by a crash, damage) is not a key: a torn "12\tin\t3" might have
+ * been index 35, so a line counts only whole.
+ */
+static bool parse_line(const char *line, char *source, size_t srclen, uint64_t *index)
+{
+	uint64_t seq;
+	const char *p = parse_u64(line, '\t', &seq);
+	if (p == NULL || strchr(p, '\n') == NULL)
+		return false;
+	size_t n = strcspn(p, "\t\n");
+	if (n == 0 || n >= srclen || p[n] != '\t')
+		return false;
+	memcpy(source, p, n);
+	source[n] = '\0';
+	return parse_u64(p + n + 1, '\t', index) != NULL;
+}
+
 struct done_set *joblog_read_done(const char *path, char *err, size_t errlen)
 {
 	struct done_set *d = xcalloc(1, sizeof(*d));
-	char *line = NULL;
-	size_t linecap = 0;
+	/* Longer than any line sluice writes (names are at most 127 bytes). */
+	char line[1024];
+	bool continued = false;
 	FILE *f = fopen(path, "re");
 
 	if (f == NULL) {
@@ -49,14 +80,15 @@ struct done_set *joblog_read_done(const char *path, char *err, size_t errlen)
 		free(d);
 		return NULL;
 	}
-	while (getline(&line, &linecap, f) > 0) {
+	while (fgets(line, sizeof(line), f) != NULL) {
 		char source[128];
-		uint64_t seq, index;
-		if (sscanf(line, "%" SCNu64 "\t%127[^\t]\t%" SCNu64, &seq, source, &index) != 3)
-			continue; /* the header, or a line torn by a crash */
-		done_set_add(d, source, index);
+		uint64_t index;
+		/* The rest of an overlong line is not the start of one. */
+		bool start = !continued;
+		continued = strchr(line, '\n') == NULL;
+		if (start && parse_line(line, source, sizeof(source), &index))
+			done_set_add(d, source, index);
 	}
-	free(line);
 	fclose(f);
 	done_set_sort(d);
 	return d;
@@ -75,7 +107,8 @@ void done_set_add(struct done_set *d, const char *source, uint64_t index)
 
 void done_set_sort(struct done_set *d)
 {
-	qsort(d->v, d->n, sizeof(*d->v), key_cmp);
+	if (d->n > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(d->v, d->n, sizeof(*d->v), key_cmp);
 }
 
 bool done_set_has(const struct done_set *d, const char *source, uint64_t index)

@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -232,7 +233,9 @@ static unsigned pills_for(struct pipeline *p, size_t queue_index)
 static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errlen)
 {
 	const char *path = p->conf->joblog;
-	bool fresh = access(path, F_OK) != 0;
+	struct stat sb;
+	/* Empty counts as new: a SIGKILL right after a start leaves it so, headerless. */
+	bool fresh = stat(path, &sb) != 0 || sb.st_size == 0;
 	if (p->conf->resume && !reloaded) {
 		p->done = joblog_read_done(path, err, errlen);
 		if (p->done == NULL)
