@@ -626,10 +626,13 @@ static int replay_spool(struct pipeline *p)
 			return -1;
 		}
 	}
-	n_old = spool_read(p->replay_path, replay_record_cb, &ctx, err, sizeof(err));
+	n_old = spool_read(p->replay_path, p->conf->max_item_bytes, replay_record_cb, &ctx, err,
+			   sizeof(err));
 	if (n_old < 0)
 		log_error("%s", err);
-	n_new = fresh ? spool_read(spool, replay_record_cb, &ctx, err, sizeof(err)) : 0;
+	n_new = fresh ? spool_read(spool, p->conf->max_item_bytes, replay_record_cb, &ctx, err,
+				   sizeof(err))
+		      : 0;
 	if (n_new < 0)
 		log_error("%s", err);
 	if (ctx.merged != NULL) {
