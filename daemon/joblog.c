@@ -81,7 +81,7 @@ struct done_set *joblog_read_done(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char source[128];
+		char source[128]; /* conf.h CONF_NAME_MAX + 1 */
 		uint64_t index;
 		/* The rest of an overlong line is not the start of one. */
 		bool start = !continued;

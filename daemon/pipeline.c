@@ -820,6 +820,8 @@ void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it)
 	p->n_unf++;
 }
 
+_Static_assert(SPOOL_NAME_MAX >= CONF_NAME_MAX, "a spool record must hold any name whole");
+
 static void write_spool(struct pipeline *p)
 {
 	const char *path = p->conf->shutdown.spool;

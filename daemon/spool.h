@@ -19,9 +19,12 @@
 
 struct spool_writer;
 
+/* Names are stored whole: the loader keeps them this short (conf.h CONF_NAME_MAX). */
+#define SPOOL_NAME_MAX 127
+
 struct spool_record {
-	char stage[128];
-	char source[128];
+	char stage[SPOOL_NAME_MAX + 1];
+	char source[SPOOL_NAME_MAX + 1];
 	uint64_t seq;
 	uint64_t index;
 	uint32_t attempts;
