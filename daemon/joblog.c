@@ -35,17 +35,6 @@ static int key_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* "<digits>" then c: the number in *v and what follows c, or NULL. */
-static const char *parse_u64(const char *s, char c, uint64_t *v)
-{
-	char *end;
-	if (*s < '0' || *s > '9')
-		return NULL; /* strtoull would take " 5" and "-5" */
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return errno == 0 && *end == c ? end + 1 : NULL;
-}
-
 /*
  * "Seq\tSource\tIndex\t...\n" into source and index. Anything else (the header,
  * a line torn by a crash, damage) is not a key: a torn "12\tin\t3" might have
@@ -54,7 +43,7 @@ static const char *parse_u64(const char *s, char c, uint64_t *v)
 static bool parse_line(const char *line, char *source, size_t srclen, uint64_t *index)
 {
 	uint64_t seq;
-	const char *p = parse_u64(line, '\t', &seq);
+	const char *p = str_take_u64(line, '\t', &seq);
 	if (p == NULL || strchr(p, '\n') == NULL)
 		return false;
 	size_t n = strcspn(p, "\t\n");
@@ -62,7 +51,7 @@ static bool parse_line(const char *line, char *source, size_t srclen, uint64_t *
 		return false;
 	memcpy(source, p, n);
 	source[n] = '\0';
-	return parse_u64(p + n + 1, '\t', index) != NULL;
+	return str_take_u64(p + n + 1, '\t', index) != NULL;
 }
 
 struct done_set *joblog_read_done(const char *path, char *err, size_t errlen)

@@ -108,17 +108,6 @@ static long quarantine(const char *path, const char *why, char *err, size_t errl
 	return -1;
 }
 
-/* "<digits>" then c: the number in *v and what follows c, or NULL (sscanf takes "-1"). */
-static const char *take_u64(const char *s, char c, uint64_t *v)
-{
-	char *end;
-	if (*s < '0' || *s > '9')
-		return NULL;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return errno == 0 && *end == c ? end + 1 : NULL;
-}
-
 /* A name (1 to size-1 bytes, no space or control character) then ' '. */
 static const char *take_name(const char *s, char *out, size_t size)
 {
@@ -142,13 +131,13 @@ static bool parse_record(const char *line, struct spool_record *r)
 	if (p != NULL)
 		p = take_name(p, r->source, sizeof(r->source));
 	if (p != NULL)
-		p = take_u64(p, ' ', &r->seq);
+		p = str_take_u64(p, ' ', &r->seq);
 	if (p != NULL)
-		p = take_u64(p, ' ', &r->index);
+		p = str_take_u64(p, ' ', &r->index);
 	if (p != NULL)
-		p = take_u64(p, ' ', &attempts);
+		p = str_take_u64(p, ' ', &attempts);
 	if (p != NULL)
-		p = take_u64(p, '\n', &len);
+		p = str_take_u64(p, '\n', &len);
 	/* A sequence number near 2^64 would make the next ones wrap. */
 	if (p == NULL || *p != '\0' || attempts > UINT32_MAX || r->seq >= UINT64_MAX / 2)
 		return false;
@@ -191,7 +180,7 @@ long spool_read(const char *path, uint64_t max_len, spool_record_cb cb, void *ar
 			break;
 		}
 		if (strncmp(line, "E ", 2) == 0) {
-			end = take_u64(line + 2, '\n', &count);
+			end = str_take_u64(line + 2, '\n', &count);
 			if (end == NULL || *end != '\0')
 				why = "bad end record";
 			else if (count != (uint64_t)n)

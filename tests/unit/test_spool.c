@@ -33,6 +33,14 @@ static void collect(void *arg, const struct spool_record *r)
 	g->n++;
 }
 
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
 static void remove_aside(const char *path)
 {
 	glob_t gl;
@@ -106,10 +114,7 @@ START_TEST(damage_is_set_aside)
 	const char *text = damaged[_i];
 	char err[512] = "";
 	struct got g = {0};
-	FILE *f = fopen("d.spool", "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
+	put("d.spool", text);
 	ck_assert_int_eq(spool_read("d.spool", 100, collect, &g, err, sizeof(err)), -1);
 	ck_assert_uint_eq(g.n, 0);
 	ck_assert_ptr_nonnull(strstr(err, "is damaged"));
@@ -122,9 +127,7 @@ START_TEST(over_max_len_says_so)
 {
 	char err[512] = "";
 	struct got g = {0};
-	FILE *f = fopen("m.spool", "w");
-	fputs(damaged[1], f);
-	fclose(f);
+	put("m.spool", damaged[1]);
 	ck_assert_int_eq(spool_read("m.spool", 100, collect, &g, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "a record of 101 bytes, over max_item_bytes (100)"));
 	remove_aside("m.spool");
@@ -135,9 +138,7 @@ START_TEST(good_by_hand)
 {
 	char err[512] = "";
 	struct got g = {0};
-	FILE *f = fopen("g.spool", "w");
-	fputs("SLUICE-SPOOL 1\nR a b 1 2 3 2\nxx\nR @sinks b 9 9 0 0\n\nE 2\n", f);
-	fclose(f);
+	put("g.spool", "SLUICE-SPOOL 1\nR a b 1 2 3 2\nxx\nR @sinks b 9 9 0 0\n\nE 2\n");
 	ck_assert_int_eq(spool_read("g.spool", 2, collect, &g, err, sizeof(err)), 2);
 	ck_assert_str_eq(g.r[1].stage, "@sinks");
 	ck_assert_int_eq(spool_read("missing.spool", 2, collect, &g, err, sizeof(err)), 0);
