@@ -567,15 +567,26 @@ static bool valid_name(const char *s)
 
 static const char name_rule[] = "may only contain letters, digits, '_', '.' and '-'";
 
+/* "is 130 bytes long; ..." when s is too long to be stored whole (CONF_NAME_MAX). */
+static bool name_too_long(const char *s, char *why, size_t len)
+{
+	size_t n = strlen(s);
+	snprintf(why, len, "is %zu bytes long; a name is at most %d bytes", n, CONF_NAME_MAX);
+	return n > CONF_NAME_MAX;
+}
+
 /* Names end up in metrics labels and file names, hence the narrow alphabet. */
 static void get_name(struct loader *ld, const char *what, const yaml_node_t *v, char **out)
 {
+	char why[96];
 	if (!get_str(ld, "name", v, false, out))
 		return;
 	if (**out == '\0')
 		err_node(ld, v, "%s name must not be empty", what);
 	else if (!valid_name(*out))
 		err_node(ld, v, "%s name '%s' %s", what, *out, name_rule);
+	else if (name_too_long(*out, why, sizeof(why)))
+		err_node(ld, v, "%s name '%.32s...' %s", what, *out, why);
 }
 
 static void get_argv(struct loader *ld, const yaml_node_t *v, char ***argv, size_t *argc)
@@ -2086,13 +2097,21 @@ static void load_top(struct loader *ld, const yaml_node_t *root)
 
 	if (f.val[T_NAME]) {
 		get_name(ld, "pipeline", f.val[T_NAME], &c->name);
-		name_ok = c->name != NULL && valid_name(c->name);
+		name_ok =
+		    c->name != NULL && valid_name(c->name) && strlen(c->name) <= CONF_NAME_MAX;
 	} else if (!f.key[T_NAME]) {
+		char why[96];
 		c->name = default_name(ld->file);
 		if (!valid_name(c->name)) {
 			err_node(ld, root,
 				 "the pipeline name '%s', taken from the file name, %s; set 'name'",
 				 c->name, name_rule);
+			name_ok = false;
+		} else if (name_too_long(c->name, why, sizeof(why))) {
+			err_node(ld, root,
+				 "the pipeline name '%.32s...', taken from the file name, %s; set "
+				 "'name'",
+				 c->name, why);
 			name_ok = false;
 		}
 	}

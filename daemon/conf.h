@@ -54,6 +54,12 @@ enum sink_type {
 enum http_method { HTTP_GET = 0, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_PATCH, HTTP_HEAD };
 enum fsync_mode { FSYNC_NEVER = 0, FSYNC_BATCH, FSYNC_ALWAYS };
 
+/*
+ * The longest name of a pipeline, source, stage or sink, in bytes: names are
+ * stored whole in spool records and joblog lines (spool.h SPOOL_NAME_MAX).
+ */
+#define CONF_NAME_MAX 127
+
 /* Where a thing was defined, for runtime messages that point back at the file. */
 struct conf_pos {
 	int line;

@@ -1,6 +1,8 @@
 /* item.c: item allocation and the global live-bytes count behind memory_limit. */
 #include "item.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +40,15 @@ static int size_class(size_t len)
 
 static struct item *item_alloc(size_t len)
 {
+	/*
+	 * The header, the bytes and a NUL must not wrap size_t (a length from outside
+	 * that slipped past its check would make a small block for a huge copy).
+	 * Callers cap lengths at max_item_bytes; this is the last line, not a check.
+	 */
+	if (len > SIZE_MAX / 2) {
+		fprintf(stderr, "sluiced: an item of %zu bytes cannot exist\n", len);
+		abort();
+	}
 	int c = size_class(len);
 	if (c < 0)
 		return xmalloc(sizeof(struct item) + len + 1);

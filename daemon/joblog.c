@@ -49,11 +49,42 @@ static int key_find_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/*
+ * "Seq\tSource\tIndex\t...\tOutcome\t...\n" into source, index and whether Outcome
+ * is failed. Anything else (the header,
+ * a line torn by a crash, damage) is not a key: a torn "12\tin\t3" might have
+ * been index 35, so a line counts only whole.
+ */
+static bool parse_line(const char *line, char *source, size_t srclen, uint64_t *index,
+		       bool *failed)
+{
+	uint64_t seq;
+	const char *p = str_take_u64(line, '\t', &seq);
+	if (p == NULL || strchr(p, '\n') == NULL)
+		return false;
+	size_t n = strcspn(p, "\t\n");
+	if (n == 0 || n >= srclen || p[n] != '\t')
+		return false;
+	memcpy(source, p, n);
+	source[n] = '\0';
+	p = str_take_u64(p + n + 1, '\t', index);
+	if (p == NULL)
+		return false;
+	/* Outcome is the 8th field: skip Stage, Start, Duration, Attempts. */
+	for (int field = 0; field < 4 && p != NULL; field++) {
+		p = strchr(p, '\t');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	*failed = p != NULL && strncmp(p, "failed", 6) == 0;
+	return true;
+}
+
 struct done_set *joblog_read_done(const char *path, char *err, size_t errlen)
 {
 	struct done_set *d = xcalloc(1, sizeof(*d));
-	char *line = NULL;
-	size_t linecap = 0;
+	/* Longer than any line sluice writes (names are at most 127 bytes). */
+	char line[1024];
+	bool continued = false;
 	FILE *f = fopen(path, "re");
 
 	if (f == NULL) {
@@ -63,16 +94,16 @@ struct done_set *joblog_read_done(const char *path, char *err, size_t errlen)
 		free(d);
 		return NULL;
 	}
-	while (getline(&line, &linecap, f) > 0) {
-		char source[128], outcome[32] = "";
-		uint64_t seq, index;
-		if (sscanf(line,
-			   "%" SCNu64 "\t%127[^\t]\t%" SCNu64 "\t%*[^\t]\t%*[^\t]\t%*[^\t]\t%*[^\t]\t%31[^\t\n]",
-			   &seq, source, &index, outcome) < 3)
-			continue; /* the header, or a line torn by a crash */
-		done_set_add(d, source, index, strncmp(outcome, "failed", 6) == 0);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char source[128]; /* conf.h CONF_NAME_MAX + 1 */
+		uint64_t index;
+		bool failed;
+		/* The rest of an overlong line is not the start of one. */
+		bool start = !continued;
+		continued = strchr(line, '\n') == NULL;
+		if (start && parse_line(line, source, sizeof(source), &index, &failed))
+			done_set_add(d, source, index, failed);
 	}
-	free(line);
 	fclose(f);
 	done_set_sort(d);
 	return d;

@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,7 +266,9 @@ static void joblog_done(void *arg, const char *line, bool line_failed, enum trac
 static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errlen)
 {
 	const char *path = p->conf->joblog;
-	bool fresh = access(path, F_OK) != 0;
+	struct stat sb;
+	/* Empty counts as new: a SIGKILL right after a start leaves it so, headerless. */
+	bool fresh = stat(path, &sb) != 0 || sb.st_size == 0;
 	if (p->conf->resume && !reloaded) {
 		p->done = joblog_read_done(path, err, errlen);
 		if (p->done == NULL)
@@ -669,10 +672,13 @@ static int replay_spool(struct pipeline *p)
 			return -1;
 		}
 	}
-	n_old = spool_read(p->replay_path, replay_record_cb, &ctx, err, sizeof(err));
+	n_old = spool_read(p->replay_path, p->conf->max_item_bytes, replay_record_cb, &ctx, err,
+			   sizeof(err));
 	if (n_old < 0)
 		log_error("%s", err);
-	n_new = fresh ? spool_read(spool, replay_record_cb, &ctx, err, sizeof(err)) : 0;
+	n_new = fresh ? spool_read(spool, p->conf->max_item_bytes, replay_record_cb, &ctx, err,
+				   sizeof(err))
+		      : 0;
 	if (n_new < 0)
 		log_error("%s", err);
 	if (ctx.merged != NULL) {
@@ -863,6 +869,8 @@ void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it)
 	p->unf[p->n_unf].it = it;
 	p->n_unf++;
 }
+
+_Static_assert(SPOOL_NAME_MAX >= CONF_NAME_MAX, "a spool record must hold any name whole");
 
 static void spool_lost(struct pipeline *p)
 {

@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,12 +145,52 @@ static long quarantine(const char *path, const char *why, char *err, size_t errl
 	return -1;
 }
 
-long spool_read(const char *path, spool_record_cb cb, void *arg, char *err, size_t errlen)
+/* A name (1 to size-1 bytes, no space or control character) then ' '. */
+static const char *take_name(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+	while (n < size - 1 && (unsigned char)s[n] > ' ')
+		n++;
+	if (n == 0 || s[n] != ' ')
+		return NULL;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return s + n + 1;
+}
+
+/* "R <stage> <source> <seq> <index> <attempts> <len>\n", strictly. */
+static bool parse_record(const char *line, struct spool_record *r)
+{
+	uint64_t attempts, len;
+	const char *p = strncmp(line, "R ", 2) == 0 ? line + 2 : NULL;
+	if (p != NULL)
+		p = take_name(p, r->stage, sizeof(r->stage));
+	if (p != NULL)
+		p = take_name(p, r->source, sizeof(r->source));
+	if (p != NULL)
+		p = str_take_u64(p, ' ', &r->seq);
+	if (p != NULL)
+		p = str_take_u64(p, ' ', &r->index);
+	if (p != NULL)
+		p = str_take_u64(p, ' ', &attempts);
+	if (p != NULL)
+		p = str_take_u64(p, '\n', &len);
+	/* A sequence number near 2^64 would make the next ones wrap. */
+	if (p == NULL || *p != '\0' || attempts > UINT32_MAX || r->seq >= UINT64_MAX / 2)
+		return false;
+	r->attempts = (uint32_t)attempts;
+	r->len = (size_t)len;
+	return len == r->len;
+}
+
+long spool_read(const char *path, uint64_t max_len, spool_record_cb cb, void *arg, char *err,
+		size_t errlen)
 {
 	FILE *f = fopen(path, "re");
-	char line[512];
+	/* A record header is at most 2 names of 127 bytes and 4 numbers. */
+	char line[512], why_buf[160];
 	long n = 0;
-	char *data = NULL;
+	struct stat sb;
 
 	if (f == NULL) {
 		if (errno == ENOENT)
@@ -160,6 +202,8 @@ long spool_read(const char *path, spool_record_cb cb, void *arg, char *err, size
 		fclose(f);
 		return quarantine(path, "bad header", err, errlen);
 	}
+	/* What is left of the file bounds every length: damage never allocates more. */
+	off_t size = fstat(fileno(f), &sb) == 0 ? sb.st_size : 0;
 	/* Parse everything first: a damaged file must not half-replay. */
 	struct spool_record *recs = NULL;
 	size_t cap = 0;
@@ -167,22 +211,36 @@ long spool_read(const char *path, spool_record_cb cb, void *arg, char *err, size
 	for (;;) {
 		struct spool_record r;
 		uint64_t count;
+		const char *end;
 		if (fgets(line, sizeof(line), f) == NULL) {
 			why = "truncated: no end record";
 			break;
 		}
-		if (sscanf(line, "E %" SCNu64, &count) == 1) {
-			if (count != (uint64_t)n)
+		if (strncmp(line, "E ", 2) == 0) {
+			end = str_take_u64(line + 2, '\n', &count);
+			if (end == NULL || *end != '\0')
+				why = "bad end record";
+			else if (count != (uint64_t)n)
 				why = "record count does not match";
 			else if (fgetc(f) != EOF)
 				why = "data after the end record";
 			break;
 		}
 		memset(&r, 0, sizeof(r));
-		if (sscanf(line, "R %127s %127s %" SCNu64 " %" SCNu64 " %" SCNu32 " %zu", r.stage,
-			   r.source, &r.seq, &r.index, &r.attempts, &r.len) != 6 ||
-		    r.len > (size_t)1 << 40) {
+		if (!parse_record(line, &r)) {
 			why = "bad record header";
+			break;
+		}
+		if (r.len > max_len) {
+			snprintf(why_buf, sizeof(why_buf),
+				 "a record of %zu bytes, over max_item_bytes (%" PRIu64 ")", r.len,
+				 max_len);
+			why = why_buf;
+			break;
+		}
+		off_t at = ftello(f);
+		if (at < 0 || (uint64_t)(size - at) < (uint64_t)r.len + 1) {
+			why = "truncated record";
 			break;
 		}
 		char *buf = xmalloc(r.len + 1);
@@ -205,6 +263,5 @@ long spool_read(const char *path, spool_record_cb cb, void *arg, char *err, size
 	for (long i = 0; i < n; i++)
 		free((char *)recs[i].data);
 	free(recs);
-	free(data);
 	return why == NULL ? n : quarantine(path, why, err, errlen);
 }

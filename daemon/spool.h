@@ -19,9 +19,12 @@
 
 struct spool_writer;
 
+/* Names are stored whole: the loader keeps them this short (conf.h CONF_NAME_MAX). */
+#define SPOOL_NAME_MAX 127
+
 struct spool_record {
-	char stage[128];
-	char source[128];
+	char stage[SPOOL_NAME_MAX + 1];
+	char source[SPOOL_NAME_MAX + 1];
 	uint64_t seq;
 	uint64_t index;
 	uint32_t attempts;
@@ -45,8 +48,10 @@ typedef void (*spool_record_cb)(void *arg, const struct spool_record *r);
 /*
  * Reads path and calls cb for each record. Returns the number of records, 0 if
  * the file does not exist, -1 if it is damaged (then it was moved aside and err
- * says where).
+ * says where). A record longer than max_len (max_item_bytes: no item is longer)
+ * is damage too, as is anything else that does not parse exactly.
  */
-long spool_read(const char *path, spool_record_cb cb, void *arg, char *err, size_t errlen);
+long spool_read(const char *path, uint64_t max_len, spool_record_cb cb, void *arg, char *err,
+		size_t errlen);
 
 #endif

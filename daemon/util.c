@@ -49,6 +49,16 @@ bool str_same(const char *a, const char *b)
 	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
 }
 
+const char *str_take_u64(const char *s, char end, uint64_t *v)
+{
+	char *e;
+	if (*s < '0' || *s > '9')
+		return NULL;
+	errno = 0;
+	*v = strtoull(s, &e, 10);
+	return errno == 0 && *e == end ? e + 1 : NULL;
+}
+
 char *xstrdup(const char *s)
 {
 	return xstrndup(s, strlen(s));

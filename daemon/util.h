@@ -16,6 +16,12 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 /* Equal strings, or both NULL. */
 bool str_same(const char *a, const char *b);
+/*
+ * Plain decimal digits that fit in 64 bits, then the character end: the number
+ * in *v and what follows end, else NULL. For files read back (spool, joblog):
+ * sscanf and strtoull alone take "-1" (as 2^64 - 1), " 5" and "+5".
+ */
+const char *str_take_u64(const char *s, char end, uint64_t *v);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -11,6 +11,10 @@
  * success), counted in sluice_restarts_total. A timeout kills it (process group)
  * the same way. When the stage drains, stdin is closed and the process has
  * kill_after to exit before it is terminated.
+ *
+ * The process is not trusted to keep to the framing: coproc-reply.c says where
+ * an answer ends, stdout is never buffered past the longest valid answer, and a
+ * broken answer or output nobody asked for replaces the process (coproc_discard).
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "coproc-reply.h"
 #include "log.h"
 #include "pipeline.h"
 #include "stage.h"
@@ -153,37 +158,52 @@ static void coproc_exit_cb(struct child *c, int status, void *arg)
 		  cp->cs->conf->argv[0], desc);
 }
 
-/* A complete response in cp->resp? Returns its length in *len and where it starts. */
-static bool parse_response(struct coproc *cp, size_t *start, size_t *len, size_t *consumed)
+/*
+ * It broke the framing (or wrote when not asked): nothing it writes can be
+ * trusted any more, so it is replaced. It is detached first, so that an item
+ * started next on this slot goes to a new process, never to this one.
+ */
+static void coproc_discard(struct coproc *cp, const char *why)
 {
-	if (cp->cs->conf->coproc_framing == COPROC_LINES) {
-		char *nl = memchr(cp->resp, '\n', cp->resp_len);
-		if (nl == NULL)
-			return false;
-		*start = 0;
-		*len = (size_t)(nl - cp->resp);
-		*consumed = *len + 1;
-		return true;
-	}
-	char *nl = memchr(cp->resp, '\n', cp->resp_len < 24 ? cp->resp_len : 24);
-	if (nl == NULL)
-		return false;
-	*len = strtoull(cp->resp, NULL, 10);
-	*start = (size_t)(nl - cp->resp) + 1;
-	if (cp->resp_len < *start + *len)
-		return false;
-	*consumed = *start + *len;
-	return true;
+	log_warnx("stage '%s': co-process '%s' (pid %d) %s; it is restarted for the next item",
+		  cp->cs->conf->name, cp->cs->conf->argv[0], (int)child_pid(cp->child), why);
+	child_terminate(cp->child, *cp->cs->kill_after);
+	child_forget(cp->child);
+	cp->child = NULL;
+	coproc_close_io(cp);
+	stage_count_restart(cp->cs->st);
+}
+
+/* The answer to the in-flight item is bad: the process goes, the item fails. */
+static void reply_broken(struct coproc *cp, const struct coproc_reply *r, bool too_large)
+{
+	char seen[256], why[512];
+	coproc_reply_describe(cp->resp, cp->resp_len, seen, sizeof(seen));
+	if (too_large)
+		snprintf(why, sizeof(why), "%s (%llu); it wrote %s", r->why,
+			 (unsigned long long)cp->cs->max_out, seen);
+	else
+		snprintf(why, sizeof(why), "%s; it wrote %s", r->why, seen);
+	coproc_discard(cp, why);
+	fail_item(cp, too_large ? FAIL_OUTPUT_TOO_LARGE : FAIL_IO, -1, "co-process '%s' %s",
+		  cp->cs->conf->argv[0], why);
 }
 
 static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct coproc *cp = arg;
+	bool length = cp->cs->conf->coproc_framing == COPROC_LENGTH;
+	/* No valid answer is longer: reading stops there, whatever the process writes. */
+	size_t limit = (size_t)cp->cs->max_out + COPROC_REPLY_HEAD_MAX;
 	for (;;) {
-		if (cp->resp_cap - cp->resp_len < 4096) {
+		if (cp->resp_cap - cp->resp_len < 4096 && cp->resp_cap < limit) {
 			cp->resp_cap = cp->resp_cap ? cp->resp_cap * 2 : 16384;
+			if (cp->resp_cap > limit)
+				cp->resp_cap = limit;
 			cp->resp = xrealloc(cp->resp, cp->resp_cap);
 		}
+		if (cp->resp_len == cp->resp_cap)
+			break;
 		ssize_t n = read(fd, cp->resp + cp->resp_len, cp->resp_cap - cp->resp_len);
 		if (n > 0) {
 			cp->resp_len += (size_t)n;
@@ -196,23 +216,44 @@ static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 		close_stream(&cp->out_ev, &cp->out_fd); /* EOF: the exit callback follows */
 		return;
 	}
-	size_t start, len, consumed;
-	if (!cp->busy)
-		return;
-	if (!parse_response(cp, &start, &len, &consumed)) {
-		if (cp->resp_len > cp->cs->max_out + 32) {
-			/* It wrote more than any result may be: stop it before memory goes. */
-			child_terminate(cp->child, *cp->cs->kill_after);
-			fail_item(cp, FAIL_OUTPUT_TOO_LARGE, -1,
-				  "co-process '%s' answered with more than max_item_bytes (%llu)",
-				  cp->cs->conf->argv[0], (unsigned long long)cp->cs->max_out);
+	char seen[256], why[512];
+	if (!cp->busy) {
+		if (cp->resp_len == 0)
+			return;
+		if (cp->finishing) {
+			/* Its stdin is closed and it is on its way out: nobody reads this. */
+			cp->resp_len = 0;
+			return;
 		}
+		coproc_reply_describe(cp->resp, cp->resp_len, seen, sizeof(seen));
+		snprintf(why, sizeof(why), "wrote %s while no item was in flight", seen);
+		coproc_discard(cp, why);
 		return;
 	}
+	struct coproc_reply r;
+	switch (coproc_reply_parse(cp->resp, cp->resp_len, length, cp->cs->max_out, &r)) {
+	case COPROC_REPLY_MORE:
+		return;
+	case COPROC_REPLY_TOO_LARGE:
+		reply_broken(cp, &r, true);
+		return;
+	case COPROC_REPLY_BAD:
+		reply_broken(cp, &r, false);
+		return;
+	case COPROC_REPLY_OK:
+		break;
+	}
 	struct item *in = stage_slot_item(cp->slot);
-	struct item *out = item_derive(in, cp->resp + start, len);
-	memmove(cp->resp, cp->resp + consumed, cp->resp_len - consumed);
-	cp->resp_len -= consumed;
+	struct item *out = item_derive(in, cp->resp + r.start, r.len);
+	if (r.consumed < cp->resp_len) {
+		/* A second answer to one request: the next item's would be misread. */
+		coproc_reply_describe(cp->resp + r.consumed, cp->resp_len - r.consumed, seen,
+				      sizeof(seen));
+		snprintf(why, sizeof(why), "wrote %s after its answer to item %llu", seen,
+			 (unsigned long long)in->seq);
+		coproc_discard(cp, why);
+	}
+	cp->resp_len = 0;
 	cp->busy = false;
 	cp->restart_delay = 0;
 	free(cp->req);

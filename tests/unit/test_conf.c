@@ -1050,6 +1050,53 @@ START_TEST(bad_names)
 }
 END_TEST
 
+/* Names are stored whole in spool records and joblog lines: at most 127 bytes. */
+START_TEST(long_names)
+{
+	char n127[128], n128[129], text[1024], want[512];
+	memset(n127, 'a', 127);
+	n127[127] = '\0';
+	memset(n128, 'b', 128);
+	n128[128] = '\0';
+	snprintf(
+	    text, sizeof(text),
+	    "name: %s\nsources:\n  - {name: %s, type: stdin}\nstages:\n"
+	    "  - {name: %s, builtin: {op: passthrough}}\nsinks:\n  - {name: %s, type: stdout}\n",
+	    n127, n127, n127, n127);
+	struct conf *c = load_ok(text);
+	ck_assert_str_eq(c->stages[0].name, n127);
+	conf_free(c);
+	snprintf(
+	    text, sizeof(text),
+	    "name: %s\nsources:\n  - {name: %s, type: stdin}\nstages:\n"
+	    "  - {name: %s, builtin: {op: passthrough}}\nsinks:\n  - {name: %s, type: stdout}\n",
+	    n128, n128, n128, n128);
+	snprintf(want, sizeof(want),
+		 "job.yaml:1:7: pipeline name '%.32s...' is 128 bytes long; a name is at most "
+		 "127 bytes\n"
+		 "job.yaml:3:12: source name '%.32s...' is 128 bytes long; a name is at most 127 "
+		 "bytes\n"
+		 "job.yaml:5:12: stage name '%.32s...' is 128 bytes long; a name is at most 127 "
+		 "bytes\n"
+		 "job.yaml:7:12: sink name '%.32s...' is 128 bytes long; a name is at most 127 "
+		 "bytes\n",
+		 n128, n128, n128, n128);
+	expect_errors(text, want);
+	/* and the pipeline name taken from a long file name */
+	char file[160];
+	snprintf(file, sizeof(file), "%s.yaml", n128);
+	char *errs = load(file, SRC SINK, &c, NULL);
+	ck_assert_ptr_null(c);
+	snprintf(want, sizeof(want),
+		 "%s:1:1: the pipeline name '%.32s...', taken from the file name, is 128 bytes "
+		 "long; a name is at most 127 bytes; set 'name'\n",
+		 file, n128);
+	ck_assert_str_eq(errs, want);
+	free(errs);
+	unlink(file);
+}
+END_TEST
+
 START_TEST(duplicate_names)
 {
 	expect_errors("stages:\n"
@@ -1794,6 +1841,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, bad_env);
 	tcase_add_test(tc, bad_pattern);
 	tcase_add_test(tc, bad_names);
+	tcase_add_test(tc, long_names);
 	tcase_add_test(tc, duplicate_names);
 	tcase_add_test(tc, dead_letter_required);
 	tcase_add_test(tc, all_errors_in_file_order);
