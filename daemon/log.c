@@ -183,7 +183,14 @@ static size_t json_escape(char *out, size_t cap, const char *s)
 	return o;
 }
 
-static void log_vmsg(enum log_level level, const char *fmt, va_list ap, int with_errno)
+/* An item a line is about: JSON lines carry it as fields of their own. */
+struct item_ref {
+	const char *stage, *source;
+	uint64_t seq;
+};
+
+static void log_vmsg(enum log_level level, const struct item_ref *ref, const char *fmt,
+		     va_list ap, int with_errno)
 {
 	char msg[4096], line[8400];
 	int saved = errno;
@@ -199,14 +206,22 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap, int with
 		snprintf(msg + m, sizeof(msg) - m, ": %s", strerror(saved));
 	}
 	if (cur_format == LOG_JSON) {
-		char esc[8200];
+		char esc[8200], fields[400] = "";
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
+		if (ref != NULL) {
+			char st[128], src[128];
+			json_escape(st, sizeof(st), ref->stage);
+			json_escape(src, sizeof(src), ref->source);
+			snprintf(fields, sizeof(fields),
+				 "\"stage\":\"%s\",\"source\":\"%s\",\"seq\":%" PRIu64 ",", st, src,
+				 ref->seq);
+		}
 		json_escape(esc, sizeof(esc), msg);
 		n = snprintf(line, sizeof(line),
-			     "{\"time\":%lld.%03ld,\"level\":\"%s\",\"pid\":%d,\"msg\":\"%s\"}\n",
+			     "{\"time\":%lld.%03ld,\"level\":\"%s\",\"pid\":%d,%s\"msg\":\"%s\"}\n",
 			     (long long)ts.tv_sec, ts.tv_nsec / 1000000, level_names[level],
-			     (int)getpid(), esc);
+			     (int)getpid(), fields, esc);
 	} else if (journald) {
 		n = snprintf(line, sizeof(line), "<%d>%s: %s\n", syslog_prio[level],
 			     level_names[level], msg);
@@ -230,7 +245,17 @@ void log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_vmsg(level, fmt, ap, 0);
+	log_vmsg(level, NULL, fmt, ap, 0);
+	va_end(ap);
+}
+
+void log_item(enum log_level level, const char *stage, const char *source, uint64_t seq,
+	      const char *fmt, ...)
+{
+	struct item_ref ref = {stage, source, seq};
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, &ref, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -238,7 +263,7 @@ void log_warnx(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_vmsg(LOG_WARN, fmt, ap, 0);
+	log_vmsg(LOG_WARN, NULL, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -246,7 +271,7 @@ void log_warn(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_vmsg(LOG_WARN, fmt, ap, 1);
+	log_vmsg(LOG_WARN, NULL, fmt, ap, 1);
 	va_end(ap);
 }
 
@@ -254,7 +279,7 @@ void fatal(int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_vmsg(LOG_ERROR, fmt, ap, 0);
+	log_vmsg(LOG_ERROR, NULL, fmt, ap, 0);
 	va_end(ap);
 	exit(code);
 }
@@ -278,4 +303,228 @@ bool log_stderr_try(const char *buf, size_t len)
 	if (err_fd < 0)
 		err_fd = std_private(STDERR_FILENO, &err_how);
 	return std_write(err_fd, err_how, buf, len) == (ssize_t)len;
+}
+
+bool log_is_json(void)
+{
+	return cur_format == LOG_JSON;
+}
+
+/* A block printed whole: as is, or (JSON) one line built from it. */
+static void put_block(const char *text)
+{
+	size_t len = strlen(text);
+	progress_clear();
+	if (len > 0)
+		write_line(text, len, raw_stalled ? 0 : LOG_RAW_WAIT_MS, &raw_stalled);
+}
+
+static void put_json_string(FILE *out, const char *s, size_t n)
+{
+	char *copy = xstrndup(s, n);
+	size_t cap = n * 6 + 8;
+	char *esc = xmalloc(cap);
+	json_escape(esc, cap, copy);
+	fprintf(out, "\"%s\"", esc);
+	free(esc);
+	free(copy);
+}
+
+/* "v" as a JSON number when it is one, else as a string. */
+static void put_json_value(FILE *out, const char *v, size_t n)
+{
+	char *end, *copy = xstrndup(v, n);
+	strtod(copy, &end);
+	if (n > 0 && *end == '\0' && strspn(copy, "0123456789.-") == n)
+		fputs(copy, out);
+	else
+		put_json_string(out, v, n);
+	free(copy);
+}
+
+/* " k=v k=v..." as JSON members (after a '{' and maybe others: first says which). */
+static void put_pairs(FILE *out, const char *s, bool first)
+{
+	while (*s != '\0') {
+		s += strspn(s, " ");
+		size_t tok = strcspn(s, " "), eq = strcspn(s, "=");
+		if (tok == 0)
+			break;
+		if (eq < tok) {
+			fputs(first ? "" : ",", out);
+			put_json_string(out, s, eq);
+			fputc(':', out);
+			put_json_value(out, s + eq + 1, tok - eq - 1);
+			first = false;
+		}
+		s += tok;
+	}
+}
+
+/* True when every word after "head:" is k=v, the shape of a counts line. */
+static bool all_pairs(const char *s)
+{
+	bool any = false;
+	while (*(s += strspn(s, " ")) != '\0') {
+		size_t tok = strcspn(s, " ");
+		if (strcspn(s, "=") >= tok)
+			return false;
+		any = true;
+		s += tok;
+	}
+	return any;
+}
+
+/*
+ * The summary's lines, text built by pipeline.c for people, as one JSON object:
+ * "summary: pipeline 'P' exit=N (MEANING) elapsed=Xs" gives its head; "KIND NAME:
+ * k=v ..." lines (source, stage, sink) go to arrays of objects; "KIND: k=v ..." lines
+ * to objects ("sinks:", the sinks' queue, as sink_queue); the error report, already
+ * JSON, is embedded; every other line is a note. Built from the text so that the two
+ * formats can never say different things.
+ */
+static void summary_json(FILE *out, const char *text)
+{
+	static const char *const lists[] = {"source", "stage", "sink"};
+	char *sections[3];
+	size_t lens[3];
+	FILE *sec[3];
+	char *notes = NULL, *objects = NULL, *report = NULL;
+	size_t notes_len = 0, objects_len = 0;
+	FILE *nf = open_memstream(&notes, &notes_len), *of = open_memstream(&objects, &objects_len);
+	struct timespec ts;
+
+	for (int i = 0; i < 3; i++) {
+		sections[i] = NULL;
+		sec[i] = open_memstream(&sections[i], &lens[i]);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(out, "{\"time\":%lld.%03ld,\"level\":\"info\",\"pid\":%d,\"summary\":{",
+		(long long)ts.tv_sec, ts.tv_nsec / 1000000, (int)getpid());
+	for (const char *line = text; *line != '\0';) {
+		size_t n = strcspn(line, "\n");
+		char *l = xstrndup(line, n);
+		char name[256], meaning[256];
+		int exit_code;
+		double elapsed;
+		char *colon = strstr(l, ": ");
+		line += n + (line[n] == '\n');
+		if (sscanf(l, "summary: pipeline '%255[^']' exit=%d (%255[^)]) elapsed=%lfs", name,
+			   &exit_code, meaning, &elapsed) == 4) {
+			fputs("\"pipeline\":", out);
+			put_json_string(out, name, strlen(name));
+			fprintf(out, ",\"exit\":%d,\"meaning\":", exit_code);
+			put_json_string(out, meaning, strlen(meaning));
+			fprintf(out, ",\"elapsed_seconds\":%.3f", elapsed);
+		} else if (strncmp(l, "{\"report\":", 10) == 0 && report == NULL) {
+			size_t rl = strlen(l);
+			report = xstrndup(l + 10, rl > 11 ? rl - 11 : 0);
+		} else if (colon != NULL && all_pairs(colon + 1)) {
+			char *space = memchr(l, ' ', (size_t)(colon - l));
+			int list = -1;
+			for (int i = 0; i < 3 && space != NULL; i++)
+				if ((size_t)(space - l) == strlen(lists[i]) &&
+				    strncmp(l, lists[i], (size_t)(space - l)) == 0)
+					list = i;
+			if (list >= 0) {
+				fprintf(sec[list], "%s{\"name\":", ftell(sec[list]) > 0 ? "," : "");
+				put_json_string(sec[list], space + 1, (size_t)(colon - space - 1));
+				put_pairs(sec[list], colon + 1, false);
+				fputc('}', sec[list]);
+			} else {
+				bool sinkq = strncmp(l, "sinks", (size_t)(colon - l)) == 0 &&
+					     colon - l == 5;
+				fputc(',', of);
+				if (sinkq)
+					fputs("\"sink_queue\"", of);
+				else
+					put_json_string(of, l, (size_t)(colon - l));
+				fputs(":{", of);
+				put_pairs(of, colon + 1, true);
+				fputc('}', of);
+			}
+		} else if (n > 0) {
+			fputs(ftell(nf) > 0 ? "," : "", nf);
+			put_json_string(nf, l, n);
+		}
+		free(l);
+	}
+	for (int i = 0; i < 3; i++) {
+		fclose(sec[i]);
+		fprintf(out, ",\"%ss\":[%s]", lists[i], sections[i]);
+		free(sections[i]);
+	}
+	fclose(of);
+	fclose(nf);
+	fprintf(out, "%s,\"notes\":[%s]", objects, notes);
+	if (report != NULL)
+		fprintf(out, ",\"report\":%s", report);
+	fputs("}}\n", out);
+	free(objects);
+	free(notes);
+	free(report);
+}
+
+void log_summary(const char *text)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (cur_format != LOG_JSON) {
+		put_block(text);
+		return;
+	}
+	f = open_memstream(&buf, &len);
+	summary_json(f, text);
+	fclose(f);
+	put_block(buf);
+	free(buf);
+}
+
+/*
+ * The loader's "FILE:LINE:COL: message" lines (and its other lines, such as a file
+ * that cannot be opened) as one JSON object each, with file, line and col as fields.
+ */
+void log_conf_errors(const char *text)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (cur_format != LOG_JSON) {
+		put_block(text);
+		return;
+	}
+	f = open_memstream(&buf, &len);
+	for (const char *line = text; *line != '\0';) {
+		size_t n = strcspn(line, "\n");
+		char *l = xstrndup(line, n);
+		struct timespec ts;
+		const char *pos = NULL;
+		unsigned long ln = 0, col = 0;
+		int used = 0;
+		line += n + (line[n] == '\n');
+		/* The first ":LINE:COL: " after the file name. */
+		for (const char *c = strchr(l, ':'); c != NULL && pos == NULL; c = strchr(c + 1, ':'))
+			if (sscanf(c, ":%lu:%lu: %n", &ln, &col, &used) == 2 && used > 0)
+				pos = c;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		fprintf(f, "{\"time\":%lld.%03ld,\"level\":\"error\",\"pid\":%d,",
+			(long long)ts.tv_sec, ts.tv_nsec / 1000000, (int)getpid());
+		if (pos != NULL) {
+			fputs("\"file\":", f);
+			put_json_string(f, l, (size_t)(pos - l));
+			fprintf(f, ",\"line\":%lu,\"col\":%lu,\"msg\":", ln, col);
+			put_json_string(f, pos + used, strlen(pos + used));
+		} else {
+			fputs("\"msg\":", f);
+			put_json_string(f, l, n);
+		}
+		fputs("}\n", f);
+		free(l);
+	}
+	fclose(f);
+	put_block(buf);
+	free(buf);
 }

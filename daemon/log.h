@@ -30,6 +30,20 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
+/*
+ * A line about one item: in JSON its stage, source and seq are fields of their own
+ * (text lines name them in the message).
+ */
+void log_item(enum log_level level, const char *stage, const char *source, uint64_t seq,
+	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+bool log_is_json(void);
+/*
+ * The summary (its lines, as pipeline.c writes them for people): as is in text, one
+ * JSON object in JSON. The loader's errors: as is, or one JSON object per error with
+ * file, line and col. Every line of --log-format json output is JSON.
+ */
+void log_summary(const char *text);
+void log_conf_errors(const char *text);
 /* Writes a raw line (no prefix) to stderr: for the summary and --check output. */
 void log_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* One write attempt that never waits (the progress line); true if all of it went. */

@@ -1119,14 +1119,13 @@ static void log_failure(struct pipeline *p, const char *stage, const struct item
 	char *tail = json_escape_bytes(f->stderr_tail, strlen(f->stderr_tail));
 	bool at_source = strncmp(stage, "source:", 7) == 0,
 	     at_sink = strncmp(stage, "sink:", 5) == 0;
-	log_warnx("%s '%s': item %" PRIu64 " failed (%s): %s%s%s%s",
-		  at_source ? "source"
-		  : at_sink ? "sink"
-			    : "stage",
-		  at_source ? stage + 7
-		  : at_sink ? stage + 5
-			    : stage,
-		  it->seq, failure_kind_name(f->kind), f->message, tail[0] ? "; stderr: " : "",
+	const char *where = at_source ? stage + 7 : at_sink ? stage + 5 : stage;
+	log_item(LOG_WARN, where, pipeline_source_name(p, it->source), it->seq,
+		 "%s '%s': item %" PRIu64 " failed (%s): %s%s%s%s",
+		 at_source ? "source"
+		 : at_sink ? "sink"
+			   : "stage",
+		 where, it->seq, failure_kind_name(f->kind), f->message, tail[0] ? "; stderr: " : "",
 		  tail, more);
 	free(tail);
 }
@@ -1440,7 +1439,7 @@ int pipeline_finish(struct pipeline *p)
 }
 
 /* What a job cut short left unread, and how to finish it. */
-static void print_unread(struct pipeline *p)
+static void print_unread(struct pipeline *p, FILE *out)
 {
 	for (size_t i = 0; i < p->n_sources; i++) {
 		struct source *s = p->sources[i];
@@ -1448,21 +1447,21 @@ static void print_unread(struct pipeline *p)
 		if (!source_cut_short(s))
 			continue;
 		if ((n = source_unread(s, &bytes)) != UINT64_MAX)
-			log_raw("not read: source %s: %" PRIu64 " records\n", source_name(s), n);
+			fprintf(out, "not read: source %s: %" PRIu64 " records\n", source_name(s), n);
 		else if (bytes > 0)
-			log_raw("not read: source %s: %" PRIu64 " bytes (too many to count the "
+			fprintf(out, "not read: source %s: %" PRIu64 " bytes (too many to count the "
 				"records)\n",
 				source_name(s), bytes);
 		else
-			log_raw("not read: source %s: the rest of its input (a pipe or a command "
+			fprintf(out, "not read: source %s: the rest of its input (a pipe or a command "
 				"cannot say how much)\n",
 				source_name(s));
 	}
 	if (p->conf->joblog != NULL)
-		log_raw("incomplete: stopped before its input ended; run it again with --resume "
+		fprintf(out, "incomplete: stopped before its input ended; run it again with --resume "
 			"to do the rest\n");
 	else
-		log_raw("incomplete: stopped before its input ended; a new run starts over (with "
+		fprintf(out, "incomplete: stopped before its input ended; a new run starts over (with "
 			"a joblog, --resume would do only the rest)\n");
 }
 
@@ -1496,15 +1495,15 @@ static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...))
 		out("dead_letter: written=%" PRIu64 "\n", p->dead_lettered);
 }
 
+static FILE *summary_out; /* while pipeline_summary() builds the summary */
+
 static void raw_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void raw_out(const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vfprintf(summary_out, fmt, ap);
 	va_end(ap);
-	log_raw("%s", buf);
 }
 
 static void info_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -1530,32 +1529,32 @@ void pipeline_summary(struct pipeline *p, int exit_code)
 	else if (exit_code == 75)
 		what = p->state == ST_CANCELLING ? "stopped before the drain finished"
 						 : "stopped before its input ended";
-	log_raw("summary: pipeline '%s' exit=%d (%s) elapsed=%.3fs\n", p->conf->name, exit_code,
-		what, (double)(now_usec() - p->started_at) / 1e6);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = summary_out = open_memstream(&text, &len);
+	fprintf(out, "summary: pipeline '%s' exit=%d (%s) elapsed=%.3fs\n", p->conf->name,
+		exit_code, what, (double)(now_usec() - p->started_at) / 1e6);
 	print_counts(p, raw_out);
 	if (p->replayed > 0)
-		log_raw("replayed: items=%" PRIu64 "\n", p->replayed);
+		fprintf(out, "replayed: items=%" PRIu64 "\n", p->replayed);
 	if (p->skipped_failed > 0)
-		log_raw("resume: skipped=%" PRIu64 " item(s) that failed in an earlier run "
+		fprintf(out,
+			"resume: skipped=%" PRIu64 " item(s) that failed in an earlier run "
 			"(the joblog says so); --resume-failed runs them again\n",
 			p->skipped_failed);
 	if (p->kept > 0)
-		log_raw("unfinished: spooled=%" PRIu64 " lost=%" PRIu64 " kept=%" PRIu64 "\n",
+		fprintf(out, "unfinished: spooled=%" PRIu64 " lost=%" PRIu64 " kept=%" PRIu64 "\n",
 			p->spooled, p->lost + p->sink_lost, p->kept);
 	else
-		log_raw("unfinished: spooled=%" PRIu64 " lost=%" PRIu64 "\n", p->spooled,
+		fprintf(out, "unfinished: spooled=%" PRIu64 " lost=%" PRIu64 "\n", p->spooled,
 			p->lost + p->sink_lost);
 	if (exit_code == 75 && cut_short(p))
-		print_unread(p);
-	if (report_total(p->report) > 0) {
-		char *buf = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&buf, &len);
-		report_print(p->report, f, p->conf->log.format == LOG_JSON);
-		fclose(f);
-		log_raw("%s", buf);
-		free(buf);
-	}
+		print_unread(p, out);
+	report_print(p->report, out, log_is_json());
+	fclose(out);
+	summary_out = NULL;
+	log_summary(text);
+	free(text);
 }
 
 /* ---- the 1 s tick: pauses made visible, systemd kept informed ---- */

@@ -181,16 +181,24 @@ int main(int argc, char **argv)
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	log_init(level, format);
 	bool noinput = false;
-	struct conf *conf = conf_load(config, stderr, &noinput);
+	/* Errors go through log.c: with --log-format json, one JSON object each. */
+	char *errs = NULL;
+	size_t errs_len = 0;
+	FILE *ef = open_memstream(&errs, &errs_len);
+	struct conf *conf = conf_load(config, ef, &noinput);
+	size_t problems = conf != NULL && check && check_env ? envcheck_run(conf, ef) : 0;
+	if (problems > 0)
+		fprintf(ef,
+			"%zu problem(s) with the environment this pipeline needs "
+			"(--no-environment checks the file alone)\n",
+			problems);
+	fclose(ef);
+	log_conf_errors(errs);
+	free(errs);
 	if (conf == NULL)
 		return noinput ? 66 : 78;
 	if (check) {
-		size_t problems = check_env ? envcheck_run(conf, stderr) : 0;
 		if (problems > 0) {
-			fprintf(stderr,
-				"%zu problem(s) with the environment this pipeline needs "
-				"(--no-environment checks the file alone)\n",
-				problems);
 			conf_free(conf);
 			return 78;
 		}

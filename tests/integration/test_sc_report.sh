@@ -76,20 +76,25 @@ assert_contains "$DAEMON_ERR" "no-such-command-sluice-sc" "stderr (names the mis
 assert_eq "4 exit|6 output_too_large|2 signal|2 timeout" \
 	"$(jsonl "$T/dead.jsonl" field error | sort | uniq -c | sed 's/^ *//' | tr '\n' '|' | sed 's/|$//')" "dead letter kinds"
 
-# The same with --log-format json: one JSON line {"report": ...}.
+# The same with --log-format json: the summary is one JSON line, with the report in it
+# ({"summary": {..., "report": ...}}), and its stages keep the item accounting.
 run_daemon "$T/c.yaml" --log-format json
 rc=$?
 assert_exit 1 "$rc" "sluiced --log-format json"
-check_accounting
-n=$(grep -ac '^{"report":' "$DAEMON_ERR")
-assert_eq 1 "$n" "lines starting with {\"report\": on stderr"
-grep -a '^{"report":' "$DAEMON_ERR" >"$T/report.json"
+n=$(grep -ac '"summary":{' "$DAEMON_ERR")
+assert_eq 1 "$n" "JSON summary lines on stderr"
+grep -a '"summary":{' "$DAEMON_ERR" | python3 -c '
+import json, sys
+s = json.loads(sys.stdin.read())["summary"]
+for st in s["stages"]:
+    assert st["in"] == st["ok"] + st["failed"] + st["dropped"] + st["in_flight"] + st["queued"], st
+print(json.dumps({"report": s["report"]}))' >"$T/report.json" || fail "the JSON summary does not parse, or its accounting is broken"
 python3 - "$T/report.json" >"$T/json-groups.txt" <<'PY' || fail "the JSON report does not parse or lacks fields: $(cat "$T/json-groups.txt")"
 import json, sys
 line = open(sys.argv[1], encoding="utf-8").read()
 assert line.endswith("\n") and line.count("\n") == 1, "not exactly one line"
 doc = json.loads(line)
-assert isinstance(doc, dict) and list(doc) == ["report"], "top level is not {\"report\": ...}: %r" % list(doc)
+assert isinstance(doc, dict) and list(doc) == ["report"], "no report in the summary: %r" % list(doc)
 rep = doc["report"]
 total = None
 for k in ("failed", "total", "items", "count"):

@@ -69,7 +69,8 @@ grep -aqE '^<[34]>(warn|error): ' "$DAEMON_ERR" || fail "no '<4>warn: ' or '<3>e
 bad=$(grep -aE '^(sluiced\[|<)' "$DAEMON_ERR" | grep -avE '^<(3>error|4>warn|6>info|7>debug): ' | head -3)
 [ -z "$bad" ] || fail "log lines without a proper <N> prefix under JOURNAL_STREAM: $bad"
 
-# --log-format json: every log line is a JSON object with time, level, pid, msg.
+# --log-format json: every line is a JSON object: log lines with time, level, pid, msg
+# (a failed item's also with stage, source and seq), the summary as one object.
 run_daemon "$T/job.yaml" --log-format json
 assert_exit 1 $? "the job with --log-format json"
 python3 - "$DAEMON_ERR" <<'PY' || fail "--log-format json wrote a line that is not a JSON log object"
@@ -78,15 +79,33 @@ n = 0
 for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
     if line.startswith("sluiced["):
         raise SystemExit("a text log line: " + line)
-    if not line.startswith("{"):
-        continue  # the summary is plain text; the error report a JSON object of its own
     d = json.loads(line)
-    if "msg" not in d:
+    if "summary" in d:
+        assert d["summary"]["exit"] == 1 and d["summary"]["stages"], d
+        summaries = globals().get("summaries", 0) + 1
+        globals()["summaries"] = summaries
         continue
+    if "failed (" in d.get("msg", ""):
+        assert isinstance(d["seq"], int) and d["stage"] and d["source"], d
     assert set(d) >= {"time", "level", "pid", "msg"}, d
     assert d["level"] in ("error", "warn", "info", "debug"), d
     n += 1
 assert n >= 2, "too few JSON log lines: %d" % n
+assert globals().get("summaries") == 1, "no JSON summary"
 PY
+# Config errors too: one JSON object each, with file, line and col as fields.
+printf 'sources:\n  - {name: g, typo: generate}\nsinks:\n  - {name: o, type: stdout}\n' >"$T/bad.yaml"
+"$SLUICED" --log-format json --check -c "$T/bad.yaml" >/dev/null 2>"$T/bad.err"
+assert_exit 78 $? "--check of a bad config with --log-format json"
+python3 - "$T/bad.err" "$T/bad.yaml" <<'PY' || fail "config errors with --log-format json: $(cat "$T/bad.err")"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 2, lines
+for l in lines:
+    d = json.loads(l)
+    assert d["level"] == "error" and d["file"] == sys.argv[2] and d["line"] == 2, d
+assert "did you mean 'type'" in json.loads(lines[1])["msg"], lines
+PY
+
 assert_no_leftovers 10
 exit 0
