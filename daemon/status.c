@@ -234,9 +234,9 @@ static void prometheus_series(struct pipeline *p, struct evbuffer *out)
 	help(out, "sluice_source_rejected_total", "counter",
 	     "Records a source rejected (longer than max_item_bytes, not valid for its framing).");
 	for (size_t i = 0; i < pipeline_n_sources(p); i++)
-		evbuffer_add_printf(out, "sluice_source_rejected_total{source=\"%s\"} %" PRIu64 "\n",
-				    source_name(pipeline_source(p, i)),
-				    source_rejected(pipeline_source(p, i)));
+		evbuffer_add_printf(
+		    out, "sluice_source_rejected_total{source=\"%s\"} %" PRIu64 "\n",
+		    source_name(pipeline_source(p, i)), source_rejected(pipeline_source(p, i)));
 	help(out, "sluice_source_skipped_total", "counter",
 	     "Records skipped because the joblog lists them as finished (--resume).");
 	for (size_t i = 0; i < pipeline_n_sources(p); i++)
@@ -281,8 +281,8 @@ void status_prometheus(struct pipeline *p, struct evbuffer *out)
 		if (line[0] == '#' || (brace != NULL && strstr(brace, "pipeline=\"") != NULL))
 			evbuffer_add_printf(out, "%s\n", line);
 		else if (brace != NULL && (space == NULL || brace < space))
-			evbuffer_add_printf(out, "%.*spipeline=\"%s\",%s\n", (int)(brace + 1 - line),
-					    line, pl, brace + 1);
+			evbuffer_add_printf(out, "%.*spipeline=\"%s\",%s\n",
+					    (int)(brace + 1 - line), line, pl, brace + 1);
 		else if (space != NULL)
 			evbuffer_add_printf(out, "%.*s{pipeline=\"%s\"}%s\n", (int)(space - line),
 					    line, pl, space);
