@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "log.h"
 #include "pipeline.h"
 #include "queue.h"
 #include "sink.h"
@@ -256,6 +257,9 @@ static void prometheus_series(struct pipeline *p, struct evbuffer *out)
 	for (size_t i = 0; i < sinks_count(ss); i++)
 		evbuffer_add_printf(out, "sluice_sink_failed_total{sink=\"%s\"} %" PRIu64 "\n",
 				    sink_name(sinks_get(ss, i)), sink_failed(sinks_get(ss, i)));
+	help(out, "sluice_log_dropped_total", "counter",
+	     "Log lines dropped because stderr did not take them in time.");
+	evbuffer_add_printf(out, "sluice_log_dropped_total %" PRIu64 "\n", log_dropped());
 	help(out, "sluice_sink_up", "gauge",
 	     "1 while a sink can write (connected, its last write went through), else 0.");
 	for (size_t i = 0; i < sinks_count(ss); i++)
