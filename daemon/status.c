@@ -257,6 +257,11 @@ static void prometheus_series(struct pipeline *p, struct evbuffer *out)
 	for (size_t i = 0; i < sinks_count(ss); i++)
 		evbuffer_add_printf(out, "sluice_sink_failed_total{sink=\"%s\"} %" PRIu64 "\n",
 				    sink_name(sinks_get(ss, i)), sink_failed(sinks_get(ss, i)));
+	help(out, "sluice_sink_pending_records", "gauge",
+	     "Records a sink has taken and not yet written (buffered, or a request in flight).");
+	for (size_t i = 0; i < sinks_count(ss); i++)
+		evbuffer_add_printf(out, "sluice_sink_pending_records{sink=\"%s\"} %" PRIu64 "\n",
+				    sink_name(sinks_get(ss, i)), sink_held(sinks_get(ss, i)));
 	help(out, "sluice_log_dropped_total", "counter",
 	     "Log lines dropped because stderr did not take them in time.");
 	evbuffer_add_printf(out, "sluice_log_dropped_total %" PRIu64 "\n", log_dropped());
