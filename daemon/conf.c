@@ -2211,23 +2211,6 @@ static void parse_error(struct loader *ld, const yaml_parser_t *p, const char *b
 
 /* --- environment: ${VAR}, ${VAR:-default}, $$ ------------------------------------- */
 
-struct strbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_put(struct strbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		while (b->len + n + 1 > b->cap)
-			b->cap = b->cap ? b->cap * 2 : 64;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /*
  * Where byte off of a scalar's value is in the file. Exact for a value on one line
  * whose text is its value (plain, or quoted without escapes); otherwise the start of
@@ -2269,18 +2252,18 @@ static char *expand_env_value(struct loader *ld, const yaml_node_t *n)
 	while (i < len) {
 		const char *dollar = memchr(v + i, '$', len - i);
 		size_t at = dollar ? (size_t)(dollar - v) : len;
-		sb_put(&out, v + i, at - i);
+		strbuf_add(&out, v + i, at - i);
 		i = at;
 		if (i >= len)
 			break;
 		if (v[i + 1] == '$') {
-			sb_put(&out, "$", 1);
+			strbuf_add(&out, "$", 1);
 			i += 2;
 			changed = true;
 			continue;
 		}
 		if (v[i + 1] != '{') {
-			sb_put(&out, "$", 1);
+			strbuf_add(&out, "$", 1);
 			i++;
 			continue;
 		}
@@ -2312,9 +2295,9 @@ static char *expand_env_value(struct loader *ld, const yaml_node_t *n)
 		char *var = xstrndup(v + name, end - name);
 		const char *val = getenv(var);
 		if (val != NULL && (*val != '\0' || def == NULL)) {
-			sb_put(&out, val, strlen(val));
+			strbuf_add(&out, val, strlen(val));
 		} else if (def != NULL) {
-			sb_put(&out, def, (size_t)(v + close - def));
+			strbuf_add(&out, def, (size_t)(v + close - def));
 		} else {
 			err_lc(
 			    ld, pos.line, pos.col,

@@ -465,7 +465,8 @@ static void summary_json(FILE *out, const char *text)
 	free(report);
 }
 
-void log_summary(const char *text)
+/* A block as it is in text, or as what convert makes of it in JSON. */
+static void put_block_as(const char *text, void (*convert)(FILE *out, const char *text))
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -476,27 +477,23 @@ void log_summary(const char *text)
 		return;
 	}
 	f = open_memstream(&buf, &len);
-	summary_json(f, text);
+	convert(f, text);
 	fclose(f);
 	put_block(buf);
 	free(buf);
+}
+
+void log_summary(const char *text)
+{
+	put_block_as(text, summary_json);
 }
 
 /*
  * The loader's "FILE:LINE:COL: message" lines (and its other lines, such as a file
  * that cannot be opened) as one JSON object each, with file, line and col as fields.
  */
-void log_conf_errors(const char *text)
+static void conf_errors_json(FILE *f, const char *text)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	if (cur_format != LOG_JSON) {
-		put_block(text);
-		return;
-	}
-	f = open_memstream(&buf, &len);
 	for (const char *line = text; *line != '\0';) {
 		size_t n = strcspn(line, "\n");
 		char *l = xstrndup(line, n);
@@ -525,7 +522,9 @@ void log_conf_errors(const char *text)
 		fputs("}\n", f);
 		free(l);
 	}
-	fclose(f);
-	put_block(buf);
-	free(buf);
+}
+
+void log_conf_errors(const char *text)
+{
+	put_block_as(text, conf_errors_json);
 }

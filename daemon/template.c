@@ -18,35 +18,18 @@ bool template_uses_item(const char *s)
 	return strstr(s, "{}") != NULL;
 }
 
-struct outbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void put(struct outbuf *o, const char *s, size_t n)
-{
-	if (o->len + n + 1 > o->cap) {
-		while (o->len + n + 1 > o->cap)
-			o->cap = o->cap ? o->cap * 2 : 64;
-		o->p = xrealloc(o->p, o->cap);
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
 /* RFC 3986 unreserved characters pass; every other byte is %XX. */
-static void put_url_escaped(struct outbuf *o, const char *s, size_t n)
+static void put_url_escaped(struct strbuf *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    c == '-' || c == '_' || c == '.' || c == '~') {
-			put(o, s + i, 1);
+			strbuf_add(o, s + i, 1);
 		} else {
 			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-			put(o, e, 3);
+			strbuf_add(o, e, 3);
 		}
 	}
 }
@@ -65,35 +48,35 @@ char *template_expand_url(const char *tmpl, const struct template_vars *v, size_
 
 static char *expand(const char *tmpl, const struct template_vars *v, size_t *out_len, bool url)
 {
-	struct outbuf o = {0};
+	struct strbuf o = {0};
 	const char *s = tmpl;
 	char num[32];
 
-	put(&o, "", 0);
+	strbuf_add(&o, "", 0);
 	while (*s != '\0') {
 		const char *brace = strchr(s, '{');
 		if (brace == NULL) {
-			put(&o, s, strlen(s));
+			strbuf_add(&o, s, strlen(s));
 			break;
 		}
-		put(&o, s, (size_t)(brace - s));
+		strbuf_add(&o, s, (size_t)(brace - s));
 		if (strncmp(brace, "{}", 2) == 0) {
 			/* In a URL the item is escaped, unless it is where the URL begins. */
 			if (v->item != NULL && url && brace != tmpl)
 				put_url_escaped(&o, v->item, v->item_len);
 			else if (v->item != NULL)
-				put(&o, v->item, v->item_len);
+				strbuf_add(&o, v->item, v->item_len);
 			s = brace + 2;
 		} else if (strncmp(brace, "{seq}", 5) == 0) {
 			int n = snprintf(num, sizeof(num), "%" PRIu64, v->seq);
-			put(&o, num, (size_t)n);
+			strbuf_add(&o, num, (size_t)n);
 			s = brace + 5;
 		} else if (strncmp(brace, "{source}", 8) == 0) {
 			if (v->source != NULL)
-				put(&o, v->source, strlen(v->source));
+				strbuf_add(&o, v->source, strlen(v->source));
 			s = brace + 8;
 		} else {
-			put(&o, brace, 1);
+			strbuf_add(&o, brace, 1);
 			s = brace + 1;
 		}
 	}

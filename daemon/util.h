@@ -23,6 +23,13 @@ bool str_same(const char *a, const char *b);
  */
 const char *str_take_u64(const char *s, char end, uint64_t *v);
 char *xstrndup(const char *s, size_t n);
+
+/* A growing string: p is NUL-terminated after every add (NULL before the first). */
+struct strbuf {
+	char *p;
+	size_t len, cap;
+};
+void strbuf_add(struct strbuf *b, const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Monotonic clock in microseconds and nanoseconds. */
