@@ -214,7 +214,7 @@ struct conf {
 	struct conf_sink *sinks; /* at least one */
 	size_t n_sinks;
 	struct conf_dead_letter dead_letter;
-	bool resume; /* set from the command line (--resume), not the file */
+	bool resume;	    /* set from the command line (--resume), not the file */
 	bool resume_failed; /* --resume-failed: also re-run what the joblog lists as failed */
 	struct conf_keypos *keypos; /* every string and argv value; see conf_pos_of() */
 	size_t n_keypos;

@@ -296,9 +296,10 @@ int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors, r
 	sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)ts.tv_sec * 1000000ull +
 							 (unsigned long long)ts.tv_nsec / 1000);
 	if (strcmp(cur->file, "-") == 0) {
-		snprintf(msg, len,
-			 "the configuration was read from standard input (-c -), so there is no "
-			 "file to read again; the running pipeline is unchanged (restart to change it)");
+		snprintf(
+		    msg, len,
+		    "the configuration was read from standard input (-c -), so there is no "
+		    "file to read again; the running pipeline is unchanged (restart to change it)");
 		finish(-1, msg);
 		return -1;
 	}

@@ -156,11 +156,11 @@ static int connect_to(const char *path, char *err, size_t errlen)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		snprintf(err, errlen, "cannot connect to %s: %s%s", path, strerror(e),
-			e == ENOENT || e == ECONNREFUSED
-			    ? " (is sluiced running, with control.socket set?)"
-			: e == EACCES
-			    ? " (the socket is mode 0600: run as the daemon's user or root)"
-			    : "");
+			 e == ENOENT || e == ECONNREFUSED
+			     ? " (is sluiced running, with control.socket set?)"
+			 : e == EACCES
+			     ? " (the socket is mode 0600: run as the daemon's user or root)"
+			     : "");
 		if (fd >= 0)
 			close(fd);
 		return -1;

@@ -1653,12 +1653,13 @@ END_TEST
 /* --check's print: credentials in header values are redacted, harmless ones kept. */
 START_TEST(check_print_redacts_headers)
 {
-	struct conf *c = load_ok(SRC "sinks:\n"
-				     "  - name: h\n"
-				     "    type: http\n"
-				     "    url: \"http://h:1/p\"\n"
-				     "    headers: {Authorization: \"Bearer t0k\", content-type: text/plain,"
-				     " X-Key: k3y}\n");
+	struct conf *c =
+	    load_ok(SRC "sinks:\n"
+			"  - name: h\n"
+			"    type: http\n"
+			"    url: \"http://h:1/p\"\n"
+			"    headers: {Authorization: \"Bearer t0k\", content-type: text/plain,"
+			" X-Key: k3y}\n");
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
