@@ -161,7 +161,7 @@ static const char *take_name(const char *s, char *out, size_t size)
 /* "R <stage> <source> <seq> <index> <attempts> <len>\n", strictly. */
 static bool parse_record(const char *line, struct spool_record *r)
 {
-	uint64_t attempts, len;
+	uint64_t attempts = 0, len = 0;
 	const char *p = strncmp(line, "R ", 2) == 0 ? line + 2 : NULL;
 	if (p != NULL)
 		p = take_name(p, r->stage, sizeof(r->stage));
