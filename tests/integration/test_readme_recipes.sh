@@ -14,18 +14,23 @@ CTL=$(dirname "$SLUICED")/sluicectl
 [ -x "$CTL" ] || fail "no sluicectl next to $SLUICED"
 
 README=$SRC_DIR/README.md
-read -r port mport hport < <(python3 "$PYHELPERS/net_port.py" 3 | tr '\n' ' ')
+read -r port mport hport cport < <(python3 "$PYHELPERS/net_port.py" 4 | tr '\n' ' ')
 
-# recipe NAME: the marked block, rewritten, as $T/NAME.yaml.
-recipe() {
-	awk -v m="<!-- recipe: $1 -->" '
+# block MARKER LANG: the README's LANG block after <!-- MARKER -->, rewritten.
+block() {
+	awk -v m="<!-- $1 -->" -v fence="\`\`\`$2" '
 		$0 == m { want = 1; next }
-		want && /^```yaml$/ { inside = 1; want = 0; next }
+		want && $0 == fence { inside = 1; want = 0; next }
 		inside && /^```$/ { exit }
 		inside { print }' "$README" |
 		sed -e "s#/tmp/sluice-demo#$T#g" -e "s#/var/lib/sluice#$T#g" -e "s#/run/sluice#$T#g" \
 			-e "s#127\.0\.0\.1:7000#127.0.0.1:$port#g" -e "s#127\.0\.0\.1:9464#127.0.0.1:$mport#g" \
-			>"$T/$1.yaml"
+			-e "s#127\.0\.0\.1:8080#127.0.0.1:$cport#g" -e "s#\"127\.0\.0\.1\", 8080#\"127.0.0.1\", $cport#g"
+}
+
+# recipe NAME: the marked yaml block as $T/NAME.yaml, checked.
+recipe() {
+	block "recipe: $1" yaml >"$T/$1.yaml"
 	[ -s "$T/$1.yaml" ] || fail "README.md has no yaml block after <!-- recipe: $1 -->"
 	"$SLUICED" --check -c "$T/$1.yaml" >"$T/$1.check" 2>&1 ||
 		fail "sluiced --check on the README's recipe '$1': $(cat "$T/$1.check")"
@@ -78,6 +83,27 @@ assert_exit 0 $? "--resume-failed"
 assert_eq 'HELLO B' "$(cat "$T/files/b.txt.up")" "b.txt.up after --resume-failed"
 assert_eq 1 "$(summary_field source files items)" "items --resume-failed ran"
 assert_eq 3 "$(lines "$T/upper.done")" "files done over the three runs"
+
+# --- the log shipper: a followed file to the README's own HTTP collector.
+block "recipe-input: collector" python >"$T/collector.py"
+grep -q "$cport" "$T/collector.py" || fail "no collector on port 8080 in README.md"
+python3 "$T/collector.py" >"$T/collector.log" 2>&1 &
+coll=$!
+trap 'rc=$?; kill "$srv" "$coll" 2>/dev/null; (exit $rc); _cleanup' EXIT
+wait_for "curl -s -o /dev/null -X POST -d '' http://127.0.0.1:$cport/" 30 || fail "the collector did not start"
+rm -f "$T/collected.log"
+touch "$T/app.log"
+recipe shipper
+start_daemon "$T/shipper.yaml"
+wait_for "grep -q \"pipeline 'shipper' running\" '$DAEMON_ERR'" 30 || fail "the shipper did not start"
+printf 'INFO start\nERROR disk full\nWARN slow\n' >>"$T/app.log"
+wait_for "[ \"\$(lines '$T/collected.log')\" -ge 2 ]" 30 || fail "the collector got no lines"
+printf 'ERROR disk full\nWARN slow\n' >"$T/want"
+assert_file_eq "$T/want" "$T/collected.log" "what the collector got"
+send_signal "$DAEMON_PID" TERM
+wait_exit "$DAEMON_PID"
+assert_exit 0 $? "the shipper after SIGTERM"
+kill "$coll"
 
 # --- fan-out: the same results on stdout and in a file.
 printf 'GET /a 200\nGET /b 500\nPOST /c 200\nGET /d 503\n' >"$T/access.log"
