@@ -51,7 +51,8 @@ $(BUILD)/%.o: daemon/%.c $(wildcard daemon/*.h) | $(BUILD)
 $(BUILD)/sluiced: $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/util.o
+$(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/json.o \
+		$(BUILD)/util.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 CTL_OBJS    := $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o)

@@ -1231,7 +1231,8 @@ static const struct keydef coproc_keys[CP_N] = {
     [CP_CWD] = {.name = "cwd"},
     [CP_FRAMING] = {.name = "framing"},
 };
-static const struct keydef coproc_framing_names[] = {{.name = "lines"}, {.name = "length"}};
+static const struct keydef coproc_framing_names[] = {
+    {.name = "lines"}, {.name = "length"}, {.name = "json"}};
 
 static void load_coprocess(struct loader *ld, const yaml_node_t *v, const char *label,
 			   struct conf_stage *st)
@@ -1622,20 +1623,13 @@ enum {
 	SI_N
 };
 static const struct keydef sink_keys[SI_N] = {
-    [SI_NAME] = {.name = "name"},
-    [SI_TYPE] = {.name = "type"},
-    [SI_PATH] = {.name = "path"},
-    [SI_FSYNC] = {.name = "fsync"},
-    [SI_MODE] = {.name = "mode"},
-    [SI_ADDRESS] = {.name = "address"},
-    [SI_ARGV] = {.name = "argv"},
-    [SI_METHOD] = {.name = "method"},
-    [SI_URL] = {.name = "url"},
-    [SI_HEADERS] = {.name = "headers"},
-    [SI_BATCH] = {.name = "batch"},
-    [SI_TIMEOUT] = {.name = "timeout"},
-    [SI_BACKOFF] = {.name = "backoff"},
-    [SI_MAX_BACKOFF] = {.name = "max_backoff"},
+    [SI_NAME] = {.name = "name"},	[SI_TYPE] = {.name = "type"},
+    [SI_PATH] = {.name = "path"},	[SI_FSYNC] = {.name = "fsync"},
+    [SI_MODE] = {.name = "mode"},	[SI_ADDRESS] = {.name = "address"},
+    [SI_ARGV] = {.name = "argv"},	[SI_METHOD] = {.name = "method"},
+    [SI_URL] = {.name = "url"},		[SI_HEADERS] = {.name = "headers"},
+    [SI_BATCH] = {.name = "batch"},	[SI_TIMEOUT] = {.name = "timeout"},
+    [SI_BACKOFF] = {.name = "backoff"}, [SI_MAX_BACKOFF] = {.name = "max_backoff"},
 };
 
 static const unsigned sink_key_types[SI_N] = {
@@ -2310,9 +2304,8 @@ static char *expand_env_value(struct loader *ld, const yaml_node_t *n)
 				close++;
 		}
 		if (close >= len || v[close] != '}') {
-			err_lc(ld, pos.line, pos.col,
-			       "'${%.*s' is not closed: expected '}'%s", (int)(end - name), v + name,
-			       def == NULL ? " or ':-default}'" : "");
+			err_lc(ld, pos.line, pos.col, "'${%.*s' is not closed: expected '}'%s",
+			       (int)(end - name), v + name, def == NULL ? " or ':-default}'" : "");
 			bad = true;
 			break;
 		}
@@ -2323,10 +2316,11 @@ static char *expand_env_value(struct loader *ld, const yaml_node_t *n)
 		} else if (def != NULL) {
 			sb_put(&out, def, (size_t)(v + close - def));
 		} else {
-			err_lc(ld, pos.line, pos.col,
-			       "environment variable '%s' is not set (write '${%s:-default}' to give "
-			       "a default, or '$${%s}' for the literal text)",
-			       var, var, var);
+			err_lc(
+			    ld, pos.line, pos.col,
+			    "environment variable '%s' is not set (write '${%s:-default}' to give "
+			    "a default, or '$${%s}' for the literal text)",
+			    var, var, var);
 			bad = true;
 		}
 		free(var);
@@ -2635,7 +2629,7 @@ static void put_argv(FILE *out, const char *indent, char *const *argv, size_t ar
  */
 static bool header_is_harmless(const char *name)
 {
-	static const char *const harmless[] = {"Accept",	  "Accept-Encoding", "Content-Encoding",
+	static const char *const harmless[] = {"Accept", "Accept-Encoding", "Content-Encoding",
 					       "Content-Type", "User-Agent"};
 	for (size_t i = 0; i < ARRAY_LEN(harmless); i++)
 		if (strcasecmp(name, harmless[i]) == 0)

@@ -32,7 +32,7 @@ enum source_type {
 };
 enum split_mode { SPLIT_NONE = 0, SPLIT_LINES, SPLIT_NUL };
 enum stage_kind { STAGE_EXEC = 0, STAGE_BUILTIN, STAGE_COPROCESS, STAGE_HTTP };
-enum coproc_framing { COPROC_LINES = 0, COPROC_LENGTH };
+enum coproc_framing { COPROC_LINES = 0, COPROC_LENGTH, COPROC_JSON };
 enum exec_stdin { EXEC_STDIN_NONE = 0, EXEC_STDIN_ITEM };
 enum exec_stdout {
 	EXEC_STDOUT_RESULT = 0,

@@ -2,7 +2,11 @@
 #include "coproc-reply.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "json.h"
+#include "util.h"
 
 static enum coproc_reply_verdict lines_parse(const char *buf, size_t n, uint64_t max,
 					     struct coproc_reply *r)
@@ -57,6 +61,47 @@ enum coproc_reply_verdict coproc_reply_parse(const char *buf, size_t n, bool len
 	r->len = (size_t)v;
 	r->consumed = r->start + r->len;
 	return COPROC_REPLY_OK;
+}
+
+enum coproc_json_verdict coproc_reply_json(const char *line, size_t len, uint64_t want_id,
+					   struct coproc_json_reply *out)
+{
+	char *text = xstrndup(line, len);
+	struct json *j = strlen(text) == len ? json_parse(text) : NULL;
+	const struct json *id = json_get(j, "id"), *res = json_get(j, "result"),
+			  *err = json_get(j, "error");
+	enum coproc_json_verdict v = COPROC_JSON_BAD;
+
+	out->data = NULL;
+	out->len = 0;
+	out->why[0] = '\0';
+	free(text);
+	if (j == NULL || j->type != JSON_OBJECT)
+		snprintf(out->why, sizeof(out->why),
+			 "broke the json framing (an answer is one JSON object per line)");
+	else if (id == NULL || id->type != JSON_NUMBER || id->number < 0 || id->number > 1e18)
+		snprintf(out->why, sizeof(out->why),
+			 "answered without a numeric \"id\" (json framing)");
+	else if ((uint64_t)id->number != want_id)
+		snprintf(
+		    out->why, sizeof(out->why),
+		    "answered id %.0f to the request with id %llu: its answers are out of step",
+		    id->number, (unsigned long long)want_id);
+	else if (res != NULL && res->type == JSON_STRING)
+		v = COPROC_JSON_RESULT;
+	else if (err != NULL && err->type == JSON_STRING)
+		v = COPROC_JSON_ERROR;
+	else
+		snprintf(out->why, sizeof(out->why),
+			 "answered with neither a string \"result\" nor a string \"error\"");
+	if (v != COPROC_JSON_BAD) {
+		const struct json *s = v == COPROC_JSON_RESULT ? res : err;
+		out->data = xmalloc(s->string_len + 1);
+		memcpy(out->data, s->string, s->string_len + 1);
+		out->len = s->string_len;
+	}
+	json_free(j);
+	return v;
 }
 
 void coproc_reply_describe(const char *buf, size_t n, char *out, size_t outlen)

@@ -39,6 +39,22 @@ enum coproc_reply_verdict coproc_reply_parse(const char *buf, size_t n, bool len
 					     struct coproc_reply *r);
 
 /*
+ * `framing: json`: the answer line (without its newline) to the request with id
+ * want_id, {"id": N, "result": "..."} or {"id": N, "error": "..."}. RESULT and ERROR
+ * give out->data (malloc'ed, out->len bytes: the result item, or the process's own
+ * message for a failed item); BAD says why in out->why (not one JSON object, no
+ * numeric id, an id that is not want_id: its answers are out of step).
+ */
+enum coproc_json_verdict { COPROC_JSON_RESULT, COPROC_JSON_ERROR, COPROC_JSON_BAD };
+struct coproc_json_reply {
+	char *data;
+	size_t len;
+	char why[128];
+};
+enum coproc_json_verdict coproc_reply_json(const char *line, size_t len, uint64_t want_id,
+					   struct coproc_json_reply *out);
+
+/*
  * The first bytes of buf for an error message: quoted, escaped, cut with "..."
  * and followed by the count ("\"-1\\n\" (3 bytes)").
  */

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl-json.h"
+#include "json.h"
 #include "util.h"
 
 #define BOLD	"\033[1m"

@@ -55,8 +55,7 @@ static int key_find_cmp(const void *a, const void *b)
  * a line torn by a crash, damage) is not a key: a torn "12\tin\t3" might have
  * been index 35, so a line counts only whole.
  */
-static bool parse_line(const char *line, char *source, size_t srclen, uint64_t *index,
-		       bool *failed)
+static bool parse_line(const char *line, char *source, size_t srclen, uint64_t *index, bool *failed)
 {
 	uint64_t seq;
 	const char *p = str_take_u64(line, '\t', &seq);

@@ -189,8 +189,8 @@ struct item_ref {
 	uint64_t seq;
 };
 
-static void log_vmsg(enum log_level level, const struct item_ref *ref, const char *fmt,
-		     va_list ap, int with_errno)
+static void log_vmsg(enum log_level level, const struct item_ref *ref, const char *fmt, va_list ap,
+		     int with_errno)
 {
 	char msg[4096], line[8400];
 	int saved = errno;
@@ -432,8 +432,8 @@ static void summary_json(FILE *out, const char *text)
 				put_pairs(sec[list], colon + 1, false);
 				fputc('}', sec[list]);
 			} else {
-				bool sinkq = strncmp(l, "sinks", (size_t)(colon - l)) == 0 &&
-					     colon - l == 5;
+				bool sinkq =
+				    strncmp(l, "sinks", (size_t)(colon - l)) == 0 && colon - l == 5;
 				fputc(',', of);
 				if (sinkq)
 					fputs("\"sink_queue\"", of);
@@ -506,7 +506,8 @@ void log_conf_errors(const char *text)
 		int used = 0;
 		line += n + (line[n] == '\n');
 		/* The first ":LINE:COL: " after the file name. */
-		for (const char *c = strchr(l, ':'); c != NULL && pos == NULL; c = strchr(c + 1, ':'))
+		for (const char *c = strchr(l, ':'); c != NULL && pos == NULL;
+		     c = strchr(c + 1, ':'))
 			if (sscanf(c, ":%lu:%lu: %n", &ln, &col, &used) == 2 && used > 0)
 				pos = c;
 		clock_gettime(CLOCK_REALTIME, &ts);

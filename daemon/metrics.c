@@ -132,13 +132,6 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		send_text(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", body);
 	} else if (strcmp(path, "/metrics") == 0) {
 		status_prometheus(supervisor_pipeline(m->sv), body);
-		evbuffer_add_printf(
-		    body,
-		    "# HELP sluice_log_dropped_total Log lines dropped because stderr "
-		    "did not take them in time.\n"
-		    "# TYPE sluice_log_dropped_total counter\n"
-		    "sluice_log_dropped_total %" PRIu64 "\n",
-		    log_dropped());
 		send_text(req, HTTP_OK, "OK", PROM_CONTENT_TYPE, body);
 	} else if (strcmp(path, "/health/live") == 0) {
 		evbuffer_add_printf(body, "ok\n");

@@ -275,9 +275,10 @@ static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errl
 			return -1;
 		size_t failed = done_set_failed(p->done);
 		if (p->conf->resume_failed)
-			log_info("--resume-failed: the joblog records %zu item(s) as done, which are "
-				 "skipped, and %zu as failed, which run again",
-				 done_set_size(p->done) - failed, failed);
+			log_info(
+			    "--resume-failed: the joblog records %zu item(s) as done, which are "
+			    "skipped, and %zu as failed, which run again",
+			    done_set_size(p->done) - failed, failed);
 		else
 			log_info("--resume: the joblog records %zu item(s) as finished; they are "
 				 "skipped (%zu of them failed: --resume-failed runs those again)",
@@ -1125,8 +1126,8 @@ static void log_failure(struct pipeline *p, const char *stage, const struct item
 		 at_source ? "source"
 		 : at_sink ? "sink"
 			   : "stage",
-		 where, it->seq, failure_kind_name(f->kind), f->message, tail[0] ? "; stderr: " : "",
-		  tail, more);
+		 where, it->seq, failure_kind_name(f->kind), f->message,
+		 tail[0] ? "; stderr: " : "", tail, more);
 	free(tail);
 }
 
@@ -1447,21 +1448,26 @@ static void print_unread(struct pipeline *p, FILE *out)
 		if (!source_cut_short(s))
 			continue;
 		if ((n = source_unread(s, &bytes)) != UINT64_MAX)
-			fprintf(out, "not read: source %s: %" PRIu64 " records\n", source_name(s), n);
+			fprintf(out, "not read: source %s: %" PRIu64 " records\n", source_name(s),
+				n);
 		else if (bytes > 0)
-			fprintf(out, "not read: source %s: %" PRIu64 " bytes (too many to count the "
+			fprintf(out,
+				"not read: source %s: %" PRIu64 " bytes (too many to count the "
 				"records)\n",
 				source_name(s), bytes);
 		else
-			fprintf(out, "not read: source %s: the rest of its input (a pipe or a command "
+			fprintf(out,
+				"not read: source %s: the rest of its input (a pipe or a command "
 				"cannot say how much)\n",
 				source_name(s));
 	}
 	if (p->conf->joblog != NULL)
-		fprintf(out, "incomplete: stopped before its input ended; run it again with --resume "
+		fprintf(out,
+			"incomplete: stopped before its input ended; run it again with --resume "
 			"to do the rest\n");
 	else
-		fprintf(out, "incomplete: stopped before its input ended; a new run starts over (with "
+		fprintf(out,
+			"incomplete: stopped before its input ended; a new run starts over (with "
 			"a joblog, --resume would do only the rest)\n");
 }
 

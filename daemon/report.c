@@ -16,7 +16,8 @@
 #define EXAMPLE_ITEM_BYTES 200
 
 static const char *const kind_names[FAIL_KINDS] = {
-    "exit", "signal", "timeout", "spawn", "output_too_large", "item_too_large", "io", "http",
+    "exit",	      "signal", "timeout", "spawn", "output_too_large",
+    "item_too_large", "io",	"http",	   "error",
 };
 
 const char *failure_kind_name(enum failure_kind k)

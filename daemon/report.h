@@ -22,6 +22,7 @@ enum failure_kind {
 	FAIL_ITEM_TOO_LARGE,   /* an input record passed max_item_bytes */
 	FAIL_IO,	       /* reading or writing failed */
 	FAIL_HTTP,	       /* an HTTP peer answered with a failing status (in exit_status) */
+	FAIL_ANSWERED,	       /* a co-process answered {"error": ...} (framing: json) */
 	FAIL_KINDS
 };
 

@@ -604,6 +604,11 @@ uint64_t sink_written(const struct sink *s)
 	return s->done - s->lost - s->failed;
 }
 
+uint64_t sink_held(const struct sink *s)
+{
+	return s->appended - s->done - s->returned;
+}
+
 bool sink_up(const struct sink *s)
 {
 	return s->kind->up == NULL || s->kind->up(s);

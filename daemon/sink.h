@@ -97,6 +97,8 @@ void sink_reopen(struct sink *s);
 uint64_t sink_close(struct sink *s, uint64_t timeout_usec);
 /* Records written: taken by the kernel (a file) or by the peer, never merely held. */
 uint64_t sink_written(const struct sink *s);
+/* Records the sink has taken and not yet written (its buffer, a batch in flight). */
+uint64_t sink_held(const struct sink *s);
 bool sink_up(const struct sink *s);
 /* Records that failed for good (an HTTP 4xx). */
 uint64_t sink_failed(const struct sink *s);

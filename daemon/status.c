@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "log.h"
 #include "pipeline.h"
 #include "queue.h"
 #include "sink.h"
@@ -234,9 +235,9 @@ static void prometheus_series(struct pipeline *p, struct evbuffer *out)
 	help(out, "sluice_source_rejected_total", "counter",
 	     "Records a source rejected (longer than max_item_bytes, not valid for its framing).");
 	for (size_t i = 0; i < pipeline_n_sources(p); i++)
-		evbuffer_add_printf(out, "sluice_source_rejected_total{source=\"%s\"} %" PRIu64 "\n",
-				    source_name(pipeline_source(p, i)),
-				    source_rejected(pipeline_source(p, i)));
+		evbuffer_add_printf(
+		    out, "sluice_source_rejected_total{source=\"%s\"} %" PRIu64 "\n",
+		    source_name(pipeline_source(p, i)), source_rejected(pipeline_source(p, i)));
 	help(out, "sluice_source_skipped_total", "counter",
 	     "Records skipped because the joblog lists them as finished (--resume).");
 	for (size_t i = 0; i < pipeline_n_sources(p); i++)
@@ -256,6 +257,14 @@ static void prometheus_series(struct pipeline *p, struct evbuffer *out)
 	for (size_t i = 0; i < sinks_count(ss); i++)
 		evbuffer_add_printf(out, "sluice_sink_failed_total{sink=\"%s\"} %" PRIu64 "\n",
 				    sink_name(sinks_get(ss, i)), sink_failed(sinks_get(ss, i)));
+	help(out, "sluice_sink_pending_records", "gauge",
+	     "Records a sink has taken and not yet written (buffered, or a request in flight).");
+	for (size_t i = 0; i < sinks_count(ss); i++)
+		evbuffer_add_printf(out, "sluice_sink_pending_records{sink=\"%s\"} %" PRIu64 "\n",
+				    sink_name(sinks_get(ss, i)), sink_held(sinks_get(ss, i)));
+	help(out, "sluice_log_dropped_total", "counter",
+	     "Log lines dropped because stderr did not take them in time.");
+	evbuffer_add_printf(out, "sluice_log_dropped_total %" PRIu64 "\n", log_dropped());
 	help(out, "sluice_sink_up", "gauge",
 	     "1 while a sink can write (connected, its last write went through), else 0.");
 	for (size_t i = 0; i < sinks_count(ss); i++)
@@ -281,8 +290,8 @@ void status_prometheus(struct pipeline *p, struct evbuffer *out)
 		if (line[0] == '#' || (brace != NULL && strstr(brace, "pipeline=\"") != NULL))
 			evbuffer_add_printf(out, "%s\n", line);
 		else if (brace != NULL && (space == NULL || brace < space))
-			evbuffer_add_printf(out, "%.*spipeline=\"%s\",%s\n", (int)(brace + 1 - line),
-					    line, pl, brace + 1);
+			evbuffer_add_printf(out, "%.*spipeline=\"%s\",%s\n",
+					    (int)(brace + 1 - line), line, pl, brace + 1);
 		else if (space != NULL)
 			evbuffer_add_printf(out, "%.*s{pipeline=\"%s\"}%s\n", (int)(space - line),
 					    line, pl, space);

@@ -5,12 +5,13 @@
  *
  * Framing, both ways: `lines` sends the item and a newline and reads one line
  * back; `length` sends "<decimal length>\n<bytes>" and reads the same, for binary
- * items. A process is started at its slot's first item. If it dies, its
- * in-flight item fails (and goes through retry and the failure policy) and the
- * next item starts a new one after a backoff (100ms doubling to 5s, reset by a
- * success), counted in sluice_restarts_total. A timeout kills it (process group)
- * the same way. When the stage drains, stdin is closed and the process has
- * kill_after to exit before it is terminated.
+ * items; `json` sends {"id":SEQ,"item":"..."} and reads one JSON object per line
+ * that must echo the id, so an answer can never be taken for another item's. A process is started
+ * at its slot's first item. If it dies, its in-flight item fails (and goes through retry and the
+ * failure policy) and the next item starts a new one after a backoff (100ms doubling to 5s, reset
+ * by a success), counted in sluice_restarts_total. A timeout kills it (process group) the same way.
+ * When the stage drains, stdin is closed and the process has kill_after to exit before it is
+ * terminated.
  *
  * The process is not trusted to keep to the framing: coproc-reply.c says where
  * an answer ends, stdout is never buffered past the longest valid answer, and a
@@ -27,7 +28,9 @@
 
 #include "child.h"
 #include "coproc-reply.h"
+#include "json.h"
 #include "log.h"
+#include "report.h"
 #include "pipeline.h"
 #include "stage.h"
 #include "util.h"
@@ -154,8 +157,15 @@ static void coproc_exit_cb(struct child *c, int status, void *arg)
 		  cp->cs->conf->name, cp->cs->conf->argv[0],
 		  child_status_str(status, desc, sizeof(desc)));
 	stage_count_restart(cp->cs->st);
-	fail_item(cp, WIFSIGNALED(status) ? FAIL_SIGNAL : FAIL_EXIT, status, "co-process '%s' %s",
-		  cp->cs->conf->argv[0], desc);
+	/* A process that never answers an item (a timeout killed it) most often printed
+	 * nothing for it: with `lines`, a filter that drops a line shifts every answer. */
+	bool silent = cp->busy && cp->resp_len == 0;
+	fail_item(cp, WIFSIGNALED(status) ? FAIL_SIGNAL : FAIL_EXIT, status, "co-process '%s' %s%s",
+		  cp->cs->conf->argv[0], desc,
+		  silent && cp->cs->conf->coproc_framing == COPROC_LINES
+		      ? "; it had printed no line for this item (framing: lines needs exactly one "
+			"line per item; framing: json cannot get out of step)"
+		      : "");
 }
 
 /*
@@ -174,6 +184,15 @@ static void coproc_discard(struct coproc *cp, const char *why)
 	stage_count_restart(cp->cs->st);
 }
 
+/* The longest answer line: a result of max_item_bytes, each byte JSON-escaped. */
+static uint64_t line_max(const struct coproc_stage *cs)
+{
+	if (cs->conf->coproc_framing != COPROC_JSON)
+		return cs->max_out;
+	return cs->max_out > (UINT64_MAX - 64) / 6 ? UINT64_MAX - COPROC_REPLY_HEAD_MAX
+						   : cs->max_out * 6 + 64;
+}
+
 /* The answer to the in-flight item is bad: the process goes, the item fails. */
 static void reply_broken(struct coproc *cp, const struct coproc_reply *r, bool too_large)
 {
@@ -189,12 +208,58 @@ static void reply_broken(struct coproc *cp, const struct coproc_reply *r, bool t
 		  cp->cs->conf->argv[0], why);
 }
 
+/*
+ * framing: json: the answer line as the result (0 and *out), or the item failed
+ * (-1): by the process's own {"error": ...} (it goes on), or by an answer that breaks
+ * the framing or is out of step (it is replaced).
+ */
+static int json_answer(struct coproc *cp, struct item *in, const struct coproc_reply *r,
+		       struct item **out)
+{
+	struct coproc_json_reply jr;
+	char seen[256], why[512];
+	enum coproc_json_verdict v = coproc_reply_json(cp->resp + r->start, r->len, in->seq, &jr);
+
+	if (v == COPROC_JSON_RESULT && jr.len <= cp->cs->max_out) {
+		*out = item_derive(in, jr.data, jr.len);
+		free(jr.data);
+		return 0;
+	}
+	if (v == COPROC_JSON_ERROR) {
+		/* Only this item failed: the answer was in step, the process stays (unless it
+		 * wrote more after it, as for any answer). */
+		if (r->consumed < cp->resp_len) {
+			coproc_reply_describe(cp->resp + r->consumed, cp->resp_len - r->consumed,
+					      seen, sizeof(seen));
+			snprintf(why, sizeof(why), "wrote %s after its answer to item %llu", seen,
+				 (unsigned long long)in->seq);
+			coproc_discard(cp, why);
+		}
+		cp->resp_len = 0;
+		fail_item(cp, FAIL_ANSWERED, -1, "co-process '%s' answered an error: %.*s",
+			  cp->cs->conf->argv[0], (int)(jr.len > 200 ? 200 : jr.len), jr.data);
+		free(jr.data);
+		return -1;
+	}
+	coproc_reply_describe(cp->resp, cp->resp_len, seen, sizeof(seen));
+	if (v == COPROC_JSON_RESULT)
+		snprintf(why, sizeof(why), "answered a result longer than max_item_bytes (%llu)",
+			 (unsigned long long)cp->cs->max_out);
+	else
+		snprintf(why, sizeof(why), "%s; it wrote %s", jr.why, seen);
+	free(jr.data);
+	coproc_discard(cp, why);
+	fail_item(cp, v == COPROC_JSON_RESULT ? FAIL_OUTPUT_TOO_LARGE : FAIL_IO, -1,
+		  "co-process '%s' %s", cp->cs->conf->argv[0], why);
+	return -1;
+}
+
 static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct coproc *cp = arg;
 	bool length = cp->cs->conf->coproc_framing == COPROC_LENGTH;
 	/* No valid answer is longer: reading stops there, whatever the process writes. */
-	size_t limit = (size_t)cp->cs->max_out + COPROC_REPLY_HEAD_MAX;
+	size_t limit = (size_t)line_max(cp->cs) + COPROC_REPLY_HEAD_MAX;
 	for (;;) {
 		if (cp->resp_cap - cp->resp_len < 4096 && cp->resp_cap < limit) {
 			cp->resp_cap = cp->resp_cap ? cp->resp_cap * 2 : 16384;
@@ -231,7 +296,7 @@ static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	struct coproc_reply r;
-	switch (coproc_reply_parse(cp->resp, cp->resp_len, length, cp->cs->max_out, &r)) {
+	switch (coproc_reply_parse(cp->resp, cp->resp_len, length, line_max(cp->cs), &r)) {
 	case COPROC_REPLY_MORE:
 		return;
 	case COPROC_REPLY_TOO_LARGE:
@@ -244,7 +309,13 @@ static void out_read_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	}
 	struct item *in = stage_slot_item(cp->slot);
-	struct item *out = item_derive(in, cp->resp + r.start, r.len);
+	struct item *out;
+	if (cp->cs->conf->coproc_framing == COPROC_JSON) {
+		if (json_answer(cp, in, &r, &out) < 0)
+			return;
+	} else {
+		out = item_derive(in, cp->resp + r.start, r.len);
+	}
 	if (r.consumed < cp->resp_len) {
 		/* A second answer to one request: the next item's would be misread. */
 		coproc_reply_describe(cp->resp + r.consumed, cp->resp_len - r.consumed, seen,
@@ -353,6 +424,16 @@ static void send_request(struct coproc *cp)
 				  cp->cs->conf->argv[0], strerror(err));
 			return;
 		}
+	}
+	if (cp->cs->conf->coproc_framing == COPROC_JSON) {
+		char *esc = json_escape_bytes(it->data, it->len);
+		cp->req =
+		    xasprintf("{\"id\":%llu,\"item\":\"%s\"}\n", (unsigned long long)it->seq, esc);
+		cp->req_len = strlen(cp->req);
+		free(esc);
+		cp->req_off = 0;
+		in_write_cb(cp->in_fd, EV_WRITE, cp);
+		return;
 	}
 	if (cp->cs->conf->coproc_framing == COPROC_LENGTH)
 		hl = snprintf(head, sizeof(head), "%zu\n", it->len);

@@ -7,7 +7,8 @@
  * overrun); MORE only while the bytes fit in max + COPROC_REPLY_HEAD_MAX (the
  * caller's buffer); every verdict but OK and MORE has a reason; the description
  * of the bytes fits whatever buffer it is given. The crash-* seeds crashed the
- * strtoull parser this replaced (the daemon segfaulted).
+ * strtoull parser this replaced (the daemon segfaulted). Each line is also read as
+ * a `framing: json` answer: a verdict and its result or reason, never a crash.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,6 +54,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(answer, buf + off + r.start, r.len);
 		answer[r.len] = '\0';
 		free(answer);
+		/* framing: json reads each line as an answer to id 1. */
+		if (!length) {
+			struct coproc_json_reply jr;
+			enum coproc_json_verdict jv =
+			    coproc_reply_json(buf + off + r.start, r.len, 1, &jr);
+			if ((jv == COPROC_JSON_BAD) != (jr.data == NULL) ||
+			    (jv == COPROC_JSON_BAD && jr.why[0] == '\0'))
+				abort();
+			if (jr.data != NULL && jr.data[jr.len] != '\0')
+				abort();
+			free(jr.data);
+		}
 		off += r.consumed;
 	}
 	size_t outlen = n % sizeof(desc) + 1;

@@ -51,7 +51,8 @@ scrape
 for fam in sluice_items_total sluice_queue_items sluice_queue_bytes sluice_queue_capacity_items \
 	sluice_inflight sluice_workers sluice_item_duration_seconds sluice_source_paused_seconds_total \
 	sluice_retries_total sluice_restarts_total sluice_source_rejected_total \
-	sluice_source_skipped_total sluice_dead_lettered_total sluice_sink_failed_total; do
+	sluice_source_skipped_total sluice_dead_lettered_total sluice_sink_failed_total \
+	sluice_sink_pending_records sluice_sink_up sluice_log_dropped_total; do
 	grep -aq "^# TYPE $fam " "$T/m.txt" || fail "/metrics has no family $fam"
 done
 assert_eq histogram "$(awk '$1 == "#" && $2 == "TYPE" && $3 == "sluice_item_duration_seconds" { print $4 }' "$T/m.txt")" "type of sluice_item_duration_seconds"

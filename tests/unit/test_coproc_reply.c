@@ -8,6 +8,7 @@
 #include <check.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "coproc-reply.h"
@@ -118,6 +119,45 @@ START_TEST(more_is_bounded)
 }
 END_TEST
 
+/* framing: json: the id must echo the request's; result or error, as strings. */
+START_TEST(json_answers)
+{
+	struct coproc_json_reply r;
+	const char ok[] = "{\"id\":7,\"result\":\"a\\u0000b\\n\"}";
+	ck_assert_int_eq(coproc_reply_json(ok, strlen(ok), 7, &r), COPROC_JSON_RESULT);
+	ck_assert_uint_eq(r.len, 4);
+	ck_assert_mem_eq(r.data, "a\0b\n", 4);
+	free(r.data);
+	const char err[] = "{\"result\":null,\"error\":\"no such tag\",\"id\":7}";
+	ck_assert_int_eq(coproc_reply_json(err, strlen(err), 7, &r), COPROC_JSON_ERROR);
+	ck_assert_str_eq(r.data, "no such tag");
+	free(r.data);
+	static const char *const bad[] = {
+	    "{\"id\":8,\"result\":\"x\"}", /* out of step */
+	    "{\"result\":\"x\"}",	   /* no id */
+	    "{\"id\":\"7\",\"result\":\"x\"}",
+	    "{\"id\":7,\"result\":5}",
+	    "{\"id\":7}",
+	    "[7,\"x\"]",
+	    "x",
+	    "",
+	    "{\"id\":-1,\"result\":\"x\"}",
+	    "{\"id\":7,\"result\":\"x\"} trailing",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(coproc_reply_json(bad[i], strlen(bad[i]), 7, &r) == COPROC_JSON_BAD,
+			      "accepted: %s", bad[i]);
+		ck_assert_ptr_null(r.data);
+		ck_assert(r.why[0] != '\0');
+	}
+	ck_assert_ptr_nonnull(
+	    strstr((coproc_reply_json(bad[0], strlen(bad[0]), 7, &r), r.why), "out of step"));
+	/* A NUL inside the line is not JSON text. */
+	ck_assert_int_eq(coproc_reply_json("{\"id\":7,\0\"result\":\"x\"}", 20, 7, &r),
+			 COPROC_JSON_BAD);
+}
+END_TEST
+
 START_TEST(describe)
 {
 	char out[256];
@@ -150,6 +190,7 @@ int main(void)
 	Suite *s = suite_create("coproc_reply");
 	TCase *tc = tcase_create("parse");
 	tcase_add_test(tc, length_valid);
+	tcase_add_test(tc, json_answers);
 	tcase_add_test(tc, length_incomplete);
 	tcase_add_test(tc, length_hostile);
 	tcase_add_test(tc, lines);

@@ -1,5 +1,5 @@
 /*
- * test_ctl_json.c: sluicectl's JSON reader (ctl-json.c) on what the daemon's
+ * test_json.c: the JSON reader (json.c) on what the daemon's
  * `status json` holds, on every escape JSON allows, and on malformed input, which
  * must be refused whole (NULL), never half-read.
  */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl-json.h"
+#include "json.h"
 
 START_TEST(status_shape)
 {
@@ -38,6 +38,7 @@ START_TEST(escapes)
 	struct json *j = json_parse("[\"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\u20ac\", -1.25e2, false]");
 	ck_assert_ptr_nonnull(j);
 	ck_assert_str_eq(json_at(j, 0)->string, "a\"b\\c/d\n\t\xc3\xa9\xe2\x82\xac");
+	ck_assert_uint_eq(json_at(j, 0)->string_len, strlen(json_at(j, 0)->string));
 	ck_assert(json_at(j, 1)->number == -125);
 	ck_assert_int_eq(json_at(j, 2)->type, JSON_BOOL);
 	json_free(j);
@@ -47,9 +48,9 @@ END_TEST
 START_TEST(malformed)
 {
 	static const char *const bad[] = {
-	    "",	      "{",	 "{\"a\"}",   "{\"a\":}",  "[1,]",	"[1 2]",     "\"abc",
-	    "\"\\x\"", "\"\\u12\"", "{1:2}",     "tru",	   "nul",	"{} {}",     "\"a\nb\"",
-	    "-",      "[",	 "{\"a\":1,}", "\"\\u00g0\"",
+	    "",	     "{",	 "{\"a\"}",   "{\"a\":}", "[1,]",	"[1 2]",
+	    "\"abc", "\"\\x\"",	 "\"\\u12\"", "{1:2}",	  "tru",	"nul",
+	    "{} {}", "\"a\nb\"", "-",	      "[",	  "{\"a\":1,}", "\"\\u00g0\"",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(json_parse(bad[i]) == NULL, "accepted: %s", bad[i]);
@@ -63,7 +64,7 @@ END_TEST
 
 static Suite *json_suite(void)
 {
-	Suite *s = suite_create("ctl_json");
+	Suite *s = suite_create("json");
 	TCase *tc = tcase_create("json");
 	tcase_add_test(tc, status_shape);
 	tcase_add_test(tc, escapes);

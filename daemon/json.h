@@ -1,10 +1,11 @@
 /*
- * ctl-json.h: a small JSON reader for sluicectl, enough for `status json` (objects,
- * arrays, strings with the escapes JSON allows, numbers, true/false/null). The
- * daemon writes JSON but never reads it, so this lives on the client side only.
+ * json.h: a small JSON reader (objects, arrays, strings with the escapes JSON
+ * allows, numbers, true/false/null), for what sluice reads as JSON: `sluicectl`'s
+ * `status json`, and the answers of a co-process with `framing: json`. Input is not
+ * trusted: nesting is bounded, anything malformed is refused whole.
  */
-#ifndef SLUICE_CTL_JSON_H
-#define SLUICE_CTL_JSON_H
+#ifndef SLUICE_JSON_H
+#define SLUICE_JSON_H
 
 #include <stddef.h>
 
@@ -12,8 +13,9 @@ enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSO
 
 struct json {
 	enum json_type type;
-	double number;	    /* JSON_NUMBER; JSON_BOOL: 0 or 1 */
-	char *string;	    /* JSON_STRING */
+	double number; /* JSON_NUMBER; JSON_BOOL: 0 or 1 */
+	char *string;  /* JSON_STRING, NUL-terminated, string_len bytes (\u0000 included) */
+	size_t string_len;
 	struct json *items; /* JSON_ARRAY, JSON_OBJECT: n values */
 	char **keys;	    /* JSON_OBJECT: n keys */
 	size_t n;

@@ -1,5 +1,5 @@
-/* ctl-json.c: a recursive-descent JSON reader (see ctl-json.h). */
-#include "ctl-json.h"
+/* json.c: a recursive-descent JSON reader (see json.h). */
+#include "json.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,7 +48,7 @@ static void put_utf8(char *out, size_t *n, uint32_t c)
 }
 
 /* A string at r->p (at the opening quote); NULL on an error. */
-static char *read_string(struct reader *r)
+static char *read_string(struct reader *r, size_t *len)
 {
 	const char *s = ++r->p;
 	size_t cap = 16, n = 0;
@@ -112,6 +112,8 @@ static char *read_string(struct reader *r)
 	}
 	out[n] = '\0';
 	r->p = s + 1;
+	if (len != NULL)
+		*len = n;
 	return out;
 bad:
 	free(out);
@@ -142,7 +144,7 @@ static bool read_container(struct reader *r, struct json *j, bool object)
 		memset(&j->items[j->n], 0, sizeof(j->items[j->n]));
 		if (object) {
 			skip_ws(r);
-			char *key = *r->p == '"' ? read_string(r) : NULL;
+			char *key = *r->p == '"' ? read_string(r, NULL) : NULL;
 			if (key == NULL)
 				return false;
 			j->keys[j->n] = key;
@@ -182,7 +184,7 @@ static bool read_value(struct reader *r, struct json *j)
 		break;
 	case '"':
 		j->type = JSON_STRING;
-		ok = (j->string = read_string(r)) != NULL;
+		ok = (j->string = read_string(r, &j->string_len)) != NULL;
 		break;
 	case 't':
 	case 'f':
