@@ -2,10 +2,11 @@
 # The README's quick start and recipes run as written: every yaml block marked
 # `<!-- recipe: NAME -->` in README.md is taken from the README itself, its paths
 # (/tmp/sluice-demo, and the service's /var/lib/sluice and /run/sluice) moved into
-# this test's temp dir and its two ports replaced by free ones; then the inputs the
-# README tells the reader to make are made, `sluiced --check` passes and the
-# pipeline gives what the README says it gives. A recipe marked in the README but
-# not run here (or the other way round) fails the test.
+# this test's temp dir and its ports replaced by free ones; then the inputs the
+# README tells the reader to make are made here (the log shipper's HTTP collector is
+# the README's own python block, marked `<!-- recipe-input: collector -->`),
+# `sluiced --check` passes and the pipeline gives what the README says it gives. A
+# recipe marked in the README but not run here (or the other way round) fails.
 . "$(dirname "$0")/../lib.sh"
 require_tool jq jq
 require_tool socat socat
