@@ -1,13 +1,16 @@
 /*
- * fuzz_units.c: the duration, size and rate parsers (units.c). The first byte
- * picks the parser, the rest is the string. A value that parses is formatted
- * (the --check output) and the formatted text must parse to the same value.
+ * fuzz_units.c: the config's value parsers: durations, sizes and rates (units.c),
+ * HOST:PORT and http:// URLs (conf.c). The first byte picks the parser, the rest
+ * is the string. A unit that parses is formatted (the --check output) and the
+ * formatted text must parse to the same value; an address gives a host that
+ * fits the callers' buffer and a port from 1 to 65535.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "units.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -19,7 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size - 1] = '\0';
 	const char *err = NULL;
 	char buf[64];
-	switch (data[0] % 3) {
+	char host[256];
+	unsigned port = 0;
+	const char *path = NULL;
+	switch (data[0] % 5) {
 	case 0: {
 		uint64_t v, w;
 		if (units_duration(s, &v, &err) == 0) {
@@ -48,6 +54,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		break;
 	}
+	case 3:
+	case 4:
+		memset(host, 'x', sizeof(host));
+		if ((data[0] % 5 == 3 ? conf_parse_hostport(s, host, sizeof(host), &port, &err)
+				      : conf_parse_url(s, host, sizeof(host), &port, &path, &err)) == 0) {
+			if (memchr(host, '\0', sizeof(host)) == NULL || port < 1 || port > 65535 ||
+			    (data[0] % 5 == 4 && path == NULL))
+				abort();
+		} else if (err == NULL) {
+			abort();
+		}
+		break;
 	default: {
 		double v, w;
 		if (units_rate(s, &v, &err) == 0) {
