@@ -137,7 +137,7 @@ install: all
 	install -m 0644 man/sluiced.8 $(DESTDIR)$(MANDIR)/man8/sluiced.8
 
 lint:
-	clang-format --dry-run --Werror daemon/*.c daemon/*.h tests/unit/*.c
+	clang-format --dry-run --Werror daemon/*.c daemon/*.h tests/unit/*.c tests/fuzz/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem -D_GNU_SOURCE \
 		--include=/usr/include/$(shell $(CC) -dumpmachine)/sys/queue.h \

@@ -45,8 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case CONTROL_SCALE:
 			check_word(rq.name, line, size);
 			check_word(rq.count, line, size);
-			if (rq.workers > 100000 || (rq.workers != 0 && strtoul(rq.count, NULL, 10) !=
-								    rq.workers))
+			if (rq.workers > 100000 ||
+			    (rq.workers != 0 && strtoul(rq.count, NULL, 10) != rq.workers))
 				abort();
 			break;
 		default:

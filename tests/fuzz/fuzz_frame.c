@@ -15,6 +15,11 @@
 
 #define CHUNK 16 /* READ_CHUNK, scaled down with max */
 
+static enum frame_res last(struct frame *f, const char **rec, size_t *len)
+{
+	return frame_last(f, rec, len) ? FRAME_RECORD : FRAME_MORE;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 3)
@@ -34,16 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum frame_res r;
 	bool eof = false;
 	for (;;) {
-		while (eof ? (r = frame_last(&f, &rec, &len) ? FRAME_RECORD : FRAME_MORE) != FRAME_MORE
-			   : (r = frame_next(&f, &rec, &len)) != FRAME_MORE) {
+		while ((r = eof ? last(&f, &rec, &len) : frame_next(&f, &rec, &len)) !=
+		       FRAME_MORE) {
 			if (next >= n)
 				abort(); /* a record out of nothing */
 			const char *d = memchr(in + next, delim, n - next);
 			size_t want = d != NULL ? (size_t)(d - (in + next)) : n - next;
 			if (r == FRAME_RECORD && (len != want || memcmp(rec, in + next, len) != 0))
 				abort();
-			if (r == FRAME_TOO_LONG &&
-			    (want <= max || len <= max || len > want || memcmp(rec, in + next, len) != 0))
+			if (r == FRAME_TOO_LONG && (want <= max || len <= max || len > want ||
+						    memcmp(rec, in + next, len) != 0))
 				abort();
 			next += want + 1;
 			if (eof)

@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	enum split_mode split = data[0] % 3 == 0 ? SPLIT_NONE : data[0] % 3 == 1 ? SPLIT_LINES
-										: SPLIT_NUL;
+	static const enum split_mode modes[] = {SPLIT_NONE, SPLIT_LINES, SPLIT_NUL};
+	enum split_mode split = modes[data[0] % 3];
 	char delim = split == SPLIT_NUL ? '\0' : '\n';
 	uint64_t max = data[1];
 	size_t n = size - 2;

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tmpl[tlen] = '\0';
 	const char *item = nul != NULL ? (const char *)nul + 1 : NULL;
 	size_t item_len = nul != NULL ? size - tlen - 1 : 0;
-	struct template_vars v = {.item = item, .item_len = item_len, .seq = size * 7919u,
-				  .source = "src"};
+	struct template_vars v = {
+	    .item = item, .item_len = item_len, .seq = size * 7919u, .source = "src"};
 
 	bool uses = template_uses_item(tmpl);
 	if (uses && !template_has_vars(tmpl))
@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (out == NULL || url == NULL || out[n] != '\0' || url[un] != '\0')
 		abort();
 	/* Without placeholders both are the template itself. */
-	if (!template_has_vars(tmpl) && (n != tlen || memcmp(out, tmpl, tlen) != 0 ||
-					 un != tlen || memcmp(url, tmpl, tlen) != 0))
+	if (!template_has_vars(tmpl) && (n != tlen || memcmp(out, tmpl, tlen) != 0 || un != tlen ||
+					 memcmp(url, tmpl, tlen) != 0))
 		abort();
 	/* No item, no {}: the item's bytes cannot appear out of nowhere. */
 	if (!uses && item_len > 0 && n > tlen + 64 * tlen)

@@ -57,8 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 3:
 	case 4:
 		memset(host, 'x', sizeof(host));
-		if ((data[0] % 5 == 3 ? conf_parse_hostport(s, host, sizeof(host), &port, &err)
-				      : conf_parse_url(s, host, sizeof(host), &port, &path, &err)) == 0) {
+		if ((data[0] % 5 == 3
+			 ? conf_parse_hostport(s, host, sizeof(host), &port, &err)
+			 : conf_parse_url(s, host, sizeof(host), &port, &path, &err)) == 0) {
 			if (memchr(host, '\0', sizeof(host)) == NULL || port < 1 || port > 65535 ||
 			    (data[0] % 5 == 4 && path == NULL))
 				abort();
