@@ -3,7 +3,8 @@
  * on arbitrary YAML. conf_load() reads a path, so each input is written to a
  * memfd and loaded through /proc/self/fd. A config that loads is printed (the
  * --check output, which reload compares) and that output must load again and
- * print the same: it is the daemon's own YAML.
+ * print the same: it is the daemon's own YAML. A config that does not load
+ * must say why, every error as "FILE:LINE:COL: message" within the file.
  * FUZZ_DICT: yaml.dict
  */
 #include <stdint.h>
@@ -17,21 +18,51 @@
 
 static int fd = -1;
 static char path[64];
-static FILE *devnull;
+
+/* Each error line names a place in the file (or says the count was cut short). */
+static void check_errors(const char *errs, const uint8_t *data, size_t size)
+{
+	size_t lines = 1, plen = strlen(path);
+	for (size_t i = 0; i < size; i++)
+		lines += data[i] == '\n';
+	if (*errs == '\0')
+		abort(); /* refused without a word */
+	for (const char *l = errs; *l != '\0'; l = strchr(l, '\n') + 1) {
+		unsigned long line, col;
+		int used = 0;
+		if (strncmp(l, path, plen) != 0 || l[plen] != ':' || strchr(l, '\n') == NULL)
+			abort();
+		if (strncmp(l + plen, ": too many errors", 17) == 0)
+			continue;
+		if (sscanf(l + plen, ":%lu:%lu: %n", &line, &col, &used) != 2 || used == 0 ||
+		    line < 1 || col < 1 || line > lines || l[plen + used] == '\n') {
+			fprintf(stderr, "a bad error line (the file has %zu lines): %.*s\n", lines,
+				(int)(strchr(l, '\n') - l), l);
+			abort();
+		}
+	}
+}
 
 static struct conf *load(const void *data, size_t size)
 {
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
+	char *errs = NULL;
+	size_t elen = 0;
+	FILE *ef = open_memstream(&errs, &elen);
+	if (ef == NULL || ftruncate(fd, 0) < 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
 		abort();
-	return conf_load(path, devnull, NULL);
+	struct conf *c = conf_load(path, ef, NULL);
+	fclose(ef);
+	if (c == NULL)
+		check_errors(errs, data, size);
+	free(errs);
+	return c;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (fd < 0) {
 		fd = memfd_create("fuzz_conf.yaml", 0);
-		devnull = fopen("/dev/null", "w");
-		if (fd < 0 || devnull == NULL)
+		if (fd < 0)
 			abort();
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	}
