@@ -22,9 +22,14 @@ static char path[64];
 /* Each error line names a place in the file (or says the count was cut short). */
 static void check_errors(const char *errs, const uint8_t *data, size_t size)
 {
+	/* Lines as libyaml counts them: LF, CR, CRLF, NEL, LS, PS end one. */
 	size_t lines = 1, plen = strlen(path);
 	for (size_t i = 0; i < size; i++)
-		lines += data[i] == '\n';
+		lines += data[i] == '\n' ||
+			 (data[i] == '\r' && (i + 1 == size || data[i + 1] != '\n')) ||
+			 (i + 1 < size && data[i] == 0xC2 && data[i + 1] == 0x85) ||
+			 (i + 2 < size && data[i] == 0xE2 && data[i + 1] == 0x80 &&
+			  (data[i + 2] == 0xA8 || data[i + 2] == 0xA9));
 	if (*errs == '\0')
 		abort(); /* refused without a word */
 	for (const char *l = errs; *l != '\0'; l = strchr(l, '\n') + 1) {
