@@ -81,8 +81,9 @@ bench: deps
 
 # libFuzzer targets: every tests/fuzz/fuzz_NAME.c, linked with every daemon object
 # but the two mains, all built by clang with ASan+UBSan in their own directory.
-# tests/fuzz/run runs them (on a copy of tests/fuzz/corpus/NAME; crashes go to
-# build/fuzz/crashes/); tests/run runs each for a few seconds.
+# tests/fuzz/run runs them (from tests/fuzz/corpus/NAME, read only: new inputs go to
+# build/fuzz/corpus/NAME, crashes to build/fuzz/crashes/); tests/run runs each for
+# a few seconds.
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_SECONDS ?= 60
