@@ -13,6 +13,25 @@
 #include "conf.h"
 #include "units.h"
 
+/* A value that parses formats to text that parses to the same value. */
+static void round_trip(const char *s, int (*parse)(const char *, uint64_t *, const char **),
+		       const char *(*format)(uint64_t, char *, size_t))
+{
+	const char *err = NULL;
+	char buf[64];
+	uint64_t v, w;
+	if (parse(s, &v, &err) != 0) {
+		if (err == NULL)
+			abort();
+		return;
+	}
+	format(v, buf, sizeof(buf));
+	if (parse(buf, &w, &err) != 0 || w != v) {
+		fprintf(stderr, "'%s' = %llu formats as '%s'\n", s, (unsigned long long)v, buf);
+		abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -26,34 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned port = 0;
 	const char *path = NULL;
 	switch (data[0] % 5) {
-	case 0: {
-		uint64_t v, w;
-		if (units_duration(s, &v, &err) == 0) {
-			units_format_duration(v, buf, sizeof(buf));
-			if (units_duration(buf, &w, &err) != 0 || w != v) {
-				fprintf(stderr, "duration '%s' = %llu formats as '%s'\n", s,
-					(unsigned long long)v, buf);
-				abort();
-			}
-		} else if (err == NULL) {
-			abort();
-		}
+	case 0:
+		round_trip(s, units_duration, units_format_duration);
 		break;
-	}
-	case 1: {
-		uint64_t v, w;
-		if (units_size(s, &v, &err) == 0) {
-			units_format_size(v, buf, sizeof(buf));
-			if (units_size(buf, &w, &err) != 0 || w != v) {
-				fprintf(stderr, "size '%s' = %llu formats as '%s'\n", s,
-					(unsigned long long)v, buf);
-				abort();
-			}
-		} else if (err == NULL) {
-			abort();
-		}
+	case 1:
+		round_trip(s, units_size, units_format_size);
 		break;
-	}
 	case 3:
 	case 4:
 		memset(host, 'x', sizeof(host));
