@@ -8,6 +8,8 @@
 #   make check      install missing dependencies, unit + integration tests,
 #                   then the same suite under ASan+UBSan (SANITIZE=1)
 #   make bench      scripts/bench: sluice side by side with its peers
+#   make fuzz       build the libFuzzer targets (tests/fuzz/) and run each for
+#                   FUZZ_SECONDS (default 60) seconds
 #   make SANITIZE=1 build with AddressSanitizer and UndefinedBehaviorSanitizer
 
 VERSION  := $(shell sed -n 's/^\#define SLUICE_VERSION "\(.*\)"/\1/p' daemon/sluiced.c)
@@ -39,7 +41,8 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
 
-.PHONY: all run check test-build deps bench install uninstall dist clean lint
+.PHONY: all run check test-build deps bench install uninstall dist clean lint fuzz \
+	fuzz-build
 all: $(BUILD)/sluiced $(if $(wildcard daemon/sluicectl.c),$(BUILD)/sluicectl)
 ifneq ($(SANITIZE),1)
 	@ln -sf ../$(BUILD)/sluiced daemon/sluiced
@@ -78,11 +81,42 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory test-build
 	@$(MAKE) --no-print-directory SANITIZE=1 test-build
+	@$(MAKE) --no-print-directory fuzz-build
 	@tests/run build/release build/san
 
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench/run
+
+# libFuzzer targets: every tests/fuzz/fuzz_NAME.c, linked with every daemon object
+# but the two mains, all built by clang with ASan+UBSan in their own directory.
+# tests/fuzz/run runs them (from tests/fuzz/corpus/NAME, read only: new inputs go to
+# build/fuzz/corpus/NAME, crashes to build/fuzz/crashes/); tests/run runs each for
+# a few seconds.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+                -D_GNU_SOURCE -fno-omit-frame-pointer -fno-sanitize-recover=all \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_SAN     := address,undefined
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJS    := $(LIB_SRCS:daemon/%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: daemon/%.c $(wildcard daemon/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -Idaemon -o $@ $< $(FUZZ_OBJS) \
+		$(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_OBJS)
+
+fuzz: fuzz-build
+	@tests/fuzz/run $(FUZZ_SECONDS)
 
 # Where `make install` puts things; DESTDIR is prepended to every one of them.
 # The units name $(SBINDIR)/sluiced (rewritten from the /usr/local/sbin in
@@ -133,7 +167,7 @@ dist:
 	@echo "sluice-$(VERSION).tar.gz"
 
 lint:
-	clang-format --dry-run --Werror daemon/*.c daemon/*.h tests/unit/*.c
+	clang-format --dry-run --Werror daemon/*.c daemon/*.h tests/unit/*.c tests/fuzz/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem -D_GNU_SOURCE \
 		--include=/usr/include/$(shell $(CC) -dumpmachine)/sys/queue.h \

@@ -50,6 +50,7 @@ struct loader {
 	struct conf_err *errs;
 	size_t n_errs;
 	bool too_many;
+	size_t end_line, end_col; /* where the file ends (end_of) */
 };
 
 /* A key of a mapping, or a value of an enum. */
@@ -153,6 +154,10 @@ static void err_vlc(struct loader *ld, size_t line, size_t col, const char *fmt,
 	if (ld->n_errs >= MAX_ERRORS) {
 		ld->too_many = true;
 		return;
+	}
+	if (ld->end_line > 0 && line > ld->end_line) {
+		line = ld->end_line;
+		col = ld->end_col;
 	}
 	va_copy(aq, ap);
 	n = vsnprintf(NULL, 0, fmt, aq);
@@ -2182,6 +2187,44 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/*
+ * Where the file ends, as libyaml counts lines and columns (characters; LF, CR,
+ * CRLF, NEL, LS and PS end a line). libyaml ends a stream that lacks its last
+ * line break with one of its own, so a mark at the end of such a file lies on a
+ * line after it: errors are placed no further than the end.
+ */
+static size_t line_break(const unsigned char *u, size_t left)
+{
+	if (u[0] == '\n')
+		return 1;
+	if (u[0] == '\r')
+		return left > 1 && u[1] == '\n' ? 2 : 1;
+	if (left > 1 && u[0] == 0xC2 && u[1] == 0x85)
+		return 2;
+	if (left > 2 && u[0] == 0xE2 && u[1] == 0x80 && (u[2] == 0xA8 || u[2] == 0xA9))
+		return 3;
+	return 0;
+}
+
+static void end_of(const char *buf, size_t len, size_t *line, size_t *col)
+{
+	const unsigned char *u = (const unsigned char *)buf;
+	size_t l = 1, c = 1, i = len >= 3 && memcmp(u, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+
+	for (; i < len; i++) {
+		size_t brk = line_break(u + i, len - i);
+		if (brk > 0) {
+			i += brk - 1;
+			l++;
+			c = 1;
+		} else if ((u[i] & 0xC0) != 0x80) {
+			c++;
+		}
+	}
+	*line = l;
+	*col = c;
+}
+
 static void parse_error(struct loader *ld, const yaml_parser_t *p, const char *buf, size_t len)
 {
 	const char *problem = p->problem ? p->problem : "cannot parse the file";
@@ -2364,6 +2407,7 @@ static void parse(struct loader *ld, const char *buf, size_t len)
 		return;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	end_of(buf, len, &ld->end_line, &ld->end_col);
 	if (!yaml_parser_load(&parser, &doc)) {
 		parse_error(ld, &parser, buf, len);
 		yaml_parser_delete(&parser);

@@ -209,85 +209,136 @@ static void do_reload(struct conn *cn)
 	evbuffer_free(body);
 }
 
-static void handle(struct conn *cn, char *line, size_t n)
+int control_parse(char *line, size_t n, struct control_request *rq, char *err, size_t errlen)
 {
-	struct pipeline *p = supervisor_pipeline(cn->ctl->sv);
-	char *argv[MAX_ARGS + 1], err[256], pbuf[48];
+	char *argv[MAX_ARGS + 1], pbuf[48];
 	int argc = 0;
 
+	memset(rq, 0, sizeof(*rq));
 	if (n > 0 && line[n - 1] == '\r')
 		line[--n] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)line[i];
 		if ((ch < 0x20 && ch != '\t') || ch >= 0x7f) {
-			reply(cn, NULL,
-			      "error: the request is not a line of text (byte 0x%02x at "
-			      "offset %zu); %s",
-			      ch, i, usage_text);
-			return;
+			snprintf(err, errlen,
+				 "error: the request is not a line of text (byte 0x%02x at "
+				 "offset %zu); %s",
+				 ch, i, usage_text);
+			return -1;
 		}
 	}
 	for (char *save = NULL, *tok = strtok_r(line, " \t", &save); tok != NULL;
 	     tok = strtok_r(NULL, " \t", &save)) {
 		if (argc == MAX_ARGS) {
-			reply(cn, NULL, "error: too many words in the request; %s", usage_text);
-			return;
+			snprintf(err, errlen, "error: too many words in the request; %s",
+				 usage_text);
+			return -1;
 		}
 		argv[argc++] = tok;
 	}
 	argv[argc] = NULL;
 	if (argc == 0) {
-		reply(cn, NULL, "error: empty request; %s", usage_text);
-		return;
+		snprintf(err, errlen, "error: empty request; %s", usage_text);
+		return -1;
 	}
 	const char *cmd = argv[0];
 
 	if (strcmp(cmd, "status") == 0 && argc <= 2) {
-		bool json =
+		rq->cmd = CONTROL_STATUS;
+		rq->json =
 		    argc == 2 && (strcmp(argv[1], "json") == 0 || strcmp(argv[1], "--json") == 0);
-		if (argc == 2 && !json) {
-			reply(cn, NULL, "error: status takes no argument but 'json'");
-			return;
+		if (argc == 2 && !rq->json) {
+			snprintf(err, errlen, "error: status takes no argument but 'json'");
+			return -1;
 		}
+	} else if ((strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0) && argc == 2) {
+		rq->cmd = cmd[0] == 'p' ? CONTROL_PAUSE : CONTROL_RESUME;
+		rq->name = argv[1];
+	} else if (strcmp(cmd, "scale") == 0 && argc == 3) {
+		char *end;
+		errno = 0;
+		unsigned long w = strtoul(argv[2], &end, 10);
+		rq->cmd = CONTROL_SCALE;
+		rq->name = argv[1];
+		rq->count = argv[2];
+		if (argv[2][0] >= '0' && argv[2][0] <= '9' && *end == '\0' && errno == 0 &&
+		    w >= 1 && w <= 100000)
+			rq->workers = (unsigned)w;
+	} else if (strcmp(cmd, "drain") == 0 && argc == 1) {
+		rq->cmd = CONTROL_DRAIN;
+	} else if (strcmp(cmd, "reload") == 0 && argc == 1) {
+		rq->cmd = CONTROL_RELOAD;
+	} else if (strcmp(cmd, "help") == 0 && argc == 1) {
+		rq->cmd = CONTROL_HELP;
+	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "pause") == 0 ||
+		   strcmp(cmd, "resume") == 0 || strcmp(cmd, "scale") == 0 ||
+		   strcmp(cmd, "drain") == 0 || strcmp(cmd, "reload") == 0) {
+		snprintf(err, errlen, "error: wrong number of arguments for '%s'; %s", cmd,
+			 usage_text);
+		return -1;
+	} else {
+		snprintf(err, errlen, "error: unknown command '%s'; %s",
+			 printable(cmd, pbuf, sizeof(pbuf)), usage_text);
+		return -1;
+	}
+	return 0;
+}
+
+static void handle(struct conn *cn, char *line, size_t n)
+{
+	struct pipeline *p = supervisor_pipeline(cn->ctl->sv);
+	struct control_request rq;
+	char err[512], pbuf[48];
+
+	if (control_parse(line, n, &rq, err, sizeof(err)) < 0) {
+		reply(cn, NULL, "%s", err);
+		return;
+	}
+	switch (rq.cmd) {
+	case CONTROL_STATUS: {
 		struct evbuffer *body = evbuffer_new();
-		if (json)
+		if (rq.json)
 			status_json(p, body);
 		else
 			status_text(p, body);
 		reply(cn, body, "ok");
 		evbuffer_free(body);
-	} else if ((strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0) && argc == 2) {
-		bool pause = cmd[0] == 'p';
-		log_info("control: %s '%s' (uid %u)", cmd, printable(argv[1], pbuf, sizeof(pbuf)),
-			 (unsigned)cn->uid);
-		if (pipeline_pause(p, argv[1], pause, err, sizeof(err)) < 0)
+		break;
+	}
+	case CONTROL_PAUSE:
+	case CONTROL_RESUME: {
+		bool pause = rq.cmd == CONTROL_PAUSE;
+		log_info("control: %s '%s' (uid %u)", pause ? "pause" : "resume",
+			 printable(rq.name, pbuf, sizeof(pbuf)), (unsigned)cn->uid);
+		if (pipeline_pause(p, rq.name, pause, err, sizeof(err)) < 0)
 			reply(cn, NULL, "error: %s", err);
 		else
-			reply(cn, NULL, "%s %s\nok", argv[1], pause ? "paused" : "resumed");
-	} else if (strcmp(cmd, "scale") == 0 && argc == 3) {
-		struct stage *st = find_stage(p, argv[1]);
-		char *end;
-		errno = 0;
-		unsigned long w = strtoul(argv[2], &end, 10);
+			reply(cn, NULL, "%s %s\nok", rq.name, pause ? "paused" : "resumed");
+		break;
+	}
+	case CONTROL_SCALE: {
+		struct stage *st = find_stage(p, rq.name);
 		if (st == NULL) {
 			reply(cn, NULL, "error: no stage named '%s'",
-			      printable(argv[1], pbuf, sizeof(pbuf)));
-		} else if (argv[2][0] < '0' || argv[2][0] > '9' || *end != '\0' || errno != 0 ||
-			   w < 1 || w > 100000) {
+			      printable(rq.name, pbuf, sizeof(pbuf)));
+		} else if (rq.workers == 0) {
 			reply(cn, NULL,
 			      "error: the worker count must be a whole number from 1 to "
 			      "100000, not '%s'",
-			      printable(argv[2], pbuf, sizeof(pbuf)));
+			      printable(rq.count, pbuf, sizeof(pbuf)));
 		} else {
 			unsigned was = stage_workers(st);
-			log_info("control: scale '%s' from %u to %lu worker(s) (uid %u)", argv[1],
-				 was, w, (unsigned)cn->uid);
-			if (pipeline_scale(p, argv[1], (unsigned)w, err, sizeof(err)) < 0)
+			log_info("control: scale '%s' from %u to %u worker(s) (uid %u)", rq.name,
+				 was, rq.workers, (unsigned)cn->uid);
+			if (pipeline_scale(p, rq.name, rq.workers, err, sizeof(err)) < 0)
 				reply(cn, NULL, "error: %s", err);
 			else
-				reply(cn, NULL, "%s: %lu worker(s) (was %u)\nok", argv[1], w, was);
+				reply(cn, NULL, "%s: %u worker(s) (was %u)\nok", rq.name,
+				      rq.workers, was);
 		}
-	} else if (strcmp(cmd, "drain") == 0 && argc == 1) {
+		break;
+	}
+	case CONTROL_DRAIN:
 		if (pipeline_stop_requested(p)) {
 			/* A second stop would cancel; drain is meant to be safe to repeat. */
 			reply(cn, NULL, "already %s\nok", pipeline_state_name(p));
@@ -298,17 +349,13 @@ static void handle(struct conn *cn, char *line, size_t n)
 			      "draining: sources stop, queued items finish (grace %.0fs)\nok",
 			      (double)pipeline_conf(p)->shutdown.grace / 1e6);
 		}
-	} else if (strcmp(cmd, "reload") == 0 && argc == 1) {
+		break;
+	case CONTROL_RELOAD:
 		do_reload(cn);
-	} else if (strcmp(cmd, "help") == 0 && argc == 1) {
+		break;
+	case CONTROL_HELP:
 		reply(cn, NULL, "%s\nok", usage_text);
-	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "pause") == 0 ||
-		   strcmp(cmd, "resume") == 0 || strcmp(cmd, "scale") == 0 ||
-		   strcmp(cmd, "drain") == 0 || strcmp(cmd, "reload") == 0) {
-		reply(cn, NULL, "error: wrong number of arguments for '%s'; %s", cmd, usage_text);
-	} else {
-		reply(cn, NULL, "error: unknown command '%s'; %s",
-		      printable(cmd, pbuf, sizeof(pbuf)), usage_text);
+		break;
 	}
 }
 

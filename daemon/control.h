@@ -7,6 +7,7 @@
 #ifndef SLUICE_CONTROL_H
 #define SLUICE_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct control;
@@ -23,5 +24,29 @@ int control_check(const char *path, char *err, size_t errlen);
 struct control *control_new(struct supervisor *sv, const char *path, int *exit_code);
 /* Closes every connection and removes the socket file (if it is still ours). */
 void control_free(struct control *c);
+
+/* One request, as parsed from its line (no pipeline looked at yet). */
+enum control_cmd {
+	CONTROL_STATUS,
+	CONTROL_PAUSE,
+	CONTROL_RESUME,
+	CONTROL_SCALE,
+	CONTROL_DRAIN,
+	CONTROL_RELOAD,
+	CONTROL_HELP
+};
+struct control_request {
+	enum control_cmd cmd;
+	bool json;	   /* status json */
+	const char *name;  /* pause, resume, scale: the source or stage named */
+	const char *count; /* scale: the worker count as written */
+	unsigned workers;  /* scale: the count, 0 unless a whole number from 1 to 100000 */
+};
+/*
+ * Parses a request line of n bytes (NUL-terminated; split in place, so rq points
+ * into it). 0, or -1 with the whole reply line ("error: ...") in err. Pure: the
+ * fuzz target calls it.
+ */
+int control_parse(char *line, size_t n, struct control_request *rq, char *err, size_t errlen);
 
 #endif

@@ -205,22 +205,40 @@ static void http_done_cb(void *arg, void *token, uint64_t index, enum track_stat
 	req_finish(r);
 }
 
-/* The first record longer than max_item_bytes, or NULL; *len gets its length. */
-static const char *oversize_record(const char *p, size_t n, char delim, uint64_t max, size_t *len)
+const char *http_body_items(const char *body, size_t n, enum split_mode split, char delim,
+			    http_item_fn fn, void *arg, size_t *len)
 {
-	while (n > 0) {
-		const char *d = memchr(p, delim, n);
-		size_t rlen = d != NULL ? (size_t)(d - p) : n;
-		if (rlen > max) {
+	if (split == SPLIT_NONE) {
+		/* A body's one trailing newline ends it: it is not part of the item. */
+		*len = n > 0 && body[n - 1] == '\n' ? n - 1 : n;
+		return fn(arg, body, *len) ? NULL : body;
+	}
+	const char *p = body;
+	size_t left = n;
+	while (left > 0) {
+		const char *d = memchr(p, delim, left);
+		size_t rlen = d != NULL ? (size_t)(d - p) : left;
+		if (!fn(arg, p, rlen)) {
 			*len = rlen;
 			return p;
 		}
 		if (d == NULL)
 			break;
-		n -= rlen + 1;
+		left -= rlen + 1;
 		p = d + 1;
 	}
 	return NULL;
+}
+
+static bool within_max(void *arg, const char *p, size_t len)
+{
+	return len <= *(const uint64_t *)arg;
+}
+
+static bool emit_item(void *arg, const char *p, size_t len)
+{
+	source_emit_force(arg, p, len);
+	return true;
 }
 
 /* Queues every record of the request and answers it (now, or with ack when done). */
@@ -235,23 +253,8 @@ static void take(struct http_req *r)
 
 	if (hs->cs->ack)
 		source_set_token(s, r);
-	if (hs->cs->split == SPLIT_NONE) {
-		/* A body's one trailing newline ends it: it is not part of the item. */
-		source_emit_force(s, body, n > 0 && body[n - 1] == '\n' ? n - 1 : n);
-	} else {
-		char delim = source_delim(s);
-		const char *p = body;
-		size_t left = n;
-		while (left > 0) {
-			const char *d = memchr(p, delim, left);
-			size_t rlen = d != NULL ? (size_t)(d - p) : left;
-			source_emit_force(s, p, rlen);
-			if (d == NULL)
-				break;
-			left -= rlen + 1;
-			p = d + 1;
-		}
-	}
+	size_t len;
+	http_body_items(body, n, hs->cs->split, source_delim(s), emit_item, s, &len);
 	source_set_token(s, NULL);
 	r->made = source_items(s) - before;
 	r->emitted = true;
@@ -322,10 +325,8 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	size_t n = evbuffer_get_length(in), len = 0;
 	uint64_t max = source_max_item(hs->s);
 	const char *body = n > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
-	size_t whole = n > 0 && body[n - 1] == '\n' ? n - 1 : n;
-	const char *big = cs->split == SPLIT_NONE
-			      ? (whole > max ? (len = whole, body) : NULL)
-			      : oversize_record(body, n, source_delim(hs->s), max, &len);
+	const char *big =
+	    http_body_items(body, n, cs->split, source_delim(hs->s), within_max, &max, &len);
 	if (big != NULL) {
 		source_reject(hs->s, big, len);
 		reply(req, 413, "Payload Too Large",

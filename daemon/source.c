@@ -1,6 +1,6 @@
 /*
  * source.c: what every source shares (see source.h): emitting with backpressure,
- * pause accounting, and the framed fd reader.
+ * pause accounting, and the framed fd reader (its splitting is frame.c).
  *
  * The reader keeps one linear buffer of max_item_bytes plus a read's worth, so a
  * record that fits the limit always fits the buffer. A record longer than the
@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "log.h"
 #include "pipeline.h"
 #include "report.h"
@@ -55,11 +56,8 @@ struct source {
 	/* framed fd reader */
 	int fd;
 	bool regular;
-	bool skipping;
-	char delim;
 	struct event *ev;
-	char *buf;
-	size_t start, end, cap;
+	struct frame fr;
 };
 
 static const struct source_kind *kind_for(enum source_type t)
@@ -99,9 +97,10 @@ struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint
 	s->inherited_fd = -1;
 	s->rest_fd = -1;
 	s->unread = UINT64_MAX;
-	s->delim = cs->framing == FRAMING_NUL ? '\0' : '\n';
+	s->fr.max = s->max_item;
+	s->fr.delim = cs->framing == FRAMING_NUL ? '\0' : '\n';
 	if (cs->type == SOURCE_HTTP || cs->type == SOURCE_DIR)
-		s->delim = cs->split == SPLIT_NUL ? '\0' : '\n';
+		s->fr.delim = cs->split == SPLIT_NUL ? '\0' : '\n';
 	return s;
 }
 
@@ -178,7 +177,7 @@ void source_free(struct source *s)
 		event_free(s->ev);
 	if (s->fd > STDERR_FILENO)
 		close(s->fd);
-	free(s->buf);
+	free(s->fr.buf);
 	free(s);
 }
 
@@ -243,7 +242,7 @@ bool source_fd_progress(struct source *s, double *done, double *total)
 	if (!s->regular || s->fd < 0 || fstat(s->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    (pos = lseek(s->fd, 0, SEEK_CUR)) < 0)
 		return false;
-	*done = (double)pos - (double)(s->end - s->start);
+	*done = (double)pos - (double)(s->fr.end - s->fr.start);
 	*total = (double)st.st_size;
 	return true;
 }
@@ -331,7 +330,7 @@ uint64_t source_last_index(const struct source *s)
 
 char source_delim(const struct source *s)
 {
-	return s->delim;
+	return s->fr.delim;
 }
 
 uint64_t source_max_item(const struct source *s)
@@ -502,9 +501,9 @@ void source_end(struct source *s)
 	queue_cancel_wait(s->out, &s->queue_wait);
 	/* The reader's buffer (max_item_bytes and more) is not kept by an ended source. */
 	if (s->fd < 0 && s->ev == NULL) {
-		free(s->buf);
-		s->buf = NULL;
-		s->start = s->end = s->cap = 0;
+		free(s->fr.buf);
+		s->fr.buf = NULL;
+		s->fr.start = s->fr.end = s->fr.cap = 0;
 	}
 	pipeline_source_ended(s->p, s);
 }
@@ -583,26 +582,13 @@ uint64_t source_unread(struct source *s, uint64_t *bytes)
 /* Emits every complete record in the buffer; false when the source must pause. */
 static bool split_records(struct source *s)
 {
-	while (s->start < s->end) {
-		char *base = s->buf + s->start;
-		size_t avail = s->end - s->start;
-		char *d = memchr(base, s->delim, avail);
-		if (d == NULL) {
-			if (!s->skipping && avail > s->max_item) {
-				reject(s, base, (size_t)s->max_item, avail, ++s->next_index);
-				s->skipping = true;
-			}
-			if (s->skipping)
-				s->start = s->end;
-			return true;
-		}
-		size_t len = (size_t)(d - base);
-		s->start += len + 1;
-		if (s->skipping) {
-			s->skipping = false;
-			continue;
-		}
-		if (!source_emit(s, base, len))
+	enum frame_res r;
+	const char *rec;
+	size_t len;
+	while ((r = frame_next(&s->fr, &rec, &len)) != FRAME_MORE) {
+		if (r == FRAME_TOO_LONG)
+			reject(s, rec, (size_t)s->max_item, len, ++s->next_index);
+		else if (!source_emit(s, rec, len))
 			return false;
 	}
 	return true;
@@ -613,16 +599,10 @@ static void fd_read(struct source *s)
 	for (int round = 0; round < READS_PER_CALLBACK; round++) {
 		if (!split_records(s) || s->ended)
 			return;
-		if (s->start == s->end) {
-			s->start = s->end = 0;
-		} else if (s->cap - s->end < READ_CHUNK / 2 && s->start > 0) {
-			memmove(s->buf, s->buf + s->start, s->end - s->start);
-			s->end -= s->start;
-			s->start = 0;
-		}
-		ssize_t n = read(s->fd, s->buf + s->end, s->cap - s->end);
+		size_t room = frame_room(&s->fr, READ_CHUNK / 2);
+		ssize_t n = read(s->fd, s->fr.buf + s->fr.end, room);
 		if (n > 0) {
-			s->end += (size_t)n;
+			s->fr.end += (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -634,14 +614,10 @@ static void fd_read(struct source *s)
 			source_set_failed(s);
 		}
 		/* EOF: a last record without its delimiter is still a record. */
-		if (s->end > s->start && !s->skipping) {
-			size_t len = s->end - s->start;
-			s->end = s->start;
-			if (!source_emit(s, s->buf + s->start, len))
-				return;
-		}
-		s->start = s->end = 0;
-		s->skipping = false;
+		const char *rec;
+		size_t len;
+		if (frame_last(&s->fr, &rec, &len) && !source_emit(s, rec, len))
+			return;
 		if (s->ev != NULL)
 			event_del(s->ev);
 		s->kind->eof(s);
@@ -666,9 +642,9 @@ void source_fd_attach(struct source *s, int fd)
 	struct stat st;
 	s->fd = fd;
 	s->regular = fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
-	if (s->buf == NULL) {
-		s->cap = (size_t)s->max_item + READ_CHUNK + 1;
-		s->buf = xmalloc(s->cap);
+	if (s->fr.buf == NULL) {
+		s->fr.cap = (size_t)s->max_item + READ_CHUNK + 1;
+		s->fr.buf = xmalloc(s->fr.cap);
 	}
 	if (s->ev != NULL)
 		event_free(s->ev);
@@ -730,13 +706,13 @@ void source_fd_flush_close(struct source *s)
 	 * and is still in the file, so it is left there rather than drained.
 	 */
 	if (s->regular)
-		s->start = s->end;
+		s->fr.start = s->fr.end;
 	split_records(s);
-	if (s->end > s->start && !s->skipping)
+	if (s->fr.end > s->fr.start && !s->fr.skipping)
 		log_warnx("source '%s': stopped with an incomplete record of %zu bytes; it was "
 			  "not passed on",
-			  s->conf->name, s->end - s->start);
-	s->start = s->end = 0;
+			  s->conf->name, s->fr.end - s->fr.start);
+	s->fr.start = s->fr.end = 0;
 	if (s->ev != NULL) {
 		event_free(s->ev);
 		s->ev = NULL;

@@ -154,4 +154,14 @@ void source_fd_reset(struct source *s, int fd);
 int source_fd(const struct source *s);
 bool source_fd_progress(struct source *s, double *done, double *total);
 
+/*
+ * The http source's items of a request body (source-http.c): the whole body less
+ * one trailing newline, or with split its records (a last one needs no
+ * delimiter). Each goes to fn in order until fn returns false: that item is
+ * returned (its length in *len), else NULL. Pure: the fuzz target calls it.
+ */
+typedef bool (*http_item_fn)(void *arg, const char *p, size_t len);
+const char *http_body_items(const char *body, size_t n, enum split_mode split, char delim,
+			    http_item_fn fn, void *arg, size_t *len);
+
 #endif

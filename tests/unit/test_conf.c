@@ -502,6 +502,26 @@ START_TEST(not_yaml)
 }
 END_TEST
 
+/* An error at the end of a file without its last newline is at the end of the
+ * file, not on a line after it (libyaml ends such a stream with a newline of its
+ * own). Found by tests/fuzz/fuzz_conf. */
+START_TEST(error_at_end_without_newline)
+{
+	expect_errors("sources: [1, 2",
+		      "job.yaml:1:15: did not find expected ',' or ']' (while parsing a flow "
+		      "sequence)\n");
+	expect_errors("x: \"abc", "job.yaml:1:8: found unexpected end of stream (while scanning "
+				  "a quoted scalar)\n");
+	expect_errors("a: b\nx: \"\xc3\xa9", "job.yaml:2:6: found unexpected end of stream "
+					     "(while scanning a quoted scalar)\n");
+	/* Line breaks as libyaml counts them: CR, CRLF; the end after one is a new line. */
+	expect_errors("a: b\rc: [1\r", "job.yaml:3:1: did not find expected ',' or ']' (while "
+				       "parsing a flow sequence)\n");
+	expect_errors("a: b\r\nc: [1", "job.yaml:2:6: did not find expected ',' or ']' (while "
+				       "parsing a flow sequence)\n");
+}
+END_TEST
+
 START_TEST(not_utf8)
 {
 	expect_errors("name: a\nb: \xff\n",
@@ -1809,6 +1829,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, missing_file_is_noinput);
 	tcase_add_test(tc, directory_is_noinput);
 	tcase_add_test(tc, not_yaml);
+	tcase_add_test(tc, error_at_end_without_newline);
 	tcase_add_test(tc, not_utf8);
 	tcase_add_test(tc, empty_and_non_mapping);
 	tcase_add_test(tc, second_document);
