@@ -563,15 +563,16 @@ uint64_t source_unread(struct source *s, uint64_t *bytes)
 		return UINT64_MAX;
 	/* Records are delimited; a last one without its delimiter is a record too. */
 	uint64_t n = 0;
-	char buf[65536], last = s->delim;
+	char buf[65536], last = s->fr.delim;
 	ssize_t r;
 	for (off_t off = s->rest_off; (r = pread(s->rest_fd, buf, sizeof(buf), off)) > 0;
 	     off += r) {
-		for (char *c = buf; (c = memchr(c, s->delim, (size_t)(buf + r - c))) != NULL; c++)
+		for (char *c = buf; (c = memchr(c, s->fr.delim, (size_t)(buf + r - c))) != NULL;
+		     c++)
 			n++;
 		last = buf[r - 1];
 	}
-	s->unread = n + (last != s->delim);
+	s->unread = n + (last != s->fr.delim);
 	close(s->rest_fd);
 	s->rest_fd = -1;
 	return s->unread;

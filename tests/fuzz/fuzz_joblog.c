@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char source[128];
 			memcpy(source, src, sl);
 			source[sl] = '\0';
-			if (!done_set_lookup(d, source, strtoull(ip, NULL, 10)) != DONE_NONE)
+			if (done_set_lookup(d, source, strtoull(ip, NULL, 10)) == DONE_NONE)
 				abort();
 		}
 	}
