@@ -2280,6 +2280,17 @@ static bool env_name_char(char c, bool first)
 	       (!first && c >= '0' && c <= '9');
 }
 
+static bool utf8_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s), n;
+
+	for (; left > 0; p += n, left -= n)
+		if ((n = utf8_valid_len(p, left)) == 0)
+			return false;
+	return true;
+}
+
 /*
  * The value of n with ${VAR}, ${VAR:-default} and $$ replaced; NULL when there is
  * nothing to replace or on an error (reported at its column). A '$' before any other
@@ -2337,7 +2348,13 @@ static char *expand_env_value(struct loader *ld, const yaml_node_t *n)
 		}
 		char *var = xstrndup(v + name, end - name);
 		const char *val = getenv(var);
-		if (val != NULL && (*val != '\0' || def == NULL)) {
+		if (val != NULL && !utf8_text(val)) {
+			err_lc(ld, pos.line, pos.col,
+			       "environment variable '%s' holds bytes that are not UTF-8; a "
+			       "config value must be UTF-8 text",
+			       var);
+			bad = true;
+		} else if (val != NULL && (*val != '\0' || def == NULL)) {
 			strbuf_add(&out, val, strlen(val));
 		} else if (def != NULL) {
 			strbuf_add(&out, def, (size_t)(v + close - def));
@@ -2565,9 +2582,11 @@ void conf_free(struct conf *c)
 /*
  * A YAML double-quoted scalar. Besides '"' and '\', YAML wants escapes for C0 and
  * C1 controls, DEL, the BOM and the non-ASCII line breaks (which a reader would
- * fold); everything else, UTF-8 included, may appear as is.
+ * fold); everything else, UTF-8 included, may appear as is. A value (not a key) is
+ * read back through the environment substitution, so a '$' that would start "$$" or
+ * "${" there is written as "$$".
  */
-static void put_str(FILE *out, const char *s)
+static void put_scalar(FILE *out, const char *s, bool is_value)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
@@ -2578,7 +2597,9 @@ static void put_str(FILE *out, const char *s)
 		size_t n;
 
 		if (ch < 0x80) {
-			if (ch == '"' || ch == '\\')
+			if (ch == '$' && is_value && (p[1] == '$' || p[1] == '{'))
+				fputs("$$", out);
+			else if (ch == '"' || ch == '\\')
 				fprintf(out, "\\%c", ch);
 			else if (ch == '\n')
 				fputs("\\n", out);
@@ -2631,6 +2652,11 @@ static void put_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+static void put_str(FILE *out, const char *s)
+{
+	put_scalar(out, s, true);
+}
+
 static void put_key_str(FILE *out, const char *indent, const char *key, const char *s)
 {
 	fprintf(out, "%s%s: ", indent, key);
@@ -2671,7 +2697,7 @@ static void put_headers(FILE *out, const char *indent, const struct conf_http *h
 	fprintf(out, "%sheaders:\n", indent);
 	for (size_t i = 0; i < h->n_headers; i++) {
 		fprintf(out, "%s  ", indent);
-		put_str(out, h->headers[i].name);
+		put_scalar(out, h->headers[i].name, false);
 		fputs(": ", out);
 		if (redact && !header_is_harmless(h->headers[i].name))
 			fputs("<redacted>", out);
@@ -2757,7 +2783,7 @@ static void print_env_cwd(FILE *out, const struct conf_stage *st)
 		fputs("      env:\n", out);
 		for (size_t i = 0; i < st->n_env; i++) {
 			fputs("        ", out);
-			put_str(out, st->env[i].name);
+			put_scalar(out, st->env[i].name, false);
 			fputs(": ", out);
 			put_str(out, st->env[i].value);
 			fputc('\n', out);

@@ -66,6 +66,29 @@ SL_KEY=name run_sl --check -c "$T/key.yaml"
 assert_exit 78 "$?" "a \${VAR} key"
 assert_contains "$T/e" "unknown key '\${SL_KEY}'" "a key is taken literally"
 
+# --check prints the config it will run, and reading that output again must give the
+# same config: a literal "${" or "$$" (written "$${" / "$$$$") prints escaped again.
+cat >"$T/lit.yaml" <<'YAML'
+sources:
+  - { name: g, type: generate, count: 1, template: "a$${HOME}b$$$$c$1" }
+sinks:
+  - { name: o, type: discard }
+YAML
+run_sl --check -c "$T/lit.yaml"
+assert_exit 0 "$?" "--check of literal dollars"
+cp "$T/o" "$T/lit2.yaml"
+assert_contains "$T/lit2.yaml" 'template: "a$${HOME}b$$$c$1"' "the literal printed escaped"
+run_sl --check -c "$T/lit2.yaml"
+assert_exit 0 "$?" "--check of the printed config"
+assert_eq "$(cat "$T/lit2.yaml")" "$(cat "$T/o")" "printing the printed config is stable"
+
+# A variable whose value is not UTF-8 cannot be a config value (YAML is UTF-8).
+printf 'sources:\n  - {name: g, type: generate, count: 1, template: "${SL_BIN}"}\nsinks:\n  - {name: o, type: discard}\n' >"$T/bin.yaml"
+SL_BIN=$(printf 'a\377b') run_sl --check -c "$T/bin.yaml"
+assert_exit 78 "$?" "a non-UTF-8 variable"
+assert_contains "$T/e" "$T/bin.yaml:2:" "non-UTF-8 position"
+assert_contains "$T/e" "environment variable 'SL_BIN' holds bytes that are not UTF-8" "non-UTF-8 message"
+
 # 3. -c -: the config from stdin; errors name <stdin>; a reload is refused and the
 #    pipeline goes on.
 SL_OUT=$T/out3 SL_WORD=x "$SLUICED" -c - <"$T/env.yaml" >"$T/o" 2>"$T/e"
