@@ -1,0 +1,60 @@
+/*
+ * tls.h: TLS for the network endpoints (issue 12) through libevent's OpenSSL
+ * bufferevents: a context per endpoint, built from its `tls:` block, and
+ * bufferevents that accept or connect through it.
+ *
+ * A client verifies the server by default, against `ca` or else the system's CA
+ * bundle, and checks the name it connects to (server_name, else the host) as
+ * browsers do. A server asks for client certificates when it has a `ca` and
+ * `verify: true`, and then refuses clients without one. TLS 1.2 is the lowest
+ * version unless min_version says 1.3.
+ *
+ * Contexts are immutable once built: a reload that renews a certificate builds a
+ * new context for new connections; connections keep the one they started with
+ * (OpenSSL counts references to it).
+ */
+#ifndef SLUICE_TLS_H
+#define SLUICE_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/util.h>
+
+struct bufferevent;
+struct event_base;
+
+struct tls_opts {
+	const char *cert, *key;	 /* PEM files; a server needs both, a client only for mTLS */
+	const char *ca;		 /* PEM bundle of trusted CAs; NULL = the system's */
+	bool verify;		 /* check the peer's certificate (client: default true) */
+	const char *server_name; /* client: the name to check and send (SNI) */
+	const char *min_version; /* "1.2" (default) or "1.3" */
+};
+
+struct tls_ctx;
+
+/* NULL with err naming the file and OpenSSL's reason when a file cannot be used. */
+struct tls_ctx *tls_ctx_server(const struct tls_opts *o, char *err, size_t errlen);
+struct tls_ctx *tls_ctx_client(const struct tls_opts *o, char *err, size_t errlen);
+void tls_ctx_free(struct tls_ctx *t);
+
+/*
+ * A bufferevent doing TLS over fd (accepted, or -1 to connect later with
+ * bufferevent_socket_connect*). host: the name a client checks when server_name is
+ * not set. opts: BEV_OPT_* as for bufferevent_socket_new. NULL on failure.
+ */
+struct bufferevent *tls_accept(struct event_base *base, struct tls_ctx *t, evutil_socket_t fd,
+			       int opts);
+struct bufferevent *tls_connect(struct event_base *base, struct tls_ctx *t, evutil_socket_t fd,
+				const char *host, int opts);
+
+/*
+ * Why a TLS bufferevent failed, for the log (after BEV_EVENT_ERROR): the verify
+ * result when the peer's certificate was refused ("certificate has expired",
+ * "unknown CA: unable to get local issuer certificate", "name mismatch: ..."),
+ * else OpenSSL's error, else errno's.
+ */
+const char *tls_error(struct bufferevent *bev, char *buf, size_t len);
+
+#endif
