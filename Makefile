@@ -16,7 +16,7 @@ VERSION  := $(shell sed -n 's/^\#define SLUICE_VERSION "\(.*\)"/\1/p' daemon/slu
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
-PKGS      = libevent libevent_openssl openssl yaml-0.1
+PKGS      = libevent libevent_openssl openssl hiredis yaml-0.1
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
