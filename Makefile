@@ -73,10 +73,19 @@ $(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(B
 		$(BUILD)/util.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
-CTL_OBJS    := $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o)
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(CTL_OBJS) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -Idaemon $(shell pkg-config --cflags check) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJS) \
-		$(CTL_OBJS) $(shell pkg-config --libs check) $(LDLIBS) -lm
+# Each unit test links only the objects its source names on "LINK:" comment lines:
+# what it tests and what that calls (a missing one fails the link). "all" stands for
+# every daemon object but the mains; a "(" starts a remark.
+open_paren := (
+unit_link = $(addprefix $(BUILD)/,$(patsubst all,$(LIB_SRCS:daemon/%.c=%.o), \
+              $(shell sed -n '/LINK:/{s/.*LINK://;s/$(open_paren).*//;p}' $(1))))
+define unit_test_rule
+$(if $(call unit_link,$(1)),,$(error $(1) has no LINK: line naming the objects it links))
+$(BUILD)/tests/$(notdir $(1:.c=)): $(1) $(call unit_link,$(1)) | $(BUILD)
+	$$(CC) $$(ALL_CFLAGS) -Idaemon $$(shell pkg-config --cflags check) $$(ALL_LDFLAGS) \
+		-o $$@ $$^ $$(shell pkg-config --libs check) $$(LDLIBS) -lm
+endef
+$(foreach t,$(UNIT_SRCS),$(eval $(call unit_test_rule,$(t))))
 
 $(BUILD)/helpers/%: tests/helpers/%.c | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
