@@ -194,12 +194,21 @@ dist:
 		-o sluice-$(VERSION).tar.gz HEAD
 	@echo "sluice-$(VERSION).tar.gz"
 
+# Every shell script: the entry points, the sourced helpers, the bash completions and
+# whatever under scripts/ starts with a shell's #!. Settings: .shellcheckrc.
+SHELL_SCRIPTS = .ci/run tests/run tests/fuzz/run scripts/completion/sluiced \
+                scripts/completion/sluicectl \
+                $(wildcard tests/*.sh tests/integration/*.sh tests/helpers/*.sh) \
+                $(shell grep -rlE '^\#!.*(/|env )(ba)?sh$$' scripts)
+
 lint:
-	clang-format --dry-run --Werror daemon/*.c daemon/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format --dry-run --Werror daemon/*.c daemon/*.h tests/unit/*.c tests/fuzz/*.c \
+		tests/helpers/*.c scripts/bench/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem -D_GNU_SOURCE \
 		--include=/usr/include/$(shell $(CC) -dumpmachine)/sys/queue.h \
 		daemon tests/unit
+	shellcheck $(sort $(SHELL_SCRIPTS))
 
 clean:
 	rm -rf build daemon/sluiced daemon/sluicectl
