@@ -18,17 +18,32 @@ DESTDIR  ?=
 CC       ?= cc
 PKGS      = libevent libevent_openssl openssl hiredis yaml-0.1
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-            -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Flags the build needs whatever CFLAGS the user gives (`make CFLAGS=-O0` keeps them):
+# the language, the warnings, the feature macros, the libraries' include paths and
+# -MMD -MP, so each object depends on the headers it includes (build/*/*.d).
+SLUICE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+            -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build/san
-CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS  += -fsanitize=address,undefined
+SLUICE_CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
+                  -fno-sanitize-recover=all
+SLUICE_LDFLAGS := -fsanitize=address,undefined
 else
 BUILD    ?= build/release
+# Hardening, for release builds only (the sanitizers bring their own checks and clash
+# with the fortified functions): stack protector, position-independent executables and
+# full RELRO. _FORTIFY_SOURCE needs the optimiser, so it comes only with an -O in
+# CFLAGS, and a packager's own setting (dpkg-buildflags puts one in CPPFLAGS) wins.
+SLUICE_CFLAGS  += -fstack-protector-strong -fPIE \
+                  $(if $(filter -O -O1 -O2 -O3 -Os -Og -Ofast,$(CFLAGS)), \
+                    $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),, \
+                      -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2))
+SLUICE_LDFLAGS := -pie -Wl,-z,relro,-z,now
 endif
+ALL_CFLAGS  = $(SLUICE_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SLUICE_LDFLAGS) $(LDFLAGS)
 
 # daemon/ctl-*.c belong to sluicectl alone.
 CTL_SRCS    := $(wildcard daemon/ctl-*.c)
@@ -48,26 +63,38 @@ ifneq ($(SANITIZE),1)
 	@ln -sf ../$(BUILD)/sluiced daemon/sluiced
 endif
 
-$(BUILD)/%.o: daemon/%.c $(wildcard daemon/*.h) | $(BUILD)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+$(BUILD)/%.o: daemon/%.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/sluiced: $(DAEMON_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/json.o \
 		$(BUILD)/util.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
-CTL_OBJS    := $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o)
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(CTL_OBJS) | $(BUILD)
-	$(CC) $(CFLAGS) -Idaemon $(shell pkg-config --cflags check) $(LDFLAGS) -o $@ $< $(LIB_OBJS) \
-		$(CTL_OBJS) $(shell pkg-config --libs check) $(LDLIBS) -lm
+# Each unit test links only the objects its source names on "LINK:" comment lines:
+# what it tests and what that calls (a missing one fails the link). "all" stands for
+# every daemon object but the mains; a "(" starts a remark.
+open_paren := (
+unit_link = $(addprefix $(BUILD)/,$(patsubst all,$(LIB_SRCS:daemon/%.c=%.o), \
+              $(shell sed -n '/LINK:/{s/.*LINK://;s/$(open_paren).*//;p}' $(1))))
+define unit_test_rule
+$(if $(call unit_link,$(1)),,$(error $(1) has no LINK: line naming the objects it links))
+$(BUILD)/tests/$(notdir $(1:.c=)): $(1) $(call unit_link,$(1)) | $(BUILD)
+	$$(CC) $$(ALL_CFLAGS) -Idaemon $$(shell pkg-config --cflags check) $$(ALL_LDFLAGS) \
+		-o $$@ $$^ $$(shell pkg-config --libs check) $$(LDLIBS) -lm
+endef
+$(foreach t,$(UNIT_SRCS),$(eval $(call unit_test_rule,$(t))))
 
 $(BUILD)/helpers/%: tests/helpers/%.c | $(BUILD)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
 $(BUILD):
 	@mkdir -p $(BUILD)/tests $(BUILD)/helpers
+
+# What -MMD wrote: each object, test and helper depends on the headers it includes.
+-include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d $(BUILD)/helpers/*.d)
 
 test-build: all $(UNIT_BINS) $(HELPER_BINS)
 
@@ -104,15 +131,16 @@ FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_OBJS    := $(LIB_SRCS:daemon/%.c=$(FUZZ_BUILD)/obj/%.o)
 
-$(FUZZ_BUILD)/obj/%.o: daemon/%.c $(wildcard daemon/*.h)
+$(FUZZ_BUILD)/obj/%.o: daemon/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -Idaemon -o $@ $< $(FUZZ_OBJS) \
 		$(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)
+-include $(wildcard $(FUZZ_BUILD)/obj/*.d)
 .SECONDARY: $(FUZZ_OBJS)
 
 fuzz: fuzz-build
@@ -166,12 +194,21 @@ dist:
 		-o sluice-$(VERSION).tar.gz HEAD
 	@echo "sluice-$(VERSION).tar.gz"
 
+# Every shell script: the entry points, the sourced helpers, the bash completions and
+# whatever under scripts/ starts with a shell's #!. Settings: .shellcheckrc.
+SHELL_SCRIPTS = .ci/run tests/run tests/fuzz/run scripts/completion/sluiced \
+                scripts/completion/sluicectl \
+                $(wildcard tests/*.sh tests/integration/*.sh tests/helpers/*.sh) \
+                $(shell grep -rlE '^\#!.*(/|env )(ba)?sh$$' scripts)
+
 lint:
-	clang-format --dry-run --Werror daemon/*.c daemon/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format --dry-run --Werror daemon/*.c daemon/*.h tests/unit/*.c tests/fuzz/*.c \
+		tests/helpers/*.c scripts/bench/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem -D_GNU_SOURCE \
 		--include=/usr/include/$(shell $(CC) -dumpmachine)/sys/queue.h \
 		daemon tests/unit
+	shellcheck $(sort $(SHELL_SCRIPTS))
 
 clean:
 	rm -rf build daemon/sluiced daemon/sluicectl

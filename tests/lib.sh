@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/lib.sh: sourced by every integration test (tests/integration/*.sh).
 #
 # Environment (set by tests/run): SLUICED (the daemon binary), HELPERS (compiled
@@ -271,13 +272,13 @@ check_accounting() {
 # zombie_children for those.
 marked_pids() {
 	local f p out=
-	for f in $(grep -lszxF -- "SLUICE_TEST_MARK=$MARK" /proc/[0-9]*/environ 2>/dev/null); do
+	while read -r f; do
 		p=${f#/proc/}
 		p=${p%/environ}
 		[ "$p" = "$$" ] && continue
 		_alive "$p" && out="$out $p"
-	done
-	echo $out
+	done < <(grep -lszxF -- "SLUICE_TEST_MARK=$MARK" /proc/[0-9]*/environ 2>/dev/null)
+	echo "${out# }"
 }
 
 # Processes carrying the marker other than the daemon itself.
@@ -286,7 +287,7 @@ marked_children() {
 	for p in $(marked_pids); do
 		[ "$p" = "${DAEMON_PID:-}" ] || out="$out $p"
 	done
-	echo $out
+	echo "${out# }"
 }
 
 show_pids() { # PIDS...: one ps line each
@@ -319,7 +320,7 @@ zombie_children() {
 		ppid=${line%% *}
 		[ "$ppid" = "$1" ] && { out="$out ${f//[!0-9]/}"; }
 	done
-	echo $out
+	echo "${out# }"
 }
 
 # Children of PID (any state).
@@ -332,15 +333,15 @@ children_of() {
 		ppid=${line%% *}
 		[ "$ppid" = "$1" ] && { out="$out ${f//[!0-9]/}"; }
 	done
-	echo $out
+	echo "${out# }"
 }
 
 # signal_pending PID SIGNUM: the signal is pending (not yet delivered) for PID.
 signal_pending() {
 	local bit=$((1 << ($2 - 1))) mask
-	for mask in $(awk '$1 == "SigPnd:" || $1 == "ShdPnd:" { print $2 }' "/proc/$1/status" 2>/dev/null); do
+	while read -r mask; do
 		[ $((0x$mask & bit)) -ne 0 ] && return 0
-	done
+	done < <(awk '$1 == "SigPnd:" || $1 == "ShdPnd:" { print $2 }' "/proc/$1/status" 2>/dev/null)
 	return 1
 }
 
@@ -391,6 +392,7 @@ strace_attach() { # PID FILE STRACE_ARGS...
 	local pid=$1 out=$2
 	shift 2
 	strace -f -qq -o "$out" "$@" -p "$pid" 2>"$T/strace.err" &
+	# shellcheck disable=SC2034 # for the test, which waits for strace to end
 	STRACE_PID=$!
 	wait_for '[ "$(awk '\''$1 == "TracerPid:" { print $2 }'\'' /proc/'"$pid"'/status)" != 0 ]' 30 ||
 		fail "strace did not attach to $pid: $(cat "$T/strace.err")"
@@ -402,6 +404,7 @@ main_thread_calls() { # FILE PID REGEX
 }
 
 # Tests scale their generous bounds under the sanitizer build.
+# shellcheck disable=SC2034 # read by the tests that source this file
 if [ "$SLUICE_SAN" = 1 ]; then SCALE=3; else SCALE=1; fi
 
 [ -x "$SLUICED" ] || fail "no daemon binary at $SLUICED (build it first)"

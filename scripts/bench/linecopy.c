@@ -69,8 +69,8 @@ int main(int argc, char **argv)
 	if (infd < 0)
 		die(argv[1]);
 	outfd = strcmp(argv[2], "-") == 0
-		? 1
-		: open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		    ? 1
+		    : open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (outfd < 0)
 		die(argv[2]);
 

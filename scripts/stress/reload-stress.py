@@ -21,7 +21,6 @@ left over, no changed sink writing while an older one is open, lost=0.
 Results: DIR/report.txt (default /tmp/stress/runs/seedN[-san]); exit 0 = pass.
 """
 import argparse
-import errno
 import json
 import os
 import random
@@ -36,23 +35,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CTL = f"{ROOT}/build/release/sluicectl"
+# connect, write_atomic, free_port and churn_once, shared with the tests' helpers.
+sys.path.insert(0, os.path.join(ROOT, "tests", "helpers"))
+from sluicetest import churn_once, connect, free_port, write_atomic  # noqa: E402
 
 # ---------------------------------------------------------------- helpers
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def write_atomic(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def q(s):
@@ -272,12 +259,7 @@ class Stream(threading.Thread):
 
     def run(self):
         try:
-            if isinstance(self.addr, str):
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(120)
-                s.connect(self.addr)
-            else:
-                s = socket.create_connection(self.addr, timeout=120)
+            s = connect("unix:" + self.addr if isinstance(self.addr, str) else self.addr, timeout=120)
         except OSError as e:
             self.status, self.why = "error", f"connect: {e}"
             return
@@ -357,45 +339,20 @@ class Churn(threading.Thread):
         self.errors = []
 
     def one(self, kind, lines):
-        try:
-            if kind == "unix":
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(60)
-                s.connect(self.unix)
-            else:
-                s = socket.create_connection(self.tcp, timeout=60)
-        except (ConnectionRefusedError, FileNotFoundError) as e:
-            return "refused", str(e)
-        except OSError as e:
-            if e.errno in (errno.ECONNREFUSED, errno.ENOENT):
-                return "refused", str(e)
-            return "error", f"connect: {e}"
-        self.maybe.extend(lines)
-        self.conns.append(lines)
-        try:
-            s.sendall("".join(x + "\n" for x in lines).encode())
-            s.shutdown(socket.SHUT_WR)
-            got = b""
-            while True:
-                data = s.recv(4096)
-                if not data:
-                    break
-                got += data
-            want = b"ok\n" * len(lines) if self.ack else b""
-            if got == want:
-                return "ok", ""
-            if self.ack and want.startswith(got):
-                self.acked.extend(lines[:got.count(b"\n")])
-                return "short-ack", f"acks {got!r} for {len(lines)} lines"
+        def connected():
+            self.maybe.extend(lines)
+            self.conns.append(lines)
+
+        want = b"ok\n" * len(lines) if self.ack else b""
+        out, why, got = churn_once("unix:" + self.unix if kind == "unix" else self.tcp,
+                                   "".join(x + "\n" for x in lines).encode(),
+                                   expect=want, on_connected=connected)
+        if out == "error" and self.ack and want.startswith(got) and why.startswith("unexpected"):
+            self.acked.extend(lines[:got.count(b"\n")])
+            return "short-ack", f"acks {got!r} for {len(lines)} lines"
+        if out == "error" and why.startswith("unexpected"):
             return "error", f"unexpected data {got[:40]!r}"
-        except (ConnectionResetError, BrokenPipeError) as e:
-            return "reset", str(e)
-        except OSError as e:
-            if e.errno == errno.ENOTCONN:
-                return "reset", str(e)
-            return "error", str(e)
-        finally:
-            s.close()
+        return out, why
 
     def run(self):
         i = 0

@@ -34,6 +34,8 @@ import sys
 import termios
 import time
 
+from sluicetest import connect, write_atomic
+
 LIMIT = 120.0
 PARENT = os.getppid()
 
@@ -50,23 +52,6 @@ def opt(rest, name, default, n=1):
     return rest[i + 1] if n == 1 else rest[i + 1: i + 1 + n]
 
 
-def write_atomic(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def connect(addr):
-    if addr.startswith("unix:"):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(LIMIT)
-        s.connect(addr[5:])
-        return s
-    host, port = addr.rsplit(":", 1)
-    return socket.create_connection((host.strip("[]"), int(port)), timeout=LIMIT)
-
-
 def cmd_send(addr, rest):
     n, length = int(rest[0]), int(rest[1])
     hold = opt(rest, "--hold-at", None, 2)
@@ -74,7 +59,7 @@ def cmd_send(addr, rest):
     progress = opt(rest, "--progress", None)
     sent = 0
     try:
-        s = connect(addr)
+        s = connect(addr, timeout=LIMIT)
         if progress:
             write_atomic(progress, "0\n")
         for i in range(1, n + 1):

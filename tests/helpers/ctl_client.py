@@ -32,36 +32,16 @@ import sys
 import threading
 import time
 
+import sluicetest
+
 TIMEOUT = 60
 
 
 def connect(path):
-    # A full listen backlog answers EAGAIN to a non-blocking connect: retry (bounded).
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(TIMEOUT)
-        try:
-            s.connect(path)
-            return s
-        except BlockingIOError:
-            s.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
+    return sluicetest.connect("unix:" + path, timeout=TIMEOUT)
 
 
-def read_all(s):
-    chunks = []
-    while True:
-        try:
-            b = s.recv(65536)
-        except ConnectionResetError:
-            break
-        if not b:
-            break
-        chunks.append(b)
-    return b"".join(chunks)
+read_all = sluicetest.read_to_eof
 
 
 def out(data):

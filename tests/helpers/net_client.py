@@ -26,7 +26,6 @@ ADDR is HOST:PORT (tcp) or unix:PATH.
         once they are all connected, and "closed K" each time the server closes
         one of them
 """
-import os
 import select
 import socket
 import struct
@@ -34,15 +33,7 @@ import sys
 import threading
 import time
 
-
-def connect(addr):
-    if addr.startswith("unix:"):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(addr[5:])
-        return s
-    host, port = addr.rsplit(":", 1)
-    host = host.strip("[]")
-    return socket.create_connection((host, int(port)), timeout=60)
+from sluicetest import connect, write_atomic
 
 
 def cmd_many(addr, clients, lines, prefix):
@@ -109,10 +100,7 @@ def cmd_send(addr, text, rst, wait_close):
 
 
 def write_progress(path, n):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{n}\n")
-    os.replace(tmp, path)
+    write_atomic(path, f"{n}\n")
 
 
 def cmd_flood(addr, total, line_len, progress):

@@ -32,6 +32,8 @@ import threading
 import time
 import urllib.parse
 
+from sluicetest import write_atomic
+
 
 def cmd_serve(port, log, opts):
     reject = opts.get("--reject")
@@ -68,9 +70,7 @@ def cmd_serve(port, log, opts):
                         f.write(f"{len(state['peers'])}\n")
                 with open(log + ".requests", "a") as f:
                     f.write(f"{self.command} {self.path}\n")
-                with open(log + ".count.tmp", "w") as f:
-                    f.write(f"{seq}\n")
-                os.replace(log + ".count.tmp", log + ".count")
+                write_atomic(log + ".count", f"{seq}\n")
             parts = self.path.split("/")
             if self.path.startswith("/ok/"):
                 return self.answer(200, "got " + urllib.parse.unquote(self.path[4:]))

@@ -3,16 +3,9 @@
 
 The ports are free when printed; a test binds them soon after (a race only
 with other processes taking ports at that very moment)."""
-import socket
 import sys
 
-n = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-socks = []
-for _ in range(n):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-for s in socks:
-    s.close()
+from sluicetest import free_ports
+
+for port in free_ports(int(sys.argv[1]) if len(sys.argv) > 1 else 1):
+    print(port)

@@ -41,7 +41,6 @@ ADDR is HOST:PORT (tcp) or unix:PATH.
 All exit by themselves if the test that started them goes away (their parent
 changes), and never wait longer than 120 s for anything.
 """
-import errno
 import os
 import select
 import socket
@@ -49,26 +48,9 @@ import sys
 import threading
 import time
 
+from sluicetest import churn_once, connect, write_atomic
+
 LIMIT = 120.0
-
-
-def connect(addr, timeout=30):
-    if addr.startswith("unix:"):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(addr[5:])
-        return s
-    host, port = addr.rsplit(":", 1)
-    host = host.strip("[]")
-    s = socket.create_connection((host, int(port)), timeout=timeout)
-    return s
-
-
-def write_atomic(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 class Orphaned(Exception):
@@ -194,32 +176,13 @@ def cmd_churn(addr, rest):
         return False
 
     def one(line):
-        try:
-            s = connect(addr)
-        except (ConnectionRefusedError, FileNotFoundError) as e:
-            return "refused", str(e)
-        except OSError as e:
-            if e.errno in (errno.ECONNREFUSED, errno.ENOENT):
-                return "refused", str(e)
-            return "error", f"connect: {e}"
-        with lock:
-            sent_lines.append(line)
-        try:
-            s.sendall(line.encode() + b"\n")
-            s.shutdown(socket.SHUT_WR)
-            while True:
-                data = s.recv(4096)
-                if not data:
-                    return "ok", ""
-                return "error", f"unexpected data from the daemon: {data[:60]!r}"
-        except (ConnectionResetError, BrokenPipeError) as e:
-            return "reset", str(e)
-        except OSError as e:
-            if e.errno == errno.ENOTCONN:  # shutdown() after the daemon's reset
-                return "reset", str(e)
-            return "error", str(e)
-        finally:
-            s.close()
+        def connected():
+            with lock:
+                sent_lines.append(line)
+
+        outcome, why, _ = churn_once(addr, line.encode() + b"\n", timeout=30,
+                                     on_connected=connected)
+        return outcome, why
 
     def worker(t):
         i = 0

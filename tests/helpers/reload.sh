@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/helpers/reload.sh: sourced by the test_reload_* tests, after tests/lib.sh.
 #
 #   reload_sighup              SIGHUP to $DAEMON_PID, then wait for the daemon's
@@ -52,6 +53,7 @@ reload_ctl() { # SOCKET
 	_reload_wait_verdict "$from"
 }
 
+# shellcheck disable=SC2120 # both arguments are optional
 wait_previous_finished() { # [COUNT] [TIMEOUT_S]
 	local n=${1:-1}
 	wait_running '[ "$(grep -a "previous pipeline" "$DAEMON_ERR" | grep -ac "finished")" -ge '"$n"' ]' "${2:-$((30 * SCALE))}" ||

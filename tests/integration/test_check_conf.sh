@@ -11,11 +11,11 @@ for f in "$SRC_DIR"/conf/*.yaml "$SRC_DIR"/conf/*.yml; do
 	[ -f "$f" ] || continue
 	n=$((n + 1))
 	chk --check --no-environment -c "$f"; rc=$?
-	[ "$rc" = 0 ] || { cat "$T/e" | head -20; fail "sluiced --check -c conf/$(basename "$f"): expected exit 0, got $rc"; }
+	[ "$rc" = 0 ] || { head -20 "$T/e"; fail "sluiced --check -c conf/$(basename "$f"): expected exit 0, got $rc"; }
 	[ -s "$T/o" ] || fail "sluiced --check -c conf/$(basename "$f"): printed no resolved pipeline on stdout"
 	cp "$T/o" "$T/resolved.yaml"
 	chk -t --no-environment -c "$T/resolved.yaml"; rc=$?
-	[ "$rc" = 0 ] || { cat "$T/resolved.yaml"; cat "$T/e" | head; fail "the --check output of conf/$(basename "$f") is not a valid config (exit $rc)"; }
+	[ "$rc" = 0 ] || { cat "$T/resolved.yaml"; head "$T/e"; fail "the --check output of conf/$(basename "$f") is not a valid config (exit $rc)"; }
 done
 note "checked $n file(s) in conf/"
 
@@ -81,7 +81,7 @@ log:
   format: json
 YAML
 chk --check --no-environment -c "$T/full.yaml"; rc=$?
-[ "$rc" = 0 ] || { cat "$T/e" | head -20; fail "--check on a config using every implemented key: expected exit 0, got $rc"; }
+[ "$rc" = 0 ] || { head -20 "$T/e"; fail "--check on a config using every implemented key: expected exit 0, got $rc"; }
 cp "$T/o" "$T/resolved.yaml"
 for want in everything drop_oldest dead_letter "$T/dead.jsonl" "$T/spool" FOO; do
 	assert_contains "$T/resolved.yaml" "$want" "--check output"

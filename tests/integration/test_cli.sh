@@ -58,7 +58,7 @@ for opts in "" "-l debug" "-l error" "--log-level warn" "--log-format json" "--l
 		# shellcheck disable=SC2086
 		run_sl $opts -c "$T/ok.yaml"; rc=$?
 	fi
-	[ "$rc" = 0 ] || { cat "$T/e" | tail -20; fail "sluiced $opts -c ok.yaml: expected exit 0, got $rc"; }
+	[ "$rc" = 0 ] || { tail -20 "$T/e"; fail "sluiced $opts -c ok.yaml: expected exit 0, got $rc"; }
 done
 
 # Log levels: -l error silences info lines; the command line overrides log.level.

@@ -25,7 +25,7 @@ sinks:
     type: file
     path: ${SL_OUT}
 YAML
-SL_COUNT=4 SL_WORD=hello SL_EMPTY= SL_OUT=$T/out1 run_sl -c "$T/env.yaml" </dev/null
+SL_COUNT=4 SL_WORD=hello SL_EMPTY='' SL_OUT=$T/out1 run_sl -c "$T/env.yaml" </dev/null
 rc=$?
 assert_exit 0 "$rc" "run with the variables set"
 assert_eq 4 "$(lines "$T/out1")" "records with count from \${SL_COUNT}"

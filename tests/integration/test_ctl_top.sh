@@ -47,6 +47,7 @@ assert_contains "$T/screen1" "sluice top - pipeline c: running" "the header"
 assert_contains "$T/screen1" "SOURCE" "the sources table"
 assert_contains "$T/screen1" "WRITTEN/s" "the sinks table"
 # The generator outruns the stage: its source is held back, and highlighted.
+# shellcheck disable=SC2034 # read by the wait_for condition below
 reverse=$'\033\\[([0-9]+;)*7m(\033\\[[0-9;]*m)*'
 wait_for '"${TM[@]}" capture-pane -e -p -t top | grep -qE "${reverse}ticks +generate +held back"' 60 ||
 	fail "a held-back source is not highlighted: $("${TM[@]}" capture-pane -e -p -t top | cat -v | head -8)"

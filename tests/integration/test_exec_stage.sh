@@ -62,7 +62,8 @@ sed -e 's/^argv\[4\]=<seq=[0-9][0-9]*>$/argv[4]=<seq=S>/' -e 's/^cwd=<.*>$/cwd=<
 assert_file_eq "$T/subst.want" "$T/subst.norm" "argv as the command saw it (seq numbers normalized)"
 # {seq}: distinct integers, increasing in input order (one worker).
 seqs=$(sed -n 's/^argv\[4\]=<seq=\([0-9]*\)>$/\1/p' "$T/subst.out" | tr '\n' ' ')
-assert_eq "4" "$(echo $seqs | wc -w)" "number of {seq} values ($seqs)"
+assert_eq "4" "$(echo "$seqs" | wc -w)" "number of {seq} values ($seqs)"
+# shellcheck disable=SC2086 # split on purpose: one number a line, no empty one
 sorted=$(echo $seqs | tr ' ' '\n' | sort -n -u | tr '\n' ' ')
 assert_eq "$seqs" "$sorted" "{seq} values: distinct and increasing in input order"
 assert_eq 4 "$(summary_field x in)" "stage x in"
@@ -124,7 +125,7 @@ run env "  - name: e
       argv: [sh, -c, 'printf \"%s|%s|%s|%s\\n\" \"\$FOO\" \"\$EMPTY\" \"\$(pwd)\" \"\$SLUICE_TEST_MARK\"']
       env: { FOO: 'bar baz', EMPTY: '' }
       cwd: '$T/wd dir'"
-for i in 1 2 3 4; do echo "bar baz||$T/wd dir|$MARK"; done >"$T/env.want"
+for _ in 1 2 3 4; do echo "bar baz||$T/wd dir|$MARK"; done >"$T/env.want"
 assert_file_eq "$T/env.want" "$T/env.out" "env (FOO, EMPTY and the inherited marker) and cwd"
 
 # --- several workers: every item processed once.

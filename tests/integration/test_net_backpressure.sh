@@ -34,6 +34,7 @@ note "the client has sent $(sent) bytes; VmRSS ${rss0} KiB"
 slack=16384
 [ "$SLUICE_SAN" = 1 ] && slack=65536
 for round in 1 2 3 4 5; do
+	# shellcheck disable=SC2034 # read by the wait_for condition below
 	last=$(sent)
 	# The stage takes an item now and then, so the client moves, slowly.
 	wait_for '[ "$(sent)" -gt $((last + 50000)) ]' $((60 * SCALE)) ||

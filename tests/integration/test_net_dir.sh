@@ -58,6 +58,7 @@ sort "$T/out.txt" >"$T/got"
 assert_file_eq "$T/want" "$T/got" "items of every file, once"
 assert_eq "a1 a2 b1 empty inplace" "$(ls "$spool/done" | tr '\n' ' ' | sed 's/ $//')" "done/"
 assert_eq "b2 big" "$(ls "$spool/failed" | tr '\n' ' ' | sed 's/ $//')" "failed/"
+# shellcheck disable=SC2010 # the names are the test's own, without newlines
 assert_eq ".hidden sub" "$(ls -A "$spool" | grep -v '^done$\|^failed$' | tr '\n' ' ' | sed 's/ $//')" \
 	"what is left in the spool directory"
 assert_eq 1 "$(summary_field source jobs rejected)" "rejected (the file over max_item_bytes)"

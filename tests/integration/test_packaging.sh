@@ -56,7 +56,11 @@ dpkg-deb -e "$deb" "$T/ctl"
 grep -qx /etc/sluice/sluice.yaml "$T/ctl/conffiles" || fail "/etc/sluice/sluice.yaml is not a conffile"
 grep -q systemd-sysusers "$T/ctl/postinst" || fail "postinst does not create the sluice user"
 
-lintian --fail-on error "$T"/sluice_*.changes \
+lintian --fail-on error --display-info "$T"/sluice_*.changes \
 	>"$T/lintian.out" 2>&1 || fail "lintian reports errors: $(grep '^E:' "$T/lintian.out" | head -10)"
+# The binaries are hardened (debian/rules asks for hardening=+all, the Makefile keeps
+# the flags): no hardening-no-relro, -bindnow, -pie or -fortify-functions tag.
+! grep -q 'hardening-no-' "$T/lintian.out" ||
+	fail "lintian: the packaged binaries are not hardened: $(grep 'hardening-no-' "$T/lintian.out" | head -5)"
 note "lintian: $(grep -c '^W:' "$T/lintian.out") warning(s)"
 exit 0

@@ -35,6 +35,7 @@ watch_order() { # FILES... (in the order the reloads use them)
 	while kill -0 "$DAEMON_PID" 2>/dev/null; do
 		prev=
 		for f in "$@"; do
+			# shellcheck disable=SC2010 # ls -l shows where each fd's link points
 			if [ -n "$prev" ] && [ -s "$T/$f" ] &&
 				ls -l "/proc/$DAEMON_PID/fd" 2>/dev/null | grep -q " $T/$prev\$"; then
 				echo "$f written while $prev is open" >>"$T/overlap"

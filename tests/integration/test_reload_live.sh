@@ -10,7 +10,7 @@
 
 # conf [VAR=VALUE...]: writes $T/c.yaml with these settings changed.
 conf() {
-	local WORKERS=1 TIMEOUT=0s RATE= ON_FAILURE=skip MAX_FAILURES= ATTEMPTS=1 BACKOFF=100ms \
+	local WORKERS=1 TIMEOUT=0s RATE='' ON_FAILURE=skip MAX_FAILURES='' ATTEMPTS=1 BACKOFF=100ms \
 		MAX_BACKOFF=10s GRACE=100ms KILL_AFTER=1s LEVEL=info FORMAT=text INTERVAL=20ms \
 		CMD='exec sleep 1000' WORK=
 	[ $# -eq 0 ] || local "$@"
@@ -42,8 +42,8 @@ live_reload() {
 	send_signal "$DAEMON_PID" HUP
 	wait_running "tail -n +$from \"\$DAEMON_ERR\" | grep -aqE '$verdict'" $((30 * SCALE)) ||
 		fail "no verdict on the reload"
-	tail -n +$from "$DAEMON_ERR" | grep -aq "reload: reloaded '" ||
-		fail "not applied in place: $(tail -n +$from "$DAEMON_ERR" | grep -aE "$verdict")"
+	tail -n +"$from" "$DAEMON_ERR" | grep -aq "reload: reloaded '" ||
+		fail "not applied in place: $(tail -n +"$from" "$DAEMON_ERR" | grep -aE "$verdict")"
 }
 
 # joblog_has COLUMN VALUE: a data line of the joblog has VALUE in COLUMN (1-based).
@@ -59,6 +59,7 @@ begin() { # NAME VAR=VALUE...: a fresh daemon on conf VAR=VALUE...
 	shift
 	rm -f "$T/out.txt" "$T/job.log" "$T/flag"
 	conf "$@"
+	# shellcheck disable=SC2086 # ARGS is a list of options, or none
 	start_daemon "$T/c.yaml" ${ARGS:-}
 	wait_running 'grep -aq "running:" "$DAEMON_ERR" 2>/dev/null' $((30 * SCALE)) || fail "the daemon did not start"
 }
@@ -119,6 +120,7 @@ stop
 retry_case() { # KEY CHANGE VAR=VALUE...
 	local key=$1 change=$2 attempts
 	shift 2
+	# shellcheck disable=SC2001 # picks one value out of the arguments, no plain replacement
 	attempts=$(echo "$@" | sed 's/.*ATTEMPTS=\([0-9]*\).*/\1/')
 	begin "$key" "$@" CMD="[ -e $T/flag ] && exit 3; echo \"\$1\""
 	conf "$@" CMD="[ -e $T/flag ] && exit 3; echo \"\$1\"" "$change"
@@ -179,7 +181,7 @@ live_reload
 from=$(grep -an 'reload: reloaded' "$DAEMON_ERR" | cut -d: -f1)
 wait_running "tail -n +$from \"\$DAEMON_ERR\" | grep -aq '\"level\":\"debug\".*retrying in'" $((30 * SCALE)) ||
 	fail "command line: no JSON debug line after the reload"
-tail -n +$from "$DAEMON_ERR" | grep -a -v '^summary:' | grep -aq '^sluiced\[' &&
+tail -n +"$from" "$DAEMON_ERR" | grep -a -v '^summary:' | grep -aq '^sluiced\[' &&
 	fail "command line: a text line after the reload"
 stop
 exit 0

@@ -38,11 +38,11 @@ refused() { # WHAT EXPECTED-TEXT
 	assert_contains "$T/r.txt" "the running pipeline is unchanged"
 }
 
-write_conf 1MiB done "echo"
+write_conf 1MiB 'done' "echo"
 start_daemon "$T/c.yaml"
 wait_for '[ -S "$SOCK" ] && [ "$(lines "$T/out.txt")" -ge 20 ]' 30 || fail "the daemon did not start"
 
-write_conf 2MiB done "echo new"
+write_conf 2MiB 'done' "echo new"
 refused "max_item_bytes" "a new max_item_bytes needs a restart"
 
 write_conf 1MiB done2 "echo new"
@@ -56,7 +56,7 @@ s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
 print("up", flush=True); time.sleep(120)' "$busy" >"$T/busy.out" &
 holder=$!
 wait_for 'grep -q up "$T/busy.out"' 30 || fail "could not take a port"
-write_conf 1MiB done "echo new"
+write_conf 1MiB 'done' "echo new"
 sed -i "s|^sources:|sources:\n  - { name: late, type: tcp, listen: \"127.0.0.1:$busy\" }|" "$T/c.yaml"
 refused "a new source that cannot listen" "the new pipeline could not be built"
 assert_contains "$DAEMON_ERR" "cannot listen on 127.0.0.1:$busy"
@@ -69,7 +69,7 @@ grep -aq '^new ' "$T/out.txt" && fail "a refused reload changed the stage"
 assert_eq 1 "$(grep -ac "pipeline 'rl-refused' running" "$DAEMON_ERR")" "pipelines running (a refused reload starts none)"
 
 # The same file as the running one is still accepted (nothing to change).
-write_conf 1MiB done "echo"
+write_conf 1MiB 'done' "echo"
 "$CTL" -s "$SOCK" reload >"$T/r.txt" 2>&1 || fail "reload of the unchanged file: $(cat "$T/r.txt")"
 
 kill -TERM "$DAEMON_PID"

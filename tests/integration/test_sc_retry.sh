@@ -49,9 +49,9 @@ sort "$T/out3.txt" >"$T/out3.sorted"
 assert_file_eq "$T/want3.txt" "$T/out3.sorted" "output with attempts: 3"
 assert_eq 20 "$(summary_field work ok)" "stage work ok (attempts: 3)"
 assert_eq 0 "$(summary_field work failed)" "stage work failed (attempts: 3)"
-for it in $(cat "$T/in.txt"); do
+while read -r it; do
 	assert_eq 3 "$(lines "$T/state3/$it")" "attempts run for $it (attempts: 3)"
-done
+done <"$T/in.txt"
 [ ! -s "$T/out3.txt.dead" ] || fail "attempts: 3: dead letters written: $(head -3 "$T/out3.txt.dead")"
 
 # attempts: 2: every item fails (its second attempt fails too), and no third attempt runs.
@@ -70,9 +70,9 @@ assert_eq "20 exit" "$(jsonl "$T/out2.txt.dead" field error | sort | uniq -c | s
 assert_eq "20 3" "$(jsonl "$T/out2.txt.dead" field exit_status | sort | uniq -c | sed 's/^ *//')" "dead letter exit_status"
 jsonl "$T/out2.txt.dead" field stderr | grep -q 'attempt 2 of it' ||
 	fail "dead letter stderr should be the last attempt's ('attempt 2 of ...'), got: $(jsonl "$T/out2.txt.dead" field stderr | head -2)"
-for it in $(cat "$T/in.txt"); do
+while read -r it; do
 	assert_eq 2 "$(lines "$T/state2/$it")" "attempts run for $it (attempts: 2)"
-done
+done <"$T/in.txt"
 
 # Retried attempts are not failures: with on_failure: cancel and max_failures: 1,
 # items that succeed on their third attempt do not cancel anything.

@@ -116,7 +116,9 @@ rc=$?
 assert_exit 75 "$rc" "sluiced (second SIGTERM; work is shielded)"
 check_accounting
 assert_no_leftovers 10
+# shellcheck disable=SC2010 # counts the test's own marker files
 started=$(ls "$T/m3" | grep -c '^started')
+# shellcheck disable=SC2010 # counts the test's own marker files
 finished=$(ls "$T/m3" | grep -c '^finished')
 assert_eq "$started" "$finished" "signal: items finished (every item that had started)"
 ls "$T/m3" | sed -n 's/^started\./done /p' | sort >"$T/want3.txt"
@@ -179,6 +181,7 @@ rc=$?
 assert_exit 75 "$rc" "not last: sluiced (second SIGTERM)"
 check_accounting
 assert_no_leftovers 10
+# shellcheck disable=SC2010 # counts the test's own marker files
 started=$(ls "$T/m6" | grep -c '^started')
 assert_eq "$started" "$(lines "$T/ran-first")" "not last: items that ran to their end in the shielded stage (all that started)"
 assert_eq 0 "$(summary_field unfinished lost)" "not last: lost"

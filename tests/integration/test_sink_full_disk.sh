@@ -71,6 +71,7 @@ wait_for '[ "$(sink_up)" = 0 ]' 60 || fail "sluice_sink_up{sink=out} never went 
 # Each retry may write part of a record and cut it off again at once: look
 # between two retries.
 wait_for 'n1=$(whole_records "$FS/out.txt" 2>"$T/torn")' 10 || fail "the output: $(cat "$T/torn")"
+# shellcheck disable=SC2154 # n1 is set by the wait_for condition above
 note "full after $n1 records"
 [ "$n1" -lt "$N" ] || fail "every record fit: the disk was never full"
 assert_eq "503 text/plain; charset=utf-8" "$(get /health/ready "$T/ready.txt")" "/health/ready while the sink cannot write"

@@ -17,6 +17,7 @@ start_listener() { # SOCKET LOG
 	rm -f "$2"
 	env SLUICE_TEST_MARK="$MARK" python3 "$PYHELPERS/notify_sock.py" listen "$1" "$2" 300 &
 	LISTENER=$!
+	# shellcheck disable=SC2034 # read by the wait_for condition below
 	LISTENER_LOG=$2
 	wait_for '[ -e "$LISTENER_LOG" ]' 30 || fail "the fake notify socket did not come up"
 }

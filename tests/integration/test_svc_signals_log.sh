@@ -22,6 +22,7 @@ wait_for '[ "$(lines "$OUT")" -ge 20 ]' 60 || fail "no records in $OUT"
 # logrotate: rename, then SIGUSR1. Records keep going to the renamed file until
 # the reopen, then to a new file at the old path.
 mv "$OUT" "$OUT.1"
+# shellcheck disable=SC2034 # read by the wait_for condition below
 n1=$(lines "$OUT.1")
 wait_for '[ "$(lines "$OUT.1")" -gt "$n1" ]' 30 || fail "the renamed file stopped growing before SIGUSR1"
 kill -USR1 "$DAEMON_PID"

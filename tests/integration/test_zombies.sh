@@ -37,6 +37,7 @@ assert_le "$max_z" 50 "zombie children of the daemon seen at once (4+2 workers)"
 wait_for '[ -z "$(zombie_children "$DAEMON_PID")" ]' 10 ||
 	fail "zombie children remain after all items are done: $(zombie_children "$DAEMON_PID")"
 kids=$(children_of "$DAEMON_PID")
+# shellcheck disable=SC2086 # one argument per pid
 [ -z "$kids" ] || { show_pids $kids; fail "the idle daemon still has children: $kids"; }
 
 exec 3>&-

@@ -4,6 +4,10 @@
  * run, so errors read "job.yaml:L:C: ...") and asserts on the exact error lines,
  * or on the structs and defaults; the printer is checked by loading its output
  * again and printing it a second time.
+ *
+ * LINK: conf.o log.o units.o util.o
+ * LINK: all (for now: log.o calls progress.o, conf.o calls control.o and
+ *       metrics.o, and through them the pipeline)
  */
 #include <check.h>
 #include <ftw.h>

@@ -4,6 +4,8 @@
  * past 2^64, not a number, "\n-1" (which strtoull reads across the newline),
  * and lines that never end. And the item allocation underneath: a length that
  * would wrap the header arithmetic aborts, never allocates a small block.
+ *
+ * LINK: coproc-reply.o item.o json.o track.o util.o
  */
 #include <check.h>
 #include <signal.h>

@@ -2,6 +2,8 @@
  * test_json.c: the JSON reader (json.c) on what the daemon's
  * `status json` holds, on every escape JSON allows, and on malformed input, which
  * must be refused whole (NULL), never half-read.
+ *
+ * LINK: json.o util.o
  */
 #include <check.h>
 #include <stdlib.h>

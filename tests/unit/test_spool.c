@@ -5,6 +5,9 @@
  * are not plain digits, a wrong count) is set aside whole: no record is handed
  * out, the file is moved to PATH.corrupt-TIME, and nothing is allocated beyond
  * the file's size.
+ *
+ * LINK: spool.o bio.o log.o util.o
+ * LINK: all (for now: log.o calls progress.o, and through it the pipeline)
  */
 #include <check.h>
 #include <glob.h>

@@ -1,4 +1,8 @@
-/* Unit tests for argv/template expansion: {}, {seq}, {source}, literal text. */
+/*
+ * Unit tests for argv/template expansion: {}, {seq}, {source}, literal text.
+ *
+ * LINK: template.o util.o
+ */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

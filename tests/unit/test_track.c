@@ -3,6 +3,8 @@
  * (recbuf.c): a record is reported once, when its last reference goes, with
  * the worst outcome any part of it had; a sink's buffer releases exactly the
  * records wholly confirmed and sends the rest again, whole, after a rewind.
+ *
+ * LINK: track.o recbuf.o item.o util.o
  */
 #include <check.h>
 #include <stdbool.h>

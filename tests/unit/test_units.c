@@ -2,6 +2,8 @@
  * test_units.c: every accepted form of durations, sizes and rates, every
  * rejection, and the formatters' promise that what they print parses back to the
  * same value (the --check output must itself be a valid config).
+ *
+ * LINK: units.o
  */
 #include <check.h>
 #include <math.h>
