@@ -52,7 +52,7 @@
 #include "reload.h"
 #include "stage.h"
 #include "status.h"
-#include "supervisor.h"
+#include "service.h"
 #include "util.h"
 
 #define MAX_LINE  4096
@@ -75,7 +75,7 @@ struct conn {
 };
 
 struct control {
-	struct supervisor *sv;
+	const struct service_scope *sc;
 	struct evconnlistener *lev;
 	struct event *resume_ev; /* re-enables accepting after EMFILE and the like */
 	char *path;
@@ -118,7 +118,7 @@ static void conn_close(struct conn *cn)
 	event_free(cn->deadline);
 	free(cn);
 	if (drain)
-		pipeline_stop(supervisor_pipeline(c->sv));
+		pipeline_stop(service_pipeline(c->sc));
 }
 
 static void write_done_cb(struct bufferevent *bev, void *arg)
@@ -188,7 +188,7 @@ static void do_reload(struct conn *cn)
 	char msg[512], *errs;
 
 	log_info("control: reload requested (uid %u)", (unsigned)cn->uid);
-	int rc = reload_config(cn->ctl->sv, msg, sizeof(msg), &errs, reloaded_cb, cn);
+	int rc = reload_config(cn->ctl->sc, msg, sizeof(msg), &errs, reloaded_cb, cn);
 	if (rc == RELOAD_PENDING) {
 		/* The answer comes with the lookups' end, however long they take. */
 		cn->reload_waiting = true;
@@ -286,7 +286,7 @@ int control_parse(char *line, size_t n, struct control_request *rq, char *err, s
 
 static void handle(struct conn *cn, char *line, size_t n)
 {
-	struct pipeline *p = supervisor_pipeline(cn->ctl->sv);
+	struct pipeline *p = service_pipeline(cn->ctl->sc);
 	struct control_request rq;
 	char err[512], pbuf[48];
 
@@ -539,7 +539,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa, int *code
 	return 0;
 }
 
-struct control *control_new(struct supervisor *sv, const char *path, int *exit_code)
+struct control *control_new(const struct service_scope *sc, const char *path, int *exit_code)
 {
 	struct sockaddr_un sa;
 	char err[256];
@@ -556,12 +556,12 @@ struct control *control_new(struct supervisor *sv, const char *path, int *exit_c
 		return NULL;
 
 	struct control *c = xcalloc(1, sizeof(*c));
-	c->sv = sv;
+	c->sc = sc;
 	c->path = xstrdup(path);
 	TAILQ_INIT(&c->conns);
 	/* Born 0600: no window in which another user could connect. */
 	mode_t old = umask(0177);
-	c->lev = evconnlistener_new_bind(supervisor_base(sv), accept_cb, c,
+	c->lev = evconnlistener_new_bind(sc->base, accept_cb, c,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
 					 (struct sockaddr *)&sa, (int)sizeof(sa));
 	int saved = errno;
@@ -579,7 +579,7 @@ struct control *control_new(struct supervisor *sv, const char *path, int *exit_c
 		c->ino = st.st_ino;
 	}
 	evconnlistener_set_error_cb(c->lev, accept_error_cb);
-	c->resume_ev = evtimer_new(supervisor_base(sv), resume_cb, c);
+	c->resume_ev = evtimer_new(sc->base, resume_cb, c);
 	log_info("control socket listening on '%s'", path);
 	return c;
 }

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 struct control;
-struct supervisor;
+struct service_scope;
 
 /* Checks what can be checked without touching the file system (the path fits a
  * sockaddr_un). -1 with a message in err when it cannot work. */
@@ -21,7 +21,7 @@ int control_check(const char *path, char *err, size_t errlen);
  * (73 when it cannot be created or another daemon answers on it, 78 when the path
  * is unusable) and the reason logged.
  */
-struct control *control_new(struct supervisor *sv, const char *path, int *exit_code);
+struct control *control_new(const struct service_scope *sc, const char *path, int *exit_code);
 /* Closes every connection and removes the socket file (if it is still ours). */
 void control_free(struct control *c);
 

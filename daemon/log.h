@@ -46,6 +46,11 @@ void log_summary(const char *text);
 void log_conf_errors(const char *text);
 /* Writes a raw line (no prefix) to stderr: for the summary and --check output. */
 void log_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A line drawn in place on stderr (the progress line, a layer above) installs the
+ * hook that erases it; log calls it before every line it writes. NULL removes it.
+ */
+void log_set_before_write(void (*hook)(void));
 /* One write attempt that never waits (the progress line); true if all of it went. */
 bool log_stderr_try(const char *buf, size_t len);
 /* Lines dropped because stderr did not take them in time (sluice_log_dropped_total). */

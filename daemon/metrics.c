@@ -37,13 +37,13 @@
 #include "pipeline.h"
 #include "sink.h"
 #include "status.h"
-#include "supervisor.h"
+#include "service.h"
 #include "util.h"
 
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct metrics {
-	struct supervisor *sv;
+	const struct service_scope *sc;
 	struct evhttp *http;
 };
 
@@ -131,13 +131,13 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		evbuffer_add_printf(body, "method not allowed: use GET\n");
 		send_text(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", body);
 	} else if (strcmp(path, "/metrics") == 0) {
-		status_prometheus(supervisor_pipeline(m->sv), body);
+		status_prometheus(service_pipeline(m->sc), body);
 		send_text(req, HTTP_OK, "OK", PROM_CONTENT_TYPE, body);
 	} else if (strcmp(path, "/health/live") == 0) {
 		evbuffer_add_printf(body, "ok\n");
 		send_text(req, HTTP_OK, "OK", "text/plain; charset=utf-8", body);
 	} else if (strcmp(path, "/health/ready") == 0) {
-		struct pipeline *p = supervisor_pipeline(m->sv);
+		struct pipeline *p = service_pipeline(m->sc);
 		const struct sink *down = sinks_first_down(pipeline_sinks(p));
 		if (pipeline_ready(p) && down == NULL) {
 			evbuffer_add_printf(body, "ready\n");
@@ -153,7 +153,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 				  body);
 		}
 	} else if (strcmp(path, "/status") == 0) {
-		status_json(supervisor_pipeline(m->sv), body);
+		status_json(service_pipeline(m->sc), body);
 		send_text(req, HTTP_OK, "OK", "application/json", body);
 	} else {
 		evbuffer_add_printf(
@@ -225,7 +225,7 @@ int metrics_check_listen(const char *listen, char *err, size_t errlen)
 	return metrics_parse_listen(listen, host, sizeof(host), &port, err, errlen);
 }
 
-struct metrics *metrics_new(struct supervisor *sv, const char *listen, int *exit_code)
+struct metrics *metrics_new(const struct service_scope *sc, const char *listen, int *exit_code)
 {
 	char host[256], err[512], bound[INET6_ADDRSTRLEN + 16];
 	unsigned port;
@@ -240,8 +240,8 @@ struct metrics *metrics_new(struct supervisor *sv, const char *listen, int *exit
 		return NULL;
 
 	struct metrics *m = xcalloc(1, sizeof(*m));
-	m->sv = sv;
-	m->http = evhttp_new(supervisor_base(sv));
+	m->sc = sc;
+	m->http = evhttp_new(sc->base);
 	if (m->http == NULL || evhttp_accept_socket_with_handle(m->http, fd) == NULL) {
 		log_error("metrics: cannot start the HTTP server on %s", bound);
 		if (m->http != NULL)
