@@ -5,8 +5,10 @@
 #   make uninstall  removes what install put there, except the configs
 #   make dist       sluice-VERSION.tar.gz of the committed tree (git archive)
 #   make run        install missing dependencies, build, run conf/demo.yaml
-#   make check      install missing dependencies, unit + integration tests,
-#                   then the same suite under ASan+UBSan (SANITIZE=1)
+#   make check      install missing dependencies, the layer check, unit +
+#                   integration tests, then the same suite under ASan+UBSan
+#                   (SANITIZE=1)
+#   make layers     scripts/layers: no #include in daemon/ points up a layer
 #   make bench      scripts/bench: sluice side by side with its peers
 #   make fuzz       build the libFuzzer targets (tests/fuzz/) and run each for
 #                   FUZZ_SECONDS (default 60) seconds
@@ -42,7 +44,7 @@ HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
 
 .PHONY: all run check test-build deps bench install uninstall dist clean lint fuzz \
-	fuzz-build
+	fuzz-build layers
 all: $(BUILD)/sluiced $(if $(wildcard daemon/sluicectl.c),$(BUILD)/sluicectl)
 ifneq ($(SANITIZE),1)
 	@ln -sf ../$(BUILD)/sluiced daemon/sluiced
@@ -78,7 +80,11 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	./daemon/sluiced -c conf/demo.yaml
 
+layers:
+	@scripts/layers
+
 check: deps
+	@scripts/layers
 	@$(MAKE) --no-print-directory test-build
 	@$(MAKE) --no-print-directory SANITIZE=1 test-build
 	@$(MAKE) --no-print-directory fuzz-build

@@ -46,6 +46,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "log.h"
 #include "pipeline.h"
@@ -85,23 +86,6 @@ struct control {
 	size_t n_conns;
 	uint64_t busy, busy_logged_at, accept_err_logged_at;
 };
-
-int control_check(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sa;
-	if (path[0] == '\0') {
-		snprintf(err, errlen, "control.socket is empty");
-		return -1;
-	}
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen,
-			 "control.socket '%s' is too long for a Unix socket path (%zu bytes, the "
-			 "limit is %zu)",
-			 path, strlen(path), sizeof(sa.sun_path) - 1);
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- connections ---- */
 
@@ -544,7 +528,7 @@ struct control *control_new(const struct service_scope *sc, const char *path, in
 	struct sockaddr_un sa;
 	char err[256];
 
-	if (control_check(path, err, sizeof(err)) < 0) {
+	if (addr_check_unix_path("control.socket", path, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		*exit_code = 78;
 		return NULL;

@@ -13,9 +13,6 @@
 struct control;
 struct service_scope;
 
-/* Checks what can be checked without touching the file system (the path fits a
- * sockaddr_un). -1 with a message in err when it cannot work. */
-int control_check(const char *path, char *err, size_t errlen);
 /*
  * Creates the socket at path on the pipeline's loop. NULL with *exit_code set
  * (73 when it cannot be created or another daemon answers on it, 78 when the path

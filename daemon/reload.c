@@ -281,8 +281,8 @@ void reload_forget(void *arg)
 		waiting.done = NULL;
 }
 
-int reload_config(const struct service_scope *sc, char *msg, size_t len, char **errors, reload_done_cb done,
-		  void *arg)
+int reload_config(const struct service_scope *sc, char *msg, size_t len, char **errors,
+		  reload_done_cb done, void *arg)
 {
 	const struct conf *cur = pipeline_conf(service_pipeline(sc));
 	char *errs = NULL;
