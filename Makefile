@@ -56,8 +56,10 @@ $(BUILD)/%.o: daemon/%.c $(wildcard daemon/*.h) | $(BUILD)
 $(BUILD)/sluiced: $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/json.o \
-		$(BUILD)/util.o
+# sluicectl reads -c files with the daemon's loader: conf.o and the base layer under
+# it (scripts/layers), nothing that runs a loop.
+CTL_LOADER_OBJS := $(addprefix $(BUILD)/,conf.o addr.o units.o log.o json.o util.o)
+$(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(CTL_LOADER_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 CTL_OBJS    := $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o)
