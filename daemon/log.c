@@ -76,11 +76,6 @@ void log_set_format(enum log_format format)
 	cur_format = format;
 }
 
-int log_enabled(enum log_level level)
-{
-	return level <= cur_level;
-}
-
 int log_level_parse(const char *s, enum log_level *out)
 {
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
