@@ -14,7 +14,7 @@
 #                   FUZZ_SECONDS (default 60) seconds
 #   make SANITIZE=1 build with AddressSanitizer and UndefinedBehaviorSanitizer
 
-VERSION  := $(shell sed -n 's/^\#define SLUICE_VERSION "\(.*\)"/\1/p' daemon/sluiced.c)
+VERSION  := $(shell sed -n 's/^\#define SLUICE_VERSION "\(.*\)"/\1/p' daemon/version.h)
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
@@ -155,9 +155,10 @@ install: all
 		install -m 0644 conf/sluice.yaml $(DESTDIR)$(CONFDIR)/sluice.yaml
 	install -m 0644 scripts/completion/sluiced $(DESTDIR)$(COMPDIR)/sluiced
 	install -m 0644 scripts/completion/sluicectl $(DESTDIR)$(COMPDIR)/sluicectl
-	install -m 0644 man/sluicectl.1 $(DESTDIR)$(MANDIR)/man1/sluicectl.1
-	install -m 0644 man/sluice.yaml.5 $(DESTDIR)$(MANDIR)/man5/sluice.yaml.5
-	install -m 0644 man/sluiced.8 $(DESTDIR)$(MANDIR)/man8/sluiced.8
+	for m in man1/sluicectl.1 man5/sluice.yaml.5 man8/sluiced.8; do \
+		sed '/^\.TH /s/"sluice"/"sluice $(VERSION)"/' "man/$${m#*/}" \
+			>"$(DESTDIR)$(MANDIR)/$$m" && chmod 0644 "$(DESTDIR)$(MANDIR)/$$m" || exit 1; \
+	done
 
 # The configs in $(CONFDIR) are the user's: they stay.
 uninstall:

@@ -23,8 +23,8 @@
 #include "conf.h"
 #include "ctl-top.h"
 #include "util.h"
+#include "version.h"
 
-#define SLUICE_VERSION	"0.1.0"
 #define DEFAULT_SOCKET	"/run/sluice/control.sock"
 #define REPLY_TIMEOUT_S 60
 
