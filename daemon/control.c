@@ -51,9 +51,9 @@
 #include "log.h"
 #include "pipeline.h"
 #include "reload.h"
+#include "service.h"
 #include "stage.h"
 #include "status.h"
-#include "service.h"
 #include "util.h"
 
 #define MAX_LINE  4096
@@ -246,7 +246,7 @@ int control_parse(char *line, size_t n, struct control_request *rq, char *err, s
 		rq->name = argv[1];
 		rq->count = argv[2];
 		if (argv[2][0] >= '0' && argv[2][0] <= '9' && *end == '\0' && errno == 0 &&
-		    w >= 1 && w <= 100000)
+		    w >= 1 && w <= WORKERS_MAX)
 			rq->workers = (unsigned)w;
 	} else if (strcmp(cmd, "drain") == 0 && argc == 1) {
 		rq->cmd = CONTROL_DRAIN;
@@ -308,8 +308,8 @@ static void handle(struct conn *cn, char *line, size_t n)
 		} else if (rq.workers == 0) {
 			reply(cn, NULL,
 			      "error: the worker count must be a whole number from 1 to "
-			      "100000, not '%s'",
-			      printable(rq.count, pbuf, sizeof(pbuf)));
+			      "%u, not '%s'",
+			      WORKERS_MAX, printable(rq.count, pbuf, sizeof(pbuf)));
 		} else {
 			unsigned was = stage_workers(st);
 			log_info("control: scale '%s' from %u to %u worker(s) (uid %u)", rq.name,

@@ -37,7 +37,7 @@ struct control_request {
 	bool json;	   /* status json */
 	const char *name;  /* pause, resume, scale: the source or stage named */
 	const char *count; /* scale: the worker count as written */
-	unsigned workers;  /* scale: the count, 0 unless a whole number from 1 to 100000 */
+	unsigned workers;  /* scale: the count, 0 unless a whole number from 1 to WORKERS_MAX */
 };
 /*
  * Parses a request line of n bytes (NUL-terminated; split in place, so rq points

@@ -39,7 +39,7 @@ static void usage(FILE *out)
 	    "  status [--json]     the pipeline's counters: a table, or JSON\n"
 	    "  pause NAME          stop a source reading, or a stage starting items\n"
 	    "  resume NAME         undo pause\n"
-	    "  scale STAGE N       set a stage's worker count (1..100000)\n"
+	    "  scale STAGE N       set a stage's worker count (1..%u)\n"
 	    "  drain               graceful stop: sources stop, queued items finish\n"
 	    "  reload              reload the pipeline file (as SIGHUP)\n"
 	    "  top [-n N] [-d SECS] a live view, refreshed every SECS (default 1); q quits;\n"
@@ -49,7 +49,8 @@ static void usage(FILE *out)
 	    "  -c, --config FILE   use the control.socket of this pipeline file\n"
 	    "  -V, --version, -h, --help\n"
 	    "exit codes: 0 ok, 1 the daemon answered with an error, 64 usage,\n"
-	    "            66 CONFIG unreadable, 69 daemon unreachable, 78 CONFIG has no socket\n");
+	    "            66 CONFIG unreadable, 69 daemon unreachable, 78 CONFIG has no socket\n",
+	    WORKERS_MAX);
 }
 
 /* ---- -c: the control socket named by a pipeline file ---- */
