@@ -30,8 +30,8 @@ typedef void (*reload_done_cb)(void *arg, int rc, const char *msg);
  * the loop first; done(arg, ...) is then called (when not NULL) once the reload is
  * decided.
  */
-int reload_config(const struct service_scope *sc, char *msg, size_t len, char **errors, reload_done_cb done,
-		  void *arg);
+int reload_config(const struct service_scope *sc, char *msg, size_t len, char **errors,
+		  reload_done_cb done, void *arg);
 /* arg (a control connection) is going away: its pending reload goes on without it. */
 void reload_forget(void *arg);
 
