@@ -5,14 +5,16 @@
 #   make uninstall  removes what install put there, except the configs
 #   make dist       sluice-VERSION.tar.gz of the committed tree (git archive)
 #   make run        install missing dependencies, build, run conf/demo.yaml
-#   make check      install missing dependencies, unit + integration tests,
-#                   then the same suite under ASan+UBSan (SANITIZE=1)
+#   make check      install missing dependencies, the layer check, unit +
+#                   integration tests, then the same suite under ASan+UBSan
+#                   (SANITIZE=1)
+#   make layers     scripts/layers: no #include in daemon/ points up a layer
 #   make bench      scripts/bench: sluice side by side with its peers
 #   make fuzz       build the libFuzzer targets (tests/fuzz/) and run each for
 #                   FUZZ_SECONDS (default 60) seconds
 #   make SANITIZE=1 build with AddressSanitizer and UndefinedBehaviorSanitizer
 
-VERSION  := $(shell sed -n 's/^\#define SLUICE_VERSION "\(.*\)"/\1/p' daemon/sluiced.c)
+VERSION  := $(shell sed -n 's/^\#define SLUICE_VERSION "\(.*\)"/\1/p' daemon/version.h)
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
@@ -57,7 +59,7 @@ HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
 
 .PHONY: all run check test-build deps bench install uninstall dist clean lint fuzz \
-	fuzz-build
+	fuzz-build layers
 all: $(BUILD)/sluiced $(if $(wildcard daemon/sluicectl.c),$(BUILD)/sluicectl)
 ifneq ($(SANITIZE),1)
 	@ln -sf ../$(BUILD)/sluiced daemon/sluiced
@@ -69,8 +71,10 @@ $(BUILD)/%.o: daemon/%.c | $(BUILD)
 $(BUILD)/sluiced: $(DAEMON_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/json.o \
-		$(BUILD)/util.o
+# sluicectl reads -c files with the daemon's loader: conf.o and the base layer under
+# it (scripts/layers), nothing that runs a loop.
+CTL_LOADER_OBJS := $(addprefix $(BUILD)/,conf.o addr.o units.o log.o json.o util.o)
+$(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(CTL_LOADER_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 # Each unit test links only the objects its source names on "LINK:" comment lines:
@@ -105,7 +109,11 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	./daemon/sluiced -c conf/demo.yaml
 
+layers:
+	@scripts/layers
+
 check: deps
+	@scripts/layers
 	@$(MAKE) --no-print-directory test-build
 	@$(MAKE) --no-print-directory SANITIZE=1 test-build
 	@$(MAKE) --no-print-directory fuzz-build
@@ -175,9 +183,10 @@ install: all
 		install -m 0644 conf/sluice.yaml $(DESTDIR)$(CONFDIR)/sluice.yaml
 	install -m 0644 scripts/completion/sluiced $(DESTDIR)$(COMPDIR)/sluiced
 	install -m 0644 scripts/completion/sluicectl $(DESTDIR)$(COMPDIR)/sluicectl
-	install -m 0644 man/sluicectl.1 $(DESTDIR)$(MANDIR)/man1/sluicectl.1
-	install -m 0644 man/sluice.yaml.5 $(DESTDIR)$(MANDIR)/man5/sluice.yaml.5
-	install -m 0644 man/sluiced.8 $(DESTDIR)$(MANDIR)/man8/sluiced.8
+	for m in man1/sluicectl.1 man5/sluice.yaml.5 man8/sluiced.8; do \
+		sed '/^\.TH /s/"sluice"/"sluice $(VERSION)"/' "man/$${m#*/}" \
+			>"$(DESTDIR)$(MANDIR)/$$m" && chmod 0644 "$(DESTDIR)$(MANDIR)/$$m" || exit 1; \
+	done
 
 # The configs in $(CONFDIR) are the user's: they stay.
 uninstall:

@@ -325,11 +325,6 @@ void child_forget(struct child *c)
 	c->arg = NULL;
 }
 
-unsigned child_count(void)
-{
-	return live;
-}
-
 void child_kill_all(int sig)
 {
 	for (unsigned b = 0; b < CHILD_BUCKETS; b++)

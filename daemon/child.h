@@ -53,7 +53,6 @@ void child_terminate(struct child *c, uint64_t kill_after_usec);
 /* The owner goes away: no callback; the child is still reaped and its group killed. */
 void child_forget(struct child *c);
 
-unsigned child_count(void);
 /* Sends sig to every live child's group (at exit). */
 void child_kill_all(int sig);
 /*

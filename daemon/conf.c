@@ -29,8 +29,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "control.h"
-#include "metrics.h"
+#include "addr.h"
 #include "units.h"
 #include "util.h"
 
@@ -2132,10 +2131,10 @@ static void load_top(struct loader *ld, const yaml_node_t *root)
 		get_str(ld, "joblog", f.val[T_JOBLOG], true, &c->joblog);
 	if (f.val[T_METRICS])
 		load_one_key(ld, f.val[T_METRICS], "metrics", "listen", &c->metrics.listen,
-			     metrics_check_listen);
+			     addr_check_metrics_listen);
 	if (f.val[T_CONTROL])
 		load_one_key(ld, f.val[T_CONTROL], "control", "socket", &c->control.socket,
-			     control_check);
+			     addr_check_control_socket);
 	if (f.val[T_LOG])
 		load_log(ld, f.val[T_LOG]);
 

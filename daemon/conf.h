@@ -121,10 +121,13 @@ struct conf_source {
 	bool delete_done;	  /* dir: `delete`: remove finished files instead of moving them */
 };
 
+/* A stage's worker count: the loader, `sluicectl scale` and pipeline_scale keep to it. */
+#define WORKERS_MAX 100000u
+
 struct conf_stage {
 	struct conf_pos pos;
 	char *name;		 /* required, unique among stages */
-	uint64_t workers;	 /* 1..100000, default 1 */
+	uint64_t workers;	 /* 1..WORKERS_MAX, default 1 */
 	struct conf_queue queue; /* this stage's input queue; defaults from the top-level queue */
 	enum stage_kind kind;	 /* exactly one of exec: / builtin: / coprocess: is required */
 	/* exec and coprocess */

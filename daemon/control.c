@@ -46,13 +46,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "log.h"
 #include "pipeline.h"
 #include "reload.h"
+#include "service.h"
 #include "stage.h"
 #include "status.h"
-#include "supervisor.h"
 #include "util.h"
 
 #define MAX_LINE  4096
@@ -75,7 +76,7 @@ struct conn {
 };
 
 struct control {
-	struct supervisor *sv;
+	const struct service_scope *sc;
 	struct evconnlistener *lev;
 	struct event *resume_ev; /* re-enables accepting after EMFILE and the like */
 	char *path;
@@ -85,23 +86,6 @@ struct control {
 	size_t n_conns;
 	uint64_t busy, busy_logged_at, accept_err_logged_at;
 };
-
-int control_check(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sa;
-	if (path[0] == '\0') {
-		snprintf(err, errlen, "control.socket is empty");
-		return -1;
-	}
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen,
-			 "control.socket '%s' is too long for a Unix socket path (%zu bytes, the "
-			 "limit is %zu)",
-			 path, strlen(path), sizeof(sa.sun_path) - 1);
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- connections ---- */
 
@@ -118,7 +102,7 @@ static void conn_close(struct conn *cn)
 	event_free(cn->deadline);
 	free(cn);
 	if (drain)
-		pipeline_stop(supervisor_pipeline(c->sv));
+		pipeline_stop(service_pipeline(c->sc));
 }
 
 static void write_done_cb(struct bufferevent *bev, void *arg)
@@ -188,7 +172,7 @@ static void do_reload(struct conn *cn)
 	char msg[512], *errs;
 
 	log_info("control: reload requested (uid %u)", (unsigned)cn->uid);
-	int rc = reload_config(cn->ctl->sv, msg, sizeof(msg), &errs, reloaded_cb, cn);
+	int rc = reload_config(cn->ctl->sc, msg, sizeof(msg), &errs, reloaded_cb, cn);
 	if (rc == RELOAD_PENDING) {
 		/* The answer comes with the lookups' end, however long they take. */
 		cn->reload_waiting = true;
@@ -262,7 +246,7 @@ int control_parse(char *line, size_t n, struct control_request *rq, char *err, s
 		rq->name = argv[1];
 		rq->count = argv[2];
 		if (argv[2][0] >= '0' && argv[2][0] <= '9' && *end == '\0' && errno == 0 &&
-		    w >= 1 && w <= 100000)
+		    w >= 1 && w <= WORKERS_MAX)
 			rq->workers = (unsigned)w;
 	} else if (strcmp(cmd, "drain") == 0 && argc == 1) {
 		rq->cmd = CONTROL_DRAIN;
@@ -286,7 +270,7 @@ int control_parse(char *line, size_t n, struct control_request *rq, char *err, s
 
 static void handle(struct conn *cn, char *line, size_t n)
 {
-	struct pipeline *p = supervisor_pipeline(cn->ctl->sv);
+	struct pipeline *p = service_pipeline(cn->ctl->sc);
 	struct control_request rq;
 	char err[512], pbuf[48];
 
@@ -324,8 +308,8 @@ static void handle(struct conn *cn, char *line, size_t n)
 		} else if (rq.workers == 0) {
 			reply(cn, NULL,
 			      "error: the worker count must be a whole number from 1 to "
-			      "100000, not '%s'",
-			      printable(rq.count, pbuf, sizeof(pbuf)));
+			      "%u, not '%s'",
+			      WORKERS_MAX, printable(rq.count, pbuf, sizeof(pbuf)));
 		} else {
 			unsigned was = stage_workers(st);
 			log_info("control: scale '%s' from %u to %u worker(s) (uid %u)", rq.name,
@@ -539,12 +523,12 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa, int *code
 	return 0;
 }
 
-struct control *control_new(struct supervisor *sv, const char *path, int *exit_code)
+struct control *control_new(const struct service_scope *sc, const char *path, int *exit_code)
 {
 	struct sockaddr_un sa;
 	char err[256];
 
-	if (control_check(path, err, sizeof(err)) < 0) {
+	if (addr_check_unix_path("control.socket", path, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		*exit_code = 78;
 		return NULL;
@@ -556,12 +540,12 @@ struct control *control_new(struct supervisor *sv, const char *path, int *exit_c
 		return NULL;
 
 	struct control *c = xcalloc(1, sizeof(*c));
-	c->sv = sv;
+	c->sc = sc;
 	c->path = xstrdup(path);
 	TAILQ_INIT(&c->conns);
 	/* Born 0600: no window in which another user could connect. */
 	mode_t old = umask(0177);
-	c->lev = evconnlistener_new_bind(supervisor_base(sv), accept_cb, c,
+	c->lev = evconnlistener_new_bind(sc->base, accept_cb, c,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
 					 (struct sockaddr *)&sa, (int)sizeof(sa));
 	int saved = errno;
@@ -579,7 +563,7 @@ struct control *control_new(struct supervisor *sv, const char *path, int *exit_c
 		c->ino = st.st_ino;
 	}
 	evconnlistener_set_error_cb(c->lev, accept_error_cb);
-	c->resume_ev = evtimer_new(supervisor_base(sv), resume_cb, c);
+	c->resume_ev = evtimer_new(sc->base, resume_cb, c);
 	log_info("control socket listening on '%s'", path);
 	return c;
 }

@@ -11,17 +11,14 @@
 #include <stddef.h>
 
 struct control;
-struct supervisor;
+struct service_scope;
 
-/* Checks what can be checked without touching the file system (the path fits a
- * sockaddr_un). -1 with a message in err when it cannot work. */
-int control_check(const char *path, char *err, size_t errlen);
 /*
  * Creates the socket at path on the pipeline's loop. NULL with *exit_code set
  * (73 when it cannot be created or another daemon answers on it, 78 when the path
  * is unusable) and the reason logged.
  */
-struct control *control_new(struct supervisor *sv, const char *path, int *exit_code);
+struct control *control_new(const struct service_scope *sc, const char *path, int *exit_code);
 /* Closes every connection and removes the socket file (if it is still ours). */
 void control_free(struct control *c);
 
@@ -40,7 +37,7 @@ struct control_request {
 	bool json;	   /* status json */
 	const char *name;  /* pause, resume, scale: the source or stage named */
 	const char *count; /* scale: the worker count as written */
-	unsigned workers;  /* scale: the count, 0 unless a whole number from 1 to 100000 */
+	unsigned workers;  /* scale: the count, 0 unless a whole number from 1 to WORKERS_MAX */
 };
 /*
  * Parses a request line of n bytes (NUL-terminated; split in place, so rq points

@@ -15,7 +15,6 @@
  * loop) gets a longer chance: LOG_RAW_WAIT_MS, until one of its lines is dropped.
  */
 #include "log.h"
-#include "progress.h"
 #include "util.h"
 
 #include <errno.h>
@@ -42,6 +41,8 @@ static enum std_how err_how;
 static bool stalled, raw_stalled; /* stderr took nothing in time: no more waiting */
 static bool torn;		  /* a line was cut short: the next one starts a new line */
 static uint64_t dropped, dropped_reported;
+/* Erases what is drawn in place on stderr (the progress line) before a line goes out. */
+static void (*before_write)(void);
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static const int syslog_prio[] = {3, 4, 6, 7};
@@ -53,6 +54,11 @@ void log_init(enum log_level level, enum log_format format)
 	journald = getenv("JOURNAL_STREAM") != NULL;
 	if (err_fd < 0)
 		err_fd = std_private(STDERR_FILENO, &err_how);
+}
+
+void log_set_before_write(void (*hook)(void))
+{
+	before_write = hook;
 }
 
 uint64_t log_dropped(void)
@@ -68,11 +74,6 @@ void log_set_level(enum log_level level)
 void log_set_format(enum log_format format)
 {
 	cur_format = format;
-}
-
-int log_enabled(enum log_level level)
-{
-	return level <= cur_level;
 }
 
 int log_level_parse(const char *s, enum log_level *out)
@@ -229,7 +230,8 @@ static void log_vmsg(enum log_level level, const struct item_ref *ref, const cha
 		n = snprintf(line, sizeof(line), "sluiced[%d]: %s: %s\n", (int)getpid(),
 			     level_names[level], msg);
 	}
-	progress_clear();
+	if (before_write != NULL)
+		before_write();
 	if (n > 0 &&
 	    write_line(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1,
 		       stalled ? 0 : LOG_WAIT_MS, &stalled) &&
@@ -292,7 +294,8 @@ void log_raw(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	progress_clear();
+	if (before_write != NULL)
+		before_write();
 	if (n > 0)
 		write_line(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1,
 			   raw_stalled ? 0 : LOG_RAW_WAIT_MS, &raw_stalled);
@@ -314,7 +317,8 @@ bool log_is_json(void)
 static void put_block(const char *text)
 {
 	size_t len = strlen(text);
-	progress_clear();
+	if (before_write != NULL)
+		before_write();
 	if (len > 0)
 		write_line(text, len, raw_stalled ? 0 : LOG_RAW_WAIT_MS, &raw_stalled);
 }

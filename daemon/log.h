@@ -19,7 +19,6 @@ void log_set_level(enum log_level level);
 void log_set_format(enum log_format format);
 int log_level_parse(const char *s, enum log_level *out);
 int log_format_parse(const char *s, enum log_format *out);
-int log_enabled(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
@@ -46,6 +45,11 @@ void log_summary(const char *text);
 void log_conf_errors(const char *text);
 /* Writes a raw line (no prefix) to stderr: for the summary and --check output. */
 void log_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A line drawn in place on stderr (the progress line, a layer above) installs the
+ * hook that erases it; log calls it before every line it writes. NULL removes it.
+ */
+void log_set_before_write(void (*hook)(void));
 /* One write attempt that never waits (the progress line); true if all of it went. */
 bool log_stderr_try(const char *buf, size_t len);
 /* Lines dropped because stderr did not take them in time (sluice_log_dropped_total). */

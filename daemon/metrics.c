@@ -33,77 +33,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 #include "pipeline.h"
 #include "sink.h"
 #include "status.h"
-#include "supervisor.h"
+#include "service.h"
 #include "util.h"
 
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct metrics {
-	struct supervisor *sv;
+	const struct service_scope *sc;
 	struct evhttp *http;
 };
-
-int metrics_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *port, char *err,
-			 size_t errlen)
-{
-	const char *h = listen, *colon;
-	size_t hl;
-
-	if (listen[0] == '[') {
-		const char *close = strchr(listen, ']');
-		if (close == NULL || close[1] != ':') {
-			snprintf(err, errlen, "metrics.listen '%s': expected '[ADDRESS]:PORT'",
-				 listen);
-			return -1;
-		}
-		h = listen + 1;
-		hl = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(listen, ':');
-		if (colon == NULL) {
-			snprintf(err, errlen,
-				 "metrics.listen '%s': expected HOST:PORT, e.g. 127.0.0.1:9464",
-				 listen);
-			return -1;
-		}
-		hl = (size_t)(colon - listen);
-		if (memchr(listen, ':', hl) != NULL) {
-			snprintf(err, errlen,
-				 "metrics.listen '%s': write an IPv6 address in brackets, e.g. "
-				 "[::1]:9464",
-				 listen);
-			return -1;
-		}
-	}
-	if (hl == 0) {
-		snprintf(err, errlen,
-			 "metrics.listen '%s': name the address to listen on (127.0.0.1:PORT for "
-			 "this host only, 0.0.0.0:PORT for every address)",
-			 listen);
-		return -1;
-	}
-	if (hl >= hostlen) {
-		snprintf(err, errlen, "metrics.listen '%s': the host name is too long", listen);
-		return -1;
-	}
-	const char *ps = colon + 1;
-	unsigned long v = 0;
-	if (*ps == '\0' || strspn(ps, "0123456789") != strlen(ps) || strlen(ps) > 5 ||
-	    (v = strtoul(ps, NULL, 10)) > 65535) {
-		snprintf(err, errlen,
-			 "metrics.listen '%s': the port must be a number from 0 to 65535", listen);
-		return -1;
-	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (unsigned)v;
-	return 0;
-}
 
 /* ---- requests ---- */
 
@@ -131,13 +74,13 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		evbuffer_add_printf(body, "method not allowed: use GET\n");
 		send_text(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", body);
 	} else if (strcmp(path, "/metrics") == 0) {
-		status_prometheus(supervisor_pipeline(m->sv), body);
+		status_prometheus(service_pipeline(m->sc), body);
 		send_text(req, HTTP_OK, "OK", PROM_CONTENT_TYPE, body);
 	} else if (strcmp(path, "/health/live") == 0) {
 		evbuffer_add_printf(body, "ok\n");
 		send_text(req, HTTP_OK, "OK", "text/plain; charset=utf-8", body);
 	} else if (strcmp(path, "/health/ready") == 0) {
-		struct pipeline *p = supervisor_pipeline(m->sv);
+		struct pipeline *p = service_pipeline(m->sc);
 		const struct sink *down = sinks_first_down(pipeline_sinks(p));
 		if (pipeline_ready(p) && down == NULL) {
 			evbuffer_add_printf(body, "ready\n");
@@ -153,7 +96,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 				  body);
 		}
 	} else if (strcmp(path, "/status") == 0) {
-		status_json(supervisor_pipeline(m->sv), body);
+		status_json(service_pipeline(m->sc), body);
 		send_text(req, HTTP_OK, "OK", "application/json", body);
 	} else {
 		evbuffer_add_printf(
@@ -218,19 +161,13 @@ fail:
 	return -1;
 }
 
-int metrics_check_listen(const char *listen, char *err, size_t errlen)
-{
-	char host[256];
-	unsigned port;
-	return metrics_parse_listen(listen, host, sizeof(host), &port, err, errlen);
-}
-
-struct metrics *metrics_new(struct supervisor *sv, const char *listen, int *exit_code)
+struct metrics *metrics_new(const struct service_scope *sc, const char *listen, int *exit_code)
 {
 	char host[256], err[512], bound[INET6_ADDRSTRLEN + 16];
 	unsigned port;
 
-	if (metrics_parse_listen(listen, host, sizeof(host), &port, err, sizeof(err)) < 0) {
+	if (addr_split_listen("metrics.listen", listen, host, sizeof(host), &port, err,
+			      sizeof(err)) < 0) {
 		log_error("%s", err);
 		*exit_code = 78;
 		return NULL;
@@ -240,8 +177,8 @@ struct metrics *metrics_new(struct supervisor *sv, const char *listen, int *exit
 		return NULL;
 
 	struct metrics *m = xcalloc(1, sizeof(*m));
-	m->sv = sv;
-	m->http = evhttp_new(supervisor_base(sv));
+	m->sc = sc;
+	m->http = evhttp_new(sc->base);
 	if (m->http == NULL || evhttp_accept_socket_with_handle(m->http, fd) == NULL) {
 		log_error("metrics: cannot start the HTTP server on %s", bound);
 		if (m->http != NULL)

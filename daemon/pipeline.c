@@ -1710,8 +1710,9 @@ int pipeline_pause(struct pipeline *p, const char *name, bool pause, char *err, 
 int pipeline_scale(struct pipeline *p, const char *stage, unsigned workers, char *err,
 		   size_t errlen)
 {
-	if (workers < 1 || workers > 100000) {
-		snprintf(err, errlen, "workers must be between 1 and 100000, got %u", workers);
+	if (workers < 1 || workers > WORKERS_MAX) {
+		snprintf(err, errlen, "workers must be between 1 and %u, got %u", WORKERS_MAX,
+			 workers);
 		return -1;
 	}
 	for (size_t i = 0; i < p->n_stages; i++) {

@@ -66,6 +66,7 @@ void progress_start(struct pipeline *p)
 	struct timeval tv = {0, 100000};
 	prog_p = p;
 	started = now_usec();
+	log_set_before_write(progress_clear);
 	tick = event_new(pipeline_base(p), -1, EV_PERSIST, draw, NULL);
 	event_add(tick, &tv);
 }
@@ -83,5 +84,6 @@ void progress_stop(void)
 		tick = NULL;
 	}
 	progress_clear();
+	log_set_before_write(NULL);
 	prog_p = NULL;
 }

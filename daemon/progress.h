@@ -15,7 +15,7 @@ void progress_start(struct pipeline *p);
 void progress_stop(void);
 /* A reload: the line follows the new pipeline. */
 void progress_follow(struct pipeline *p);
-/* Erases the line if one is shown (log.c calls it before writing). */
+/* Erases the line if one is shown (installed as log's before-write hook). */
 void progress_clear(void);
 
 #endif

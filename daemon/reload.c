@@ -12,7 +12,7 @@
 #include "sdnotify.h"
 #include "source.h"
 #include "stage.h"
-#include "supervisor.h"
+#include "service.h"
 #include "util.h"
 
 /* What may change live: per stage, plus the shutdown timings and the log (level, format). */
@@ -170,10 +170,10 @@ static bool replaceable(const struct conf *cur, const struct conf *next, char *m
 }
 
 /* A new structure: a new pipeline takes over from the running one. */
-static int replace(struct supervisor *sv, struct conf *next, const char *diff, char *msg,
+static int replace(const struct service_scope *sc, struct conf *next, const char *diff, char *msg,
 		   size_t len)
 {
-	struct pipeline *p = supervisor_pipeline(sv);
+	struct pipeline *p = service_pipeline(sc);
 	const struct conf *cur = pipeline_conf(p);
 	if (!pipeline_ready(p)) {
 		snprintf(msg, len,
@@ -185,7 +185,7 @@ static int replace(struct supervisor *sv, struct conf *next, const char *diff, c
 	}
 	log_info("reload: the structure changed (%s): starting a new pipeline", diff);
 	log_apply(next);
-	if (supervisor_replace(sv, next, msg, len) < 0) {
+	if (sc->replace(sc->owner, next, msg, len) < 0) {
 		log_apply(cur);
 		return -1;
 	}
@@ -194,7 +194,7 @@ static int replace(struct supervisor *sv, struct conf *next, const char *diff, c
 
 /* A reload waiting for the names its sources listen on (source_listen_resolve). */
 static struct {
-	struct supervisor *sv;
+	const struct service_scope *sc;
 	struct conf *next;
 	char diff[200];
 	reload_done_cb done;
@@ -221,17 +221,17 @@ static void names_resolved_cb(void *arg)
 	}
 	struct conf *next = waiting.next;
 	waiting.next = NULL;
-	int rc = replace(waiting.sv, next, waiting.diff, msg, sizeof(msg));
+	int rc = replace(waiting.sc, next, waiting.diff, msg, sizeof(msg));
 	source_listen_resolved_clear();
 	finish(rc, msg);
 	if (waiting.done != NULL)
 		waiting.done(waiting.arg, rc, msg);
 }
 
-static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len,
+static int apply(const struct service_scope *sc, struct conf *next, char *msg, size_t len,
 		 reload_done_cb done, void *arg)
 {
-	struct pipeline *p = supervisor_pipeline(sv);
+	struct pipeline *p = service_pipeline(sc);
 	struct conf *cur = (struct conf *)pipeline_conf(p);
 	char diff[200], why[300];
 
@@ -255,7 +255,7 @@ static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len
 		return -1;
 	}
 	/* Names first, off the loop: getaddrinfo can block for seconds. */
-	waiting.sv = sv;
+	waiting.sc = sc;
 	waiting.next = next;
 	snprintf(waiting.diff, sizeof(waiting.diff), "%s", diff);
 	waiting.done = done;
@@ -270,7 +270,7 @@ static int apply(struct supervisor *sv, struct conf *next, char *msg, size_t len
 		return RELOAD_PENDING;
 	}
 	waiting.next = NULL;
-	int rc = replace(sv, next, diff, msg, len);
+	int rc = replace(sc, next, diff, msg, len);
 	source_listen_resolved_clear();
 	return rc;
 }
@@ -281,10 +281,10 @@ void reload_forget(void *arg)
 		waiting.done = NULL;
 }
 
-int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors, reload_done_cb done,
-		  void *arg)
+int reload_config(const struct service_scope *sc, char *msg, size_t len, char **errors,
+		  reload_done_cb done, void *arg)
 {
-	const struct conf *cur = pipeline_conf(supervisor_pipeline(sv));
+	const struct conf *cur = pipeline_conf(service_pipeline(sc));
 	char *errs = NULL;
 	size_t errs_len = 0;
 	struct timespec ts;
@@ -319,7 +319,7 @@ int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors, r
 		}
 	} else {
 		next->resume = false;
-		rc = apply(sv, next, msg, len, done, arg);
+		rc = apply(sc, next, msg, len, done, arg);
 	}
 	free(errs);
 	if (rc != RELOAD_PENDING)

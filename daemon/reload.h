@@ -7,7 +7,7 @@
  *     item is touched;
  *   - when the structure changed (sources, stages, sinks, commands, queues), by a
  *     new pipeline that takes over from the running one while that one drains
- *     (supervisor_replace; what carries over is described in pipeline.c);
+ *     (service_scope.replace; what carries over is described in pipeline.c);
  *   - a new control socket or metrics address is refused: those belong to the
  *     daemon and change at a restart.
  */
@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-struct supervisor;
+struct service_scope;
 
 #define RELOAD_PENDING 1
 
@@ -30,8 +30,8 @@ typedef void (*reload_done_cb)(void *arg, int rc, const char *msg);
  * the loop first; done(arg, ...) is then called (when not NULL) once the reload is
  * decided.
  */
-int reload_config(struct supervisor *sv, char *msg, size_t len, char **errors, reload_done_cb done,
-		  void *arg);
+int reload_config(const struct service_scope *sc, char *msg, size_t len, char **errors,
+		  reload_done_cb done, void *arg);
 /* arg (a control connection) is going away: its pending reload goes on without it. */
 void reload_forget(void *arg);
 

@@ -86,11 +86,6 @@ bool sdnotify_enabled(void)
 	return notify_fd >= 0;
 }
 
-uint64_t sdnotify_watchdog_usec(void)
-{
-	return watchdog_usec;
-}
-
 void sdnotify(const char *fmt, ...)
 {
 	char msg[1024];

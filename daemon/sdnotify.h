@@ -12,7 +12,6 @@
 #define SLUICE_SDNOTIFY_H
 
 #include <stdbool.h>
-#include <stdint.h>
 
 struct event_base;
 
@@ -24,7 +23,5 @@ void sdnotify_free(void);
 bool sdnotify_enabled(void);
 /* Sends one message ("READY=1", "STATUS=...", several lines joined by \n). */
 void sdnotify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The watchdog period in usec, 0 when systemd set none. */
-uint64_t sdnotify_watchdog_usec(void);
 
 #endif

@@ -7,7 +7,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "reload.h"
-#include "supervisor.h"
+#include "service.h"
 #include "util.h"
 
 static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
@@ -15,8 +15,8 @@ static struct event *events[ARRAY_LEN(handled)];
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct supervisor *sv = arg;
-	struct pipeline *p = supervisor_pipeline(sv);
+	const struct service_scope *sc = arg;
+	struct pipeline *p = service_pipeline(sc);
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
@@ -26,7 +26,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP: {
 		char msg[512];
 		log_info("received SIGHUP: reloading");
-		reload_config(sv, msg, sizeof(msg), NULL, NULL, NULL);
+		reload_config(sc, msg, sizeof(msg), NULL, NULL, NULL);
 		break;
 	}
 	case SIGUSR1:
@@ -39,11 +39,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-void signals_init(struct event_base *base, struct supervisor *sv)
+void signals_init(const struct service_scope *sc)
 {
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < ARRAY_LEN(handled); i++) {
-		events[i] = evsignal_new(base, handled[i], signal_cb, sv);
+		events[i] = evsignal_new(sc->base, handled[i], signal_cb, (void *)sc);
 		event_add(events[i], NULL);
 	}
 }

@@ -7,11 +7,10 @@
 #ifndef SLUICE_SIGNALS_H
 #define SLUICE_SIGNALS_H
 
-struct event_base;
-struct supervisor;
+struct service_scope;
 
-/* Signals act on the supervisor's active pipeline (a reload replaces it). */
-void signals_init(struct event_base *base, struct supervisor *sv);
+/* Signals act on the scope's active pipeline (a reload replaces it). */
+void signals_init(const struct service_scope *sc);
 void signals_free(void);
 
 #endif

@@ -5,10 +5,9 @@
  *   read, 69 when the daemon cannot be reached, 78 when the -c file names no
  *   control socket.
  *
- * Deliberately small and blocking: it links nothing of the daemon but util.o.
- * For -c it finds `socket:` under the top-level `control:` key with a line scan
- * (block or flow style, plain or quoted scalar) rather than the real loader;
- * that is all it needs from the file.
+ * Deliberately small and blocking: of the daemon it links the loader (conf.o and
+ * the base layer under it) and nothing that runs a loop. For -c it loads the
+ * pipeline file as sluiced does and takes its control.socket.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,10 +20,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "ctl-top.h"
 #include "util.h"
+#include "version.h"
 
-#define SLUICE_VERSION	"0.1.0"
 #define DEFAULT_SOCKET	"/run/sluice/control.sock"
 #define REPLY_TIMEOUT_S 60
 
@@ -39,7 +39,7 @@ static void usage(FILE *out)
 	    "  status [--json]     the pipeline's counters: a table, or JSON\n"
 	    "  pause NAME          stop a source reading, or a stage starting items\n"
 	    "  resume NAME         undo pause\n"
-	    "  scale STAGE N       set a stage's worker count (1..100000)\n"
+	    "  scale STAGE N       set a stage's worker count (1..%u)\n"
 	    "  drain               graceful stop: sources stop, queued items finish\n"
 	    "  reload              reload the pipeline file (as SIGHUP)\n"
 	    "  top [-n N] [-d SECS] a live view, refreshed every SECS (default 1); q quits;\n"
@@ -49,95 +49,53 @@ static void usage(FILE *out)
 	    "  -c, --config FILE   use the control.socket of this pipeline file\n"
 	    "  -V, --version, -h, --help\n"
 	    "exit codes: 0 ok, 1 the daemon answered with an error, 64 usage,\n"
-	    "            66 CONFIG unreadable, 69 daemon unreachable, 78 CONFIG has no socket\n");
+	    "            66 CONFIG unreadable, 69 daemon unreachable, 78 CONFIG has no socket\n",
+	    WORKERS_MAX);
 }
 
 /* ---- -c: the control socket named by a pipeline file ---- */
 
-/* Unquotes a YAML scalar in place (plain, 'single' or "double"); NULL if malformed. */
-static char *scalar(char *s)
-{
-	s += strspn(s, " \t");
-	if (*s == '"' || *s == '\'') {
-		char q = *s, *o = s, *i = s + 1;
-		for (; *i != '\0'; i++) {
-			if (*i == q && q == '\'' && i[1] == '\'') {
-				*o++ = '\'';
-				i++;
-			} else if (*i == q) {
-				*o = '\0';
-				return s;
-			} else if (*i == '\\' && q == '"' && i[1] != '\0') {
-				i++;
-				*o++ = *i == 'n' ? '\n' : *i == 't' ? '\t' : *i;
-			} else {
-				*o++ = *i;
-			}
-		}
-		return NULL;
-	}
-	/* Plain: up to a comment, a flow delimiter, or the end; trailing blanks dropped. */
-	size_t n = 0;
-	while (s[n] != '\0' && s[n] != ',' && s[n] != '}' &&
-	       !(s[n] == '#' && n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')))
-		n++;
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-		n--;
-	s[n] = '\0';
-	return n > 0 ? s : NULL;
-}
-
-/* The value of `socket:` in a flow mapping "{ socket: X, ... }" or after "socket:". */
-static char *socket_value(char *s)
-{
-	char *k = strstr(s, "socket:");
-	while (k != NULL && k > s && k[-1] != ' ' && k[-1] != '\t' && k[-1] != '{' && k[-1] != ',')
-		k = strstr(k + 1, "socket:");
-	return k != NULL ? scalar(k + strlen("socket:")) : NULL;
-}
-
+/*
+ * The file's control.socket as sluiced reads it: through the daemon's own loader,
+ * so flow or block style, ${VAR} and anchors mean what they mean to the daemon. A
+ * file the loader refuses is refused here too, with its errors.
+ */
 static int socket_from_config(const char *file, char **out)
 {
-	FILE *f = fopen(file, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	bool in_control = false;
+	char *errs = NULL;
+	size_t errs_len = 0;
+	bool noinput = false;
+	FILE *ef = open_memstream(&errs, &errs_len);
+	struct conf *conf = conf_load(file, ef != NULL ? ef : stderr, &noinput);
+	int rc = EX_OK;
 
-	if (f == NULL) {
-		fprintf(stderr, "sluicectl: cannot read %s: %s\n", file, strerror(errno));
-		return EX_NOINPUT_;
-	}
+	if (ef != NULL)
+		fclose(ef);
 	*out = NULL;
-	while (*out == NULL && getline(&line, &cap, f) > 0) {
-		line[strcspn(line, "\n")] = '\0';
-		char *t = line + strspn(line, " \t");
-		if (*t == '\0' || *t == '#')
-			continue;
-		if (t == line) { /* a top-level key */
-			in_control = strncmp(line, "control:", 8) == 0;
-			if (in_control && strchr(line, '{') != NULL) {
-				char *v = socket_value(line + 8);
-				if (v != NULL)
-					*out = xstrdup(v);
-				in_control = false;
-			}
-		} else if (in_control && strncmp(t, "socket:", 7) == 0) {
-			char *v = scalar(t + 7);
-			if (v != NULL)
-				*out = xstrdup(v);
-		}
-	}
-	free(line);
-	fclose(f);
-	if (*out == NULL) {
+	if (conf == NULL && noinput) {
+		/* The loader's "FILE: strerror". */
+		fprintf(stderr, "sluicectl: cannot read %s", errs != NULL ? errs : "\n");
+		rc = EX_NOINPUT_;
+	} else if (conf == NULL) {
+		fputs(errs != NULL ? errs : "", stderr);
+		fprintf(stderr,
+			"sluicectl: %s is not a pipeline file sluiced would load (errors above): "
+			"give the socket with -s\n",
+			file);
+		rc = EX_CONF;
+	} else if (conf->control.socket == NULL) {
 		fprintf(
 		    stderr,
 		    "sluicectl: %s has no 'control: {socket: PATH}': that daemon has no control "
 		    "socket (or give it with -s)\n",
 		    file);
-		return EX_CONF;
+		rc = EX_CONF;
+	} else {
+		*out = xstrdup(conf->control.socket);
 	}
-	return EX_OK;
+	conf_free(conf);
+	free(errs);
+	return rc;
 }
 
 /* ---- talking to the daemon ---- */

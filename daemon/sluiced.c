@@ -24,8 +24,8 @@
 #include "sdnotify.h"
 #include "supervisor.h"
 #include "util.h"
+#include "version.h"
 
-#define SLUICE_VERSION "0.1.0"
 #define DEFAULT_CONFIG "/etc/sluice/sluice.yaml"
 
 static void usage(FILE *out)

@@ -12,11 +12,13 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "progress.h"
+#include "service.h"
 #include "signals.h"
 #include "util.h"
 
 struct supervisor {
 	struct event_base *base;
+	struct service_scope scope; /* what signals, control, metrics and reload see */
 	struct pipeline *active;
 	struct pipeline **retired; /* replaced by a reload: drained, or draining */
 	size_t n_retired;
@@ -32,22 +34,32 @@ static void keep_conf(struct supervisor *sv, struct conf *conf)
 	sv->confs[sv->n_confs++] = conf;
 }
 
+static struct pipeline *active_pipeline(void *owner)
+{
+	const struct supervisor *sv = owner;
+	return sv->active;
+}
+
+static int replace(void *owner, struct conf *conf, char *msg, size_t len);
+
 struct supervisor *supervisor_new(struct event_base *base, struct conf *conf, int progress,
 				  int *exit_code)
 {
 	struct supervisor *sv = xcalloc(1, sizeof(*sv));
 	sv->base = base;
+	sv->scope = (struct service_scope){
+	    .base = base, .owner = sv, .active = active_pipeline, .replace = replace};
 	keep_conf(sv, conf);
 	sv->active = pipeline_new(base, conf, NULL, exit_code);
 	if (sv->active == NULL)
 		goto fail;
 	if (conf->control.socket != NULL &&
-	    (sv->control = control_new(sv, conf->control.socket, exit_code)) == NULL)
+	    (sv->control = control_new(&sv->scope, conf->control.socket, exit_code)) == NULL)
 		goto fail;
 	if (conf->metrics.listen != NULL &&
-	    (sv->metrics = metrics_new(sv, conf->metrics.listen, exit_code)) == NULL)
+	    (sv->metrics = metrics_new(&sv->scope, conf->metrics.listen, exit_code)) == NULL)
 		goto fail;
-	signals_init(base, sv);
+	signals_init(&sv->scope);
 	if (progress == 1 ||
 	    (progress == -1 && isatty(STDERR_FILENO) && pipeline_is_job(sv->active)))
 		progress_start(sv->active);
@@ -93,18 +105,10 @@ void supervisor_free(struct supervisor *sv)
 	free(sv);
 }
 
-struct event_base *supervisor_base(const struct supervisor *sv)
+/* service_scope.replace: a reload with a new structure (reload.c). */
+static int replace(void *owner, struct conf *conf, char *msg, size_t len)
 {
-	return sv->base;
-}
-
-struct pipeline *supervisor_pipeline(const struct supervisor *sv)
-{
-	return sv->active;
-}
-
-int supervisor_replace(struct supervisor *sv, struct conf *conf, char *msg, size_t len)
-{
+	struct supervisor *sv = owner;
 	int code = 0;
 	struct pipeline *next = pipeline_new(sv->base, conf, sv->active, &code);
 	if (next == NULL) {

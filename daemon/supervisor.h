@@ -5,7 +5,8 @@
  * reload keeps pointing into the file it was built from). It runs one active
  * pipeline; a reload that changes the structure makes a successor the active one
  * while the old one drains behind it (pipeline.c). The daemon exits when the
- * active pipeline has stopped, with its exit code.
+ * active pipeline has stopped, with its exit code. The services reach it through
+ * the struct service_scope it hands them (service.h).
  */
 #ifndef SLUICE_SUPERVISOR_H
 #define SLUICE_SUPERVISOR_H
@@ -14,7 +15,6 @@
 
 struct conf;
 struct event_base;
-struct pipeline;
 struct supervisor;
 
 /*
@@ -26,15 +26,5 @@ struct supervisor *supervisor_new(struct event_base *base, struct conf *conf, in
 /* Runs the loop to the end, prints the summary; returns the exit code. */
 int supervisor_run(struct supervisor *sv);
 void supervisor_free(struct supervisor *sv);
-
-struct event_base *supervisor_base(const struct supervisor *sv);
-/* The active pipeline: the one signals, control and metrics act on. */
-struct pipeline *supervisor_pipeline(const struct supervisor *sv);
-/*
- * Makes conf (a reloaded file with a new structure) the active pipeline, taking
- * over from the current one, which must be running (pipeline_ready). 0, or -1
- * with a message; the current one then runs on.
- */
-int supervisor_replace(struct supervisor *sv, struct conf *conf, char *msg, size_t len);
 
 #endif

@@ -16,8 +16,8 @@ if ! git -C "$SRC_DIR" rev-parse --git-dir >/dev/null 2>&1; then
 	exit 0
 fi
 
-version=$(sed -n 's/^#define SLUICE_VERSION "\(.*\)"/\1/p' "$SRC_DIR/daemon/sluiced.c")
-[ -n "$version" ] || fail "no SLUICE_VERSION in daemon/sluiced.c"
+version=$(sed -n 's/^#define SLUICE_VERSION "\(.*\)"/\1/p' "$SRC_DIR/daemon/version.h")
+[ -n "$version" ] || fail "no SLUICE_VERSION in daemon/version.h"
 grep -q "^sluice ($version)" "$SRC_DIR/debian/changelog" ||
 	fail "debian/changelog's first entry is not version $version"
 
@@ -49,6 +49,9 @@ done
 grep -qxF 'ExecStart=/usr/sbin/sluiced -c /etc/sluice/sluice.yaml' "$T/root/lib/systemd/system/sluice.service" ||
 	fail "the packaged sluice.service does not name /usr/sbin/sluiced"
 "$T/root/usr/sbin/sluiced" -V | grep -q "^sluiced $version" || fail "the packaged sluiced does not run"
+"$T/root/usr/bin/sluicectl" -V | grep -qx "sluicectl $version" || fail "the packaged sluicectl is not version $version"
+zcat "$T/root/usr/share/man/man8/sluiced.8.gz" | grep -q "^\.TH .*\"sluice $version\"" ||
+	fail "the packaged sluiced(8) does not name version $version"
 "$T/root/usr/sbin/sluiced" --check --no-environment -c "$T/root/etc/sluice/sluice.yaml" >/dev/null ||
 	fail "the packaged default config does not pass --check"
 # The configs are conffiles: an upgrade never overwrites an edited one.

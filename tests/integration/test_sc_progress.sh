@@ -2,7 +2,7 @@
 # The progress line: shown for a job when stderr is a terminal (run under
 # script(1), a real pseudo-terminal), redrawn in place with \r, counting items
 # done, a percentage of the estimated total, a rate; cleared at the end so the
-# summary starts on a clean line. Never shown when stderr is not a terminal
+# summary starts on a clean line, and before every log line. Never shown when stderr is not a terminal
 # (unless --progress), and --no-progress turns it off on a terminal.
 . "$(dirname "$0")/../lib.sh"
 
@@ -45,6 +45,26 @@ rm -f "$T/out.txt"
 run_daemon "$T/c.yaml" --progress
 assert_exit 0 "$?" "sluiced --progress"
 grep -q $'\r''prog: ' "$DAEMON_ERR" || fail "--progress drew no progress line"
+# A log line while the line is shown erases it first (log.c's before-write hook,
+# installed by progress.c): "\r\033[K", then the log line from the start.
+sed 's/"\$1"/"\$1"; [ "\$1" != 40 ]/' "$T/c.yaml" >"$T/fail.yaml"
+rm -f "$T/out.txt"
+run_daemon "$T/fail.yaml" --progress
+grep -aq 'warn: .*exit' "$DAEMON_ERR" || fail "no warning for the failed item: $(tail -c 400 "$DAEMON_ERR")"
+python3 - "$DAEMON_ERR" <<'PY' || fail "a log line was written over the progress line"
+import re, sys
+data = open(sys.argv[1], "rb").read()
+drawn = False
+for m in re.finditer(rb"\rprog: |sluiced\[", data):
+    if m.group() == b"\rprog: ":
+        drawn = True
+        continue
+    start = m.start()
+    if data[start - 4:start] != b"\r\x1b[K" and drawn and data[start - 1:start] != b"\n":
+        sys.exit(f"at byte {start}: {data[max(0, start - 80):start + 40]!r}")
+if not drawn:
+    sys.exit("no progress line was drawn")
+PY
 # --no-progress on a terminal: none.
 rm -f "$T/out.txt"
 env SLUICE_TEST_MARK="$MARK" script -qfec "$SLUICED --no-progress -c $T/c.yaml" "$T/tty2.log" </dev/null >/dev/null 2>&1

@@ -163,12 +163,29 @@ assert_contains "$T/e.txt" "$T/nowhere.sock"
 assert_contains "$T/e.txt" "No such file or directory"
 "$CTL" -c "$T/missing.yaml" status 2>/dev/null
 assert_exit 66 $? "sluicectl -c on a missing file"
-printf 'sources: []\n' >"$T/nocontrol.yaml"
-"$CTL" -c "$T/nocontrol.yaml" status 2>/dev/null
+# -c reads the file with the daemon's loader: what sluiced would take.
+MIN="sources: [{name: g, type: generate}]
+sinks: [{name: d, type: discard}]"
+printf '%s\n' "$MIN" >"$T/nocontrol.yaml"
+"$CTL" -c "$T/nocontrol.yaml" status 2>"$T/e.txt"
 assert_exit 78 $? "sluicectl -c on a file without control"
-# The -c scan reads block style and quoted values too.
-printf 'name: x\ncontrol:\n  # the socket\n  socket: "%s"   # quoted\nmetrics:\n  socket: /wrong\n' "$SOCK" >"$T/block.yaml"
+assert_contains "$T/e.txt" "has no 'control: {socket: PATH}'"
+printf 'sources: []\ncontrol: {socket: %s}\n' "$SOCK" >"$T/invalid.yaml"
+"$CTL" -c "$T/invalid.yaml" status 2>"$T/e.txt"
+assert_exit 78 $? "sluicectl -c on a file sluiced would refuse"
+assert_contains "$T/e.txt" "$T/invalid.yaml:1:10: 'sources' needs at least one source"
+assert_contains "$T/e.txt" "give the socket with -s"
+printf '%s\ncontrol:\n  # the socket\n  socket: "%s"   # quoted\nmetrics:\n  listen: "127.0.0.1:0"\n' \
+	"$MIN" "$SOCK" >"$T/block.yaml"
 "$CTL" -c "$T/block.yaml" status >/dev/null || fail "sluicectl -c with a block-style control: exit $?"
+# What a line scan got wrong: ${VAR} (the scan connected to "${CTLDIR}/ctl.sock"),
+# and a flow mapping over several lines (the scan found no socket: exit 78).
+printf '%s\ncontrol: {socket: "${CTLDIR}/ctl.sock"}\n' "$MIN" >"$T/var.yaml"
+CTLDIR=$T "$CTL" -c "$T/var.yaml" status >/dev/null 2>"$T/e.txt" ||
+	fail "sluicectl -c with control.socket from \${CTLDIR}: exit $? ($(cat "$T/e.txt"))"
+printf '%s\ncontrol: {\n  socket: %s }\n' "$MIN" "$SOCK" >"$T/flow.yaml"
+"$CTL" -c "$T/flow.yaml" status >/dev/null 2>"$T/e.txt" ||
+	fail "sluicectl -c with a flow mapping over two lines: exit $? ($(cat "$T/e.txt"))"
 
 # drain: ok at once, then the daemon drains and exits 0; the socket is gone.
 ctl drain >"$T/d.txt" || fail "sluicectl drain: exit $?"

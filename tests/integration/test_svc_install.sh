@@ -30,6 +30,14 @@ done
 cmp -s "$R/usr/local/sbin/sluiced" "$SLUICED" || fail "the installed sluiced is not the build under test"
 "$R/usr/local/sbin/sluiced" --version | grep -q '^sluiced ' || fail "the installed sluiced does not run"
 "$R/usr/local/bin/sluicectl" --version | grep -q '^sluicectl ' || fail "the installed sluicectl does not run"
+# One version (daemon/version.h): both programs print it, every man page's footer names it.
+version=$(sed -n 's/^#define SLUICE_VERSION "\(.*\)"/\1/p' "$SRC_DIR/daemon/version.h")
+[ -n "$version" ] || fail "no SLUICE_VERSION in daemon/version.h"
+"$R/usr/local/sbin/sluiced" --version | grep -qx "sluiced $version" || fail "sluiced -V is not $version"
+"$R/usr/local/bin/sluicectl" --version | grep -qx "sluicectl $version" || fail "sluicectl -V is not $version"
+for m in man1/sluicectl.1 man5/sluice.yaml.5 man8/sluiced.8; do
+	grep -q "^\.TH .*\"sluice $version\"" "$R/usr/local/share/man/$m" || fail "$m does not name version $version"
+done
 for c in example sluice; do
 	"$R/usr/local/sbin/sluiced" --check --no-environment -c "$R/etc/sluice/$c.yaml" >/dev/null ||
 		fail "the installed $c.yaml does not pass --check"
