@@ -4,6 +4,8 @@
  * rotated or copy-truncated file starts from 0, a file moved whole continues; a torn
  * or damaged line costs that commit only; compaction keeps the file small and the
  * state whole.
+ *
+ * LINK: checkpoint.o crc32c.o util.o
  */
 #include <check.h>
 #include <fcntl.h>

@@ -5,9 +5,7 @@
  * or on the structs and defaults; the printer is checked by loading its output
  * again and printing it a second time.
  *
- * LINK: conf.o log.o units.o util.o
- * LINK: all (for now: log.o calls progress.o, conf.o calls control.o and
- *       metrics.o, and through them the pipeline)
+ * LINK: conf.o addr.o log.o units.o util.o
  */
 #include <check.h>
 #include <ftw.h>

@@ -5,6 +5,8 @@
  * the damage, and hands back only intact items; done segments are deleted oldest
  * first and never one that an older unfinished item pins; a write that fails (the
  * file size limit stands in for a full disk) keeps everything buffered.
+ *
+ * LINK: journal.o crc32c.o util.o
  */
 #include <check.h>
 #include <dirent.h>

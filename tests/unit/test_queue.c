@@ -2,7 +2,6 @@
  * Unit tests for the bounded queue: bounds, drop policies, pills, waiters.
  *
  * LINK: queue.o item.o track.o log.o util.o
- * LINK: all (for now: log.o calls progress.o, and through it the pipeline)
  */
 #include <check.h>
 #include <event2/event.h>

@@ -5,6 +5,8 @@
  * entries first; an idle consumer's entries are claimed by another, and one
  * delivered too often or without the field is handed out as a problem; the writer
  * pipelines XADDs and sends again what had no reply when Redis comes back.
+ *
+ * LINK: redis-stream.o net.o util.o
  */
 #include <check.h>
 #include <event2/event.h>

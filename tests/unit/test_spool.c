@@ -7,7 +7,6 @@
  * the file's size.
  *
  * LINK: spool.o bio.o log.o util.o
- * LINK: all (for now: log.o calls progress.o, and through it the pipeline)
  */
 #include <check.h>
 #include <glob.h>

@@ -4,6 +4,8 @@
  * a name mismatch and an expired certificate each fail with their reason; client
  * certificates are required when the server has a CA and verify; unusable files
  * are named in the error.
+ *
+ * LINK: tls.o util.o
  */
 #include <arpa/inet.h>
 #include <check.h>
