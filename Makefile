@@ -37,7 +37,8 @@ BUILD    ?= build/release
 # Hardening, for release builds only (the sanitizers bring their own checks and clash
 # with the fortified functions): stack protector, position-independent executables and
 # full RELRO. _FORTIFY_SOURCE needs the optimiser, so it comes only with an -O in
-# CFLAGS, and a packager's own setting (dpkg-buildflags puts one in CPPFLAGS) wins.
+# CFLAGS, and a packager's own setting (dpkg-buildflags puts one in CPPFLAGS) wins;
+# -U first, as some compilers predefine it.
 SLUICE_CFLAGS  += -fstack-protector-strong -fPIE \
                   $(if $(filter -O -O1 -O2 -O3 -Os -Og -Ofast,$(CFLAGS)), \
                     $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),, \
