@@ -46,6 +46,8 @@
 
 #include "bio.h"
 #include "child.h"
+#include "dead-letter.h"
+#include "failure-log.h"
 #include "joblog.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -59,7 +61,6 @@
 #include "util.h"
 
 #define SINKS_STAGE	  "@sinks"
-#define FAILURE_LOG_BURST 10
 
 enum state { ST_STARTING = 0, ST_RUNNING, ST_DRAINING, ST_CANCELLING, ST_STOPPED };
 
@@ -77,11 +78,14 @@ struct pipeline {
 	uint64_t started_at;
 
 	struct source **sources;
+	/* The file each source was built from: a moved source's kind still points into it. */
+	const struct conf **source_origin;
 	size_t n_sources, live_sources;
 	struct queue **queues;
 	struct stage **stages;
 	size_t n_stages;
 	struct sinks *sinks;
+	const struct conf *sinks_origin; /* the file the sinks were built from (shared ones: older) */
 	struct sink *dead_letter;
 	uint64_t dead_lettered;
 	struct sink *joblog;
@@ -103,7 +107,7 @@ struct pipeline {
 	bool spool_failed, sink_failed;
 	bool spooling; /* the spool is being made durable on the bio pool */
 
-	uint64_t failures_logged, failures_unlogged, last_failure_log;
+	struct failure_log failure_log;
 	uint64_t items_done;
 
 	/* Reload (see the top of this file). */
@@ -387,8 +391,12 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 		/* Out of from's table: from no longer runs, stops or frees it. */
 		for (size_t j = 0; j < from->n_sources; j++)
 			if (from->sources[j] == moved[i]) {
+				size_t after = from->n_sources - j - 1;
+				p->source_origin[i] = from->source_origin[j];
 				memmove(&from->sources[j], &from->sources[j + 1],
-					(from->n_sources - j - 1) * sizeof(*from->sources));
+					after * sizeof(*from->sources));
+				memmove(&from->source_origin[j], &from->source_origin[j + 1],
+					after * sizeof(*from->source_origin));
 				from->n_sources--;
 				break;
 			}
@@ -398,6 +406,7 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 	}
 	if (p->sinks == NULL) {
 		p->sinks = from->sinks;
+		p->sinks_origin = from->sinks_origin;
 		from->sinks = NULL;
 		from->lent_sinks = true;
 	}
@@ -467,6 +476,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 	if (from == NULL ||
 	    !same_printed(conf_printed_sinks(from->conf), conf_printed_sinks(conf))) {
 		p->sinks = sinks_new(p, conf, p->queues[p->n_stages], err, sizeof(err));
+		p->sinks_origin = conf;
 		if (p->sinks == NULL) {
 			log_error("%s", err);
 			*exit_code = 73;
@@ -500,6 +510,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 		stage_set_last(p->stages[p->n_stages - 1]);
 
 	p->sources = xcalloc(conf->n_sources, sizeof(*p->sources));
+	p->source_origin = xcalloc(conf->n_sources, sizeof(*p->source_origin));
 	moved = xcalloc(conf->n_sources, sizeof(*moved));
 	listeners = xcalloc(conf->n_sources, sizeof(*listeners));
 	for (size_t i = 0; i < conf->n_sources; i++, p->n_sources++) {
@@ -507,6 +518,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 		if (from != NULL && (moved[i] = unchanged_source(from, conf, cs)) != NULL)
 			continue;
 		p->sources[i] = source_new(p, cs, add_name(cs->name), p->queues[0]);
+		p->source_origin[i] = conf;
 		if (from != NULL && (listeners[i] = replaced_listener(from, cs)) != NULL)
 			source_inherit_listener(p->sources[i], listeners[i]);
 		if (source_open(p->sources[i], err, sizeof(err)) < 0) {
@@ -542,6 +554,7 @@ void pipeline_free(struct pipeline *p)
 	for (size_t i = 0; i < p->n_sources; i++)
 		source_free(p->sources[i]);
 	free(p->sources);
+	free(p->source_origin);
 	for (size_t i = 0; i < p->n_stages; i++)
 		stage_free(p->stages[i]);
 	free(p->stages);
@@ -1067,78 +1080,20 @@ static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- failures ---- */
 
-static void dead_letter_write(struct pipeline *p, const char *stage, const struct item *it,
-			      const struct failure *f)
-{
-	char when[64], sig[16], status[16];
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
-	/* JSON null where there is no exit status or signal keeps each field's type. */
-	snprintf(sig, sizeof(sig), f->signal > 0 ? "%d" : "null", f->signal);
-	snprintf(status, sizeof(status), f->exit_status >= 0 ? "%d" : "null", f->exit_status);
-	const char *source = pipeline_source_name(p, it->source);
-	char *item = json_escape_bytes(it->data, it->len);
-	char *msg = json_escape_bytes(f->message, strlen(f->message));
-	char *err = json_escape_bytes(f->stderr_tail, strlen(f->stderr_tail));
-	char *src = json_escape_bytes(source, strlen(source));
-	char *line =
-	    xasprintf("{\"time\":\"%s\",\"stage\":\"%s\",\"source\":\"%s\",\"seq\":%" PRIu64
-		      ",\"attempts\":%" PRIu32 ",\"error\":\"%s\",\"exit_status\":%s,"
-		      "\"signal\":%s,\"message\":\"%s\",\"stderr\":\"%s\",\"item\":\"%s\"}",
-		      when, stage, src, it->seq, it->attempts, failure_kind_name(f->kind), status,
-		      sig, msg, err, item);
-	sink_append(p->dead_letter, line, strlen(line));
-	sink_flush(p->dead_letter);
-	p->dead_lettered++;
-	free(line);
-	free(item);
-	free(msg);
-	free(err);
-	free(src);
-}
-
-static void log_failure(struct pipeline *p, const char *stage, const struct item *it,
-			const struct failure *f)
-{
-	uint64_t now = now_usec();
-	/* A burst in full, then at most one line a second with a count of the rest. */
-	if (p->failures_logged >= FAILURE_LOG_BURST && now - p->last_failure_log < 1000000) {
-		p->failures_unlogged++;
-		return;
-	}
-	char more[64] = "";
-	if (p->failures_unlogged > 0)
-		snprintf(more, sizeof(more), " (%" PRIu64 " more failures not logged)",
-			 p->failures_unlogged);
-	p->failures_unlogged = 0;
-	p->failures_logged++;
-	p->last_failure_log = now;
-	char *tail = json_escape_bytes(f->stderr_tail, strlen(f->stderr_tail));
-	bool at_source = strncmp(stage, "source:", 7) == 0,
-	     at_sink = strncmp(stage, "sink:", 5) == 0;
-	const char *where = at_source ? stage + 7 : at_sink ? stage + 5 : stage;
-	log_item(LOG_WARN, where, pipeline_source_name(p, it->source), it->seq,
-		 "%s '%s': item %" PRIu64 " failed (%s): %s%s%s%s",
-		 at_source ? "source"
-		 : at_sink ? "sink"
-			   : "stage",
-		 where, it->seq, failure_kind_name(f->kind), f->message,
-		 tail[0] ? "; stderr: " : "", tail, more);
-	free(tail);
-}
-
 void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure policy,
 			  const struct item *it, const struct failure *f)
 {
-	report_add(p->report, stage, pipeline_source_name(p, it->source), it, f);
-	log_failure(p, stage, it, f);
+	const char *source = pipeline_source_name(p, it->source);
+	report_add(p->report, stage, source, it, f);
+	failure_log_item(&p->failure_log, stage, source, it, f);
 	track_failed(it);
-	if (policy == ON_FAILURE_DEAD_LETTER && p->dead_letter != NULL)
-		dead_letter_write(p, stage, it, f);
+	if (policy == ON_FAILURE_DEAD_LETTER && p->dead_letter != NULL) {
+		char *line = dead_letter_json(stage, source, it, f);
+		sink_append(p->dead_letter, line, strlen(line));
+		sink_flush(p->dead_letter);
+		p->dead_lettered++;
+		free(line);
+	}
 	if (policy == ON_FAILURE_CANCEL) {
 		char msg[400];
 		snprintf(msg, sizeof(msg),
@@ -1343,7 +1298,7 @@ static void retire_begin(struct pipeline *p)
 	stop_sources(p);
 }
 
-/* A retiring pipeline is done: its successor is on its own. Freed with the daemon. */
+/* A retiring pipeline is done: its successor is on its own; its owner may free it (pipeline_settled). */
 static void retire_done(struct pipeline *p)
 {
 	struct pipeline *succ = p->succ;
@@ -1727,6 +1682,33 @@ int pipeline_scale(struct pipeline *p, const char *stage, unsigned workers, char
 void pipeline_status_log(struct pipeline *p)
 {
 	print_counts(p, info_out);
+}
+
+bool pipeline_finished(const struct pipeline *p)
+{
+	return p->state == ST_STOPPED && p->succ == NULL;
+}
+
+bool pipeline_settled(const struct pipeline *p)
+{
+	if (!pipeline_finished(p) || !sinks_settled(p->sinks) ||
+	    (!p->lent_dead_letter && !sink_settled(p->dead_letter)) ||
+	    (!p->lent_joblog && !sink_settled(p->joblog)))
+		return false;
+	for (size_t i = 0; i < p->n_sources; i++)
+		if (!source_settled(p->sources[i]))
+			return false;
+	return true;
+}
+
+bool pipeline_uses_conf(const struct pipeline *p, const struct conf *conf)
+{
+	if (p->conf == conf || (p->sinks != NULL && p->sinks_origin == conf))
+		return true;
+	for (size_t i = 0; i < p->n_sources; i++)
+		if (p->source_origin[i] == conf)
+			return true;
+	return false;
 }
 
 void pipeline_reopen(struct pipeline *p)

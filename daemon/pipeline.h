@@ -46,6 +46,16 @@ int pipeline_start(struct pipeline *p, void (*done)(struct pipeline *p, void *ar
 /* After the loop: closes the outputs, stops every child; returns the exit code. */
 int pipeline_finish(struct pipeline *p);
 void pipeline_free(struct pipeline *p);
+/*
+ * A pipeline replaced by a reload has finished and nothing of its own is still
+ * busy elsewhere (an fdatasync on the bio pool, a record in its successor's
+ * sinks whose ack is due): pipeline_free() may run, from the loop.
+ */
+bool pipeline_settled(const struct pipeline *p);
+/* Stopped, and out of the reload chain (its done callback has run). */
+bool pipeline_finished(const struct pipeline *p);
+/* Something p runs (itself, a source or the sinks it took over) points into conf. */
+bool pipeline_uses_conf(const struct pipeline *p, const struct conf *conf);
 /* The summary on stderr: per source, stage and sink counts, then the error report. */
 void pipeline_summary(struct pipeline *p, int exit_code);
 

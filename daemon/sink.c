@@ -891,6 +891,19 @@ uint64_t sinks_close(struct sinks *ss, uint64_t timeout_usec)
 	return left;
 }
 
+bool sink_settled(const struct sink *s)
+{
+	return s == NULL || !s->sync_inflight;
+}
+
+bool sinks_settled(const struct sinks *ss)
+{
+	for (size_t i = 0; ss != NULL && i < ss->n; i++)
+		if (!sink_settled(ss->v[i]))
+			return false;
+	return true;
+}
+
 void sinks_free(struct sinks *ss)
 {
 	if (ss == NULL)

@@ -154,5 +154,8 @@ struct sink *sinks_get(const struct sinks *ss, size_t i);
 /* Closes every sink (final flush); returns records left unwritten. */
 uint64_t sinks_close(struct sinks *ss, uint64_t timeout_usec);
 void sinks_free(struct sinks *ss);
+/* No fdatasync of theirs is still running on the bio pool (true for NULL): they may be freed. */
+bool sink_settled(const struct sink *s);
+bool sinks_settled(const struct sinks *ss);
 
 #endif

@@ -157,6 +157,11 @@ void source_handover(struct source *old, struct source *s)
 		old->kind->handover(old, s);
 }
 
+bool source_settled(const struct source *s)
+{
+	return track_idle(s->tracker);
+}
+
 void source_free(struct source *s)
 {
 	if (s == NULL)

@@ -18,10 +18,11 @@
 struct supervisor {
 	struct event_base *base;
 	struct pipeline *active;
-	struct pipeline **retired; /* replaced by a reload: drained, or draining */
+	struct pipeline **retired; /* replaced by a reload, still draining */
 	size_t n_retired;
-	struct conf **confs;
+	struct conf **confs; /* every file a live pipeline points into */
 	size_t n_confs;
+	struct event *reap_ev; /* frees the retired pipelines that have finished */
 	struct control *control;
 	struct metrics *metrics;
 };
@@ -32,11 +33,56 @@ static void keep_conf(struct supervisor *sv, struct conf *conf)
 	sv->confs[sv->n_confs++] = conf;
 }
 
+static bool conf_in_use(const struct supervisor *sv, const struct conf *conf)
+{
+	if (pipeline_uses_conf(sv->active, conf))
+		return true;
+	for (size_t i = 0; i < sv->n_retired; i++)
+		if (pipeline_uses_conf(sv->retired[i], conf))
+			return true;
+	return false;
+}
+
+/*
+ * Off the stack of the pipeline's own callbacks: a retired pipeline that has
+ * finished is freed, and with it every file nothing alive points into any more.
+ * One still settling (an fdatasync in flight, acks due) is looked at again shortly.
+ */
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *sv = arg;
+	bool waiting = false;
+	size_t kept = 0;
+	for (size_t i = 0; i < sv->n_retired; i++) {
+		struct pipeline *p = sv->retired[i];
+		if (pipeline_settled(p)) {
+			pipeline_free(p);
+			continue;
+		}
+		sv->retired[kept++] = p;
+		waiting |= pipeline_finished(p);
+	}
+	sv->n_retired = kept;
+	kept = 0;
+	for (size_t i = 0; i < sv->n_confs; i++) {
+		if (conf_in_use(sv, sv->confs[i]))
+			sv->confs[kept++] = sv->confs[i];
+		else
+			conf_free(sv->confs[i]);
+	}
+	sv->n_confs = kept;
+	if (waiting) {
+		struct timeval later = {0, 100000};
+		evtimer_add(sv->reap_ev, &later);
+	}
+}
+
 struct supervisor *supervisor_new(struct event_base *base, struct conf *conf, int progress,
 				  int *exit_code)
 {
 	struct supervisor *sv = xcalloc(1, sizeof(*sv));
 	sv->base = base;
+	sv->reap_ev = evtimer_new(base, reap_cb, sv);
 	keep_conf(sv, conf);
 	sv->active = pipeline_new(base, conf, NULL, exit_code);
 	if (sv->active == NULL)
@@ -60,8 +106,11 @@ fail:
 static void pipeline_done(struct pipeline *p, void *arg)
 {
 	struct supervisor *sv = arg;
+	struct timeval now = {0, 0};
 	if (p == sv->active)
 		event_base_loopexit(sv->base, NULL);
+	else
+		evtimer_add(sv->reap_ev, &now);
 }
 
 int supervisor_run(struct supervisor *sv)
@@ -81,6 +130,8 @@ void supervisor_free(struct supervisor *sv)
 	if (sv == NULL)
 		return;
 	signals_free();
+	if (sv->reap_ev != NULL)
+		event_free(sv->reap_ev);
 	metrics_free(sv->metrics);
 	control_free(sv->control);
 	for (size_t i = 0; i < sv->n_retired; i++)
