@@ -31,7 +31,8 @@ void failure_log_item(struct failure_log *fl, const char *stage, const char *sou
 	bool at_source = strncmp(stage, "source:", 7) == 0,
 	     at_sink = strncmp(stage, "sink:", 5) == 0;
 	const char *where = at_source ? stage + 7 : at_sink ? stage + 5 : stage;
-	log_item(LOG_WARN, where, source, it->seq, "%s '%s': item %" PRIu64 " failed (%s): %s%s%s%s",
+	log_item(LOG_WARN, where, source, it->seq,
+		 "%s '%s': item %" PRIu64 " failed (%s): %s%s%s%s",
 		 at_source ? "source"
 		 : at_sink ? "sink"
 			   : "stage",

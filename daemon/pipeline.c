@@ -49,6 +49,7 @@
 #include "dead-letter.h"
 #include "failure-log.h"
 #include "joblog.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "sink.h"
@@ -56,25 +57,21 @@
 #include "spool.h"
 #include "stage.h"
 #include "status.h"
+#include "summary.h"
+#include "replay.h"
+#include "tick.h"
+#include "unfinished.h"
 #include "track.h"
 #include "units.h"
 #include "util.h"
 
-#define SINKS_STAGE	  "@sinks"
-
-enum state { ST_STARTING = 0, ST_RUNNING, ST_DRAINING, ST_CANCELLING, ST_STOPPED };
-
-struct unfinished {
-	char *stage;
-	struct item *it;
-};
+#define SINKS_STAGE "@sinks"
 
 struct pipeline {
 	struct event_base *base;
 	struct conf *conf;
-	enum state state;
+	enum lc_state state; /* lifecycle.h: changed by lifecycle_step() alone */
 	enum stop_reason reason;
-	bool stop_requested;
 	uint64_t started_at;
 
 	struct source **sources;
@@ -85,7 +82,8 @@ struct pipeline {
 	struct stage **stages;
 	size_t n_stages;
 	struct sinks *sinks;
-	const struct conf *sinks_origin; /* the file the sinks were built from (shared ones: older) */
+	const struct conf
+	    *sinks_origin; /* the file the sinks were built from (shared ones: older) */
 	struct sink *dead_letter;
 	uint64_t dead_lettered;
 	struct sink *joblog;
@@ -93,19 +91,16 @@ struct pipeline {
 	int64_t wall_minus_mono; /* usec, to print monotonic start times as wall clock */
 	struct report *report;
 
-	struct event *grace_timer, *deadline_timer, *cancel_timer, *finish_ev, *memory_ev, *tick;
-	uint64_t ticks, done_at_last_tick;
-	char last_status[256];
+	struct event *grace_timer, *deadline_timer, *cancel_timer, *finish_ev, *memory_ev;
+	struct tick *tick;
 	TAILQ_HEAD(, queue_waiter) memory_waiters;
 
-	struct unfinished *unf;
-	size_t n_unf, cap_unf;
-	uint64_t spooled, lost, replayed, sink_lost;
+	struct unfinished unf; /* a cancel's: spooled, handed to the successor, or lost */
+	uint64_t lost, replayed, sink_lost;
 	uint64_t skipped_failed; /* --resume: items the joblog lists as failed, skipped */
 	uint64_t kept; /* unfinished items whose source keeps them (dir: the file stays) */
 	char *replay_path;
-	bool spool_failed, sink_failed;
-	bool spooling; /* the spool is being made durable on the bio pool */
+	bool sink_broken; /* a sink can never write again: what waits for the sinks is spooled */
 
 	struct failure_log failure_log;
 	uint64_t items_done;
@@ -115,8 +110,6 @@ struct pipeline {
 	struct pipeline *pred, *succ; /* draining behind this one / that replaced this one */
 	bool lent_sinks, lent_dead_letter, lent_joblog, lent_report;
 	bool inherited_trouble; /* a retired predecessor had failures */
-	bool backstop_fired;	/* cancelled work that never came back was given up on */
-	bool closing_sinks;	/* cancelled while retiring: its own sinks write what they hold */
 	uint64_t retired_at;
 	struct item *fwd_pending; /* a result on its way to the successor's sinks */
 	struct queue_waiter fwd_wait;
@@ -153,7 +146,7 @@ const char *pipeline_source_name(const struct pipeline *p, uint32_t index)
 	return index < n_names ? source_names[index] : "?";
 }
 
-/* A fresh id for a source: a replaced source and its successor never share one. */
+/* A new id for a source: a replaced source and its successor never share one. */
 static uint32_t add_name(const char *name)
 {
 	source_names = xrealloc(source_names, (n_names + 1) * sizeof(char *));
@@ -170,9 +163,15 @@ static uint32_t intern_name(const char *name)
 	return add_name(name);
 }
 
+/* Every change of state goes through here: the table in lifecycle.c decides. */
+static bool step(struct pipeline *p, enum lc_event ev)
+{
+	return lifecycle_step(&p->state, ev, p->conf->name);
+}
+
 bool pipeline_cancelling(const struct pipeline *p)
 {
-	return p->state == ST_CANCELLING;
+	return lifecycle_cancelled(p->state);
 }
 
 /* ---- memory_limit ---- */
@@ -272,7 +271,7 @@ static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errl
 	const char *path = p->conf->joblog;
 	struct stat sb;
 	/* Empty counts as new: a SIGKILL right after a start leaves it so, headerless. */
-	bool fresh = stat(path, &sb) != 0 || sb.st_size == 0;
+	bool is_new = stat(path, &sb) != 0 || sb.st_size == 0;
 	if (p->conf->resume && !reloaded) {
 		p->done = joblog_read_done(path, err, errlen);
 		if (p->done == NULL)
@@ -287,27 +286,25 @@ static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errl
 			log_info("--resume: the joblog records %zu item(s) as finished; they are "
 				 "skipped (%zu of them failed: --resume-failed runs those again)",
 				 done_set_size(p->done), failed);
-	} else if (!fresh && !reloaded) {
+	} else if (!is_new && !reloaded) {
 		/* A new run without --resume starts a new log, as GNU parallel does. */
 		if (truncate(path, 0) < 0) {
 			snprintf(err, errlen, "cannot truncate joblog '%s': %s", path,
 				 strerror(errno));
 			return -1;
 		}
-		fresh = true;
+		is_new = true;
 	}
 	p->joblog = sink_open(p, "joblog", SINK_FILE, path, FSYNC_NEVER, err, errlen);
 	if (p->joblog == NULL)
 		return -1;
-	if (fresh)
+	if (is_new)
 		sink_append(p->joblog, joblog_header, strlen(joblog_header));
 	track_set_hook(joblog_done, NULL);
 	return 0;
 }
 
-static bool pipeline_healthy_cb(void *arg);
 static void grace_cb(evutil_socket_t fd, short what, void *arg);
-static void tick_cb(evutil_socket_t fd, short what, void *arg);
 static void deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg);
 static void finish_cb(evutil_socket_t fd, short what, void *arg);
@@ -453,7 +450,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 	p->grace_timer = evtimer_new(base, grace_cb, p);
 	p->deadline_timer = evtimer_new(base, deadline_cb, p);
 	p->cancel_timer = evtimer_new(base, cancel_backstop_cb, p);
-	p->tick = event_new(base, -1, EV_PERSIST, tick_cb, p);
+	p->tick = tick_new(p);
 
 	p->n_stages = conf->n_stages;
 	p->queues = xcalloc(p->n_stages + 1, sizeof(*p->queues));
@@ -562,11 +559,7 @@ void pipeline_free(struct pipeline *p)
 	for (size_t i = 0; p->queues != NULL && i <= p->n_stages; i++)
 		queue_free(p->queues[i]);
 	free(p->queues);
-	for (size_t i = 0; i < p->n_unf; i++) {
-		free(p->unf[i].stage);
-		item_free(p->unf[i].it);
-	}
-	free(p->unf);
+	unfinished_free(&p->unf);
 	item_free(p->fwd_pending);
 	if (!p->lent_dead_letter)
 		sink_free(p->dead_letter);
@@ -579,7 +572,7 @@ void pipeline_free(struct pipeline *p)
 	event_free(p->grace_timer);
 	event_free(p->deadline_timer);
 	event_free(p->cancel_timer);
-	event_free(p->tick);
+	tick_free(p->tick);
 	if (!p->lent_report)
 		report_free(p->report);
 	free(p->replay_path);
@@ -601,42 +594,11 @@ void pipeline_free(struct pipeline *p)
 
 /* ---- spool replay ---- */
 
-struct replay_ctx {
-	struct pipeline *p;
-	struct spool_writer *merged;
-	struct item *head, **tailp;
-	char **stage_of;
-	size_t n, cap;
-};
-
-static void replay_record_cb(void *arg, const struct spool_record *r)
-{
-	struct replay_ctx *ctx = arg;
-	struct item *it = item_new(r->data, r->len, r->seq, intern_name(r->source));
-	it->attempts = r->attempts;
-	it->index = r->index;
-	item_mark_replayed(it);
-	track_item_hooked(it);
-	/* --resume: a record coming back from the spool is not read from its source again. */
-	if (ctx->p->done != NULL)
-		done_set_add(ctx->p->done, r->source, r->index, false);
-	if (r->seq >= next_seq)
-		next_seq = r->seq + 1;
-	*ctx->tailp = it;
-	ctx->tailp = &it->next;
-	if (ctx->n == ctx->cap) {
-		ctx->cap = ctx->cap ? ctx->cap * 2 : 64;
-		ctx->stage_of = xrealloc(ctx->stage_of, ctx->cap * sizeof(char *));
-	}
-	ctx->stage_of[ctx->n++] = xstrdup(r->stage);
-	if (ctx->merged != NULL)
-		spool_add(ctx->merged, r);
-}
-
 static void replay_done(void)
 {
 	struct pipeline *p = replay_owner;
-	if (p == NULL || p->replay_path == NULL || p->state == ST_CANCELLING || p->spool_failed)
+	if (p == NULL || p->replay_path == NULL || lifecycle_cancelled(p->state) ||
+	    p->unf.spool_failed)
 		return;
 	if (unlink(p->replay_path) == 0)
 		log_info("every item replayed from the spool is done; removed '%s'",
@@ -668,68 +630,29 @@ static size_t queue_index_for(struct pipeline *p, const char *stage)
 static int replay_spool(struct pipeline *p)
 {
 	const char *spool = p->conf->shutdown.spool;
-	char err[1024];
-	struct replay_ctx ctx = {.p = p};
-	long n_old, n_new;
+	struct replay_batch b;
 
 	if (spool == NULL)
 		return 0;
 	p->replay_path = xasprintf("%s.replaying", spool);
-	ctx.tailp = &ctx.head;
-	bool fresh = access(spool, F_OK) == 0;
-	if (fresh) {
-		char *tmp = xasprintf("%s.merge", spool);
-		ctx.merged = spool_begin(tmp, err, sizeof(err));
-		free(tmp);
-		if (ctx.merged == NULL) {
-			log_error("%s", err);
-			return -1;
-		}
-	}
-	n_old = spool_read(p->replay_path, p->conf->max_item_bytes, replay_record_cb, &ctx, err,
-			   sizeof(err));
-	if (n_old < 0)
-		log_error("%s", err);
-	n_new = fresh ? spool_read(spool, p->conf->max_item_bytes, replay_record_cb, &ctx, err,
-				   sizeof(err))
-		      : 0;
-	if (n_new < 0)
-		log_error("%s", err);
-	if (ctx.merged != NULL) {
-		/* One file holds everything being replayed before the spool itself goes. */
-		char *tmp = xasprintf("%s.merge", spool);
-		if (spool_commit(ctx.merged, err, sizeof(err)) < 0 ||
-		    rename(tmp, p->replay_path) < 0) {
-			log_error("cannot set the spool aside for replay: %s", err);
-			free(tmp);
-			struct item *it = ctx.head;
-			while (it != NULL) {
-				struct item *next = it->next;
-				item_free(it);
-				it = next;
-			}
-			for (size_t i = 0; i < ctx.n; i++)
-				free(ctx.stage_of[i]);
-			free(ctx.stage_of);
-			return -1;
-		}
-		free(tmp);
-		if (n_new >= 0)
-			unlink(spool);
-	}
+	if (replay_load(spool, p->replay_path, p->conf->max_item_bytes, intern_name, p->done, &b) <
+	    0)
+		return -1;
+	if (b.max_seq >= next_seq)
+		next_seq = b.max_seq + 1;
 	size_t i = 0;
-	for (struct item *it = ctx.head, *next; it != NULL; it = next, i++) {
+	for (struct item *it = b.head, *next; it != NULL; it = next, i++) {
 		next = it->next;
 		it->next = NULL;
-		size_t q = queue_index_for(p, ctx.stage_of[i]);
+		size_t q = queue_index_for(p, b.stage_of[i]);
 		/* It had passed every stage: its joblog line is due once the sinks have it. */
 		if (q == p->n_stages)
 			pipeline_item_done(p, SINKS_STAGE, it, 0, NULL);
 		queue_push_force(p->queues[q], it);
-		free(ctx.stage_of[i]);
+		free(b.stage_of[i]);
 		p->replayed++;
 	}
-	free(ctx.stage_of);
+	free(b.stage_of);
 	if (p->done != NULL)
 		done_set_sort(p->done);
 	item_stats.replay_done_cb = replay_done;
@@ -753,10 +676,10 @@ static void push_pills(struct pipeline *p, size_t queue_index)
 /* A source (or a retired predecessor) has produced everything it will. */
 static void one_source_less(struct pipeline *p)
 {
-	if (--p->live_sources > 0 || p->state == ST_CANCELLING)
+	if (--p->live_sources > 0 || lifecycle_cancelled(p->state))
 		return;
-	if (p->state == ST_RUNNING)
-		p->state = ST_DRAINING;
+	if (lifecycle_allows(p->state, LC_INPUT_ENDED))
+		step(p, LC_INPUT_ENDED);
 	push_pills(p, 0);
 }
 
@@ -767,8 +690,6 @@ void pipeline_source_ended(struct pipeline *p, struct source *s)
 }
 
 static void retire_done(struct pipeline *p);
-static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...));
-static void info_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void pipeline_stage_finished(struct pipeline *p, struct stage *st)
 {
@@ -777,9 +698,11 @@ void pipeline_stage_finished(struct pipeline *p, struct stage *st)
 			push_pills(p, i + 1);
 }
 
+/* The last pill left the last stage: everything read is through. */
 static void stopped(struct pipeline *p)
 {
-	p->state = ST_STOPPED;
+	if (!step(p, LC_DRAINED))
+		return;
 	if (p->succ != NULL)
 		retire_done(p);
 	else if (p->done_cb != NULL)
@@ -788,12 +711,11 @@ static void stopped(struct pipeline *p)
 
 void pipeline_sinks_finished(struct pipeline *p)
 {
-	if (p->state != ST_CANCELLING) {
+	/* Once cancelling, finished sinks matter only to a retiring pipeline closing its own. */
+	if (lifecycle_allows(p->state, LC_DRAINED))
 		stopped(p);
-	} else if (p->closing_sinks) {
-		p->closing_sinks = false;
+	else if (p->state == LC_CLOSING_SINKS && step(p, LC_SINKS_CLOSED))
 		retire_done(p);
-	}
 }
 
 static void stop_sources(struct pipeline *p)
@@ -811,13 +733,13 @@ static void set_timer(struct event *ev, uint64_t usec)
 void pipeline_stop(struct pipeline *p)
 {
 	char d[32];
-	if (p->state == ST_CANCELLING || p->state == ST_STOPPED)
-		return;
-	if (p->stop_requested) {
+	if (p->state == LC_STOPPING) {
 		pipeline_cancel(p, STOP_SIGNAL, "a second stop signal");
 		return;
 	}
-	p->stop_requested = true;
+	if (!lifecycle_allows(p->state, LC_STOP))
+		return; /* cancelling, or over */
+	step(p, LC_STOP);
 	if (p->reason == STOP_NONE)
 		p->reason = STOP_SIGNAL;
 	sdnotify("STOPPING=1\nSTATUS=draining");
@@ -830,12 +752,12 @@ void pipeline_stop(struct pipeline *p)
 
 void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detail)
 {
-	if (p->state == ST_CANCELLING || p->state == ST_STOPPED)
-		return;
+	if (!lifecycle_allows(p->state, LC_CANCEL))
+		return; /* cancelling already, or over */
 	/* The first cause decides the exit code; a failure outranks a signal. */
 	if (p->reason == STOP_NONE || (p->reason == STOP_SIGNAL && why != STOP_SIGNAL))
 		p->reason = why;
-	p->state = ST_CANCELLING;
+	step(p, LC_CANCEL);
 	if (p->succ != NULL) {
 		log_warnx("cancelling the previous pipeline: %s; what it has not finished goes "
 			  "to the new one",
@@ -875,96 +797,26 @@ void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it)
 		item_free(it);
 		return;
 	}
-	if (p->n_unf == p->cap_unf) {
-		p->cap_unf = p->cap_unf ? p->cap_unf * 2 : 64;
-		p->unf = xrealloc(p->unf, p->cap_unf * sizeof(*p->unf));
-	}
-	p->unf[p->n_unf].stage = xstrdup(stage);
-	p->unf[p->n_unf].it = it;
-	p->n_unf++;
+	unfinished_add(&p->unf, stage, it);
 }
 
-_Static_assert(SPOOL_NAME_MAX >= CONF_NAME_MAX, "a spool record must hold any name whole");
-
-static void spool_lost(struct pipeline *p)
+static const char *source_name_of(void *arg, uint32_t source)
 {
-	p->lost = p->n_unf;
-	log_error("%zu unfinished item(s) were lost%s", p->n_unf,
-		  p->conf->shutdown.spool == NULL
-		      ? ": set shutdown.spool (or run under systemd with StateDirectory=) to "
-			"keep them for the next start"
-		      : "");
+	return pipeline_source_name(arg, source);
 }
 
 /* The unfinished items are spooled or counted lost: the cancel is over. */
-static void unfinished_done(struct pipeline *p)
-{
-	for (size_t i = 0; i < p->n_unf; i++) {
-		free(p->unf[i].stage);
-		item_free(p->unf[i].it);
-	}
-	p->n_unf = 0;
-	if (p->done_cb != NULL)
-		p->done_cb(p, p->done_arg);
-}
-
-static void spool_committed_cb(void *arg, int rc, const char *err)
+static void unfinished_done(void *arg, bool lost)
 {
 	struct pipeline *p = arg;
-	p->spooling = false;
-	if (rc == 0) {
-		log_info("spooled %" PRIu64
-			 " unfinished item(s) to '%s'; they run first at the next start",
-			 p->spooled, p->conf->shutdown.spool);
-		if (p->replay_path != NULL)
-			unlink(p->replay_path);
-	} else {
-		p->spooled = 0;
-		p->spool_failed = true;
-		log_error("%s", err);
-		spool_lost(p);
-	}
-	unfinished_done(p);
-}
-
-/*
- * Writes the spool; true when its fsyncs went to the bio pool, which then calls
- * unfinished_done() (no fsync on the loop, even at a stop: signals and the control
- * socket stay served).
- */
-static bool write_spool(struct pipeline *p)
-{
-	const char *path = p->conf->shutdown.spool;
-	char err[1024];
-	uint64_t n = p->n_unf;
-
-	if (n == 0)
-		return false;
-	if (path != NULL) {
-		struct spool_writer *w = spool_begin(path, err, sizeof(err));
-		for (size_t i = 0; w != NULL && i < p->n_unf; i++) {
-			struct item *it = p->unf[i].it;
-			struct spool_record r = {.seq = it->seq,
-						 .index = it->index,
-						 .attempts = it->attempts,
-						 .data = it->data,
-						 .len = it->len};
-			snprintf(r.stage, sizeof(r.stage), "%s", p->unf[i].stage);
-			snprintf(r.source, sizeof(r.source), "%s",
-				 pipeline_source_name(p, it->source));
-			spool_add(w, &r);
-		}
-		if (w != NULL) {
-			p->spooled = n; /* what the spool holds, whatever comes back meanwhile */
-			p->spooling = true;
-			spool_commit_async(w, spool_committed_cb, p);
-			return true;
-		}
-		p->spool_failed = true;
-		log_error("%s", err);
-	}
-	spool_lost(p);
-	return false;
+	if (lost)
+		p->lost = p->unf.n;
+	else if (p->unf.spooled > 0 && p->replay_path != NULL)
+		unlink(p->replay_path); /* its items are in the new spool */
+	unfinished_clear(&p->unf);
+	step(p, LC_SPOOLED);
+	if (p->done_cb != NULL)
+		p->done_cb(p, p->done_arg);
 }
 
 static struct queue *successor_sinks_queue(struct pipeline *p)
@@ -979,22 +831,23 @@ static struct queue *successor_sinks_queue(struct pipeline *p)
 static void hand_over_unfinished(struct pipeline *p)
 {
 	struct pipeline *succ = p->succ;
-	for (size_t i = 0; i < p->n_unf; i++) {
-		ssize_t q = stage_queue(succ, p->unf[i].stage);
-		queue_push_force(succ->queues[q >= 0 ? q : 0], p->unf[i].it);
-		free(p->unf[i].stage);
+	for (size_t i = 0; i < p->unf.n; i++) {
+		ssize_t q = stage_queue(succ, p->unf.v[i].stage);
+		queue_push_force(succ->queues[q >= 0 ? q : 0], p->unf.v[i].it);
+		free(p->unf.v[i].stage);
 	}
-	if (p->n_unf > 0)
+	if (p->unf.n > 0)
 		log_info("reload: %zu item(s) the previous pipeline had not finished went to the "
 			 "new one",
-			 p->n_unf);
-	p->n_unf = 0;
+			 p->unf.n);
+	unfinished_forget(&p->unf);
 }
 
 static void finish_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *p = arg;
-	if (p->state != ST_CANCELLING || p->spooling)
+	/* Cancelling, the stages quiet (or given up on); not yet spooling or handing over. */
+	if (p->state != LC_CANCELLING && p->state != LC_GIVEN_UP)
 		return;
 	/* Its predecessor first hands over what it has not finished (retire_done()). */
 	if (p->pred != NULL)
@@ -1003,7 +856,7 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 	/* Finished results waiting for the sinks go out rather than to the spool, unless
 	 * a sink is broken (then they could only be lost); a retiring pipeline hands
 	 * them to its successor instead. */
-	if (!p->sink_failed && p->succ == NULL)
+	if (!p->sink_broken && p->succ == NULL)
 		sinks_drain_queue(p->sinks);
 	if (p->fwd_pending != NULL) {
 		queue_cancel_wait(successor_sinks_queue(p), &p->fwd_wait);
@@ -1027,18 +880,19 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 		if (p->sinks != NULL)
 			sinks_take_back(p->sinks);
 		hand_over_unfinished(p);
+		step(p, LC_HAND_OVER);
 		if (p->sinks == NULL) {
+			step(p, LC_SINKS_CLOSED);
 			retire_done(p);
 			return;
 		}
 		/* Records its own sinks hold are theirs to write: for kill_after at most. */
-		p->closing_sinks = true;
 		set_timer(p->cancel_timer, p->conf->shutdown.kill_after);
 		sinks_finish(p->sinks);
 		return;
 	}
-	if (!write_spool(p))
-		unfinished_done(p);
+	step(p, LC_SPOOL);
+	unfinished_spool(&p->unf, p->conf->shutdown.spool, source_name_of, p, unfinished_done, p);
 }
 
 static void grace_cb(evutil_socket_t fd, short what, void *arg)
@@ -1062,14 +916,16 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *p = arg;
-	if (p->closing_sinks) {
+	if (p->state == LC_CLOSING_SINKS) {
 		/* A retiring pipeline's own sinks had kill_after to write what they held. */
-		p->closing_sinks = false;
+		step(p, LC_SINKS_CLOSED);
 		retire_done(p);
 		return;
 	}
+	if (!lifecycle_allows(p->state, LC_GIVE_UP))
+		return;
 	log_error("cancelled work did not come back within twice kill_after; giving up on it");
-	p->backstop_fired = true;
+	step(p, LC_GIVE_UP);
 	for (size_t i = 0; i < p->n_stages; i++) {
 		struct stage_counts c;
 		stage_counts(p->stages[i], &c);
@@ -1186,7 +1042,7 @@ bool pipeline_is_job(const struct pipeline *p)
 void pipeline_sink_broken(struct pipeline *p, const char *why)
 {
 	log_error("%s", why);
-	p->sink_failed = true;
+	p->sink_broken = true;
 	pipeline_cancel(p, STOP_FAILURE, why);
 }
 
@@ -1220,7 +1076,7 @@ static void forward_results(void *arg);
 static void forward_resume(void *arg)
 {
 	struct pipeline *p = arg;
-	if (p->fwd_pending == NULL || (p->state != ST_RUNNING && p->state != ST_DRAINING))
+	if (p->fwd_pending == NULL || !lifecycle_flowing(p->state))
 		return;
 	struct queue *to = successor_sinks_queue(p);
 	if (!queue_push(to, p->fwd_pending)) {
@@ -1241,7 +1097,7 @@ static void forward_results(void *arg)
 	struct pipeline *p = arg;
 	struct item *it;
 	/* Running or draining only: a cancel hands the rest over (finish_cb). */
-	while (p->fwd_pending == NULL && (p->state == ST_RUNNING || p->state == ST_DRAINING) &&
+	while (p->fwd_pending == NULL && lifecycle_flowing(p->state) &&
 	       (it = queue_pop(p->queues[p->n_stages])) != NULL) {
 		struct queue *to = successor_sinks_queue(p);
 		if (it->flags & ITEM_PILL) {
@@ -1270,10 +1126,11 @@ static size_t count_live_sources(const struct pipeline *p)
 static void retire_begin(struct pipeline *p)
 {
 	char d[32];
+	bool pills_due = p->state == LC_RUNNING; /* none went in yet */
 	p->retired_at = now_usec();
-	p->stop_requested = true;
+	step(p, LC_STOP);
 	evtimer_del(p->deadline_timer);
-	event_del(p->tick);
+	tick_stop(p->tick);
 	if (p->lent_sinks) {
 		/* Whatever waits for the sinks goes first, in order. */
 		struct queue *from = p->queues[p->n_stages],
@@ -1291,20 +1148,20 @@ static void retire_begin(struct pipeline *p)
 		 p->n_sources, p->n_stages,
 		 units_format_duration(p->conf->shutdown.grace, d, sizeof(d)));
 	set_timer(p->grace_timer, p->conf->shutdown.grace);
-	if (p->live_sources == 0 && p->state == ST_RUNNING) {
+	if (p->live_sources == 0 && pills_due) {
 		p->live_sources = 1;
 		one_source_less(p);
 	}
 	stop_sources(p);
 }
 
-/* A retiring pipeline is done: its successor is on its own; its owner may free it (pipeline_settled). */
+/* A retiring pipeline is done: its successor is on its own; its owner may free it
+ * (pipeline_settled). */
 static void retire_done(struct pipeline *p)
 {
 	struct pipeline *succ = p->succ;
 	evtimer_del(p->grace_timer);
 	evtimer_del(p->cancel_timer);
-	p->state = ST_STOPPED;
 	/* Drained (or given kill_after), they hold nothing: closing them does not wait. */
 	if (p->sinks != NULL)
 		p->sink_lost = sinks_close(p->sinks, 0);
@@ -1314,7 +1171,7 @@ static void retire_done(struct pipeline *p)
 		sink_close(p->joblog, 0);
 	log_info("reload: the previous pipeline '%s' finished %.3fs after the reload; its counts:",
 		 p->conf->name, (double)(now_usec() - p->retired_at) / 1e6);
-	print_counts(p, info_out);
+	summary_log_counts(p);
 	succ->inherited_trouble |= trouble(p);
 	succ->lost += p->lost + p->sink_lost;
 	succ->kept += p->kept;
@@ -1327,9 +1184,9 @@ static void retire_done(struct pipeline *p)
 			holder = holder->succ;
 		sinks_start(holder->sinks);
 	}
-	if (succ->state != ST_CANCELLING)
+	if (!lifecycle_cancelled(succ->state))
 		one_source_less(succ);
-	else if (succ->backstop_fired)
+	else if (succ->state == LC_GIVEN_UP)
 		event_active(succ->finish_ev, 0, 0);
 	else
 		pipeline_stage_quiet(succ);
@@ -1354,7 +1211,7 @@ int pipeline_start(struct pipeline *p, void (*done)(struct pipeline *p, void *ar
 		sinks_start(p->sinks);
 	p->started_at = now_usec();
 	p->wall_minus_mono = (int64_t)(wall_time() * 1e6) - (int64_t)p->started_at;
-	p->state = ST_RUNNING;
+	step(p, LC_START);
 	p->live_sources = count_live_sources(p);
 	if (p->conf->deadline > 0)
 		set_timer(p->deadline_timer, p->conf->deadline);
@@ -1363,9 +1220,7 @@ int pipeline_start(struct pipeline *p, void (*done)(struct pipeline *p, void *ar
 	for (size_t i = 0; i < p->n_sources; i++)
 		if (!source_started(p->sources[i]))
 			source_start(p->sources[i]);
-	struct timeval one = {1, 0};
-	event_add(p->tick, &one);
-	sdnotify_watch(pipeline_healthy_cb, p);
+	tick_start(p->tick);
 	sdnotify("READY=1\nSTATUS=running");
 	if (pred != NULL)
 		retire_begin(pred);
@@ -1388,192 +1243,27 @@ int pipeline_finish(struct pipeline *p)
 
 	if (p->reason == STOP_FAILURE || p->reason == STOP_DEADLINE)
 		return 2;
-	if ((p->state == ST_CANCELLING && (p->spooled > 0 || p->lost > 0 || p->kept > 0)) ||
+	if ((lifecycle_cancelled(p->state) && (p->unf.spooled > 0 || p->lost > 0 || p->kept > 0)) ||
 	    cut_short(p))
 		return 75;
 	return trouble(p) ? 1 : 0;
-}
-
-/* What a job cut short left unread, and how to finish it. */
-static void print_unread(struct pipeline *p, FILE *out)
-{
-	for (size_t i = 0; i < p->n_sources; i++) {
-		struct source *s = p->sources[i];
-		uint64_t bytes, n;
-		if (!source_cut_short(s))
-			continue;
-		if ((n = source_unread(s, &bytes)) != UINT64_MAX)
-			fprintf(out, "not read: source %s: %" PRIu64 " records\n", source_name(s),
-				n);
-		else if (bytes > 0)
-			fprintf(out,
-				"not read: source %s: %" PRIu64 " bytes (too many to count the "
-				"records)\n",
-				source_name(s), bytes);
-		else
-			fprintf(out,
-				"not read: source %s: the rest of its input (a pipe or a command "
-				"cannot say how much)\n",
-				source_name(s));
-	}
-	if (p->conf->joblog != NULL)
-		fprintf(out,
-			"incomplete: stopped before its input ended; run it again with --resume "
-			"to do the rest\n");
-	else
-		fprintf(out,
-			"incomplete: stopped before its input ended; a new run starts over (with "
-			"a joblog, --resume would do only the rest)\n");
-}
-
-static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...))
-{
-	for (size_t i = 0; i < p->n_sources; i++)
-		out("source %s: items=%" PRIu64 " rejected=%" PRIu64 " skipped=%" PRIu64 "\n",
-		    source_name(p->sources[i]), source_items(p->sources[i]),
-		    source_rejected(p->sources[i]), source_skipped(p->sources[i]));
-	for (size_t i = 0; i < p->n_stages; i++) {
-		struct stage_counts c;
-		stage_counts(p->stages[i], &c);
-		out("stage %s: in=%" PRIu64 " ok=%" PRIu64 " failed=%" PRIu64 " dropped=%" PRIu64
-		    " in_flight=%" PRIu64 " queued=%" PRIu64 "\n",
-		    stage_name(p->stages[i]), c.in, c.ok, c.failed, c.dropped, c.in_flight,
-		    c.queued);
-	}
-	const struct queue_stats *qs = queue_stats(p->queues[p->n_stages]);
-	out("sinks: in=%" PRIu64 " dropped=%" PRIu64 " queued=%" PRIu64 "\n", qs->pushed,
-	    qs->dropped, queue_len(p->queues[p->n_stages]));
-	for (size_t i = 0; p->sinks != NULL && i < sinks_count(p->sinks); i++) {
-		struct sink *s = sinks_get(p->sinks, i);
-		/* Only an http sink can fail a record (a 4xx); other lines keep their shape. */
-		if (sink_type(s) == SINK_HTTP)
-			out("sink %s: written=%" PRIu64 " failed=%" PRIu64 "\n", sink_name(s),
-			    sink_written(s), sink_failed(s));
-		else
-			out("sink %s: written=%" PRIu64 "\n", sink_name(s), sink_written(s));
-	}
-	if (p->dead_letter != NULL)
-		out("dead_letter: written=%" PRIu64 "\n", p->dead_lettered);
-}
-
-static FILE *summary_out; /* while pipeline_summary() builds the summary */
-
-static void raw_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void raw_out(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(summary_out, fmt, ap);
-	va_end(ap);
-}
-
-static void info_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void info_out(const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	buf[strcspn(buf, "\n")] = '\0';
-	log_info("status: %s", buf);
-}
-
-void pipeline_summary(struct pipeline *p, int exit_code)
-{
-	static const char *const meaning[] = {[0] = "all items succeeded",
-					      [1] = "some items failed or were dropped",
-					      [2] = "cancelled"};
-	const char *what = "error";
-	if (exit_code <= 2)
-		what = meaning[exit_code];
-	else if (exit_code == 75)
-		what = p->state == ST_CANCELLING ? "stopped before the drain finished"
-						 : "stopped before its input ended";
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out = summary_out = open_memstream(&text, &len);
-	fprintf(out, "summary: pipeline '%s' exit=%d (%s) elapsed=%.3fs\n", p->conf->name,
-		exit_code, what, (double)(now_usec() - p->started_at) / 1e6);
-	print_counts(p, raw_out);
-	if (p->replayed > 0)
-		fprintf(out, "replayed: items=%" PRIu64 "\n", p->replayed);
-	if (p->skipped_failed > 0)
-		fprintf(out,
-			"resume: skipped=%" PRIu64 " item(s) that failed in an earlier run "
-			"(the joblog says so); --resume-failed runs them again\n",
-			p->skipped_failed);
-	if (p->kept > 0)
-		fprintf(out, "unfinished: spooled=%" PRIu64 " lost=%" PRIu64 " kept=%" PRIu64 "\n",
-			p->spooled, p->lost + p->sink_lost, p->kept);
-	else
-		fprintf(out, "unfinished: spooled=%" PRIu64 " lost=%" PRIu64 "\n", p->spooled,
-			p->lost + p->sink_lost);
-	if (exit_code == 75 && cut_short(p))
-		print_unread(p, out);
-	report_print(p->report, out, log_is_json());
-	fclose(out);
-	summary_out = NULL;
-	log_summary(text);
-	free(text);
-}
-
-/* ---- the 1 s tick: pauses made visible, systemd kept informed ---- */
-
-static bool pipeline_healthy_cb(void *arg)
-{
-	struct pipeline *p = arg;
-	for (size_t i = 0; i < p->n_stages; i++)
-		if (stage_wedged(p->stages[i]))
-			return false;
-	return true;
-}
-
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct pipeline *p = arg;
-	char line[256];
-	p->ticks++;
-	for (size_t i = 0; i < p->n_sources; i++)
-		source_check_pause(p->sources[i], 5000000);
-	if (!sdnotify_enabled())
-		return;
-	status_line(p, line, sizeof(line));
-	/* Counters every 5 s; a change of state (a pause, a drain) at once. */
-	if (p->ticks % 5 == 0 || strncmp(line, p->last_status, strcspn(line, ":")) != 0 ||
-	    (strstr(line, "held back") == NULL) != (strstr(p->last_status, "held back") == NULL) ||
-	    (strstr(line, "cannot write") == NULL) !=
-		(strstr(p->last_status, "cannot write") == NULL)) {
-		sdnotify("STATUS=%s", line);
-		snprintf(p->last_status, sizeof(p->last_status), "%s", line);
-	}
-	/* A drain that is still moving asks systemd for more time, a little at a time. */
-	if ((p->stop_requested || p->state == ST_CANCELLING) &&
-	    p->items_done != p->done_at_last_tick)
-		sdnotify("EXTEND_TIMEOUT_USEC=%llu",
-			 (unsigned long long)(5000000 + 2 * p->conf->shutdown.kill_after));
-	p->done_at_last_tick = p->items_done;
 }
 
 /* ---- views and control ---- */
 
 const char *pipeline_state_name(const struct pipeline *p)
 {
-	static const char *const names[] = {"starting", "running", "draining", "cancelling",
-					    "stopped"};
-	if (p->state == ST_RUNNING && p->stop_requested)
-		return "draining";
-	return names[p->state];
+	return lifecycle_public_name(p->state);
 }
 
 bool pipeline_stop_requested(const struct pipeline *p)
 {
-	return p->stop_requested || p->state == ST_CANCELLING;
+	return lifecycle_stop_requested(p->state);
 }
 
 bool pipeline_ready(const struct pipeline *p)
 {
-	return p->state == ST_RUNNING && !p->stop_requested;
+	return p->state == LC_RUNNING;
 }
 
 bool pipeline_previous_draining(const struct pipeline *p)
@@ -1635,9 +1325,31 @@ uint64_t pipeline_failures(const struct pipeline *p)
 	return report_total(p->report);
 }
 
+uint64_t pipeline_items_done(const struct pipeline *p)
+{
+	return p->items_done;
+}
+
 uint64_t pipeline_dead_lettered(const struct pipeline *p)
 {
 	return p->dead_lettered;
+}
+
+void pipeline_totals(const struct pipeline *p, struct pipeline_totals *t)
+{
+	*t = (struct pipeline_totals){
+	    .replayed = p->replayed,
+	    .skipped_failed = p->skipped_failed,
+	    .spooled = p->unf.spooled,
+	    .lost = p->lost + p->sink_lost,
+	    .kept = p->kept,
+	    .dead_lettered = p->dead_lettered,
+	    .has_dead_letter = p->dead_letter != NULL,
+	    .cancelled = lifecycle_cancelled(p->state),
+	    .cut_short = cut_short(p),
+	    .elapsed = (double)(now_usec() - p->started_at) / 1e6,
+	    .report = p->report,
+	};
 }
 
 int pipeline_pause(struct pipeline *p, const char *name, bool pause, char *err, size_t errlen)
@@ -1679,14 +1391,9 @@ int pipeline_scale(struct pipeline *p, const char *stage, unsigned workers, char
 	return -1;
 }
 
-void pipeline_status_log(struct pipeline *p)
-{
-	print_counts(p, info_out);
-}
-
 bool pipeline_finished(const struct pipeline *p)
 {
-	return p->state == ST_STOPPED && p->succ == NULL;
+	return lifecycle_over(p->state) && p->succ == NULL;
 }
 
 bool pipeline_settled(const struct pipeline *p)

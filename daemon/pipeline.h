@@ -56,12 +56,9 @@ bool pipeline_settled(const struct pipeline *p);
 bool pipeline_finished(const struct pipeline *p);
 /* Something p runs (itself, a source or the sinks it took over) points into conf. */
 bool pipeline_uses_conf(const struct pipeline *p, const struct conf *conf);
-/* The summary on stderr: per source, stage and sink counts, then the error report. */
-void pipeline_summary(struct pipeline *p, int exit_code);
 
 /* Signal handling entry points. */
 void pipeline_stop(struct pipeline *p); /* graceful; a second call cancels */
-void pipeline_status_log(struct pipeline *p);
 void pipeline_reopen(struct pipeline *p);
 
 struct pipeline_progress {
@@ -92,6 +89,18 @@ struct queue *pipeline_queue(const struct pipeline *p, size_t i);
 struct sinks *pipeline_sinks(const struct pipeline *p);
 uint64_t pipeline_failures(const struct pipeline *p);
 uint64_t pipeline_dead_lettered(const struct pipeline *p);
+/* Items that left the pipeline at a stage (the joblog's lines, counted). */
+uint64_t pipeline_items_done(const struct pipeline *p);
+/* What the summary reports beyond the per-component counts. */
+struct pipeline_totals {
+	uint64_t replayed, skipped_failed, spooled, lost, kept, dead_lettered;
+	bool has_dead_letter;
+	bool cancelled; /* stopped by a cancel, not a drain */
+	bool cut_short; /* a job stopped before its input ended */
+	double elapsed; /* seconds since the start */
+	const struct report *report;
+};
+void pipeline_totals(const struct pipeline *p, struct pipeline_totals *t);
 
 /* Control: pause or resume a source or a stage by name; scale a stage. -1 and err if unknown. */
 int pipeline_pause(struct pipeline *p, const char *name, bool pause, char *err, size_t errlen);

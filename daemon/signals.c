@@ -7,6 +7,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "reload.h"
+#include "summary.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -34,7 +35,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		pipeline_reopen(p);
 		break;
 	case SIGUSR2:
-		pipeline_status_log(p);
+		summary_log_counts(p);
 		break;
 	}
 }

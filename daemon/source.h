@@ -80,7 +80,8 @@ int source_inherited_fd(struct source *s);
 /* Graceful stop (SIGTERM, cancel): what was read is handed on, then the source ends. */
 void source_stop(struct source *s);
 void source_free(struct source *s);
-/* None of its records is still in flight elsewhere (a successor's sinks): freeing it loses no ack. */
+/* None of its records is still in flight elsewhere (a successor's sinks): freeing it loses no ack.
+ */
 bool source_settled(const struct source *s);
 /* The stop came before the source's input ended, and input was left (a job cut short). */
 bool source_cut_short(const struct source *s);

@@ -13,6 +13,7 @@
 #include "pipeline.h"
 #include "progress.h"
 #include "signals.h"
+#include "summary.h"
 #include "util.h"
 
 struct supervisor {
@@ -121,7 +122,7 @@ int supervisor_run(struct supervisor *sv)
 	progress_stop();
 	if (code == 0)
 		code = pipeline_finish(sv->active);
-	pipeline_summary(sv->active, code);
+	summary_print(sv->active, code);
 	return code;
 }
 
