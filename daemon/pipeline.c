@@ -59,6 +59,7 @@
 #include "status.h"
 #include "summary.h"
 #include "replay.h"
+#include "scope.h"
 #include "tick.h"
 #include "unfinished.h"
 #include "track.h"
@@ -68,6 +69,7 @@
 #define SINKS_STAGE "@sinks"
 
 struct pipeline {
+	struct scope scope; /* what its sources, stages and sinks see of it */
 	struct event_base *base;
 	struct conf *conf;
 	enum lc_state state; /* lifecycle.h: changed by lifecycle_step() alone */
@@ -134,16 +136,26 @@ const struct conf *pipeline_conf(const struct pipeline *p)
 	return p->conf;
 }
 
-uint64_t pipeline_next_seq(struct pipeline *p)
+static struct pipeline *of(const struct scope *sc)
 {
-	(void)p;
+	return (struct pipeline *)((const char *)sc - offsetof(struct pipeline, scope));
+}
+
+static uint64_t op_next_seq(struct scope *sc)
+{
+	(void)sc;
 	return next_seq++;
 }
 
-const char *pipeline_source_name(const struct pipeline *p, uint32_t index)
+static const char *id_name(uint32_t index)
 {
-	(void)p;
 	return index < n_names ? source_names[index] : "?";
+}
+
+static const char *op_source_name(const struct scope *sc, uint32_t index)
+{
+	(void)sc;
+	return id_name(index);
 }
 
 /* A new id for a source: a replaced source and its successor never share one. */
@@ -169,17 +181,12 @@ static bool step(struct pipeline *p, enum lc_event ev)
 	return lifecycle_step(&p->state, ev, p->conf->name);
 }
 
-bool pipeline_cancelling(const struct pipeline *p)
+static bool op_cancelling(const struct scope *sc)
 {
-	return lifecycle_cancelled(p->state);
+	return lifecycle_cancelled(of(sc)->state);
 }
 
 /* ---- memory_limit ---- */
-
-bool pipeline_memory_full(const struct pipeline *p)
-{
-	return item_stats.live_bytes >= p->conf->memory_limit;
-}
 
 static void memory_below_cb(void)
 {
@@ -203,15 +210,16 @@ static void memory_ev_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-void pipeline_wait_memory(struct pipeline *p, struct queue_waiter *w, queue_cb cb, void *arg)
+static void op_wait_memory(struct scope *sc, struct queue_waiter *w, queue_cb cb, void *arg)
 {
+	struct pipeline *p = of(sc);
 	w->cb = cb;
 	w->arg = arg;
 	if (w->waiting)
 		return;
 	w->waiting = true;
 	TAILQ_INSERT_TAIL(&p->memory_waiters, w, entry);
-	if (!pipeline_memory_full(p)) {
+	if (!scope_memory_full(sc)) {
 		event_active(p->memory_ev, 0, 0);
 		return;
 	}
@@ -219,8 +227,9 @@ void pipeline_wait_memory(struct pipeline *p, struct queue_waiter *w, queue_cb c
 	item_stats.below_cb = memory_below_cb;
 }
 
-void pipeline_cancel_wait_memory(struct pipeline *p, struct queue_waiter *w)
+static void op_cancel_wait_memory(struct scope *sc, struct queue_waiter *w)
 {
+	struct pipeline *p = of(sc);
 	if (!w->waiting)
 		return;
 	TAILQ_REMOVE(&p->memory_waiters, w, entry);
@@ -295,7 +304,7 @@ static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errl
 		}
 		is_new = true;
 	}
-	p->joblog = sink_open(p, "joblog", SINK_FILE, path, FSYNC_NEVER, err, errlen);
+	p->joblog = sink_open(&p->scope, "joblog", SINK_FILE, path, FSYNC_NEVER, err, errlen);
 	if (p->joblog == NULL)
 		return -1;
 	if (is_new)
@@ -384,7 +393,7 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 		if (moved[i] == NULL)
 			continue;
 		p->sources[i] = moved[i];
-		source_move(moved[i], p, &p->conf->sources[i], p->queues[0]);
+		source_move(moved[i], &p->scope, &p->conf->sources[i], p->queues[0]);
 		/* Out of from's table: from no longer runs, stops or frees it. */
 		for (size_t j = 0; j < from->n_sources; j++)
 			if (from->sources[j] == moved[i]) {
@@ -409,12 +418,12 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 	}
 	if (p->dead_letter == NULL && same_dead_letter(from->conf, p->conf)) {
 		p->dead_letter = from->dead_letter;
-		sink_move(p->dead_letter, p);
+		sink_move(p->dead_letter, &p->scope);
 		from->lent_dead_letter = true;
 	}
 	if (p->conf->joblog != NULL && p->joblog == NULL) {
 		p->joblog = from->joblog;
-		sink_move(p->joblog, p);
+		sink_move(p->joblog, &p->scope);
 		from->lent_joblog = true;
 	}
 	/* One error report for the daemon's run, as for any scope. */
@@ -433,6 +442,13 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 		 from->lent_sinks ? "shared" : "opened anew (they start once the old ones close)");
 }
 
+/* Its callbacks for its sources, stages and sinks (below). */
+static const struct scope_ops pipeline_ops;
+static void cancel(struct pipeline *p, enum stop_reason why, const char *detail);
+static void all_quiet(struct pipeline *p);
+static void item_done(struct pipeline *p, const char *stage, const struct item *it,
+		      uint64_t started_at, const struct failure *f);
+
 struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct pipeline *from,
 			      int *exit_code)
 {
@@ -443,6 +459,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 	TAILQ_INSERT_TAIL(&pipelines, p, entry);
 	p->base = base;
 	p->conf = conf;
+	p->scope = (struct scope){.ops = &pipeline_ops, .base = base, .conf = conf};
 	p->report = report_new();
 	TAILQ_INIT(&p->memory_waiters);
 	p->memory_ev = event_new(base, -1, 0, memory_ev_cb, p);
@@ -460,8 +477,8 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 
 	p->stages = xcalloc(p->n_stages, sizeof(*p->stages));
 	for (size_t i = 0; i < p->n_stages; i++) {
-		p->stages[i] = stage_new(p, &conf->stages[i], p->queues[i], p->queues[i + 1], err,
-					 sizeof(err));
+		p->stages[i] = stage_new(&p->scope, &conf->stages[i], p->queues[i],
+					 p->queues[i + 1], err, sizeof(err));
 		if (p->stages[i] == NULL) {
 			log_error("%s", err);
 			*exit_code = 78;
@@ -472,7 +489,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 	/* Unchanged sinks are shared with from (take_over), not opened twice. */
 	if (from == NULL ||
 	    !same_printed(conf_printed_sinks(from->conf), conf_printed_sinks(conf))) {
-		p->sinks = sinks_new(p, conf, p->queues[p->n_stages], err, sizeof(err));
+		p->sinks = sinks_new(&p->scope, conf, p->queues[p->n_stages], err, sizeof(err));
 		p->sinks_origin = conf;
 		if (p->sinks == NULL) {
 			log_error("%s", err);
@@ -481,7 +498,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 		}
 	}
 	if (conf->dead_letter.enabled && (from == NULL || !same_dead_letter(from->conf, conf))) {
-		p->dead_letter = sink_open(p, "dead_letter", conf->dead_letter.type,
+		p->dead_letter = sink_open(&p->scope, "dead_letter", conf->dead_letter.type,
 					   conf->dead_letter.path, FSYNC_NEVER, err, sizeof(err));
 		if (p->dead_letter == NULL) {
 			log_error("%s", err);
@@ -514,7 +531,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 		const struct conf_source *cs = &conf->sources[i];
 		if (from != NULL && (moved[i] = unchanged_source(from, conf, cs)) != NULL)
 			continue;
-		p->sources[i] = source_new(p, cs, add_name(cs->name), p->queues[0]);
+		p->sources[i] = source_new(&p->scope, cs, add_name(cs->name), p->queues[0]);
 		p->source_origin[i] = conf;
 		if (from != NULL && (listeners[i] = replaced_listener(from, cs)) != NULL)
 			source_inherit_listener(p->sources[i], listeners[i]);
@@ -647,7 +664,7 @@ static int replay_spool(struct pipeline *p)
 		size_t q = queue_index_for(p, b.stage_of[i]);
 		/* It had passed every stage: its joblog line is due once the sinks have it. */
 		if (q == p->n_stages)
-			pipeline_item_done(p, SINKS_STAGE, it, 0, NULL);
+			item_done(p, SINKS_STAGE, it, 0, NULL);
 		queue_push_force(p->queues[q], it);
 		free(b.stage_of[i]);
 		p->replayed++;
@@ -683,16 +700,18 @@ static void one_source_less(struct pipeline *p)
 	push_pills(p, 0);
 }
 
-void pipeline_source_ended(struct pipeline *p, struct source *s)
+static void op_source_ended(struct scope *sc, struct source *s)
 {
+	struct pipeline *p = of(sc);
 	log_debug("source '%s' ended after %" PRIu64 " item(s)", source_name(s), source_items(s));
 	one_source_less(p);
 }
 
 static void retire_done(struct pipeline *p);
 
-void pipeline_stage_finished(struct pipeline *p, struct stage *st)
+static void op_stage_finished(struct scope *sc, struct stage *st)
 {
+	struct pipeline *p = of(sc);
 	for (size_t i = 0; i < p->n_stages; i++)
 		if (p->stages[i] == st)
 			push_pills(p, i + 1);
@@ -709,8 +728,9 @@ static void stopped(struct pipeline *p)
 		p->done_cb(p, p->done_arg);
 }
 
-void pipeline_sinks_finished(struct pipeline *p)
+static void op_sinks_finished(struct scope *sc)
 {
+	struct pipeline *p = of(sc);
 	/* Once cancelling, finished sinks matter only to a retiring pipeline closing its own. */
 	if (lifecycle_allows(p->state, LC_DRAINED))
 		stopped(p);
@@ -734,7 +754,7 @@ void pipeline_stop(struct pipeline *p)
 {
 	char d[32];
 	if (p->state == LC_STOPPING) {
-		pipeline_cancel(p, STOP_SIGNAL, "a second stop signal");
+		cancel(p, STOP_SIGNAL, "a second stop signal");
 		return;
 	}
 	if (!lifecycle_allows(p->state, LC_STOP))
@@ -750,7 +770,7 @@ void pipeline_stop(struct pipeline *p)
 	stop_sources(p);
 }
 
-void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detail)
+static void cancel(struct pipeline *p, enum stop_reason why, const char *detail)
 {
 	if (!lifecycle_allows(p->state, LC_CANCEL))
 		return; /* cancelling already, or over */
@@ -768,9 +788,9 @@ void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detai
 	}
 	/* One scope: a failure anywhere cancels all; a cancel reaches what drains behind. */
 	if (p->pred != NULL)
-		pipeline_cancel(p->pred, why, "the pipeline that replaced it is cancelled");
+		cancel(p->pred, why, "the pipeline that replaced it is cancelled");
 	if (p->succ != NULL && why != STOP_SIGNAL)
-		pipeline_cancel(p->succ, why, detail);
+		cancel(p->succ, why, detail);
 	evtimer_del(p->grace_timer);
 	evtimer_del(p->deadline_timer);
 	/* Children get kill_after to go after SIGTERM, then SIGKILL; this is the backstop. */
@@ -778,10 +798,10 @@ void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detai
 	stop_sources(p);
 	for (size_t i = 0; i < p->n_stages; i++)
 		stage_cancel(p->stages[i]);
-	pipeline_stage_quiet(p);
+	all_quiet(p);
 }
 
-void pipeline_stage_quiet(struct pipeline *p)
+static void all_quiet(struct pipeline *p)
 {
 	for (size_t i = 0; i < p->n_stages; i++)
 		if (!stage_quiet(p->stages[i]))
@@ -789,7 +809,7 @@ void pipeline_stage_quiet(struct pipeline *p)
 	event_active(p->finish_ev, 0, 0);
 }
 
-void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it)
+static void keep_unfinished(struct pipeline *p, const char *stage, struct item *it)
 {
 	/* A spool directory keeps its own files until they are done: nothing to spool. */
 	if (p->succ == NULL && track_abandon(it)) {
@@ -802,7 +822,7 @@ void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it)
 
 static const char *source_name_of(void *arg, uint32_t source)
 {
-	return pipeline_source_name(arg, source);
+	return id_name(source);
 }
 
 /* The unfinished items are spooled or counted lost: the cancel is over. */
@@ -860,7 +880,7 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 		sinks_drain_queue(p->sinks);
 	if (p->fwd_pending != NULL) {
 		queue_cancel_wait(successor_sinks_queue(p), &p->fwd_wait);
-		pipeline_unfinished(p, SINKS_STAGE, p->fwd_pending);
+		keep_unfinished(p, SINKS_STAGE, p->fwd_pending);
 		p->fwd_pending = NULL;
 	}
 	for (size_t i = 0; i <= p->n_stages; i++) {
@@ -869,7 +889,7 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 		for (struct item *it = queue_take_all(p->queues[i]), *next; it != NULL; it = next) {
 			next = it->next;
 			it->next = NULL;
-			pipeline_unfinished(p, name, it);
+			keep_unfinished(p, name, it);
 			n++;
 		}
 		if (i < p->n_stages)
@@ -901,7 +921,7 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
 	char d[32], msg[96];
 	snprintf(msg, sizeof(msg), "the grace period (%s) passed before the drain finished",
 		 units_format_duration(p->conf->shutdown.grace, d, sizeof(d)));
-	pipeline_cancel(p, STOP_SIGNAL, msg);
+	cancel(p, STOP_SIGNAL, msg);
 }
 
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -910,7 +930,7 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	char d[32], msg[96];
 	snprintf(msg, sizeof(msg), "the deadline (%s) passed",
 		 units_format_duration(p->conf->deadline, d, sizeof(d)));
-	pipeline_cancel(p, STOP_DEADLINE, msg);
+	cancel(p, STOP_DEADLINE, msg);
 }
 
 static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg)
@@ -936,10 +956,11 @@ static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- failures ---- */
 
-void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure policy,
-			  const struct item *it, const struct failure *f)
+static void op_item_failed(struct scope *sc, const char *stage, enum on_failure policy,
+			   const struct item *it, const struct failure *f)
 {
-	const char *source = pipeline_source_name(p, it->source);
+	struct pipeline *p = of(sc);
+	const char *source = id_name(it->source);
 	report_add(p->report, stage, source, it, f);
 	failure_log_item(&p->failure_log, stage, source, it, f);
 	track_failed(it);
@@ -955,12 +976,12 @@ void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure
 		snprintf(msg, sizeof(msg),
 			 "stage '%s' has on_failure: cancel and item %" PRIu64 " failed: %.250s",
 			 stage, it->seq, f->message);
-		pipeline_cancel(p, STOP_FAILURE, msg);
+		cancel(p, STOP_FAILURE, msg);
 	}
 }
 
-void pipeline_item_done(struct pipeline *p, const char *stage, const struct item *it,
-			uint64_t started_at, const struct failure *f)
+static void item_done(struct pipeline *p, const char *stage, const struct item *it,
+		      uint64_t started_at, const struct failure *f)
 {
 	char line[512], status[16] = "-", sig[16] = "-", outcome[64] = "ok";
 	p->items_done++;
@@ -980,7 +1001,7 @@ void pipeline_item_done(struct pipeline *p, const char *stage, const struct item
 	}
 	int n = snprintf(line, sizeof(line),
 			 "%" PRIu64 "\t%s\t%" PRIu64 "\t%s\t%.3f\t%.3f\t%" PRIu32 "\t%s\t%s\t%s",
-			 it->seq, pipeline_source_name(p, it->source), it->index, stage,
+			 it->seq, id_name(it->source), it->index, stage,
 			 (double)((int64_t)started_at + p->wall_minus_mono) / 1e6,
 			 (double)(now - started_at) / 1e6, it->attempts, outcome, status, sig);
 	if ((size_t)n >= sizeof(line))
@@ -993,9 +1014,10 @@ void pipeline_item_done(struct pipeline *p, const char *stage, const struct item
 	}
 }
 
-bool pipeline_already_done(struct pipeline *p, uint32_t source, uint64_t index)
+static bool op_already_done(struct scope *sc, uint32_t source, uint64_t index)
 {
-	switch (done_set_lookup(p->done, pipeline_source_name(p, source), index)) {
+	struct pipeline *p = of(sc);
+	switch (done_set_lookup(p->done, id_name(source), index)) {
 	case DONE_OK:
 		return true;
 	case DONE_FAILED:
@@ -1039,11 +1061,12 @@ bool pipeline_is_job(const struct pipeline *p)
 	return true;
 }
 
-void pipeline_sink_broken(struct pipeline *p, const char *why)
+static void op_sink_broken(struct scope *sc, const char *why)
 {
+	struct pipeline *p = of(sc);
 	log_error("%s", why);
 	p->sink_broken = true;
-	pipeline_cancel(p, STOP_FAILURE, why);
+	cancel(p, STOP_FAILURE, why);
 }
 
 /* ---- running ---- */
@@ -1189,7 +1212,7 @@ static void retire_done(struct pipeline *p)
 	else if (succ->state == LC_GIVEN_UP)
 		event_active(succ->finish_ev, 0, 0);
 	else
-		pipeline_stage_quiet(succ);
+		all_quiet(succ);
 	if (p->done_cb != NULL)
 		p->done_cb(p, p->done_arg);
 }
@@ -1206,7 +1229,7 @@ int pipeline_start(struct pipeline *p, void (*done)(struct pipeline *p, void *ar
 	/* Sinks of its own start once the old ones are closed: two writers on one file
 	 * or pipe could interleave their records. */
 	if (pred != NULL && pred->lent_sinks)
-		sinks_move(p->sinks, p, p->queues[p->n_stages]);
+		sinks_move(p->sinks, &p->scope, p->queues[p->n_stages]);
 	else if (pred == NULL)
 		sinks_start(p->sinks);
 	p->started_at = now_usec();
@@ -1320,11 +1343,6 @@ struct sinks *pipeline_sinks(const struct pipeline *p)
 	return p->sinks;
 }
 
-uint64_t pipeline_failures(const struct pipeline *p)
-{
-	return report_total(p->report);
-}
-
 uint64_t pipeline_items_done(const struct pipeline *p)
 {
 	return p->items_done;
@@ -1424,3 +1442,44 @@ void pipeline_reopen(struct pipeline *p)
 	if (p->dead_letter != NULL)
 		sink_reopen(p->dead_letter);
 }
+
+/* ---- the scope its sources, stages and sinks see ---- */
+
+static void op_stage_quiet(struct scope *sc)
+{
+	all_quiet(of(sc));
+}
+
+static void op_cancel(struct scope *sc, enum stop_reason why, const char *detail)
+{
+	cancel(of(sc), why, detail);
+}
+
+static void op_unfinished(struct scope *sc, const char *stage, struct item *it)
+{
+	keep_unfinished(of(sc), stage, it);
+}
+
+static void op_item_done(struct scope *sc, const char *stage, const struct item *it,
+			 uint64_t started_at, const struct failure *f)
+{
+	item_done(of(sc), stage, it, started_at, f);
+}
+
+static const struct scope_ops pipeline_ops = {
+    .item_failed = op_item_failed,
+    .item_done = op_item_done,
+    .already_done = op_already_done,
+    .unfinished = op_unfinished,
+    .source_ended = op_source_ended,
+    .stage_finished = op_stage_finished,
+    .stage_quiet = op_stage_quiet,
+    .sinks_finished = op_sinks_finished,
+    .cancel = op_cancel,
+    .sink_broken = op_sink_broken,
+    .cancelling = op_cancelling,
+    .wait_memory = op_wait_memory,
+    .cancel_wait_memory = op_cancel_wait_memory,
+    .next_seq = op_next_seq,
+    .source_name = op_source_name,
+};
