@@ -29,6 +29,12 @@
  * its grace is queued in the successor, which runs it or, cancelling too, spools
  * it with its own: a retiring pipeline never spools.
  * Source ids, sequence numbers and the item hooks are shared by every pipeline.
+ * A retiring pipeline that has finished is freed by its owner (pipeline_settled).
+ *
+ * Elsewhere: the states and their transitions (lifecycle.c), spool replay
+ * (replay.c), a cancel's unfinished items and their spool (unfinished.c), the
+ * summary (summary.c), the 1 s tick (tick.c), the failure log (failure-log.c) and
+ * the dead-letter line (dead-letter.c).
  */
 #include "pipeline.h"
 
@@ -36,7 +42,6 @@
 #include <event2/event.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,15 +59,13 @@
 #include "sdnotify.h"
 #include "sink.h"
 #include "source.h"
-#include "spool.h"
 #include "stage.h"
-#include "status.h"
-#include "summary.h"
 #include "replay.h"
 #include "scope.h"
+#include "summary.h"
 #include "tick.h"
-#include "unfinished.h"
 #include "track.h"
+#include "unfinished.h"
 #include "units.h"
 #include "util.h"
 
@@ -445,7 +448,7 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 /* Its callbacks for its sources, stages and sinks (below). */
 static const struct scope_ops pipeline_ops;
 static void cancel(struct pipeline *p, enum stop_reason why, const char *detail);
-static void all_quiet(struct pipeline *p);
+static void finish_if_quiet(struct pipeline *p);
 static void item_done(struct pipeline *p, const char *stage, const struct item *it,
 		      uint64_t started_at, const struct failure *f);
 
@@ -798,10 +801,11 @@ static void cancel(struct pipeline *p, enum stop_reason why, const char *detail)
 	stop_sources(p);
 	for (size_t i = 0; i < p->n_stages; i++)
 		stage_cancel(p->stages[i]);
-	all_quiet(p);
+	finish_if_quiet(p);
 }
 
-static void all_quiet(struct pipeline *p)
+/* Every stage's cancelled work has come back: the cancel can finish (finish_cb). */
+static void finish_if_quiet(struct pipeline *p)
 {
 	for (size_t i = 0; i < p->n_stages; i++)
 		if (!stage_quiet(p->stages[i]))
@@ -1212,7 +1216,7 @@ static void retire_done(struct pipeline *p)
 	else if (succ->state == LC_GIVEN_UP)
 		event_active(succ->finish_ev, 0, 0);
 	else
-		all_quiet(succ);
+		finish_if_quiet(succ);
 	if (p->done_cb != NULL)
 		p->done_cb(p, p->done_arg);
 }
@@ -1447,7 +1451,7 @@ void pipeline_reopen(struct pipeline *p)
 
 static void op_stage_quiet(struct scope *sc)
 {
-	all_quiet(of(sc));
+	finish_if_quiet(of(sc));
 }
 
 static void op_cancel(struct scope *sc, enum stop_reason why, const char *detail)
