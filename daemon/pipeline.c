@@ -29,6 +29,12 @@
  * its grace is queued in the successor, which runs it or, cancelling too, spools
  * it with its own: a retiring pipeline never spools.
  * Source ids, sequence numbers and the item hooks are shared by every pipeline.
+ * A retiring pipeline that has finished is freed by its owner (pipeline_settled).
+ *
+ * Elsewhere: the states and their transitions (lifecycle.c), spool replay
+ * (replay.c), a cancel's unfinished items and their spool (unfinished.c), the
+ * summary (summary.c), the 1 s tick (tick.c), the failure log (failure-log.c) and
+ * the dead-letter line (dead-letter.c).
  */
 #include "pipeline.h"
 
@@ -36,7 +42,6 @@
 #include <event2/event.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,42 +51,44 @@
 
 #include "bio.h"
 #include "child.h"
+#include "dead-letter.h"
+#include "failure-log.h"
 #include "joblog.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "sink.h"
 #include "source.h"
-#include "spool.h"
 #include "stage.h"
-#include "status.h"
+#include "replay.h"
+#include "scope.h"
+#include "summary.h"
+#include "tick.h"
 #include "track.h"
+#include "unfinished.h"
 #include "units.h"
 #include "util.h"
 
-#define SINKS_STAGE	  "@sinks"
-#define FAILURE_LOG_BURST 10
-
-enum state { ST_STARTING = 0, ST_RUNNING, ST_DRAINING, ST_CANCELLING, ST_STOPPED };
-
-struct unfinished {
-	char *stage;
-	struct item *it;
-};
+#define SINKS_STAGE "@sinks"
 
 struct pipeline {
+	struct scope scope; /* what its sources, stages and sinks see of it */
 	struct event_base *base;
 	struct conf *conf;
-	enum state state;
+	enum lc_state state; /* lifecycle.h: changed by lifecycle_step() alone */
 	enum stop_reason reason;
-	bool stop_requested;
 	uint64_t started_at;
 
 	struct source **sources;
+	/* The file each source was built from: a moved source's kind still points into it. */
+	const struct conf **source_origin;
 	size_t n_sources, live_sources;
 	struct queue **queues;
 	struct stage **stages;
 	size_t n_stages;
 	struct sinks *sinks;
+	const struct conf
+	    *sinks_origin; /* the file the sinks were built from (shared ones: older) */
 	struct sink *dead_letter;
 	uint64_t dead_lettered;
 	struct sink *joblog;
@@ -89,21 +96,18 @@ struct pipeline {
 	int64_t wall_minus_mono; /* usec, to print monotonic start times as wall clock */
 	struct report *report;
 
-	struct event *grace_timer, *deadline_timer, *cancel_timer, *finish_ev, *memory_ev, *tick;
-	uint64_t ticks, done_at_last_tick;
-	char last_status[256];
+	struct event *grace_timer, *deadline_timer, *cancel_timer, *finish_ev, *memory_ev;
+	struct tick *tick;
 	TAILQ_HEAD(, queue_waiter) memory_waiters;
 
-	struct unfinished *unf;
-	size_t n_unf, cap_unf;
-	uint64_t spooled, lost, replayed, sink_lost;
+	struct unfinished unf; /* a cancel's: spooled, handed to the successor, or lost */
+	uint64_t lost, replayed, sink_lost;
 	uint64_t skipped_failed; /* --resume: items the joblog lists as failed, skipped */
 	uint64_t kept; /* unfinished items whose source keeps them (dir: the file stays) */
 	char *replay_path;
-	bool spool_failed, sink_failed;
-	bool spooling; /* the spool is being made durable on the bio pool */
+	bool sink_broken; /* a sink can never write again: what waits for the sinks is spooled */
 
-	uint64_t failures_logged, failures_unlogged, last_failure_log;
+	struct failure_log failure_log;
 	uint64_t items_done;
 
 	/* Reload (see the top of this file). */
@@ -111,8 +115,6 @@ struct pipeline {
 	struct pipeline *pred, *succ; /* draining behind this one / that replaced this one */
 	bool lent_sinks, lent_dead_letter, lent_joblog, lent_report;
 	bool inherited_trouble; /* a retired predecessor had failures */
-	bool backstop_fired;	/* cancelled work that never came back was given up on */
-	bool closing_sinks;	/* cancelled while retiring: its own sinks write what they hold */
 	uint64_t retired_at;
 	struct item *fwd_pending; /* a result on its way to the successor's sinks */
 	struct queue_waiter fwd_wait;
@@ -137,19 +139,29 @@ const struct conf *pipeline_conf(const struct pipeline *p)
 	return p->conf;
 }
 
-uint64_t pipeline_next_seq(struct pipeline *p)
+static struct pipeline *of(const struct scope *sc)
 {
-	(void)p;
+	return (struct pipeline *)((const char *)sc - offsetof(struct pipeline, scope));
+}
+
+static uint64_t op_next_seq(struct scope *sc)
+{
+	(void)sc;
 	return next_seq++;
 }
 
-const char *pipeline_source_name(const struct pipeline *p, uint32_t index)
+static const char *id_name(uint32_t index)
 {
-	(void)p;
 	return index < n_names ? source_names[index] : "?";
 }
 
-/* A fresh id for a source: a replaced source and its successor never share one. */
+static const char *op_source_name(const struct scope *sc, uint32_t index)
+{
+	(void)sc;
+	return id_name(index);
+}
+
+/* A new id for a source: a replaced source and its successor never share one. */
 static uint32_t add_name(const char *name)
 {
 	source_names = xrealloc(source_names, (n_names + 1) * sizeof(char *));
@@ -166,17 +178,18 @@ static uint32_t intern_name(const char *name)
 	return add_name(name);
 }
 
-bool pipeline_cancelling(const struct pipeline *p)
+/* Every change of state goes through here: the table in lifecycle.c decides. */
+static bool step(struct pipeline *p, enum lc_event ev)
 {
-	return p->state == ST_CANCELLING;
+	return lifecycle_step(&p->state, ev, p->conf->name);
+}
+
+static bool op_cancelling(const struct scope *sc)
+{
+	return lifecycle_cancelled(of(sc)->state);
 }
 
 /* ---- memory_limit ---- */
-
-bool pipeline_memory_full(const struct pipeline *p)
-{
-	return item_stats.live_bytes >= p->conf->memory_limit;
-}
 
 static void memory_below_cb(void)
 {
@@ -200,15 +213,16 @@ static void memory_ev_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-void pipeline_wait_memory(struct pipeline *p, struct queue_waiter *w, queue_cb cb, void *arg)
+static void op_wait_memory(struct scope *sc, struct queue_waiter *w, queue_cb cb, void *arg)
 {
+	struct pipeline *p = of(sc);
 	w->cb = cb;
 	w->arg = arg;
 	if (w->waiting)
 		return;
 	w->waiting = true;
 	TAILQ_INSERT_TAIL(&p->memory_waiters, w, entry);
-	if (!pipeline_memory_full(p)) {
+	if (!scope_memory_full(sc)) {
 		event_active(p->memory_ev, 0, 0);
 		return;
 	}
@@ -216,8 +230,9 @@ void pipeline_wait_memory(struct pipeline *p, struct queue_waiter *w, queue_cb c
 	item_stats.below_cb = memory_below_cb;
 }
 
-void pipeline_cancel_wait_memory(struct pipeline *p, struct queue_waiter *w)
+static void op_cancel_wait_memory(struct scope *sc, struct queue_waiter *w)
 {
+	struct pipeline *p = of(sc);
 	if (!w->waiting)
 		return;
 	TAILQ_REMOVE(&p->memory_waiters, w, entry);
@@ -268,7 +283,7 @@ static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errl
 	const char *path = p->conf->joblog;
 	struct stat sb;
 	/* Empty counts as new: a SIGKILL right after a start leaves it so, headerless. */
-	bool fresh = stat(path, &sb) != 0 || sb.st_size == 0;
+	bool is_new = stat(path, &sb) != 0 || sb.st_size == 0;
 	if (p->conf->resume && !reloaded) {
 		p->done = joblog_read_done(path, err, errlen);
 		if (p->done == NULL)
@@ -283,27 +298,25 @@ static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errl
 			log_info("--resume: the joblog records %zu item(s) as finished; they are "
 				 "skipped (%zu of them failed: --resume-failed runs those again)",
 				 done_set_size(p->done), failed);
-	} else if (!fresh && !reloaded) {
+	} else if (!is_new && !reloaded) {
 		/* A new run without --resume starts a new log, as GNU parallel does. */
 		if (truncate(path, 0) < 0) {
 			snprintf(err, errlen, "cannot truncate joblog '%s': %s", path,
 				 strerror(errno));
 			return -1;
 		}
-		fresh = true;
+		is_new = true;
 	}
-	p->joblog = sink_open(p, "joblog", SINK_FILE, path, FSYNC_NEVER, err, errlen);
+	p->joblog = sink_open(&p->scope, "joblog", SINK_FILE, path, FSYNC_NEVER, err, errlen);
 	if (p->joblog == NULL)
 		return -1;
-	if (fresh)
+	if (is_new)
 		sink_append(p->joblog, joblog_header, strlen(joblog_header));
 	track_set_hook(joblog_done, NULL);
 	return 0;
 }
 
-static bool pipeline_healthy_cb(void *arg);
 static void grace_cb(evutil_socket_t fd, short what, void *arg);
-static void tick_cb(evutil_socket_t fd, short what, void *arg);
 static void deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg);
 static void finish_cb(evutil_socket_t fd, short what, void *arg);
@@ -383,12 +396,16 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 		if (moved[i] == NULL)
 			continue;
 		p->sources[i] = moved[i];
-		source_move(moved[i], p, &p->conf->sources[i], p->queues[0]);
+		source_move(moved[i], &p->scope, &p->conf->sources[i], p->queues[0]);
 		/* Out of from's table: from no longer runs, stops or frees it. */
 		for (size_t j = 0; j < from->n_sources; j++)
 			if (from->sources[j] == moved[i]) {
+				size_t after = from->n_sources - j - 1;
+				p->source_origin[i] = from->source_origin[j];
 				memmove(&from->sources[j], &from->sources[j + 1],
-					(from->n_sources - j - 1) * sizeof(*from->sources));
+					after * sizeof(*from->sources));
+				memmove(&from->source_origin[j], &from->source_origin[j + 1],
+					after * sizeof(*from->source_origin));
 				from->n_sources--;
 				break;
 			}
@@ -398,17 +415,18 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 	}
 	if (p->sinks == NULL) {
 		p->sinks = from->sinks;
+		p->sinks_origin = from->sinks_origin;
 		from->sinks = NULL;
 		from->lent_sinks = true;
 	}
 	if (p->dead_letter == NULL && same_dead_letter(from->conf, p->conf)) {
 		p->dead_letter = from->dead_letter;
-		sink_move(p->dead_letter, p);
+		sink_move(p->dead_letter, &p->scope);
 		from->lent_dead_letter = true;
 	}
 	if (p->conf->joblog != NULL && p->joblog == NULL) {
 		p->joblog = from->joblog;
-		sink_move(p->joblog, p);
+		sink_move(p->joblog, &p->scope);
 		from->lent_joblog = true;
 	}
 	/* One error report for the daemon's run, as for any scope. */
@@ -427,6 +445,13 @@ static void take_over(struct pipeline *p, struct pipeline *from, struct source *
 		 from->lent_sinks ? "shared" : "opened anew (they start once the old ones close)");
 }
 
+/* Its callbacks for its sources, stages and sinks (below). */
+static const struct scope_ops pipeline_ops;
+static void cancel(struct pipeline *p, enum stop_reason why, const char *detail);
+static void finish_if_quiet(struct pipeline *p);
+static void item_done(struct pipeline *p, const char *stage, const struct item *it,
+		      uint64_t started_at, const struct failure *f);
+
 struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct pipeline *from,
 			      int *exit_code)
 {
@@ -437,6 +462,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 	TAILQ_INSERT_TAIL(&pipelines, p, entry);
 	p->base = base;
 	p->conf = conf;
+	p->scope = (struct scope){.ops = &pipeline_ops, .base = base, .conf = conf};
 	p->report = report_new();
 	TAILQ_INIT(&p->memory_waiters);
 	p->memory_ev = event_new(base, -1, 0, memory_ev_cb, p);
@@ -444,7 +470,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 	p->grace_timer = evtimer_new(base, grace_cb, p);
 	p->deadline_timer = evtimer_new(base, deadline_cb, p);
 	p->cancel_timer = evtimer_new(base, cancel_backstop_cb, p);
-	p->tick = event_new(base, -1, EV_PERSIST, tick_cb, p);
+	p->tick = tick_new(p);
 
 	p->n_stages = conf->n_stages;
 	p->queues = xcalloc(p->n_stages + 1, sizeof(*p->queues));
@@ -454,8 +480,8 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 
 	p->stages = xcalloc(p->n_stages, sizeof(*p->stages));
 	for (size_t i = 0; i < p->n_stages; i++) {
-		p->stages[i] = stage_new(p, &conf->stages[i], p->queues[i], p->queues[i + 1], err,
-					 sizeof(err));
+		p->stages[i] = stage_new(&p->scope, &conf->stages[i], p->queues[i],
+					 p->queues[i + 1], err, sizeof(err));
 		if (p->stages[i] == NULL) {
 			log_error("%s", err);
 			*exit_code = 78;
@@ -466,7 +492,8 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 	/* Unchanged sinks are shared with from (take_over), not opened twice. */
 	if (from == NULL ||
 	    !same_printed(conf_printed_sinks(from->conf), conf_printed_sinks(conf))) {
-		p->sinks = sinks_new(p, conf, p->queues[p->n_stages], err, sizeof(err));
+		p->sinks = sinks_new(&p->scope, conf, p->queues[p->n_stages], err, sizeof(err));
+		p->sinks_origin = conf;
 		if (p->sinks == NULL) {
 			log_error("%s", err);
 			*exit_code = 73;
@@ -474,7 +501,7 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 		}
 	}
 	if (conf->dead_letter.enabled && (from == NULL || !same_dead_letter(from->conf, conf))) {
-		p->dead_letter = sink_open(p, "dead_letter", conf->dead_letter.type,
+		p->dead_letter = sink_open(&p->scope, "dead_letter", conf->dead_letter.type,
 					   conf->dead_letter.path, FSYNC_NEVER, err, sizeof(err));
 		if (p->dead_letter == NULL) {
 			log_error("%s", err);
@@ -500,13 +527,15 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 		stage_set_last(p->stages[p->n_stages - 1]);
 
 	p->sources = xcalloc(conf->n_sources, sizeof(*p->sources));
+	p->source_origin = xcalloc(conf->n_sources, sizeof(*p->source_origin));
 	moved = xcalloc(conf->n_sources, sizeof(*moved));
 	listeners = xcalloc(conf->n_sources, sizeof(*listeners));
 	for (size_t i = 0; i < conf->n_sources; i++, p->n_sources++) {
 		const struct conf_source *cs = &conf->sources[i];
 		if (from != NULL && (moved[i] = unchanged_source(from, conf, cs)) != NULL)
 			continue;
-		p->sources[i] = source_new(p, cs, add_name(cs->name), p->queues[0]);
+		p->sources[i] = source_new(&p->scope, cs, add_name(cs->name), p->queues[0]);
+		p->source_origin[i] = conf;
 		if (from != NULL && (listeners[i] = replaced_listener(from, cs)) != NULL)
 			source_inherit_listener(p->sources[i], listeners[i]);
 		if (source_open(p->sources[i], err, sizeof(err)) < 0) {
@@ -542,6 +571,7 @@ void pipeline_free(struct pipeline *p)
 	for (size_t i = 0; i < p->n_sources; i++)
 		source_free(p->sources[i]);
 	free(p->sources);
+	free(p->source_origin);
 	for (size_t i = 0; i < p->n_stages; i++)
 		stage_free(p->stages[i]);
 	free(p->stages);
@@ -549,11 +579,7 @@ void pipeline_free(struct pipeline *p)
 	for (size_t i = 0; p->queues != NULL && i <= p->n_stages; i++)
 		queue_free(p->queues[i]);
 	free(p->queues);
-	for (size_t i = 0; i < p->n_unf; i++) {
-		free(p->unf[i].stage);
-		item_free(p->unf[i].it);
-	}
-	free(p->unf);
+	unfinished_free(&p->unf);
 	item_free(p->fwd_pending);
 	if (!p->lent_dead_letter)
 		sink_free(p->dead_letter);
@@ -566,7 +592,7 @@ void pipeline_free(struct pipeline *p)
 	event_free(p->grace_timer);
 	event_free(p->deadline_timer);
 	event_free(p->cancel_timer);
-	event_free(p->tick);
+	tick_free(p->tick);
 	if (!p->lent_report)
 		report_free(p->report);
 	free(p->replay_path);
@@ -588,42 +614,11 @@ void pipeline_free(struct pipeline *p)
 
 /* ---- spool replay ---- */
 
-struct replay_ctx {
-	struct pipeline *p;
-	struct spool_writer *merged;
-	struct item *head, **tailp;
-	char **stage_of;
-	size_t n, cap;
-};
-
-static void replay_record_cb(void *arg, const struct spool_record *r)
-{
-	struct replay_ctx *ctx = arg;
-	struct item *it = item_new(r->data, r->len, r->seq, intern_name(r->source));
-	it->attempts = r->attempts;
-	it->index = r->index;
-	item_mark_replayed(it);
-	track_item_hooked(it);
-	/* --resume: a record coming back from the spool is not read from its source again. */
-	if (ctx->p->done != NULL)
-		done_set_add(ctx->p->done, r->source, r->index, false);
-	if (r->seq >= next_seq)
-		next_seq = r->seq + 1;
-	*ctx->tailp = it;
-	ctx->tailp = &it->next;
-	if (ctx->n == ctx->cap) {
-		ctx->cap = ctx->cap ? ctx->cap * 2 : 64;
-		ctx->stage_of = xrealloc(ctx->stage_of, ctx->cap * sizeof(char *));
-	}
-	ctx->stage_of[ctx->n++] = xstrdup(r->stage);
-	if (ctx->merged != NULL)
-		spool_add(ctx->merged, r);
-}
-
 static void replay_done(void)
 {
 	struct pipeline *p = replay_owner;
-	if (p == NULL || p->replay_path == NULL || p->state == ST_CANCELLING || p->spool_failed)
+	if (p == NULL || p->replay_path == NULL || lifecycle_cancelled(p->state) ||
+	    p->unf.spool_failed)
 		return;
 	if (unlink(p->replay_path) == 0)
 		log_info("every item replayed from the spool is done; removed '%s'",
@@ -655,68 +650,29 @@ static size_t queue_index_for(struct pipeline *p, const char *stage)
 static int replay_spool(struct pipeline *p)
 {
 	const char *spool = p->conf->shutdown.spool;
-	char err[1024];
-	struct replay_ctx ctx = {.p = p};
-	long n_old, n_new;
+	struct replay_batch b;
 
 	if (spool == NULL)
 		return 0;
 	p->replay_path = xasprintf("%s.replaying", spool);
-	ctx.tailp = &ctx.head;
-	bool fresh = access(spool, F_OK) == 0;
-	if (fresh) {
-		char *tmp = xasprintf("%s.merge", spool);
-		ctx.merged = spool_begin(tmp, err, sizeof(err));
-		free(tmp);
-		if (ctx.merged == NULL) {
-			log_error("%s", err);
-			return -1;
-		}
-	}
-	n_old = spool_read(p->replay_path, p->conf->max_item_bytes, replay_record_cb, &ctx, err,
-			   sizeof(err));
-	if (n_old < 0)
-		log_error("%s", err);
-	n_new = fresh ? spool_read(spool, p->conf->max_item_bytes, replay_record_cb, &ctx, err,
-				   sizeof(err))
-		      : 0;
-	if (n_new < 0)
-		log_error("%s", err);
-	if (ctx.merged != NULL) {
-		/* One file holds everything being replayed before the spool itself goes. */
-		char *tmp = xasprintf("%s.merge", spool);
-		if (spool_commit(ctx.merged, err, sizeof(err)) < 0 ||
-		    rename(tmp, p->replay_path) < 0) {
-			log_error("cannot set the spool aside for replay: %s", err);
-			free(tmp);
-			struct item *it = ctx.head;
-			while (it != NULL) {
-				struct item *next = it->next;
-				item_free(it);
-				it = next;
-			}
-			for (size_t i = 0; i < ctx.n; i++)
-				free(ctx.stage_of[i]);
-			free(ctx.stage_of);
-			return -1;
-		}
-		free(tmp);
-		if (n_new >= 0)
-			unlink(spool);
-	}
+	if (replay_load(spool, p->replay_path, p->conf->max_item_bytes, intern_name, p->done, &b) <
+	    0)
+		return -1;
+	if (b.max_seq >= next_seq)
+		next_seq = b.max_seq + 1;
 	size_t i = 0;
-	for (struct item *it = ctx.head, *next; it != NULL; it = next, i++) {
+	for (struct item *it = b.head, *next; it != NULL; it = next, i++) {
 		next = it->next;
 		it->next = NULL;
-		size_t q = queue_index_for(p, ctx.stage_of[i]);
+		size_t q = queue_index_for(p, b.stage_of[i]);
 		/* It had passed every stage: its joblog line is due once the sinks have it. */
 		if (q == p->n_stages)
-			pipeline_item_done(p, SINKS_STAGE, it, 0, NULL);
+			item_done(p, SINKS_STAGE, it, 0, NULL);
 		queue_push_force(p->queues[q], it);
-		free(ctx.stage_of[i]);
+		free(b.stage_of[i]);
 		p->replayed++;
 	}
-	free(ctx.stage_of);
+	free(b.stage_of);
 	if (p->done != NULL)
 		done_set_sort(p->done);
 	item_stats.replay_done_cb = replay_done;
@@ -740,47 +696,49 @@ static void push_pills(struct pipeline *p, size_t queue_index)
 /* A source (or a retired predecessor) has produced everything it will. */
 static void one_source_less(struct pipeline *p)
 {
-	if (--p->live_sources > 0 || p->state == ST_CANCELLING)
+	if (--p->live_sources > 0 || lifecycle_cancelled(p->state))
 		return;
-	if (p->state == ST_RUNNING)
-		p->state = ST_DRAINING;
+	if (lifecycle_allows(p->state, LC_INPUT_ENDED))
+		step(p, LC_INPUT_ENDED);
 	push_pills(p, 0);
 }
 
-void pipeline_source_ended(struct pipeline *p, struct source *s)
+static void op_source_ended(struct scope *sc, struct source *s)
 {
+	struct pipeline *p = of(sc);
 	log_debug("source '%s' ended after %" PRIu64 " item(s)", source_name(s), source_items(s));
 	one_source_less(p);
 }
 
 static void retire_done(struct pipeline *p);
-static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...));
-static void info_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-void pipeline_stage_finished(struct pipeline *p, struct stage *st)
+static void op_stage_finished(struct scope *sc, struct stage *st)
 {
+	struct pipeline *p = of(sc);
 	for (size_t i = 0; i < p->n_stages; i++)
 		if (p->stages[i] == st)
 			push_pills(p, i + 1);
 }
 
+/* The last pill left the last stage: everything read is through. */
 static void stopped(struct pipeline *p)
 {
-	p->state = ST_STOPPED;
+	if (!step(p, LC_DRAINED))
+		return;
 	if (p->succ != NULL)
 		retire_done(p);
 	else if (p->done_cb != NULL)
 		p->done_cb(p, p->done_arg);
 }
 
-void pipeline_sinks_finished(struct pipeline *p)
+static void op_sinks_finished(struct scope *sc)
 {
-	if (p->state != ST_CANCELLING) {
+	struct pipeline *p = of(sc);
+	/* Once cancelling, finished sinks matter only to a retiring pipeline closing its own. */
+	if (lifecycle_allows(p->state, LC_DRAINED))
 		stopped(p);
-	} else if (p->closing_sinks) {
-		p->closing_sinks = false;
+	else if (p->state == LC_CLOSING_SINKS && step(p, LC_SINKS_CLOSED))
 		retire_done(p);
-	}
 }
 
 static void stop_sources(struct pipeline *p)
@@ -798,13 +756,13 @@ static void set_timer(struct event *ev, uint64_t usec)
 void pipeline_stop(struct pipeline *p)
 {
 	char d[32];
-	if (p->state == ST_CANCELLING || p->state == ST_STOPPED)
-		return;
-	if (p->stop_requested) {
-		pipeline_cancel(p, STOP_SIGNAL, "a second stop signal");
+	if (p->state == LC_STOPPING) {
+		cancel(p, STOP_SIGNAL, "a second stop signal");
 		return;
 	}
-	p->stop_requested = true;
+	if (!lifecycle_allows(p->state, LC_STOP))
+		return; /* cancelling, or over */
+	step(p, LC_STOP);
 	if (p->reason == STOP_NONE)
 		p->reason = STOP_SIGNAL;
 	sdnotify("STOPPING=1\nSTATUS=draining");
@@ -815,14 +773,14 @@ void pipeline_stop(struct pipeline *p)
 	stop_sources(p);
 }
 
-void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detail)
+static void cancel(struct pipeline *p, enum stop_reason why, const char *detail)
 {
-	if (p->state == ST_CANCELLING || p->state == ST_STOPPED)
-		return;
+	if (!lifecycle_allows(p->state, LC_CANCEL))
+		return; /* cancelling already, or over */
 	/* The first cause decides the exit code; a failure outranks a signal. */
 	if (p->reason == STOP_NONE || (p->reason == STOP_SIGNAL && why != STOP_SIGNAL))
 		p->reason = why;
-	p->state = ST_CANCELLING;
+	step(p, LC_CANCEL);
 	if (p->succ != NULL) {
 		log_warnx("cancelling the previous pipeline: %s; what it has not finished goes "
 			  "to the new one",
@@ -833,9 +791,9 @@ void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detai
 	}
 	/* One scope: a failure anywhere cancels all; a cancel reaches what drains behind. */
 	if (p->pred != NULL)
-		pipeline_cancel(p->pred, why, "the pipeline that replaced it is cancelled");
+		cancel(p->pred, why, "the pipeline that replaced it is cancelled");
 	if (p->succ != NULL && why != STOP_SIGNAL)
-		pipeline_cancel(p->succ, why, detail);
+		cancel(p->succ, why, detail);
 	evtimer_del(p->grace_timer);
 	evtimer_del(p->deadline_timer);
 	/* Children get kill_after to go after SIGTERM, then SIGKILL; this is the backstop. */
@@ -843,10 +801,11 @@ void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detai
 	stop_sources(p);
 	for (size_t i = 0; i < p->n_stages; i++)
 		stage_cancel(p->stages[i]);
-	pipeline_stage_quiet(p);
+	finish_if_quiet(p);
 }
 
-void pipeline_stage_quiet(struct pipeline *p)
+/* Every stage's cancelled work has come back: the cancel can finish (finish_cb). */
+static void finish_if_quiet(struct pipeline *p)
 {
 	for (size_t i = 0; i < p->n_stages; i++)
 		if (!stage_quiet(p->stages[i]))
@@ -854,7 +813,7 @@ void pipeline_stage_quiet(struct pipeline *p)
 	event_active(p->finish_ev, 0, 0);
 }
 
-void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it)
+static void keep_unfinished(struct pipeline *p, const char *stage, struct item *it)
 {
 	/* A spool directory keeps its own files until they are done: nothing to spool. */
 	if (p->succ == NULL && track_abandon(it)) {
@@ -862,96 +821,26 @@ void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it)
 		item_free(it);
 		return;
 	}
-	if (p->n_unf == p->cap_unf) {
-		p->cap_unf = p->cap_unf ? p->cap_unf * 2 : 64;
-		p->unf = xrealloc(p->unf, p->cap_unf * sizeof(*p->unf));
-	}
-	p->unf[p->n_unf].stage = xstrdup(stage);
-	p->unf[p->n_unf].it = it;
-	p->n_unf++;
+	unfinished_add(&p->unf, stage, it);
 }
 
-_Static_assert(SPOOL_NAME_MAX >= CONF_NAME_MAX, "a spool record must hold any name whole");
-
-static void spool_lost(struct pipeline *p)
+static const char *source_name_of(void *arg, uint32_t source)
 {
-	p->lost = p->n_unf;
-	log_error("%zu unfinished item(s) were lost%s", p->n_unf,
-		  p->conf->shutdown.spool == NULL
-		      ? ": set shutdown.spool (or run under systemd with StateDirectory=) to "
-			"keep them for the next start"
-		      : "");
+	return id_name(source);
 }
 
 /* The unfinished items are spooled or counted lost: the cancel is over. */
-static void unfinished_done(struct pipeline *p)
-{
-	for (size_t i = 0; i < p->n_unf; i++) {
-		free(p->unf[i].stage);
-		item_free(p->unf[i].it);
-	}
-	p->n_unf = 0;
-	if (p->done_cb != NULL)
-		p->done_cb(p, p->done_arg);
-}
-
-static void spool_committed_cb(void *arg, int rc, const char *err)
+static void unfinished_done(void *arg, bool lost)
 {
 	struct pipeline *p = arg;
-	p->spooling = false;
-	if (rc == 0) {
-		log_info("spooled %" PRIu64
-			 " unfinished item(s) to '%s'; they run first at the next start",
-			 p->spooled, p->conf->shutdown.spool);
-		if (p->replay_path != NULL)
-			unlink(p->replay_path);
-	} else {
-		p->spooled = 0;
-		p->spool_failed = true;
-		log_error("%s", err);
-		spool_lost(p);
-	}
-	unfinished_done(p);
-}
-
-/*
- * Writes the spool; true when its fsyncs went to the bio pool, which then calls
- * unfinished_done() (no fsync on the loop, even at a stop: signals and the control
- * socket stay served).
- */
-static bool write_spool(struct pipeline *p)
-{
-	const char *path = p->conf->shutdown.spool;
-	char err[1024];
-	uint64_t n = p->n_unf;
-
-	if (n == 0)
-		return false;
-	if (path != NULL) {
-		struct spool_writer *w = spool_begin(path, err, sizeof(err));
-		for (size_t i = 0; w != NULL && i < p->n_unf; i++) {
-			struct item *it = p->unf[i].it;
-			struct spool_record r = {.seq = it->seq,
-						 .index = it->index,
-						 .attempts = it->attempts,
-						 .data = it->data,
-						 .len = it->len};
-			snprintf(r.stage, sizeof(r.stage), "%s", p->unf[i].stage);
-			snprintf(r.source, sizeof(r.source), "%s",
-				 pipeline_source_name(p, it->source));
-			spool_add(w, &r);
-		}
-		if (w != NULL) {
-			p->spooled = n; /* what the spool holds, whatever comes back meanwhile */
-			p->spooling = true;
-			spool_commit_async(w, spool_committed_cb, p);
-			return true;
-		}
-		p->spool_failed = true;
-		log_error("%s", err);
-	}
-	spool_lost(p);
-	return false;
+	if (lost)
+		p->lost = p->unf.n;
+	else if (p->unf.spooled > 0 && p->replay_path != NULL)
+		unlink(p->replay_path); /* its items are in the new spool */
+	unfinished_clear(&p->unf);
+	step(p, LC_SPOOLED);
+	if (p->done_cb != NULL)
+		p->done_cb(p, p->done_arg);
 }
 
 static struct queue *successor_sinks_queue(struct pipeline *p)
@@ -966,22 +855,23 @@ static struct queue *successor_sinks_queue(struct pipeline *p)
 static void hand_over_unfinished(struct pipeline *p)
 {
 	struct pipeline *succ = p->succ;
-	for (size_t i = 0; i < p->n_unf; i++) {
-		ssize_t q = stage_queue(succ, p->unf[i].stage);
-		queue_push_force(succ->queues[q >= 0 ? q : 0], p->unf[i].it);
-		free(p->unf[i].stage);
+	for (size_t i = 0; i < p->unf.n; i++) {
+		ssize_t q = stage_queue(succ, p->unf.v[i].stage);
+		queue_push_force(succ->queues[q >= 0 ? q : 0], p->unf.v[i].it);
+		free(p->unf.v[i].stage);
 	}
-	if (p->n_unf > 0)
+	if (p->unf.n > 0)
 		log_info("reload: %zu item(s) the previous pipeline had not finished went to the "
 			 "new one",
-			 p->n_unf);
-	p->n_unf = 0;
+			 p->unf.n);
+	unfinished_forget(&p->unf);
 }
 
 static void finish_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *p = arg;
-	if (p->state != ST_CANCELLING || p->spooling)
+	/* Cancelling, the stages quiet (or given up on); not yet spooling or handing over. */
+	if (p->state != LC_CANCELLING && p->state != LC_GIVEN_UP)
 		return;
 	/* Its predecessor first hands over what it has not finished (retire_done()). */
 	if (p->pred != NULL)
@@ -990,11 +880,11 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 	/* Finished results waiting for the sinks go out rather than to the spool, unless
 	 * a sink is broken (then they could only be lost); a retiring pipeline hands
 	 * them to its successor instead. */
-	if (!p->sink_failed && p->succ == NULL)
+	if (!p->sink_broken && p->succ == NULL)
 		sinks_drain_queue(p->sinks);
 	if (p->fwd_pending != NULL) {
 		queue_cancel_wait(successor_sinks_queue(p), &p->fwd_wait);
-		pipeline_unfinished(p, SINKS_STAGE, p->fwd_pending);
+		keep_unfinished(p, SINKS_STAGE, p->fwd_pending);
 		p->fwd_pending = NULL;
 	}
 	for (size_t i = 0; i <= p->n_stages; i++) {
@@ -1003,7 +893,7 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 		for (struct item *it = queue_take_all(p->queues[i]), *next; it != NULL; it = next) {
 			next = it->next;
 			it->next = NULL;
-			pipeline_unfinished(p, name, it);
+			keep_unfinished(p, name, it);
 			n++;
 		}
 		if (i < p->n_stages)
@@ -1014,18 +904,19 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
 		if (p->sinks != NULL)
 			sinks_take_back(p->sinks);
 		hand_over_unfinished(p);
+		step(p, LC_HAND_OVER);
 		if (p->sinks == NULL) {
+			step(p, LC_SINKS_CLOSED);
 			retire_done(p);
 			return;
 		}
 		/* Records its own sinks hold are theirs to write: for kill_after at most. */
-		p->closing_sinks = true;
 		set_timer(p->cancel_timer, p->conf->shutdown.kill_after);
 		sinks_finish(p->sinks);
 		return;
 	}
-	if (!write_spool(p))
-		unfinished_done(p);
+	step(p, LC_SPOOL);
+	unfinished_spool(&p->unf, p->conf->shutdown.spool, source_name_of, p, unfinished_done, p);
 }
 
 static void grace_cb(evutil_socket_t fd, short what, void *arg)
@@ -1034,7 +925,7 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
 	char d[32], msg[96];
 	snprintf(msg, sizeof(msg), "the grace period (%s) passed before the drain finished",
 		 units_format_duration(p->conf->shutdown.grace, d, sizeof(d)));
-	pipeline_cancel(p, STOP_SIGNAL, msg);
+	cancel(p, STOP_SIGNAL, msg);
 }
 
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -1043,20 +934,22 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	char d[32], msg[96];
 	snprintf(msg, sizeof(msg), "the deadline (%s) passed",
 		 units_format_duration(p->conf->deadline, d, sizeof(d)));
-	pipeline_cancel(p, STOP_DEADLINE, msg);
+	cancel(p, STOP_DEADLINE, msg);
 }
 
 static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *p = arg;
-	if (p->closing_sinks) {
+	if (p->state == LC_CLOSING_SINKS) {
 		/* A retiring pipeline's own sinks had kill_after to write what they held. */
-		p->closing_sinks = false;
+		step(p, LC_SINKS_CLOSED);
 		retire_done(p);
 		return;
 	}
+	if (!lifecycle_allows(p->state, LC_GIVE_UP))
+		return;
 	log_error("cancelled work did not come back within twice kill_after; giving up on it");
-	p->backstop_fired = true;
+	step(p, LC_GIVE_UP);
 	for (size_t i = 0; i < p->n_stages; i++) {
 		struct stage_counts c;
 		stage_counts(p->stages[i], &c);
@@ -1067,89 +960,32 @@ static void cancel_backstop_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- failures ---- */
 
-static void dead_letter_write(struct pipeline *p, const char *stage, const struct item *it,
-			      const struct failure *f)
+static void op_item_failed(struct scope *sc, const char *stage, enum on_failure policy,
+			   const struct item *it, const struct failure *f)
 {
-	char when[64], sig[16], status[16];
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
-	/* JSON null where there is no exit status or signal keeps each field's type. */
-	snprintf(sig, sizeof(sig), f->signal > 0 ? "%d" : "null", f->signal);
-	snprintf(status, sizeof(status), f->exit_status >= 0 ? "%d" : "null", f->exit_status);
-	const char *source = pipeline_source_name(p, it->source);
-	char *item = json_escape_bytes(it->data, it->len);
-	char *msg = json_escape_bytes(f->message, strlen(f->message));
-	char *err = json_escape_bytes(f->stderr_tail, strlen(f->stderr_tail));
-	char *src = json_escape_bytes(source, strlen(source));
-	char *line =
-	    xasprintf("{\"time\":\"%s\",\"stage\":\"%s\",\"source\":\"%s\",\"seq\":%" PRIu64
-		      ",\"attempts\":%" PRIu32 ",\"error\":\"%s\",\"exit_status\":%s,"
-		      "\"signal\":%s,\"message\":\"%s\",\"stderr\":\"%s\",\"item\":\"%s\"}",
-		      when, stage, src, it->seq, it->attempts, failure_kind_name(f->kind), status,
-		      sig, msg, err, item);
-	sink_append(p->dead_letter, line, strlen(line));
-	sink_flush(p->dead_letter);
-	p->dead_lettered++;
-	free(line);
-	free(item);
-	free(msg);
-	free(err);
-	free(src);
-}
-
-static void log_failure(struct pipeline *p, const char *stage, const struct item *it,
-			const struct failure *f)
-{
-	uint64_t now = now_usec();
-	/* A burst in full, then at most one line a second with a count of the rest. */
-	if (p->failures_logged >= FAILURE_LOG_BURST && now - p->last_failure_log < 1000000) {
-		p->failures_unlogged++;
-		return;
-	}
-	char more[64] = "";
-	if (p->failures_unlogged > 0)
-		snprintf(more, sizeof(more), " (%" PRIu64 " more failures not logged)",
-			 p->failures_unlogged);
-	p->failures_unlogged = 0;
-	p->failures_logged++;
-	p->last_failure_log = now;
-	char *tail = json_escape_bytes(f->stderr_tail, strlen(f->stderr_tail));
-	bool at_source = strncmp(stage, "source:", 7) == 0,
-	     at_sink = strncmp(stage, "sink:", 5) == 0;
-	const char *where = at_source ? stage + 7 : at_sink ? stage + 5 : stage;
-	log_item(LOG_WARN, where, pipeline_source_name(p, it->source), it->seq,
-		 "%s '%s': item %" PRIu64 " failed (%s): %s%s%s%s",
-		 at_source ? "source"
-		 : at_sink ? "sink"
-			   : "stage",
-		 where, it->seq, failure_kind_name(f->kind), f->message,
-		 tail[0] ? "; stderr: " : "", tail, more);
-	free(tail);
-}
-
-void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure policy,
-			  const struct item *it, const struct failure *f)
-{
-	report_add(p->report, stage, pipeline_source_name(p, it->source), it, f);
-	log_failure(p, stage, it, f);
+	struct pipeline *p = of(sc);
+	const char *source = id_name(it->source);
+	report_add(p->report, stage, source, it, f);
+	failure_log_item(&p->failure_log, stage, source, it, f);
 	track_failed(it);
-	if (policy == ON_FAILURE_DEAD_LETTER && p->dead_letter != NULL)
-		dead_letter_write(p, stage, it, f);
+	if (policy == ON_FAILURE_DEAD_LETTER && p->dead_letter != NULL) {
+		char *line = dead_letter_json(stage, source, it, f);
+		sink_append(p->dead_letter, line, strlen(line));
+		sink_flush(p->dead_letter);
+		p->dead_lettered++;
+		free(line);
+	}
 	if (policy == ON_FAILURE_CANCEL) {
 		char msg[400];
 		snprintf(msg, sizeof(msg),
 			 "stage '%s' has on_failure: cancel and item %" PRIu64 " failed: %.250s",
 			 stage, it->seq, f->message);
-		pipeline_cancel(p, STOP_FAILURE, msg);
+		cancel(p, STOP_FAILURE, msg);
 	}
 }
 
-void pipeline_item_done(struct pipeline *p, const char *stage, const struct item *it,
-			uint64_t started_at, const struct failure *f)
+static void item_done(struct pipeline *p, const char *stage, const struct item *it,
+		      uint64_t started_at, const struct failure *f)
 {
 	char line[512], status[16] = "-", sig[16] = "-", outcome[64] = "ok";
 	p->items_done++;
@@ -1169,7 +1005,7 @@ void pipeline_item_done(struct pipeline *p, const char *stage, const struct item
 	}
 	int n = snprintf(line, sizeof(line),
 			 "%" PRIu64 "\t%s\t%" PRIu64 "\t%s\t%.3f\t%.3f\t%" PRIu32 "\t%s\t%s\t%s",
-			 it->seq, pipeline_source_name(p, it->source), it->index, stage,
+			 it->seq, id_name(it->source), it->index, stage,
 			 (double)((int64_t)started_at + p->wall_minus_mono) / 1e6,
 			 (double)(now - started_at) / 1e6, it->attempts, outcome, status, sig);
 	if ((size_t)n >= sizeof(line))
@@ -1182,9 +1018,10 @@ void pipeline_item_done(struct pipeline *p, const char *stage, const struct item
 	}
 }
 
-bool pipeline_already_done(struct pipeline *p, uint32_t source, uint64_t index)
+static bool op_already_done(struct scope *sc, uint32_t source, uint64_t index)
 {
-	switch (done_set_lookup(p->done, pipeline_source_name(p, source), index)) {
+	struct pipeline *p = of(sc);
+	switch (done_set_lookup(p->done, id_name(source), index)) {
 	case DONE_OK:
 		return true;
 	case DONE_FAILED:
@@ -1228,11 +1065,12 @@ bool pipeline_is_job(const struct pipeline *p)
 	return true;
 }
 
-void pipeline_sink_broken(struct pipeline *p, const char *why)
+static void op_sink_broken(struct scope *sc, const char *why)
 {
+	struct pipeline *p = of(sc);
 	log_error("%s", why);
-	p->sink_failed = true;
-	pipeline_cancel(p, STOP_FAILURE, why);
+	p->sink_broken = true;
+	cancel(p, STOP_FAILURE, why);
 }
 
 /* ---- running ---- */
@@ -1265,7 +1103,7 @@ static void forward_results(void *arg);
 static void forward_resume(void *arg)
 {
 	struct pipeline *p = arg;
-	if (p->fwd_pending == NULL || (p->state != ST_RUNNING && p->state != ST_DRAINING))
+	if (p->fwd_pending == NULL || !lifecycle_flowing(p->state))
 		return;
 	struct queue *to = successor_sinks_queue(p);
 	if (!queue_push(to, p->fwd_pending)) {
@@ -1286,7 +1124,7 @@ static void forward_results(void *arg)
 	struct pipeline *p = arg;
 	struct item *it;
 	/* Running or draining only: a cancel hands the rest over (finish_cb). */
-	while (p->fwd_pending == NULL && (p->state == ST_RUNNING || p->state == ST_DRAINING) &&
+	while (p->fwd_pending == NULL && lifecycle_flowing(p->state) &&
 	       (it = queue_pop(p->queues[p->n_stages])) != NULL) {
 		struct queue *to = successor_sinks_queue(p);
 		if (it->flags & ITEM_PILL) {
@@ -1315,10 +1153,11 @@ static size_t count_live_sources(const struct pipeline *p)
 static void retire_begin(struct pipeline *p)
 {
 	char d[32];
+	bool pills_due = p->state == LC_RUNNING; /* none went in yet */
 	p->retired_at = now_usec();
-	p->stop_requested = true;
+	step(p, LC_STOP);
 	evtimer_del(p->deadline_timer);
-	event_del(p->tick);
+	tick_stop(p->tick);
 	if (p->lent_sinks) {
 		/* Whatever waits for the sinks goes first, in order. */
 		struct queue *from = p->queues[p->n_stages],
@@ -1336,20 +1175,20 @@ static void retire_begin(struct pipeline *p)
 		 p->n_sources, p->n_stages,
 		 units_format_duration(p->conf->shutdown.grace, d, sizeof(d)));
 	set_timer(p->grace_timer, p->conf->shutdown.grace);
-	if (p->live_sources == 0 && p->state == ST_RUNNING) {
+	if (p->live_sources == 0 && pills_due) {
 		p->live_sources = 1;
 		one_source_less(p);
 	}
 	stop_sources(p);
 }
 
-/* A retiring pipeline is done: its successor is on its own. Freed with the daemon. */
+/* A retiring pipeline is done: its successor is on its own; its owner may free it
+ * (pipeline_settled). */
 static void retire_done(struct pipeline *p)
 {
 	struct pipeline *succ = p->succ;
 	evtimer_del(p->grace_timer);
 	evtimer_del(p->cancel_timer);
-	p->state = ST_STOPPED;
 	/* Drained (or given kill_after), they hold nothing: closing them does not wait. */
 	if (p->sinks != NULL)
 		p->sink_lost = sinks_close(p->sinks, 0);
@@ -1359,7 +1198,7 @@ static void retire_done(struct pipeline *p)
 		sink_close(p->joblog, 0);
 	log_info("reload: the previous pipeline '%s' finished %.3fs after the reload; its counts:",
 		 p->conf->name, (double)(now_usec() - p->retired_at) / 1e6);
-	print_counts(p, info_out);
+	summary_log_counts(p);
 	succ->inherited_trouble |= trouble(p);
 	succ->lost += p->lost + p->sink_lost;
 	succ->kept += p->kept;
@@ -1372,12 +1211,12 @@ static void retire_done(struct pipeline *p)
 			holder = holder->succ;
 		sinks_start(holder->sinks);
 	}
-	if (succ->state != ST_CANCELLING)
+	if (!lifecycle_cancelled(succ->state))
 		one_source_less(succ);
-	else if (succ->backstop_fired)
+	else if (succ->state == LC_GIVEN_UP)
 		event_active(succ->finish_ev, 0, 0);
 	else
-		pipeline_stage_quiet(succ);
+		finish_if_quiet(succ);
 	if (p->done_cb != NULL)
 		p->done_cb(p, p->done_arg);
 }
@@ -1394,12 +1233,12 @@ int pipeline_start(struct pipeline *p, void (*done)(struct pipeline *p, void *ar
 	/* Sinks of its own start once the old ones are closed: two writers on one file
 	 * or pipe could interleave their records. */
 	if (pred != NULL && pred->lent_sinks)
-		sinks_move(p->sinks, p, p->queues[p->n_stages]);
+		sinks_move(p->sinks, &p->scope, p->queues[p->n_stages]);
 	else if (pred == NULL)
 		sinks_start(p->sinks);
 	p->started_at = now_usec();
 	p->wall_minus_mono = (int64_t)(wall_time() * 1e6) - (int64_t)p->started_at;
-	p->state = ST_RUNNING;
+	step(p, LC_START);
 	p->live_sources = count_live_sources(p);
 	if (p->conf->deadline > 0)
 		set_timer(p->deadline_timer, p->conf->deadline);
@@ -1408,9 +1247,7 @@ int pipeline_start(struct pipeline *p, void (*done)(struct pipeline *p, void *ar
 	for (size_t i = 0; i < p->n_sources; i++)
 		if (!source_started(p->sources[i]))
 			source_start(p->sources[i]);
-	struct timeval one = {1, 0};
-	event_add(p->tick, &one);
-	sdnotify_watch(pipeline_healthy_cb, p);
+	tick_start(p->tick);
 	sdnotify("READY=1\nSTATUS=running");
 	if (pred != NULL)
 		retire_begin(pred);
@@ -1433,192 +1270,27 @@ int pipeline_finish(struct pipeline *p)
 
 	if (p->reason == STOP_FAILURE || p->reason == STOP_DEADLINE)
 		return 2;
-	if ((p->state == ST_CANCELLING && (p->spooled > 0 || p->lost > 0 || p->kept > 0)) ||
+	if ((lifecycle_cancelled(p->state) && (p->unf.spooled > 0 || p->lost > 0 || p->kept > 0)) ||
 	    cut_short(p))
 		return 75;
 	return trouble(p) ? 1 : 0;
-}
-
-/* What a job cut short left unread, and how to finish it. */
-static void print_unread(struct pipeline *p, FILE *out)
-{
-	for (size_t i = 0; i < p->n_sources; i++) {
-		struct source *s = p->sources[i];
-		uint64_t bytes, n;
-		if (!source_cut_short(s))
-			continue;
-		if ((n = source_unread(s, &bytes)) != UINT64_MAX)
-			fprintf(out, "not read: source %s: %" PRIu64 " records\n", source_name(s),
-				n);
-		else if (bytes > 0)
-			fprintf(out,
-				"not read: source %s: %" PRIu64 " bytes (too many to count the "
-				"records)\n",
-				source_name(s), bytes);
-		else
-			fprintf(out,
-				"not read: source %s: the rest of its input (a pipe or a command "
-				"cannot say how much)\n",
-				source_name(s));
-	}
-	if (p->conf->joblog != NULL)
-		fprintf(out,
-			"incomplete: stopped before its input ended; run it again with --resume "
-			"to do the rest\n");
-	else
-		fprintf(out,
-			"incomplete: stopped before its input ended; a new run starts over (with "
-			"a joblog, --resume would do only the rest)\n");
-}
-
-static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...))
-{
-	for (size_t i = 0; i < p->n_sources; i++)
-		out("source %s: items=%" PRIu64 " rejected=%" PRIu64 " skipped=%" PRIu64 "\n",
-		    source_name(p->sources[i]), source_items(p->sources[i]),
-		    source_rejected(p->sources[i]), source_skipped(p->sources[i]));
-	for (size_t i = 0; i < p->n_stages; i++) {
-		struct stage_counts c;
-		stage_counts(p->stages[i], &c);
-		out("stage %s: in=%" PRIu64 " ok=%" PRIu64 " failed=%" PRIu64 " dropped=%" PRIu64
-		    " in_flight=%" PRIu64 " queued=%" PRIu64 "\n",
-		    stage_name(p->stages[i]), c.in, c.ok, c.failed, c.dropped, c.in_flight,
-		    c.queued);
-	}
-	const struct queue_stats *qs = queue_stats(p->queues[p->n_stages]);
-	out("sinks: in=%" PRIu64 " dropped=%" PRIu64 " queued=%" PRIu64 "\n", qs->pushed,
-	    qs->dropped, queue_len(p->queues[p->n_stages]));
-	for (size_t i = 0; p->sinks != NULL && i < sinks_count(p->sinks); i++) {
-		struct sink *s = sinks_get(p->sinks, i);
-		/* Only an http sink can fail a record (a 4xx); other lines keep their shape. */
-		if (sink_type(s) == SINK_HTTP)
-			out("sink %s: written=%" PRIu64 " failed=%" PRIu64 "\n", sink_name(s),
-			    sink_written(s), sink_failed(s));
-		else
-			out("sink %s: written=%" PRIu64 "\n", sink_name(s), sink_written(s));
-	}
-	if (p->dead_letter != NULL)
-		out("dead_letter: written=%" PRIu64 "\n", p->dead_lettered);
-}
-
-static FILE *summary_out; /* while pipeline_summary() builds the summary */
-
-static void raw_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void raw_out(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(summary_out, fmt, ap);
-	va_end(ap);
-}
-
-static void info_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void info_out(const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	buf[strcspn(buf, "\n")] = '\0';
-	log_info("status: %s", buf);
-}
-
-void pipeline_summary(struct pipeline *p, int exit_code)
-{
-	static const char *const meaning[] = {[0] = "all items succeeded",
-					      [1] = "some items failed or were dropped",
-					      [2] = "cancelled"};
-	const char *what = "error";
-	if (exit_code <= 2)
-		what = meaning[exit_code];
-	else if (exit_code == 75)
-		what = p->state == ST_CANCELLING ? "stopped before the drain finished"
-						 : "stopped before its input ended";
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out = summary_out = open_memstream(&text, &len);
-	fprintf(out, "summary: pipeline '%s' exit=%d (%s) elapsed=%.3fs\n", p->conf->name,
-		exit_code, what, (double)(now_usec() - p->started_at) / 1e6);
-	print_counts(p, raw_out);
-	if (p->replayed > 0)
-		fprintf(out, "replayed: items=%" PRIu64 "\n", p->replayed);
-	if (p->skipped_failed > 0)
-		fprintf(out,
-			"resume: skipped=%" PRIu64 " item(s) that failed in an earlier run "
-			"(the joblog says so); --resume-failed runs them again\n",
-			p->skipped_failed);
-	if (p->kept > 0)
-		fprintf(out, "unfinished: spooled=%" PRIu64 " lost=%" PRIu64 " kept=%" PRIu64 "\n",
-			p->spooled, p->lost + p->sink_lost, p->kept);
-	else
-		fprintf(out, "unfinished: spooled=%" PRIu64 " lost=%" PRIu64 "\n", p->spooled,
-			p->lost + p->sink_lost);
-	if (exit_code == 75 && cut_short(p))
-		print_unread(p, out);
-	report_print(p->report, out, log_is_json());
-	fclose(out);
-	summary_out = NULL;
-	log_summary(text);
-	free(text);
-}
-
-/* ---- the 1 s tick: pauses made visible, systemd kept informed ---- */
-
-static bool pipeline_healthy_cb(void *arg)
-{
-	struct pipeline *p = arg;
-	for (size_t i = 0; i < p->n_stages; i++)
-		if (stage_wedged(p->stages[i]))
-			return false;
-	return true;
-}
-
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct pipeline *p = arg;
-	char line[256];
-	p->ticks++;
-	for (size_t i = 0; i < p->n_sources; i++)
-		source_check_pause(p->sources[i], 5000000);
-	if (!sdnotify_enabled())
-		return;
-	status_line(p, line, sizeof(line));
-	/* Counters every 5 s; a change of state (a pause, a drain) at once. */
-	if (p->ticks % 5 == 0 || strncmp(line, p->last_status, strcspn(line, ":")) != 0 ||
-	    (strstr(line, "held back") == NULL) != (strstr(p->last_status, "held back") == NULL) ||
-	    (strstr(line, "cannot write") == NULL) !=
-		(strstr(p->last_status, "cannot write") == NULL)) {
-		sdnotify("STATUS=%s", line);
-		snprintf(p->last_status, sizeof(p->last_status), "%s", line);
-	}
-	/* A drain that is still moving asks systemd for more time, a little at a time. */
-	if ((p->stop_requested || p->state == ST_CANCELLING) &&
-	    p->items_done != p->done_at_last_tick)
-		sdnotify("EXTEND_TIMEOUT_USEC=%llu",
-			 (unsigned long long)(5000000 + 2 * p->conf->shutdown.kill_after));
-	p->done_at_last_tick = p->items_done;
 }
 
 /* ---- views and control ---- */
 
 const char *pipeline_state_name(const struct pipeline *p)
 {
-	static const char *const names[] = {"starting", "running", "draining", "cancelling",
-					    "stopped"};
-	if (p->state == ST_RUNNING && p->stop_requested)
-		return "draining";
-	return names[p->state];
+	return lifecycle_public_name(p->state);
 }
 
 bool pipeline_stop_requested(const struct pipeline *p)
 {
-	return p->stop_requested || p->state == ST_CANCELLING;
+	return lifecycle_stop_requested(p->state);
 }
 
 bool pipeline_ready(const struct pipeline *p)
 {
-	return p->state == ST_RUNNING && !p->stop_requested;
+	return p->state == LC_RUNNING;
 }
 
 bool pipeline_previous_draining(const struct pipeline *p)
@@ -1675,14 +1347,31 @@ struct sinks *pipeline_sinks(const struct pipeline *p)
 	return p->sinks;
 }
 
-uint64_t pipeline_failures(const struct pipeline *p)
+uint64_t pipeline_items_done(const struct pipeline *p)
 {
-	return report_total(p->report);
+	return p->items_done;
 }
 
 uint64_t pipeline_dead_lettered(const struct pipeline *p)
 {
 	return p->dead_lettered;
+}
+
+void pipeline_totals(const struct pipeline *p, struct pipeline_totals *t)
+{
+	*t = (struct pipeline_totals){
+	    .replayed = p->replayed,
+	    .skipped_failed = p->skipped_failed,
+	    .spooled = p->unf.spooled,
+	    .lost = p->lost + p->sink_lost,
+	    .kept = p->kept,
+	    .dead_lettered = p->dead_lettered,
+	    .has_dead_letter = p->dead_letter != NULL,
+	    .cancelled = lifecycle_cancelled(p->state),
+	    .cut_short = cut_short(p),
+	    .elapsed = (double)(now_usec() - p->started_at) / 1e6,
+	    .report = p->report,
+	};
 }
 
 int pipeline_pause(struct pipeline *p, const char *name, bool pause, char *err, size_t errlen)
@@ -1725,9 +1414,31 @@ int pipeline_scale(struct pipeline *p, const char *stage, unsigned workers, char
 	return -1;
 }
 
-void pipeline_status_log(struct pipeline *p)
+bool pipeline_finished(const struct pipeline *p)
 {
-	print_counts(p, info_out);
+	return lifecycle_over(p->state) && p->succ == NULL;
+}
+
+bool pipeline_settled(const struct pipeline *p)
+{
+	if (!pipeline_finished(p) || !sinks_settled(p->sinks) ||
+	    (!p->lent_dead_letter && !sink_settled(p->dead_letter)) ||
+	    (!p->lent_joblog && !sink_settled(p->joblog)))
+		return false;
+	for (size_t i = 0; i < p->n_sources; i++)
+		if (!source_settled(p->sources[i]))
+			return false;
+	return true;
+}
+
+bool pipeline_uses_conf(const struct pipeline *p, const struct conf *conf)
+{
+	if (p->conf == conf || (p->sinks != NULL && p->sinks_origin == conf))
+		return true;
+	for (size_t i = 0; i < p->n_sources; i++)
+		if (p->source_origin[i] == conf)
+			return true;
+	return false;
 }
 
 void pipeline_reopen(struct pipeline *p)
@@ -1736,3 +1447,44 @@ void pipeline_reopen(struct pipeline *p)
 	if (p->dead_letter != NULL)
 		sink_reopen(p->dead_letter);
 }
+
+/* ---- the scope its sources, stages and sinks see ---- */
+
+static void op_stage_quiet(struct scope *sc)
+{
+	finish_if_quiet(of(sc));
+}
+
+static void op_cancel(struct scope *sc, enum stop_reason why, const char *detail)
+{
+	cancel(of(sc), why, detail);
+}
+
+static void op_unfinished(struct scope *sc, const char *stage, struct item *it)
+{
+	keep_unfinished(of(sc), stage, it);
+}
+
+static void op_item_done(struct scope *sc, const char *stage, const struct item *it,
+			 uint64_t started_at, const struct failure *f)
+{
+	item_done(of(sc), stage, it, started_at, f);
+}
+
+static const struct scope_ops pipeline_ops = {
+    .item_failed = op_item_failed,
+    .item_done = op_item_done,
+    .already_done = op_already_done,
+    .unfinished = op_unfinished,
+    .source_ended = op_source_ended,
+    .stage_finished = op_stage_finished,
+    .stage_quiet = op_stage_quiet,
+    .sinks_finished = op_sinks_finished,
+    .cancel = op_cancel,
+    .sink_broken = op_sink_broken,
+    .cancelling = op_cancelling,
+    .wait_memory = op_wait_memory,
+    .cancel_wait_memory = op_cancel_wait_memory,
+    .next_seq = op_next_seq,
+    .source_name = op_source_name,
+};

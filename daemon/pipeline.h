@@ -2,8 +2,9 @@
  * pipeline.h: the scope that owns every source, queue, stage and sink (asyncio's
  * TaskGroup). It runs the lifecycle
  *     starting -> running -> draining -> (cancelling) -> stopped
- * and is the one place that decides the exit code. Components report upward
- * through these calls; cancel travels downward from here.
+ * (lifecycle.h) and is the one place that decides the exit code. Its sources,
+ * stages and sinks see it through struct scope (scope.h) alone: they report
+ * upward through its callbacks; cancel travels downward from here.
  */
 #ifndef SLUICE_PIPELINE_H
 #define SLUICE_PIPELINE_H
@@ -12,7 +13,6 @@
 #include <stdint.h>
 
 #include "conf.h"
-#include "item.h"
 #include "queue.h"
 #include "report.h"
 
@@ -20,13 +20,6 @@ struct event_base;
 struct pipeline;
 struct source;
 struct stage;
-
-enum stop_reason {
-	STOP_NONE = 0,
-	STOP_SIGNAL,   /* SIGTERM/SIGINT: drain; a second one, or grace passing: cancel */
-	STOP_FAILURE,  /* a stage with on_failure: cancel failed */
-	STOP_DEADLINE, /* the job's deadline passed */
-};
 
 /*
  * Builds the pipeline; opens inputs and outputs. Returns NULL and sets *exit_code on
@@ -46,12 +39,19 @@ int pipeline_start(struct pipeline *p, void (*done)(struct pipeline *p, void *ar
 /* After the loop: closes the outputs, stops every child; returns the exit code. */
 int pipeline_finish(struct pipeline *p);
 void pipeline_free(struct pipeline *p);
-/* The summary on stderr: per source, stage and sink counts, then the error report. */
-void pipeline_summary(struct pipeline *p, int exit_code);
+/*
+ * A pipeline replaced by a reload has finished and nothing of its own is still
+ * busy elsewhere (an fdatasync on the bio pool, a record in its successor's
+ * sinks whose ack is due): pipeline_free() may run, from the loop.
+ */
+bool pipeline_settled(const struct pipeline *p);
+/* Stopped, and out of the reload chain (its done callback has run). */
+bool pipeline_finished(const struct pipeline *p);
+/* Something p runs (itself, a source or the sinks it took over) points into conf. */
+bool pipeline_uses_conf(const struct pipeline *p, const struct conf *conf);
 
 /* Signal handling entry points. */
 void pipeline_stop(struct pipeline *p); /* graceful; a second call cancels */
-void pipeline_status_log(struct pipeline *p);
 void pipeline_reopen(struct pipeline *p);
 
 struct pipeline_progress {
@@ -80,49 +80,27 @@ struct stage *pipeline_stage(const struct pipeline *p, size_t i);
 /* queues[i] feeds stage i; queues[n_stages] feeds the sinks. */
 struct queue *pipeline_queue(const struct pipeline *p, size_t i);
 struct sinks *pipeline_sinks(const struct pipeline *p);
-uint64_t pipeline_failures(const struct pipeline *p);
 uint64_t pipeline_dead_lettered(const struct pipeline *p);
+/* Items that left the pipeline at a stage (the joblog's lines, counted). */
+uint64_t pipeline_items_done(const struct pipeline *p);
+/* What the summary reports beyond the per-component counts. */
+struct pipeline_totals {
+	uint64_t replayed, skipped_failed, spooled, lost, kept, dead_lettered;
+	bool has_dead_letter;
+	bool cancelled; /* stopped by a cancel, not a drain */
+	bool cut_short; /* a job stopped before its input ended */
+	double elapsed; /* seconds since the start */
+	const struct report *report;
+};
+void pipeline_totals(const struct pipeline *p, struct pipeline_totals *t);
 
 /* Control: pause or resume a source or a stage by name; scale a stage. -1 and err if unknown. */
 int pipeline_pause(struct pipeline *p, const char *name, bool pause, char *err, size_t errlen);
 int pipeline_scale(struct pipeline *p, const char *stage, unsigned workers, char *err,
 		   size_t errlen);
 
-/* For components. */
+/* For services (status, progress, control). */
 struct event_base *pipeline_base(struct pipeline *p);
 const struct conf *pipeline_conf(const struct pipeline *p);
-uint64_t pipeline_next_seq(struct pipeline *p);
-const char *pipeline_source_name(const struct pipeline *p, uint32_t index);
-bool pipeline_cancelling(const struct pipeline *p);
-bool pipeline_memory_full(const struct pipeline *p);
-/* One-shot wakeup when live item bytes fall below 3/4 of memory_limit. */
-void pipeline_wait_memory(struct pipeline *p, struct queue_waiter *w, queue_cb cb, void *arg);
-void pipeline_cancel_wait_memory(struct pipeline *p, struct queue_waiter *w);
-
-void pipeline_source_ended(struct pipeline *p, struct source *s);
-void pipeline_stage_finished(struct pipeline *p, struct stage *st);
-void pipeline_sinks_finished(struct pipeline *p);
-void pipeline_cancel(struct pipeline *p, enum stop_reason why, const char *detail);
-
-/*
- * A failed item: counted in the report, then skipped, dead-lettered, or it cancels
- * all. stage is a stage name, or "source:NAME" for a record a source rejected.
- */
-void pipeline_item_failed(struct pipeline *p, const char *stage, enum on_failure policy,
-			  const struct item *it, const struct failure *f);
-/* An item left the pipeline at stage (f: how it failed, or NULL): the joblog line. */
-void pipeline_item_done(struct pipeline *p, const char *stage, const struct item *it,
-			uint64_t started_at, const struct failure *f);
-/*
- * --resume: does the joblog record this record of this source as finished (and, with
- * --resume-failed, as ok)? Counts the failed ones it skips for the summary.
- */
-bool pipeline_already_done(struct pipeline *p, uint32_t source, uint64_t index);
-/* An unfinished item while cancelling: spooled (or counted lost); takes ownership. */
-void pipeline_unfinished(struct pipeline *p, const char *stage, struct item *it);
-/* A sink can never write again (its reader is gone): cancel, as a failure. */
-void pipeline_sink_broken(struct pipeline *p, const char *why);
-/* A stage's cancelled work has all come back. */
-void pipeline_stage_quiet(struct pipeline *p);
 
 #endif

@@ -8,6 +8,7 @@
 #include "pipeline.h"
 #include "reload.h"
 #include "service.h"
+#include "summary.h"
 #include "util.h"
 
 static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
@@ -34,7 +35,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		pipeline_reopen(p);
 		break;
 	case SIGUSR2:
-		pipeline_status_log(p);
+		summary_log_counts(p);
 		break;
 	}
 }

@@ -22,7 +22,7 @@
 
 #include "child.h"
 #include "log.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "sink-stream.h"
 #include "util.h"
 
@@ -88,7 +88,7 @@ static void exec_closed(struct stream *st, int fd)
 	/* A command that closed its stdin but runs on must not meet its successor. */
 	if (es->child != NULL) {
 		child_terminate(es->child,
-				pipeline_conf(sink_pipeline(stream_sink(st)))->shutdown.kill_after);
+				scope_conf(sink_scope(stream_sink(st)))->shutdown.kill_after);
 		child_forget(es->child);
 		es->child = NULL;
 	}

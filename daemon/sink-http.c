@@ -30,7 +30,7 @@
 
 #include "log.h"
 #include "net.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "recbuf.h"
 #include "report.h"
 #include "sink.h"
@@ -111,7 +111,7 @@ static void release(struct http_sink *hs, size_t n)
 /* Every record of the batch failed for good: counted, reported, dead-lettered. */
 static void fail_batch(struct http_sink *hs, int status, const char *detail)
 {
-	struct pipeline *p = sink_pipeline(hs->s);
+	struct scope *sc = sink_scope(hs->s);
 	char stage[160];
 	snprintf(stage, sizeof(stage), "sink:%s", hs->cs->name);
 	uint64_t start = recbuf_confirmed_pos(&hs->buf);
@@ -124,7 +124,7 @@ static void fail_batch(struct http_sink *hs, int status, const char *detail)
 		struct failure f = {.kind = FAIL_HTTP, .exit_status = status};
 		snprintf(f.message, sizeof(f.message), "HTTP %d from %s%s%.180s", status,
 			 hs->cs->http.url, detail[0] ? ": " : "", detail);
-		pipeline_item_failed(p, stage, ON_FAILURE_DEAD_LETTER, it, &f);
+		scope_item_failed(sc, stage, ON_FAILURE_DEAD_LETTER, it, &f);
 		item_free(it);
 		if (m->tracked)
 			track_failed_key(m->source, m->index);
@@ -442,7 +442,7 @@ static void http_free(struct sink *s)
 static int http_open(struct sink *s, char *err, size_t errlen)
 {
 	const struct conf_sink *cs = sink_conf(s);
-	struct event_base *base = pipeline_base(sink_pipeline(s));
+	struct event_base *base = scope_base(sink_scope(s));
 	struct http_sink *hs = xcalloc(1, sizeof(*hs));
 	const char *path, *why;
 

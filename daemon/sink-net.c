@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "net.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "sink-stream.h"
 #include "util.h"
 
@@ -177,7 +177,7 @@ static int net_sink_open(struct sink *s, char *err, size_t errlen)
 		    evutil_parse_sockaddr_port(buf, (struct sockaddr *)&ns->addr, &len) == 0;
 		ns->addrlen = (socklen_t)len;
 		if (!ns->numeric)
-			ns->dns = net_dns_get(pipeline_base(sink_pipeline(s)));
+			ns->dns = net_dns_get(scope_base(sink_scope(s)));
 		snprintf(peer, sizeof(peer), "%s", cs->address);
 	}
 	stream_new(s, &tcp_ops, ns, peer);

@@ -39,7 +39,7 @@
 
 #include "log.h"
 #include "net.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "recbuf.h"
 #include "units.h"
 #include "util.h"
@@ -293,7 +293,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 void stream_opened(struct stream *st, int fd, bool in_progress)
 {
-	struct event_base *base = pipeline_base(sink_pipeline(st->s));
+	struct event_base *base = scope_base(sink_scope(st->s));
 	st->fd = fd;
 	st->write_ev = event_new(base, fd, EV_WRITE, write_cb, st);
 	st->read_ev =
@@ -348,7 +348,7 @@ static void st_open(struct stream *st)
 struct stream *stream_new(struct sink *s, const struct stream_ops *ops, void *kind,
 			  const char *peer)
 {
-	struct event_base *base = pipeline_base(sink_pipeline(s));
+	struct event_base *base = scope_base(sink_scope(s));
 	struct stream *st = xcalloc(1, sizeof(*st));
 	st->s = s;
 	st->cs = sink_conf(s);

@@ -35,7 +35,7 @@
 
 #include "bio.h"
 #include "log.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "recbuf.h"
 #include "track.h"
 #include "util.h"
@@ -46,7 +46,7 @@
 #define WARN_USEC (60 * UINT64_C(1000000))
 
 struct sink {
-	struct pipeline *p;
+	struct scope *scope;
 	char *name;
 	enum sink_type type;
 	const struct sink_kind *kind;
@@ -77,7 +77,7 @@ struct held {
 };
 
 struct sinks {
-	struct pipeline *p;
+	struct scope *scope;
 	struct queue *in;
 	struct sink **v;
 	size_t n;
@@ -120,9 +120,9 @@ const struct conf_sink *sink_conf(const struct sink *s)
 	return s->conf;
 }
 
-struct pipeline *sink_pipeline(struct sink *s)
+struct scope *sink_scope(struct sink *s)
 {
-	return s->p;
+	return s->scope;
 }
 
 void sink_count_done(struct sink *s, uint64_t n)
@@ -191,7 +191,7 @@ static void sink_attach(struct sink *s, int fd)
 	if (s->write_ev != NULL)
 		event_free(s->write_ev);
 	s->write_ev = fd >= 0 && !s->regular
-			  ? event_new(pipeline_base(s->p), fd, EV_WRITE, sink_write_cb, s)
+			  ? event_new(scope_base(s->scope), fd, EV_WRITE, sink_write_cb, s)
 			  : NULL;
 }
 
@@ -207,10 +207,10 @@ static ssize_t fd_write(struct sink *s)
 	return n;
 }
 
-static struct sink *sink_alloc(struct pipeline *p, const char *name, enum sink_type type)
+static struct sink *sink_alloc(struct scope *sc, const char *name, enum sink_type type)
 {
 	struct sink *s = xcalloc(1, sizeof(*s));
-	s->p = p;
+	s->scope = sc;
 	s->name = xstrdup(name);
 	s->type = type;
 	s->kind = kind_for(type);
@@ -218,7 +218,7 @@ static struct sink *sink_alloc(struct pipeline *p, const char *name, enum sink_t
 	return s;
 }
 
-struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type, const char *path,
+struct sink *sink_open(struct scope *sc, const char *name, enum sink_type type, const char *path,
 		       enum fsync_mode fsync, char *err, size_t errlen)
 {
 	int fd = -1;
@@ -230,14 +230,14 @@ struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type
 			return NULL;
 		}
 	}
-	struct sink *s = sink_alloc(p, name, type);
+	struct sink *s = sink_alloc(sc, name, type);
 	if (type == SINK_STDOUT)
 		fd = std_private(STDOUT_FILENO, &s->how);
 	s->kind = &sink_fd;
 	s->path = path != NULL ? xstrdup(path) : NULL;
 	s->fsync = fsync;
-	s->retry_ev = evtimer_new(pipeline_base(p), sink_retry_cb, s);
-	s->sync_ev = evtimer_new(pipeline_base(p), sink_sync_cb, s);
+	s->retry_ev = evtimer_new(scope_base(sc), sink_retry_cb, s);
+	s->sync_ev = evtimer_new(scope_base(sc), sink_sync_cb, s);
 	sink_attach(s, fd);
 	/* A cancel while it cannot write gives its records back, with their origin. */
 	s->out.keep_meta = true;
@@ -290,7 +290,7 @@ static void sink_broken(struct sink *s)
 		close(s->fd);
 	s->fd = -1;
 	s->broken = true;
-	pipeline_sink_broken(s->p, msg);
+	scope_sink_broken(s->scope, msg);
 }
 
 /* Blocking: only at close and reopen, off the hot path. */
@@ -529,17 +529,16 @@ static const struct sink_kind sink_fd = {
 
 /* ---- the interface ---- */
 
-struct sink *sink_open_conf(struct pipeline *p, const struct conf_sink *cs, char *err,
-			    size_t errlen)
+struct sink *sink_open_conf(struct scope *sc, const struct conf_sink *cs, char *err, size_t errlen)
 {
 	struct sink *s;
 	if (kind_for(cs->type) == &sink_fd) {
-		s = sink_open(p, cs->name, cs->type, cs->path, cs->fsync, err, errlen);
+		s = sink_open(sc, cs->name, cs->type, cs->path, cs->fsync, err, errlen);
 		if (s != NULL)
 			s->conf = cs;
 		return s;
 	}
-	s = sink_alloc(p, cs->name, cs->type);
+	s = sink_alloc(sc, cs->name, cs->type);
 	s->conf = cs;
 	if (s->kind->open(s, err, errlen) < 0) {
 		sink_free(s);
@@ -680,7 +679,7 @@ static void sinks_check_finished(struct sinks *ss)
 		if (!sink_empty(ss->v[i]))
 			return;
 	ss->finished = true;
-	pipeline_sinks_finished(ss->p);
+	scope_sinks_finished(ss->scope);
 }
 
 static void put_all(struct sinks *ss, struct item *it)
@@ -715,7 +714,7 @@ static void sinks_pump(void *arg)
 	do {
 		ss->repump = false;
 		/* Once cancelling, what is queued goes to the spool, not out. */
-		while (!ss->draining && !pipeline_cancelling(ss->p) && !any_busy(ss) &&
+		while (!ss->draining && !scope_cancelling(ss->scope) && !any_busy(ss) &&
 		       (it = queue_pop(ss->in)) != NULL) {
 			if (it->flags & ITEM_PILL) {
 				item_free(it);
@@ -736,15 +735,15 @@ static void sinks_pump(void *arg)
 	ss->in_pump = false;
 }
 
-struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *in, char *err,
+struct sinks *sinks_new(struct scope *sc, const struct conf *c, struct queue *in, char *err,
 			size_t errlen)
 {
 	struct sinks *ss = xcalloc(1, sizeof(*ss));
-	ss->p = p;
+	ss->scope = sc;
 	ss->in = in;
 	ss->v = xcalloc(c->n_sinks, sizeof(*ss->v));
 	for (size_t i = 0; i < c->n_sinks; i++) {
-		struct sink *s = sink_open_conf(p, &c->sinks[i], err, errlen);
+		struct sink *s = sink_open_conf(sc, &c->sinks[i], err, errlen);
 		if (s == NULL) {
 			sinks_free(ss);
 			return NULL;
@@ -762,16 +761,16 @@ void sinks_start(struct sinks *ss)
 	queue_set_consumer(ss->in, sinks_pump, ss);
 }
 
-void sink_move(struct sink *s, struct pipeline *p)
+void sink_move(struct sink *s, struct scope *sc)
 {
-	s->p = p;
+	s->scope = sc;
 }
 
-void sinks_move(struct sinks *ss, struct pipeline *p, struct queue *in)
+void sinks_move(struct sinks *ss, struct scope *sc, struct queue *in)
 {
-	ss->p = p;
+	ss->scope = sc;
 	for (size_t i = 0; i < ss->n; i++)
-		sink_move(ss->v[i], p);
+		sink_move(ss->v[i], sc);
 	ss->in = in;
 	if (ss->started)
 		sinks_start(ss);
@@ -782,7 +781,7 @@ void sinks_finish(struct sinks *ss)
 	if (!ss->draining)
 		begin_drain(ss);
 	if (ss->finished)
-		pipeline_sinks_finished(ss->p);
+		scope_sinks_finished(ss->scope);
 	else
 		sinks_pump(ss);
 }
@@ -799,7 +798,7 @@ static void give_to_spool(void *arg, const char *data, size_t len, const struct 
 		track_retain(it);
 	}
 	/* "@sinks": the spool's name for the sinks' queue (pipeline.c). */
-	pipeline_unfinished(ss->p, "@sinks", it);
+	scope_unfinished(ss->scope, "@sinks", it);
 }
 
 bool sinks_take_back(struct sinks *ss)
@@ -889,6 +888,19 @@ uint64_t sinks_close(struct sinks *ss, uint64_t timeout_usec)
 		track_release_key(h.source, h.index);
 	}
 	return left;
+}
+
+bool sink_settled(const struct sink *s)
+{
+	return s == NULL || !s->sync_inflight;
+}
+
+bool sinks_settled(const struct sinks *ss)
+{
+	for (size_t i = 0; ss != NULL && i < ss->n; i++)
+		if (!sink_settled(ss->v[i]))
+			return false;
+	return true;
 }
 
 void sinks_free(struct sinks *ss)

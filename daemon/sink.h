@@ -26,7 +26,7 @@
 #include "item.h"
 #include "queue.h"
 
-struct pipeline;
+struct scope;
 struct recbuf;
 struct recbuf_meta;
 struct sink;
@@ -78,11 +78,10 @@ struct sink_kind {
 extern const struct sink_kind sink_tcp, sink_unix, sink_exec, sink_http;
 
 /* Opens a file or stdout writer (the dead letter, the joblog); NULL with a message. */
-struct sink *sink_open(struct pipeline *p, const char *name, enum sink_type type, const char *path,
+struct sink *sink_open(struct scope *sc, const char *name, enum sink_type type, const char *path,
 		       enum fsync_mode fsync, char *err, size_t errlen);
 /* Opens a configured sink of any kind; NULL with a message. */
-struct sink *sink_open_conf(struct pipeline *p, const struct conf_sink *cs, char *err,
-			    size_t errlen);
+struct sink *sink_open_conf(struct scope *sc, const struct conf_sink *cs, char *err, size_t errlen);
 /* Appends data and a newline as one record (file and stdout writers). */
 void sink_append(struct sink *s, const char *data, size_t len);
 /* Hands an item to the sink as one record. */
@@ -110,7 +109,7 @@ enum sink_type sink_type(const struct sink *s);
 /* For kinds. */
 void **sink_state(struct sink *s);
 const struct conf_sink *sink_conf(const struct sink *s);
-struct pipeline *sink_pipeline(struct sink *s);
+struct scope *sink_scope(struct sink *s);
 /* Records finished, in order: n written; lost (never will be); failed (for good). */
 void sink_count_done(struct sink *s, uint64_t n);
 void sink_count_lost(struct sink *s, uint64_t n);
@@ -122,18 +121,18 @@ uint64_t sink_give_back(struct sink *s, struct recbuf *b, sink_give_cb give, voi
 /* From an event callback: records finished or room freed; the consumer looks again. */
 void sink_wake(struct sink *s);
 
-struct sinks *sinks_new(struct pipeline *p, const struct conf *c, struct queue *in, char *err,
+struct sinks *sinks_new(struct scope *sc, const struct conf *c, struct queue *in, char *err,
 			size_t errlen);
 void sinks_start(struct sinks *ss);
 /*
  * A reload: the unchanged sinks serve the new pipeline p, reading its queue in
  * (from now, or, not started yet, once sinks_start()).
  */
-void sinks_move(struct sinks *ss, struct pipeline *p, struct queue *in);
-void sink_move(struct sink *s, struct pipeline *p);
+void sinks_move(struct sinks *ss, struct scope *sc, struct queue *in);
+void sink_move(struct sink *s, struct scope *sc);
 /*
  * The input has ended (a cancelled pipeline replaced by a reload): nothing more is
- * taken from the queue; pipeline_sinks_finished() once every sink has written what
+ * taken from the queue; scope_sinks_finished() once every sink has written what
  * it holds.
  */
 void sinks_finish(struct sinks *ss);
@@ -154,5 +153,8 @@ struct sink *sinks_get(const struct sinks *ss, size_t i);
 /* Closes every sink (final flush); returns records left unwritten. */
 uint64_t sinks_close(struct sinks *ss, uint64_t timeout_usec);
 void sinks_free(struct sinks *ss);
+/* No fdatasync of theirs is still running on the bio pool (true for NULL): they may be freed. */
+bool sink_settled(const struct sink *s);
+bool sinks_settled(const struct sinks *ss);
 
 #endif

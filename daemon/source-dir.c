@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "source.h"
 #include "util.h"
 
@@ -477,7 +477,7 @@ static int dir_open(struct source *s, char *err, size_t errlen)
 {
 	const struct conf_source *cs = source_conf(s);
 	struct dir_src *ds = xcalloc(1, sizeof(*ds));
-	struct event_base *base = pipeline_base(source_pipeline(s));
+	struct event_base *base = scope_base(source_scope(s));
 
 	*source_state(s) = ds;
 	ds->s = s;

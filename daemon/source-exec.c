@@ -13,7 +13,7 @@
 
 #include "child.h"
 #include "log.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "source.h"
 #include "util.h"
 
@@ -76,7 +76,7 @@ static void exec_src_stop(struct source *s)
 {
 	struct exec_source *es = *source_state(s);
 	if (es->child != NULL) {
-		child_terminate(es->child, pipeline_conf(source_pipeline(s))->shutdown.kill_after);
+		child_terminate(es->child, scope_conf(source_scope(s))->shutdown.kill_after);
 		child_forget(es->child);
 		es->child = NULL;
 	}

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "source.h"
 #include "util.h"
 
@@ -88,7 +88,7 @@ static void file_eof(struct source *s)
 	}
 	if (fs == NULL) {
 		fs = xcalloc(1, sizeof(*fs));
-		fs->poll = evtimer_new(pipeline_base(source_pipeline(s)), follow_poll_cb, s);
+		fs->poll = evtimer_new(scope_base(source_scope(s)), follow_poll_cb, s);
 		*source_state(s) = fs;
 	}
 	struct timeval tv = {0, FOLLOW_POLL_USEC};

@@ -6,7 +6,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 
-#include "pipeline.h"
+#include "scope.h"
 #include "source.h"
 #include "template.h"
 #include "util.h"
@@ -64,8 +64,7 @@ static void gen_start(struct source *s)
 	struct generator *g = xcalloc(1, sizeof(*g));
 	*source_state(s) = g;
 	g->fast = cs->interval == 0;
-	g->ev =
-	    event_new(pipeline_base(source_pipeline(s)), -1, g->fast ? 0 : EV_PERSIST, gen_cb, s);
+	g->ev = event_new(scope_base(source_scope(s)), -1, g->fast ? 0 : EV_PERSIST, gen_cb, s);
 	gen_resume(s);
 }
 

@@ -46,7 +46,7 @@
 #include <sys/queue.h>
 
 #include "log.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "source.h"
 #include "util.h"
 
@@ -345,7 +345,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	struct timeval tv = {(time_t)(cs->queue_timeout / 1000000),
 			     (suseconds_t)(cs->queue_timeout % 1000000)};
 	r->waiting = true;
-	r->timer = evtimer_new(pipeline_base(source_pipeline(hs->s)), wait_timeout_cb, r);
+	r->timer = evtimer_new(scope_base(source_scope(hs->s)), wait_timeout_cb, r);
 	evtimer_add(r->timer, &tv);
 	TAILQ_INSERT_TAIL(&hs->waiting, r, entry);
 	set_accepting(hs, false);
@@ -371,7 +371,7 @@ static int http_src_open(struct source *s, char *err, size_t errlen)
 			 cs->listen, why);
 		return -1;
 	}
-	hs->http = evhttp_new(pipeline_base(source_pipeline(s)));
+	hs->http = evhttp_new(scope_base(source_scope(s)));
 	evhttp_set_max_body_size(hs->http, (ev_ssize_t)cs->max_body);
 	evhttp_set_max_headers_size(hs->http, 64 * 1024);
 	/* A client that stalls mid-request is let go. */
@@ -381,7 +381,7 @@ static int http_src_open(struct source *s, char *err, size_t errlen)
 						 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(hs->http, request_cb, hs);
 	evhttp_set_bevcb(hs->http, conn_bev_cb, hs);
-	hs->adopt = event_new(pipeline_base(source_pipeline(s)), -1, 0, adopt_cb, hs);
+	hs->adopt = event_new(scope_base(source_scope(s)), -1, 0, adopt_cb, hs);
 	/* A reload hands over the old source's listening socket, or has looked the name up
 	 * off the loop (evhttp would call getaddrinfo here). */
 	int fd = source_inherited_fd(s);

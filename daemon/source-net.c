@@ -64,7 +64,7 @@
 
 #include "bio.h"
 #include "log.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "source.h"
 #include "util.h"
 
@@ -775,7 +775,7 @@ static int net_open(struct source *s, char *err, size_t errlen)
 {
 	const struct conf_source *cs = source_conf(s);
 	struct net_src *ns = xcalloc(1, sizeof(*ns));
-	struct event_base *base = pipeline_base(source_pipeline(s));
+	struct event_base *base = scope_base(source_scope(s));
 
 	*source_state(s) = ns;
 	ns->s = s;

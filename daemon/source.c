@@ -21,7 +21,7 @@
 
 #include "frame.h"
 #include "log.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "report.h"
 #include "track.h"
 #include "util.h"
@@ -30,7 +30,7 @@
 #define READS_PER_CALLBACK 8
 
 struct source {
-	struct pipeline *p;
+	struct scope *scope;
 	const struct conf_source *conf;
 	const struct source_kind *kind;
 	void *state;
@@ -83,16 +83,16 @@ static const struct source_kind *kind_for(enum source_type t)
 	return NULL;
 }
 
-struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint32_t index,
+struct source *source_new(struct scope *sc, const struct conf_source *cs, uint32_t index,
 			  struct queue *out)
 {
 	struct source *s = xcalloc(1, sizeof(*s));
-	s->p = p;
+	s->scope = sc;
 	s->conf = cs;
 	s->kind = kind_for(cs->type);
 	s->index = index;
 	s->out = out;
-	s->max_item = pipeline_conf(p)->max_item_bytes;
+	s->max_item = scope_conf(sc)->max_item_bytes;
 	s->fd = -1;
 	s->inherited_fd = -1;
 	s->rest_fd = -1;
@@ -122,12 +122,12 @@ bool source_started(const struct source *s)
 	return s->started;
 }
 
-void source_move(struct source *s, struct pipeline *p, const struct conf_source *cs,
+void source_move(struct source *s, struct scope *sc, const struct conf_source *cs,
 		 struct queue *out)
 {
 	queue_cancel_wait(s->out, &s->queue_wait);
-	pipeline_cancel_wait_memory(s->p, &s->memory_wait);
-	s->p = p;
+	scope_cancel_wait_memory(s->scope, &s->memory_wait);
+	s->scope = sc;
 	s->conf = cs;
 	s->out = out;
 	/* Held back: it waits again, on the new pipeline's queue and budget. */
@@ -157,6 +157,11 @@ void source_handover(struct source *old, struct source *s)
 		old->kind->handover(old, s);
 }
 
+bool source_settled(const struct source *s)
+{
+	return track_idle(s->tracker);
+}
+
 void source_free(struct source *s)
 {
 	if (s == NULL)
@@ -170,7 +175,7 @@ void source_free(struct source *s)
 	/* Unregistered first: the frees below must not report back into the kind. */
 	track_free(s->tracker);
 	s->tracker = NULL;
-	pipeline_cancel_wait_memory(s->p, &s->memory_wait);
+	scope_cancel_wait_memory(s->scope, &s->memory_wait);
 	queue_cancel_wait(s->out, &s->queue_wait);
 	item_free(s->pending);
 	if (s->ev != NULL)
@@ -247,9 +252,9 @@ bool source_fd_progress(struct source *s, double *done, double *total)
 	return true;
 }
 
-struct pipeline *source_pipeline(struct source *s)
+struct scope *source_scope(struct source *s)
 {
-	return s->p;
+	return s->scope;
 }
 
 const struct conf_source *source_conf(struct source *s)
@@ -285,8 +290,8 @@ static void source_resume_cb(void *arg)
 		}
 		s->pending = NULL;
 	}
-	if (pipeline_memory_full(s->p)) {
-		pipeline_wait_memory(s->p, &s->memory_wait, source_resume_cb, s);
+	if (scope_memory_full(s->scope)) {
+		scope_wait_memory(s->scope, &s->memory_wait, source_resume_cb, s);
 		return;
 	}
 	if (s->held)
@@ -310,7 +315,7 @@ static void source_pause(struct source *s)
 		s->queue_wait.need = item_cost(s->pending);
 		queue_wait_space(s->out, &s->queue_wait, source_resume_cb, s);
 	} else
-		pipeline_wait_memory(s->p, &s->memory_wait, source_resume_cb, s);
+		scope_wait_memory(s->scope, &s->memory_wait, source_resume_cb, s);
 }
 
 void source_track(struct source *s, track_done_cb cb, void *arg, bool durable)
@@ -340,7 +345,7 @@ uint64_t source_max_item(const struct source *s)
 
 static void reject(struct source *s, const char *data, size_t len, size_t total, uint64_t index)
 {
-	struct item *it = item_new(data, len, pipeline_next_seq(s->p), s->index);
+	struct item *it = item_new(data, len, scope_next_seq(s->scope), s->index);
 	it->index = index;
 	struct failure f = {.kind = FAIL_ITEM_TOO_LARGE, .exit_status = -1};
 	snprintf(f.message, sizeof(f.message),
@@ -350,14 +355,14 @@ static void reject(struct source *s, const char *data, size_t len, size_t total,
 	s->rejected++;
 	char where[160];
 	snprintf(where, sizeof(where), "source:%s", s->conf->name);
-	pipeline_item_failed(s->p, where, ON_FAILURE_DEAD_LETTER, it, &f);
+	scope_item_failed(s->scope, where, ON_FAILURE_DEAD_LETTER, it, &f);
 	item_free(it);
 }
 
 bool source_emit(struct source *s, const char *data, size_t len)
 {
 	uint64_t index = ++s->next_index;
-	if (pipeline_already_done(s->p, s->index, index)) {
+	if (scope_already_done(s->scope, s->index, index)) {
 		s->skipped++;
 		return true;
 	}
@@ -365,7 +370,7 @@ bool source_emit(struct source *s, const char *data, size_t len)
 		reject(s, data, (size_t)s->max_item, len, index);
 		return true;
 	}
-	struct item *it = item_new(data, len, pipeline_next_seq(s->p), s->index);
+	struct item *it = item_new(data, len, scope_next_seq(s->scope), s->index);
 	it->index = index;
 	s->items++;
 	if (s->tracker != NULL)
@@ -381,7 +386,7 @@ bool source_emit(struct source *s, const char *data, size_t len)
 		source_pause(s);
 		return false;
 	}
-	if (pipeline_memory_full(s->p)) {
+	if (scope_memory_full(s->scope)) {
 		source_pause(s);
 		return false;
 	}
@@ -397,7 +402,7 @@ bool source_emit(struct source *s, const char *data, size_t len)
 void source_emit_force(struct source *s, const char *data, size_t len)
 {
 	uint64_t index = ++s->next_index;
-	if (pipeline_already_done(s->p, s->index, index)) {
+	if (scope_already_done(s->scope, s->index, index)) {
 		s->skipped++;
 		return;
 	}
@@ -405,7 +410,7 @@ void source_emit_force(struct source *s, const char *data, size_t len)
 		reject(s, data, (size_t)s->max_item, len, index);
 		return;
 	}
-	struct item *it = item_new(data, len, pipeline_next_seq(s->p), s->index);
+	struct item *it = item_new(data, len, scope_next_seq(s->scope), s->index);
 	it->index = index;
 	s->items++;
 	if (s->tracker != NULL)
@@ -434,7 +439,7 @@ bool source_ready(struct source *s)
 		queue_wait_space(s->out, &s->queue_wait, source_resume_cb, s);
 		return false;
 	}
-	if (pipeline_memory_full(s->p)) {
+	if (scope_memory_full(s->scope)) {
 		source_pause(s);
 		return false;
 	}
@@ -497,7 +502,7 @@ void source_end(struct source *s)
 		queue_push_force(s->out, s->pending);
 		s->pending = NULL;
 	}
-	pipeline_cancel_wait_memory(s->p, &s->memory_wait);
+	scope_cancel_wait_memory(s->scope, &s->memory_wait);
 	queue_cancel_wait(s->out, &s->queue_wait);
 	/* The reader's buffer (max_item_bytes and more) is not kept by an ended source. */
 	if (s->fd < 0 && s->ev == NULL) {
@@ -505,7 +510,7 @@ void source_end(struct source *s)
 		s->fr.buf = NULL;
 		s->fr.start = s->fr.end = s->fr.cap = 0;
 	}
-	pipeline_source_ended(s->p, s);
+	scope_source_ended(s->scope, s);
 }
 
 /*
@@ -654,7 +659,7 @@ void source_fd_attach(struct source *s, int fd)
 		if (fl >= 0)
 			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	}
-	s->ev = event_new(pipeline_base(s->p), s->regular ? -1 : fd,
+	s->ev = event_new(scope_base(s->scope), s->regular ? -1 : fd,
 			  s->regular ? 0 : EV_READ | EV_PERSIST, fd_read_cb, s);
 }
 
@@ -666,7 +671,7 @@ static void fd_poll_or_loop(struct source *s)
 	if (!s->regular) {
 		s->regular = true;
 		event_free(s->ev);
-		s->ev = event_new(pipeline_base(s->p), -1, 0, fd_read_cb, s);
+		s->ev = event_new(scope_base(s->scope), -1, 0, fd_read_cb, s);
 	}
 	event_active(s->ev, EV_READ, 0);
 }

@@ -20,7 +20,7 @@
 #include "queue.h"
 #include "track.h"
 
-struct pipeline;
+struct scope;
 struct source;
 
 struct source_kind {
@@ -58,7 +58,7 @@ int source_listen_resolve(const struct conf *conf, void (*done)(void *arg), void
 int source_listen_numeric(const char *listen, char *host, size_t len);
 void source_listen_resolved_clear(void);
 
-struct source *source_new(struct pipeline *p, const struct conf_source *cs, uint32_t index,
+struct source *source_new(struct scope *sc, const struct conf_source *cs, uint32_t index,
 			  struct queue *out);
 int source_open(struct source *s, char *err, size_t errlen);
 void source_start(struct source *s);
@@ -71,7 +71,7 @@ bool source_started(const struct source *s);
  * (a duplicate of it, taken before open; source_inherited_fd() for the kind), so no
  * connection is refused meanwhile; source_handover() once the reload is committed.
  */
-void source_move(struct source *s, struct pipeline *p, const struct conf_source *cs,
+void source_move(struct source *s, struct scope *sc, const struct conf_source *cs,
 		 struct queue *out);
 void source_inherit_listener(struct source *s, struct source *old);
 void source_handover(struct source *old, struct source *s);
@@ -80,6 +80,9 @@ int source_inherited_fd(struct source *s);
 /* Graceful stop (SIGTERM, cancel): what was read is handed on, then the source ends. */
 void source_stop(struct source *s);
 void source_free(struct source *s);
+/* None of its records is still in flight elsewhere (a successor's sinks): freeing it loses no ack.
+ */
+bool source_settled(const struct source *s);
 /* The stop came before the source's input ended, and input was left (a job cut short). */
 bool source_cut_short(const struct source *s);
 /*
@@ -110,7 +113,7 @@ enum source_type source_type(const struct source *s);
 bool source_progress(struct source *s, double *fraction);
 
 /* For kinds. */
-struct pipeline *source_pipeline(struct source *s);
+struct scope *source_scope(struct source *s);
 const struct conf_source *source_conf(struct source *s);
 void **source_state(struct source *s);
 bool source_stopping(const struct source *s);

@@ -27,7 +27,7 @@
 #include <sys/queue.h>
 
 #include "log.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "util.h"
 
 enum slot_state { SLOT_IDLE = 0, SLOT_RUNNING, SLOT_BACKOFF, SLOT_DONE, SLOT_RETIRED };
@@ -60,7 +60,7 @@ struct order_entry {
 #define ORDER_WINDOW_PER_WORKER 4
 
 struct stage {
-	struct pipeline *p;
+	struct scope *scope;
 	const struct conf_stage *conf;
 	const struct worker_kind *kind;
 	void *state;
@@ -181,7 +181,7 @@ static struct stage_slot *slot_new(struct stage *st)
 {
 	struct stage_slot *slot = xcalloc(1, sizeof(*slot));
 	slot->st = st;
-	slot->timer = evtimer_new(pipeline_base(st->p), slot_timer_cb, slot);
+	slot->timer = evtimer_new(scope_base(st->scope), slot_timer_cb, slot);
 	st->slots = xrealloc(st->slots, (st->n_slots + 1) * sizeof(*st->slots));
 	st->slots[st->n_slots++] = slot;
 	return slot;
@@ -201,11 +201,11 @@ static void shield_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-struct stage *stage_new(struct pipeline *p, const struct conf_stage *cs, struct queue *in,
+struct stage *stage_new(struct scope *sc, const struct conf_stage *cs, struct queue *in,
 			struct queue *out, char *err, size_t errlen)
 {
 	struct stage *st = xcalloc(1, sizeof(*st));
-	st->p = p;
+	st->scope = sc;
 	st->conf = cs;
 	st->kind = cs->kind == STAGE_EXEC	 ? &work_exec
 		   : cs->kind == STAGE_COPROCESS ? &work_coproc
@@ -220,10 +220,10 @@ struct stage *stage_new(struct pipeline *p, const struct conf_stage *cs, struct 
 		free(st);
 		return NULL;
 	}
-	st->rate_timer = evtimer_new(pipeline_base(p), rate_cb, st);
+	st->rate_timer = evtimer_new(scope_base(sc), rate_cb, st);
 	st->tokens = 1;
 	st->rate_last = now_usec();
-	st->shield_timer = evtimer_new(pipeline_base(p), shield_cb, st);
+	st->shield_timer = evtimer_new(scope_base(sc), shield_cb, st);
 	st->target = (unsigned)cs->workers;
 	for (unsigned i = 0; i < st->target; i++)
 		slot_make_idle(slot_new(st));
@@ -283,7 +283,7 @@ static void maybe_finished(struct stage *st)
 	if (st->n_finishing > 0)
 		return;
 	st->finished = true;
-	pipeline_stage_finished(st->p, st);
+	scope_stage_finished(st->scope, st);
 }
 
 /*
@@ -535,7 +535,7 @@ static void check_max_failures(struct stage *st)
 		 "failed",
 		 cs->name, (unsigned long long)cs->max_failures, cs->max_failures_pct ? "%" : "",
 		 (unsigned long long)st->failed, (unsigned long long)done);
-	pipeline_cancel(st->p, STOP_FAILURE, msg);
+	scope_cancel(st->scope, STOP_FAILURE, msg);
 }
 
 void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct failure *f)
@@ -555,7 +555,7 @@ void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct
 	if (f != NULL && slot->cancelled && !slot->timed_out) {
 		/* Cancelled, not failed: the item goes to the spool to be done again. */
 		st->unfinished_inflight++;
-		pipeline_unfinished(st->p, cs->name, slot->item);
+		scope_unfinished(st->scope, cs->name, slot->item);
 		slot->item = NULL;
 		outputs = NULL;
 	} else if (f != NULL) {
@@ -582,16 +582,16 @@ void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct
 			return;
 		}
 		st->failed++;
-		pipeline_item_failed(st->p, cs->name, cs->on_failure, slot->item, f);
-		pipeline_item_done(st->p, cs->name, slot->item, slot->started_at, f);
+		scope_item_failed(st->scope, cs->name, cs->on_failure, slot->item, f);
+		scope_item_done(st->scope, cs->name, slot->item, slot->started_at, f);
 		check_max_failures(st);
 	} else {
 		st->ok++;
 		/* A builtin may have passed its input on as the output: same identity. */
 		if (outputs == NULL || st->last)
-			pipeline_item_done(st->p, cs->name,
-					   slot->item != NULL ? slot->item : outputs,
-					   slot->started_at, NULL);
+			scope_item_done(st->scope, cs->name,
+					slot->item != NULL ? slot->item : outputs, slot->started_at,
+					NULL);
 	}
 	item_free(slot->item);
 	slot->item = NULL;
@@ -636,7 +636,7 @@ void stage_slot_done(struct stage_slot *slot, struct item *outputs, const struct
 
 	if (st->cancelling) {
 		if (stage_quiet(st))
-			pipeline_stage_quiet(st->p);
+			scope_stage_quiet(st->scope);
 	} else {
 		stage_pump(st);
 	}
@@ -651,7 +651,7 @@ void stage_slot_finished(struct stage_slot *slot)
 	st->n_finishing--;
 	if (st->cancelling) {
 		if (stage_quiet(st))
-			pipeline_stage_quiet(st->p);
+			scope_stage_quiet(st->scope);
 	} else {
 		maybe_finished(st);
 	}
@@ -675,7 +675,7 @@ void stage_cancel(struct stage *st)
 			evtimer_del(slot->timer);
 			st->n_busy--;
 			st->unfinished_inflight++;
-			pipeline_unfinished(st->p, st->conf->name, slot->item);
+			scope_unfinished(st->scope, st->conf->name, slot->item);
 			slot->item = NULL;
 			if (slot->entry != NULL) {
 				slot->entry->done = true;
@@ -699,9 +699,9 @@ void stage_cancel(struct stage *st)
 		}
 	}
 	if (shielded) {
-		struct timeval tv = tv_of(pipeline_conf(st->p)->shutdown.kill_after);
+		struct timeval tv = tv_of(scope_conf(st->scope)->shutdown.kill_after);
 		log_info("stage '%s' is shielded: its running items may finish (up to %.3fs)",
-			 st->conf->name, (double)pipeline_conf(st->p)->shutdown.kill_after / 1e6);
+			 st->conf->name, (double)scope_conf(st->scope)->shutdown.kill_after / 1e6);
 		evtimer_add(st->shield_timer, &tv);
 	}
 	flush_outq(st);
@@ -710,7 +710,7 @@ void stage_cancel(struct stage *st)
 
 bool stage_wedged(const struct stage *st)
 {
-	uint64_t kill_after = pipeline_conf(st->p)->shutdown.kill_after;
+	uint64_t kill_after = scope_conf(st->scope)->shutdown.kill_after;
 	/* A running item outlives its timeout only if killing it failed: that is stuck. */
 	return st->n_busy > 0 && st->conf->timeout > 0 &&
 	       now_usec() - st->last_progress > 2 * (st->conf->timeout + kill_after) + 5000000;
@@ -826,9 +826,9 @@ const struct conf_stage *stage_conf(const struct stage *st)
 	return st->conf;
 }
 
-struct pipeline *stage_pipeline(const struct stage *st)
+struct scope *stage_scope(const struct stage *st)
 {
-	return st->p;
+	return st->scope;
 }
 
 unsigned stage_workers(const struct stage *st)
@@ -848,19 +848,9 @@ struct item *stage_slot_take_item(struct stage_slot *slot)
 	return it;
 }
 
-const struct conf_stage *stage_slot_conf(struct stage_slot *slot)
+struct scope *stage_slot_scope(struct stage_slot *slot)
 {
-	return slot->st->conf;
-}
-
-struct pipeline *stage_slot_pipeline(struct stage_slot *slot)
-{
-	return slot->st->p;
-}
-
-struct stage *stage_slot_stage(struct stage_slot *slot)
-{
-	return slot->st;
+	return slot->st->scope;
 }
 
 void *stage_slot_state(struct stage_slot *slot)

@@ -18,7 +18,7 @@
 #include "queue.h"
 #include "report.h"
 
-struct pipeline;
+struct scope;
 struct stage;
 struct stage_slot;
 
@@ -59,7 +59,7 @@ struct stage_timing {
 	uint64_t count;
 };
 
-struct stage *stage_new(struct pipeline *p, const struct conf_stage *cs, struct queue *in,
+struct stage *stage_new(struct scope *sc, const struct conf_stage *cs, struct queue *in,
 			struct queue *out, char *err, size_t errlen);
 void stage_free(struct stage *st);
 void stage_start(struct stage *st);
@@ -87,15 +87,14 @@ void stage_count_restart(struct stage *st);
 const struct stage_timing *stage_timing(const struct stage *st);
 const char *stage_name(const struct stage *st);
 const struct conf_stage *stage_conf(const struct stage *st);
-struct pipeline *stage_pipeline(const struct stage *st);
+struct scope *stage_scope(const struct stage *st);
 unsigned stage_workers(const struct stage *st);
 
 /* For worker kinds. */
 struct item *stage_slot_item(struct stage_slot *slot);
 /* The kind takes the input item over (it passes it on as an output). */
 struct item *stage_slot_take_item(struct stage_slot *slot);
-const struct conf_stage *stage_slot_conf(struct stage_slot *slot);
-struct pipeline *stage_slot_pipeline(struct stage_slot *slot);
+struct scope *stage_slot_scope(struct stage_slot *slot);
 void *stage_slot_state(struct stage_slot *slot); /* the kind's per-stage state */
 void **stage_slot_work(struct stage_slot *slot); /* the kind's per-slot pointer */
 /*
@@ -113,6 +112,5 @@ bool stage_slot_emit(struct stage_slot *slot, struct item *it);
 bool stage_slot_ordered(struct stage_slot *slot);
 /* After finish() returned true: the slot's long-lived work has ended. */
 void stage_slot_finished(struct stage_slot *slot);
-struct stage *stage_slot_stage(struct stage_slot *slot);
 
 #endif

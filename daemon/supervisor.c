@@ -14,16 +14,18 @@
 #include "progress.h"
 #include "service.h"
 #include "signals.h"
+#include "summary.h"
 #include "util.h"
 
 struct supervisor {
 	struct event_base *base;
 	struct service_scope scope; /* what signals, control, metrics and reload see */
 	struct pipeline *active;
-	struct pipeline **retired; /* replaced by a reload: drained, or draining */
+	struct pipeline **retired; /* replaced by a reload, still draining */
 	size_t n_retired;
-	struct conf **confs;
+	struct conf **confs; /* every file a live pipeline points into */
 	size_t n_confs;
+	struct event *reap_ev; /* frees the retired pipelines that have finished */
 	struct control *control;
 	struct metrics *metrics;
 };
@@ -32,6 +34,50 @@ static void keep_conf(struct supervisor *sv, struct conf *conf)
 {
 	sv->confs = xrealloc(sv->confs, (sv->n_confs + 1) * sizeof(*sv->confs));
 	sv->confs[sv->n_confs++] = conf;
+}
+
+static bool conf_in_use(const struct supervisor *sv, const struct conf *conf)
+{
+	if (pipeline_uses_conf(sv->active, conf))
+		return true;
+	for (size_t i = 0; i < sv->n_retired; i++)
+		if (pipeline_uses_conf(sv->retired[i], conf))
+			return true;
+	return false;
+}
+
+/*
+ * Off the stack of the pipeline's own callbacks: a retired pipeline that has
+ * finished is freed, and with it every file nothing alive points into any more.
+ * One still settling (an fdatasync in flight, acks due) is looked at again shortly.
+ */
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *sv = arg;
+	bool waiting = false;
+	size_t kept = 0;
+	for (size_t i = 0; i < sv->n_retired; i++) {
+		struct pipeline *p = sv->retired[i];
+		if (pipeline_settled(p)) {
+			pipeline_free(p);
+			continue;
+		}
+		sv->retired[kept++] = p;
+		waiting |= pipeline_finished(p);
+	}
+	sv->n_retired = kept;
+	kept = 0;
+	for (size_t i = 0; i < sv->n_confs; i++) {
+		if (conf_in_use(sv, sv->confs[i]))
+			sv->confs[kept++] = sv->confs[i];
+		else
+			conf_free(sv->confs[i]);
+	}
+	sv->n_confs = kept;
+	if (waiting) {
+		struct timeval later = {0, 100000};
+		evtimer_add(sv->reap_ev, &later);
+	}
 }
 
 static struct pipeline *active_pipeline(void *owner)
@@ -49,6 +95,7 @@ struct supervisor *supervisor_new(struct event_base *base, struct conf *conf, in
 	sv->base = base;
 	sv->scope = (struct service_scope){
 	    .base = base, .owner = sv, .active = active_pipeline, .replace = replace};
+	sv->reap_ev = evtimer_new(base, reap_cb, sv);
 	keep_conf(sv, conf);
 	sv->active = pipeline_new(base, conf, NULL, exit_code);
 	if (sv->active == NULL)
@@ -72,8 +119,11 @@ fail:
 static void pipeline_done(struct pipeline *p, void *arg)
 {
 	struct supervisor *sv = arg;
+	struct timeval now = {0, 0};
 	if (p == sv->active)
 		event_base_loopexit(sv->base, NULL);
+	else
+		evtimer_add(sv->reap_ev, &now);
 }
 
 int supervisor_run(struct supervisor *sv)
@@ -84,7 +134,7 @@ int supervisor_run(struct supervisor *sv)
 	progress_stop();
 	if (code == 0)
 		code = pipeline_finish(sv->active);
-	pipeline_summary(sv->active, code);
+	summary_print(sv->active, code);
 	return code;
 }
 
@@ -93,6 +143,8 @@ void supervisor_free(struct supervisor *sv)
 	if (sv == NULL)
 		return;
 	signals_free();
+	if (sv->reap_ev != NULL)
+		event_free(sv->reap_ev);
 	metrics_free(sv->metrics);
 	control_free(sv->control);
 	for (size_t i = 0; i < sv->n_retired; i++)

@@ -161,6 +161,16 @@ void track_free(struct tracker *t)
 	release_table();
 }
 
+bool track_idle(const struct tracker *t)
+{
+	if (t == NULL)
+		return true;
+	for (size_t i = 0; i < tab.cap; i++)
+		if (tab.v[i].key != 0 && (tab.v[i].key >> INDEX_BITS) == t->source)
+			return false;
+	return true;
+}
+
 static void track_key(uint32_t source, struct item *it, void *token)
 {
 	uint64_t key = key_of(source, it->index);

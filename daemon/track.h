@@ -38,6 +38,8 @@ struct tracker;
 struct tracker *track_new(uint32_t source, bool durable, track_done_cb cb, void *arg);
 /* Unregisters: records still in flight are forgotten, their callbacks never run. */
 void track_free(struct tracker *t);
+/* No record of t is in flight (true for NULL): freeing it forgets nothing. */
+bool track_idle(const struct tracker *t);
 /* Starts tracking a fresh item (flags it ITEM_TRACKED) on behalf of token. */
 void track_item(struct tracker *t, struct item *it, void *token);
 uint64_t track_in_flight(void);

@@ -31,7 +31,7 @@
 #include "json.h"
 #include "log.h"
 #include "report.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "stage.h"
 #include "util.h"
 
@@ -67,8 +67,8 @@ static int coproc_init(struct stage *st, void **state, char *err, size_t errlen)
 	struct coproc_stage *cs = xcalloc(1, sizeof(*cs));
 	cs->conf = stage_conf(st);
 	cs->st = st;
-	cs->max_out = pipeline_conf(stage_pipeline(st))->max_item_bytes;
-	cs->kill_after = &pipeline_conf(stage_pipeline(st))->shutdown.kill_after;
+	cs->max_out = scope_conf(stage_scope(st))->max_item_bytes;
+	cs->kill_after = &scope_conf(stage_scope(st))->shutdown.kill_after;
 	*state = cs;
 	return 0;
 }
@@ -376,7 +376,7 @@ static void in_write_cb(evutil_socket_t fd, short what, void *arg)
 static int coproc_spawn(struct coproc *cp)
 {
 	const struct conf_stage *conf = cp->cs->conf;
-	struct event_base *base = pipeline_base(stage_slot_pipeline(cp->slot));
+	struct event_base *base = scope_base(stage_slot_scope(cp->slot));
 	struct child_args a = {.argv = conf->argv,
 			       .cwd = conf->cwd,
 			       .in = CHILD_PIPE,
@@ -466,8 +466,7 @@ static void coproc_start(struct stage_slot *slot)
 		cp->in_fd = cp->out_fd = cp->err_fd = -1;
 		cp->next_all = cs->all;
 		cs->all = cp;
-		cp->restart_timer =
-		    evtimer_new(pipeline_base(stage_slot_pipeline(slot)), restart_cb, cp);
+		cp->restart_timer = evtimer_new(scope_base(stage_slot_scope(slot)), restart_cb, cp);
 		*stage_slot_work(slot) = cp;
 	}
 	const struct item *it = stage_slot_item(slot);
@@ -525,7 +524,7 @@ static bool coproc_finish(struct stage_slot *slot)
 	close_stream(&cp->in_ev, &cp->in_fd);
 	if (cp->finish_timer == NULL)
 		cp->finish_timer =
-		    evtimer_new(pipeline_base(stage_slot_pipeline(slot)), finish_timer_cb, cp);
+		    evtimer_new(scope_base(stage_slot_scope(slot)), finish_timer_cb, cp);
 	struct timeval tv = {(time_t)(*cp->cs->kill_after / 1000000),
 			     (suseconds_t)(*cp->cs->kill_after % 1000000)};
 	evtimer_add(cp->finish_timer, &tv);

@@ -19,7 +19,7 @@
 
 #include "child.h"
 #include "log.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "stage.h"
 #include "template.h"
 #include "util.h"
@@ -54,8 +54,8 @@ static int exec_init(struct stage *st, void **state, char *err, size_t errlen)
 	const struct conf_stage *cs = stage_conf(st);
 	struct exec_stage *es = xcalloc(1, sizeof(*es));
 	es->conf = cs;
-	es->max_out = pipeline_conf(stage_pipeline(st))->max_item_bytes;
-	es->kill_after = &pipeline_conf(stage_pipeline(st))->shutdown.kill_after;
+	es->max_out = scope_conf(stage_scope(st))->max_item_bytes;
+	es->kill_after = &scope_conf(stage_scope(st))->shutdown.kill_after;
 	es->argv_vars = xcalloc(cs->argc, sizeof(bool));
 	for (size_t i = 0; i < cs->argc; i++) {
 		es->argv_vars[i] = template_has_vars(cs->argv[i]);
@@ -330,7 +330,7 @@ static void run_exit_cb(struct child *c, int status, void *arg)
 	close_stream(&r->in_ev, &r->in_fd);
 	if (r->out_fd >= 0 || r->err_fd >= 0) {
 		struct timeval tv = {2, 0};
-		r->linger = evtimer_new(pipeline_base(stage_slot_pipeline(r->slot)), linger_cb, r);
+		r->linger = evtimer_new(scope_base(stage_slot_scope(r->slot)), linger_cb, r);
 		evtimer_add(r->linger, &tv);
 	}
 	run_maybe_complete(r);
@@ -340,7 +340,7 @@ static void exec_start(struct stage_slot *slot)
 {
 	struct exec_stage *es = stage_slot_state(slot);
 	const struct conf_stage *cs = es->conf;
-	struct pipeline *p = stage_slot_pipeline(slot);
+	struct scope *sc = stage_slot_scope(slot);
 	struct item *it = stage_slot_item(slot);
 	struct exec_run *r = xcalloc(1, sizeof(*r));
 	char *argv_buf[64];
@@ -363,8 +363,7 @@ static void exec_start(struct stage_slot *slot)
 			 cs->argv[0]);
 		return;
 	}
-	struct template_vars vars = {it->data, it->len, it->seq,
-				     pipeline_source_name(p, it->source)};
+	struct template_vars vars = {it->data, it->len, it->seq, scope_source_name(sc, it->source)};
 	for (size_t i = 0; i < cs->argc; i++)
 		argv[i] =
 		    es->argv_vars[i] ? template_expand(cs->argv[i], &vars, NULL) : cs->argv[i];
@@ -395,7 +394,7 @@ static void exec_start(struct stage_slot *slot)
 		return;
 	}
 
-	struct event_base *base = pipeline_base(p);
+	struct event_base *base = scope_base(sc);
 	r->in_fd = io.in;
 	r->out_fd = io.out;
 	r->err_fd = io.err;

@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "net.h"
-#include "pipeline.h"
+#include "scope.h"
 #include "stage.h"
 #include "template.h"
 #include "util.h"
@@ -174,9 +174,9 @@ static int http_init(struct stage *st, void **state, char *err, size_t errlen)
 	struct http_stage *hs = xcalloc(1, sizeof(*hs));
 	hs->cs = stage_conf(st);
 	hs->st = st;
-	hs->base = pipeline_base(stage_pipeline(st));
+	hs->base = scope_base(stage_scope(st));
 	hs->dns = net_dns_get(hs->base);
-	hs->max_body = pipeline_conf(stage_pipeline(st))->max_item_bytes;
+	hs->max_body = scope_conf(stage_scope(st))->max_item_bytes;
 	*state = hs;
 	return 0;
 }
@@ -334,7 +334,7 @@ static struct template_vars item_vars(struct stage_slot *slot)
 {
 	struct item *it = stage_slot_item(slot);
 	return (struct template_vars){it->data, it->len, it->seq,
-				      pipeline_source_name(stage_slot_pipeline(slot), it->source)};
+				      scope_source_name(stage_slot_scope(slot), it->source)};
 }
 
 static void http_start(struct stage_slot *slot)
