@@ -1314,8 +1314,9 @@ static bool load_value(struct conf_ctx *x, const struct conf_key *k, void *obj, 
 
 /*
  * A mapping, in dependency order whatever the order in the file: the kind first,
- * the lists (which read the top-level queue and dead_letter) last, then what was
- * required and the rules that span several keys.
+ * the lists (which read the top-level queue and dead_letter) last, then the rules
+ * that span several keys. Errors at one position keep the order they always had:
+ * the keys every entry needs, the kind's, the checks, the keys the kind needs.
  */
 static void load_map(struct conf_ctx *x, void *obj)
 {
@@ -1325,6 +1326,10 @@ static void load_map(struct conf_ctx *x, void *obj)
 		abort(); /* struct fields and the key arrays are too small for this table */
 	x->kind = -1;
 	read_fields(x);
+	for (size_t i = 0; i < t->n; i++)
+		if (x->key[i] == NULL && t->keys[i].required == CONF_ALL_KINDS &&
+		    t->keys[i].type != CT_LIST)
+			needs(x, &t->keys[i], false);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct conf_key *k = &t->keys[i];
 		if (!(k->flags & CF_KIND))
@@ -1349,21 +1354,23 @@ static void load_map(struct conf_ctx *x, void *obj)
 			load_value(x, k, obj, x->val[i]);
 		}
 	}
+	if (t->check != NULL)
+		t->check(x, obj);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct conf_key *k = &t->keys[i];
 		void *f = FIELD(obj, k->off);
-		if (x->key[i] != NULL)
+		if (x->key[i] != NULL || k->required == CONF_ALL_KINDS)
 			continue;
-		if (k->required == CONF_ALL_KINDS)
-			needs(x, k, false);
-		else if (x->kind >= 0 && (k->required & CONF_KIND(x->kind)))
+		if (x->kind >= 0 && (k->required & CONF_KIND(x->kind)))
 			needs(x, k, true);
 		else if (k->type == CT_STR && k->def != NULL && x->kind >= 0 && applies(k, x->kind) &&
 			 *(char **)f == NULL)
 			*(char **)f = xstrdup(k->def);
 	}
-	if (t->check != NULL)
-		t->check(x, obj);
+	for (size_t i = 0; i < t->n; i++)
+		if (x->key[i] == NULL && t->keys[i].required == CONF_ALL_KINDS &&
+		    t->keys[i].type == CT_LIST)
+			needs(x, &t->keys[i], false);
 }
 
 /* --- freeing, comparing, live keys ------------------------------------------------ */
