@@ -86,7 +86,8 @@ static void put_type(FILE *out, const struct conf_key *k)
 		break;
 	case CT_ENV:
 	case CT_HEADERS:
-		fputs("{\"type\":\"object\",\"additionalProperties\":{\"type\":" SCALAR_T "}}", out);
+		fputs("{\"type\":\"object\",\"additionalProperties\":{\"type\":" SCALAR_T "}}",
+		      out);
 		break;
 	case CT_FAILURES:
 		fputs("{\"anyOf\":[{\"type\":\"integer\",\"minimum\":1},{\"type\":\"string\","

@@ -65,16 +65,16 @@ const char *conf_http_method_name(enum http_method m)
 	return name_of(http_method_names, ARRAY_LEN(http_method_names) - 1, (int)m);
 }
 
-#define ROWS(rows)    (rows), ARRAY_LEN(rows)
-#define K(k)	      CONF_KIND(k)
-#define ALL	      CONF_ALL_KINDS
-#define USEC(s)	      ((uint64_t)(s) * UINT64_C(1000000))
-#define SRC(field)    offsetof(struct conf_source, field)
-#define STG(field)    offsetof(struct conf_stage, field)
-#define SNK(field)    offsetof(struct conf_sink, field)
-#define TOP(field)    offsetof(struct conf, field)
-#define HTTP(field)   offsetof(struct conf_http, field)
-#define QUEUE(field)  offsetof(struct conf_queue, field)
+#define ROWS(rows)   (rows), ARRAY_LEN(rows)
+#define K(k)	     CONF_KIND(k)
+#define ALL	     CONF_ALL_KINDS
+#define USEC(s)	     ((uint64_t)(s)*UINT64_C(1000000))
+#define SRC(field)   offsetof(struct conf_source, field)
+#define STG(field)   offsetof(struct conf_stage, field)
+#define SNK(field)   offsetof(struct conf_sink, field)
+#define TOP(field)   offsetof(struct conf, field)
+#define HTTP(field)  offsetof(struct conf_http, field)
+#define QUEUE(field) offsetof(struct conf_queue, field)
 
 /* --- queue ------------------------------------------------------------------------ */
 
@@ -119,11 +119,13 @@ static bool check_http_path(struct conf_ctx *x, const yaml_node_t *v, void *fiel
 /* A dir source: where finished files go, never back into the spool directory. */
 static void check_dir_source(struct conf_ctx *x, struct conf_source *s)
 {
-	const yaml_node_t *done = conf_key_of(x, "done_dir"), *failed = conf_key_of(x, "failed_dir");
+	const yaml_node_t *done = conf_key_of(x, "done_dir"),
+			  *failed = conf_key_of(x, "failed_dir");
 
 	if (done != NULL && s->delete_done) {
-		conf_err(x, done,
-			 "'done_dir' does not apply with 'delete: true' (finished files are removed)");
+		conf_err(
+		    x, done,
+		    "'done_dir' does not apply with 'delete: true' (finished files are removed)");
 		free(s->done_dir);
 		s->done_dir = NULL;
 	}
@@ -174,8 +176,8 @@ static const struct conf_key source_keys[] = {
      .doc = "Each item, with {seq} replaced."},
     {"argv", CT_ARGV, .off = SRC(argv), .aux = SRC(argc), .kinds = K(SOURCE_EXEC),
      .required = K(SOURCE_EXEC), .doc = "The command whose standard output is read."},
-    {"max_connections", CT_UINT, .off = SRC(max_connections), .def = "64", .min = 1,
-     .max = 100000, .kinds = K(SOURCE_TCP) | K(SOURCE_UNIX),
+    {"max_connections", CT_UINT, .off = SRC(max_connections), .def = "64", .min = 1, .max = 100000,
+     .kinds = K(SOURCE_TCP) | K(SOURCE_UNIX),
      .doc = "More connections are closed at once, with a log line."},
     {"idle_timeout", CT_DURATION, .off = SRC(idle_timeout), .def = "0s",
      .kinds = K(SOURCE_TCP) | K(SOURCE_UNIX), .doc = "Close a silent connection; 0s: never."},
@@ -191,16 +193,14 @@ static const struct conf_key source_keys[] = {
      .doc = "Where files with failed items go (default PATH/failed)."},
     {"delete", CT_BOOL, .off = SRC(delete_done), .def = "false", .kinds = K(SOURCE_DIR),
      .doc = "Remove finished files instead of moving them."},
-    {"queue_timeout", CT_DURATION, .off = SRC(queue_timeout), .def = "5s",
-     .kinds = K(SOURCE_HTTP), .doc = "How long a request waits for queue space (then 503)."},
+    {"queue_timeout", CT_DURATION, .off = SRC(queue_timeout), .def = "5s", .kinds = K(SOURCE_HTTP),
+     .doc = "How long a request waits for queue space (then 503)."},
     {"max_body", CT_SIZE, .off = SRC(max_body), .def = "16MiB", .kinds = K(SOURCE_HTTP),
      .doc = "A larger request body gets 413."},
-    {"max_connections", CT_UINT, .off = SRC(max_connections), .def = "64", .min = 1,
-     .max = 100000, .kinds = K(SOURCE_HTTP),
-     .doc = "At the cap no connection is accepted until one closes."},
+    {"max_connections", CT_UINT, .off = SRC(max_connections), .def = "64", .min = 1, .max = 100000,
+     .kinds = K(SOURCE_HTTP), .doc = "At the cap no connection is accepted until one closes."},
     {"framing", CT_ENUM, .off = SRC(framing), .def = "lines", .values = framing_names,
-     .kinds = K(SOURCE_FILE) | K(SOURCE_STDIN) | K(SOURCE_EXEC) | K(SOURCE_TCP) |
-	      K(SOURCE_UNIX),
+     .kinds = K(SOURCE_FILE) | K(SOURCE_STDIN) | K(SOURCE_EXEC) | K(SOURCE_TCP) | K(SOURCE_UNIX),
      .doc = "lines: an item per line; nul: items end at NUL bytes."},
 };
 const struct conf_table conf_source_table = {
@@ -236,9 +236,8 @@ static const struct conf_table exec_table = {
 static const struct conf_key coproc_keys[] = {
     {"argv", CT_ARGV, .off = STG(argv), .aux = STG(argc), .kinds = ALL, .required = ALL,
      .doc = "The command of the long-lived process."},
-    {"framing", CT_ENUM, .off = STG(coproc_framing), .def = "lines",
-     .values = coproc_framing_names, .kinds = ALL,
-     .doc = "lines, length (binary items) or json (answers carry the item's id)."},
+    {"framing", CT_ENUM, .off = STG(coproc_framing), .def = "lines", .values = coproc_framing_names,
+     .kinds = ALL, .doc = "lines, length (binary items) or json (answers carry the item's id)."},
     {"env", CT_ENV, .off = STG(env), .aux = STG(n_env), .kinds = ALL,
      .doc = "Added to the daemon's environment."},
     {"cwd", CT_STR, CF_NONEMPTY, .off = STG(cwd), .kinds = ALL, .doc = "The working directory."},
@@ -266,9 +265,8 @@ static bool check_regex(struct conf_ctx *x, const yaml_node_t *v, void *field)
 static const struct conf_key builtin_keys[] = {
     {"op", CT_ENUM, CF_KIND, .off = STG(op), .values = builtin_op_names, .kinds = ALL,
      .required = ALL, .doc = "passthrough, or grep: keep the items that match."},
-    {"pattern", CT_STR, .off = STG(pattern), .kinds = K(BUILTIN_GREP),
-     .required = K(BUILTIN_GREP), .check = check_regex,
-     .doc = "grep: a POSIX extended regular expression."},
+    {"pattern", CT_STR, .off = STG(pattern), .kinds = K(BUILTIN_GREP), .required = K(BUILTIN_GREP),
+     .check = check_regex, .doc = "grep: a POSIX extended regular expression."},
     {"invert", CT_BOOL, .off = STG(invert), .def = "false", .kinds = K(BUILTIN_GREP),
      .doc = "grep: keep the items that do not match."},
 };
@@ -328,8 +326,8 @@ static const struct conf_key http_stage_keys[] = {
     {"url", CT_STR, CF_NONEMPTY, .off = HTTP(url), .kinds = ALL, .required = ALL,
      .check = check_url_template,
      .doc = "http:// only; a template ({} percent-encoded, or the whole URL)."},
-    {"headers", CT_HEADERS, CF_SECRET, .off = HTTP(headers), .aux = HTTP(n_headers),
-     .kinds = ALL, .doc = "Extra request headers; values are templates."},
+    {"headers", CT_HEADERS, CF_SECRET, .off = HTTP(headers), .aux = HTTP(n_headers), .kinds = ALL,
+     .doc = "Extra request headers; values are templates."},
     {"body", CT_STR, .off = HTTP(body), .kinds = ALL, .doc = "The request body, a template."},
     {"timeout", CT_DURATION, CF_POSITIVE, .off = HTTP(timeout), .def = "30s", .kinds = ALL,
      .doc = "Per request."},
@@ -337,16 +335,12 @@ static const struct conf_key http_stage_keys[] = {
 static const struct conf_table http_stage_table = {
     .noun = "http", ROWS(http_stage_keys), .doc = "One HTTP request per item."};
 
-static bool check_backoffs(struct conf_ctx *x, uint64_t backoff, uint64_t max_backoff)
-{
-	return max_backoff >= backoff;
-}
-
 static void retry_check(struct conf_ctx *x, void *obj)
 {
 	const struct conf_stage *st = obj;
-	if (!check_backoffs(x, st->retry.backoff, st->retry.max_backoff))
-		conf_err(x, x->map, "'max_backoff' in %s must not be less than 'backoff'", x->label);
+	if (st->retry.max_backoff < st->retry.backoff)
+		conf_err(x, x->map, "'max_backoff' in %s must not be less than 'backoff'",
+			 x->label);
 }
 
 static const struct conf_key retry_keys[] = {
@@ -354,8 +348,8 @@ static const struct conf_key retry_keys[] = {
      .kinds = ALL, .doc = "Attempts in all; 1: no retry."},
     {"backoff", CT_DURATION, CF_LIVE, .off = STG(retry.backoff), .def = "100ms", .kinds = ALL,
      .doc = "Before the first retry; doubles, with jitter."},
-    {"max_backoff", CT_DURATION, CF_LIVE, .off = STG(retry.max_backoff), .def = "10s",
-     .kinds = ALL, .doc = "The cap of the backoff."},
+    {"max_backoff", CT_DURATION, CF_LIVE, .off = STG(retry.max_backoff), .def = "10s", .kinds = ALL,
+     .doc = "The cap of the backoff."},
 };
 static const struct conf_table retry_table = {
     .noun = "retry", ROWS(retry_keys), .check = retry_check, .doc = "Retries of a failed item."};
@@ -389,7 +383,8 @@ static void stage_select(struct conf_ctx *x, void *obj)
 
 	for (size_t k = 0; stage_kind_names[k] != NULL; k++) {
 		const yaml_node_t *key = conf_key_of(x, stage_kind_names[k]);
-		if (key != NULL && (first == NULL || key->start_mark.index < first->start_mark.index)) {
+		if (key != NULL &&
+		    (first == NULL || key->start_mark.index < first->start_mark.index)) {
 			first = key;
 			x->kind = (int)k;
 		}
@@ -490,7 +485,7 @@ static void sink_check(struct conf_ctx *x, void *obj)
 {
 	const struct conf_sink *s = obj;
 	const yaml_node_t *k = conf_key_of(x, "max_backoff");
-	if (!check_backoffs(x, s->backoff, s->max_backoff))
+	if (s->max_backoff < s->backoff)
 		conf_err(x, k ? k : x->map, "'max_backoff' of %s must not be less than 'backoff'",
 			 x->label);
 }
@@ -560,8 +555,8 @@ const struct conf_table conf_sink_table = {
 static const struct conf_key shutdown_keys[] = {
     {"grace", CT_DURATION, CF_LIVE, .off = TOP(shutdown.grace), .def = "30s", .kinds = ALL,
      .doc = "After SIGTERM or SIGINT, drain this long, then cancel."},
-    {"kill_after", CT_DURATION, CF_LIVE, .off = TOP(shutdown.kill_after), .def = "5s",
-     .kinds = ALL, .doc = "Children get SIGTERM, then SIGKILL after this."},
+    {"kill_after", CT_DURATION, CF_LIVE, .off = TOP(shutdown.kill_after), .def = "5s", .kinds = ALL,
+     .doc = "Children get SIGTERM, then SIGKILL after this."},
     {"spool", CT_STR, CF_NONEMPTY, .off = TOP(shutdown.spool), .kinds = ALL,
      .doc = "Where unfinished items go on cancel (default $STATE_DIRECTORY/NAME.spool)."},
 };
@@ -653,9 +648,8 @@ static bool parse_log_format(struct conf_ctx *x, const yaml_node_t *v, void *fie
 static const struct conf_key log_keys[] = {
     {"level", CT_ENUM, CF_LIVE, .off = TOP(log.level), .def = "info", .values = log_level_names,
      .kinds = ALL, .parse = parse_log_level, .doc = "error, warn, info or debug."},
-    {"format", CT_ENUM, CF_LIVE, .off = TOP(log.format), .def = "text",
-     .values = log_format_names, .kinds = ALL, .parse = parse_log_format,
-     .doc = "text or json."},
+    {"format", CT_ENUM, CF_LIVE, .off = TOP(log.format), .def = "text", .values = log_format_names,
+     .kinds = ALL, .parse = parse_log_format, .doc = "text or json."},
 };
 static const struct conf_table log_table = {
     .noun = "log", ROWS(log_keys), .doc = "The daemon's log; the command line overrides it."};
@@ -701,8 +695,8 @@ static void top_check(struct conf_ctx *x, void *obj)
 	bool name_ok = true;
 
 	if (conf_key_of(x, "name") != NULL) {
-		name_ok = c->name != NULL && conf_valid_name(c->name) &&
-			  strlen(c->name) <= CONF_NAME_MAX;
+		name_ok =
+		    c->name != NULL && conf_valid_name(c->name) && strlen(c->name) <= CONF_NAME_MAX;
 	} else {
 		c->name = default_name(c->file);
 		if (!conf_valid_name(c->name)) {
@@ -741,15 +735,14 @@ static const struct conf_key top_keys[] = {
      .doc = "The HTTP endpoint for metrics, health and status."},
     {"control", CT_BLOCK, .kinds = ALL, .sub = &control_table,
      .doc = "The control socket for sluicectl."},
-    {"sources", CT_LIST, .off = TOP(sources), .aux = TOP(n_sources), .kinds = ALL,
-     .required = ALL, .sub = &conf_source_table, .need = "at least one source",
-     .doc = "The inputs, at least one."},
+    {"sources", CT_LIST, .off = TOP(sources), .aux = TOP(n_sources), .kinds = ALL, .required = ALL,
+     .sub = &conf_source_table, .need = "at least one source", .doc = "The inputs, at least one."},
     {"stages", CT_LIST, .off = TOP(stages), .aux = TOP(n_stages), .kinds = ALL,
      .sub = &conf_stage_table, .doc = "The steps, possibly none."},
     {"sinks", CT_LIST, .off = TOP(sinks), .aux = TOP(n_sinks), .kinds = ALL, .required = ALL,
      .sub = &conf_sink_table, .need = "at least one sink", .doc = "The outputs, at least one."},
-    {"dead_letter", CT_BLOCK, .kinds = ALL, .sub = &dead_letter_table,
-     .shown = dead_letter_enabled, .doc = "Where failed items are written."},
+    {"dead_letter", CT_BLOCK, .kinds = ALL, .sub = &dead_letter_table, .shown = dead_letter_enabled,
+     .doc = "Where failed items are written."},
     {"log", CT_BLOCK, .kinds = ALL, .sub = &log_table, .doc = "The daemon's log."},
 };
 const struct conf_table conf_top_table = {

@@ -57,11 +57,11 @@ struct conf_key {
 	unsigned flags;
 	size_t off; /* into the struct of the table (or of the block) */
 	size_t aux; /* the count of CT_ARGV, CT_ENV, CT_HEADERS, CT_LIST; the % of CT_FAILURES */
-	const char *def; /* the default, as it would be written in the file; NULL = none */
-	uint64_t min, max;	    /* CT_UINT */
-	const char *const *values;  /* CT_ENUM: the names, NULL-terminated, in enum order */
-	unsigned kinds;		    /* the kinds of the table it applies to */
-	unsigned required;	    /* the kinds it is required for (0: never) */
+	const char *def;   /* the default, as it would be written in the file; NULL = none */
+	uint64_t min, max; /* CT_UINT */
+	const char *const *values;    /* CT_ENUM: the names, NULL-terminated, in enum order */
+	unsigned kinds;		      /* the kinds of the table it applies to */
+	unsigned required;	      /* the kinds it is required for (0: never) */
 	const struct conf_table *sub; /* CT_BLOCK, CT_LIST */
 	const char *need;	      /* CT_LIST: "at least one source" (NULL: may be empty) */
 	/* After the value was stored: further rules; false after reporting an error. */
@@ -102,11 +102,11 @@ struct conf_ctx {
 	struct loader *ld;
 	struct conf *c;
 	const struct conf_table *t;
-	const yaml_node_t *map;	       /* the mapping (or what stands where it should) */
-	const char *label;	       /* "stage 'x'" in a list entry; NULL at the top level */
-	const char *block;	       /* "exec": the key of a block; NULL for an entry */
+	const yaml_node_t *map;		/* the mapping (or what stands where it should) */
+	const char *label;		/* "stage 'x'" in a list entry; NULL at the top level */
+	const char *block;		/* "exec": the key of a block; NULL for an entry */
 	const yaml_node_t **key, **val; /* per row of t; val NULL after an error */
-	int kind;		       /* -1: unknown */
+	int kind;			/* -1: unknown */
 };
 
 /* Reports an error at n (FILE:LINE:COL), as every loader error. */

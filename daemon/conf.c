@@ -545,7 +545,6 @@ static char *entry_label(struct loader *ld, const yaml_node_t *map, const char *
 	return xasprintf("%s #%zu", kind, idx + 1);
 }
 
-
 /* --- addresses ------------------------------------------------------------------- */
 
 static bool valid_host_chars(const char *h, size_t len)
@@ -713,7 +712,6 @@ static bool get_address(struct loader *ld, const char *key, const yaml_node_t *v
 	return true;
 }
 
-
 /* --- maps and odd scalars --------------------------------------------------------- */
 
 static void load_env(struct loader *ld, const yaml_node_t *v, const char *label,
@@ -827,7 +825,6 @@ static void load_headers(struct loader *ld, const yaml_node_t *v, const char *la
 	}
 }
 
-
 /* "N" (a count) or "N%" (a share of the stage's finished items). */
 static bool get_failures(struct loader *ld, const yaml_node_t *v, uint64_t *count, bool *pct)
 {
@@ -870,7 +867,6 @@ static bool get_rate(struct loader *ld, const char *key, const yaml_node_t *v, d
 	}
 	return true;
 }
-
 
 /* --- lists ----------------------------------------------------------------------- */
 
@@ -1027,7 +1023,8 @@ static void read_fields(struct conf_ctx *x)
 		size_t i;
 
 		if (k->type != YAML_SCALAR_NODE) {
-			err_node(x->ld, k, "expected a key name %s, got %s", where, describe(k, desc));
+			err_node(x->ld, k, "expected a key name %s, got %s", where,
+				 describe(k, desc));
 			continue;
 		}
 		name = scalar(k);
@@ -1229,7 +1226,8 @@ static bool load_list(struct conf_ctx *x, const struct conf_key *k, void *obj, c
 		for (size_t j = 0; j < i && name != NULL; j++) {
 			const void *p = *arr + j * t->size;
 			check_unique(x->ld, t->noun, *(char *const *)CFIELD(e, name->off),
-				     *(const struct conf_pos *)e, *(char *const *)CFIELD(p, name->off),
+				     *(const struct conf_pos *)e,
+				     *(char *const *)CFIELD(p, name->off),
 				     *(const struct conf_pos *)p, &dup);
 		}
 	}
@@ -1237,7 +1235,8 @@ static bool load_list(struct conf_ctx *x, const struct conf_key *k, void *obj, c
 }
 
 /* The value of one key, by its type; then the row's own check. False after an error. */
-static bool load_value(struct conf_ctx *x, const struct conf_key *k, void *obj, const yaml_node_t *v)
+static bool load_value(struct conf_ctx *x, const struct conf_key *k, void *obj,
+		       const yaml_node_t *v)
 {
 	struct loader *ld = x->ld;
 	void *f = FIELD(obj, k->off);
@@ -1349,7 +1348,8 @@ static void load_map(struct conf_ctx *x, void *obj)
 	for (int lists = 0; lists < 2; lists++) {
 		for (size_t i = 0; i < t->n; i++) {
 			const struct conf_key *k = &t->keys[i];
-			if (x->val[i] == NULL || (k->flags & CF_KIND) || (k->type == CT_LIST) != lists)
+			if (x->val[i] == NULL || (k->flags & CF_KIND) ||
+			    (k->type == CT_LIST) != lists)
 				continue;
 			load_value(x, k, obj, x->val[i]);
 		}
@@ -1363,8 +1363,8 @@ static void load_map(struct conf_ctx *x, void *obj)
 			continue;
 		if (x->kind >= 0 && (k->required & CONF_KIND(x->kind)))
 			needs(x, k, true);
-		else if (k->type == CT_STR && k->def != NULL && x->kind >= 0 && applies(k, x->kind) &&
-			 *(char **)f == NULL)
+		else if (k->type == CT_STR && k->def != NULL && x->kind >= 0 &&
+			 applies(k, x->kind) && *(char **)f == NULL)
 			*(char **)f = xstrdup(k->def);
 	}
 	for (size_t i = 0; i < t->n; i++)
@@ -1490,8 +1490,8 @@ static bool value_same(const struct conf_key *k, const void *a, const void *b)
 }
 
 /* The first key outside the live ones whose value differs, as "sinks[out].path". */
-static bool rows_differ(const struct conf_table *t, const void *a, const void *b,
-			const char *path, char *diff, size_t len)
+static bool rows_differ(const struct conf_table *t, const void *a, const void *b, const char *path,
+			char *diff, size_t len)
 {
 	if (kind_of(t, a) != kind_of(t, b)) {
 		snprintf(diff, len, "the kind of '%s' changed", path);
@@ -1538,8 +1538,7 @@ static bool rows_differ(const struct conf_table *t, const void *a, const void *b
 	return false;
 }
 
-bool conf_structure_differs(const struct conf *cur, const struct conf *next, char *diff,
-			    size_t len)
+bool conf_structure_differs(const struct conf *cur, const struct conf *next, char *diff, size_t len)
 {
 	return rows_differ(&conf_top_table, cur, next, "", diff, len);
 }
@@ -1876,8 +1875,12 @@ static void parse(struct loader *ld, const char *buf, size_t len)
 			 describe(root, desc));
 	} else {
 		const yaml_node_t *keys[MAX_KEYS] = {NULL}, *vals[MAX_KEYS] = {NULL};
-		struct conf_ctx top = {
-		    .ld = ld, .c = ld->c, .t = &conf_top_table, .map = root, .key = keys, .val = vals};
+		struct conf_ctx top = {.ld = ld,
+				       .c = ld->c,
+				       .t = &conf_top_table,
+				       .map = root,
+				       .key = keys,
+				       .val = vals};
 		load_map(&top, ld->c);
 	}
 	if (root != NULL) {
@@ -1940,7 +1943,6 @@ struct conf *conf_load(const char *path, FILE *errs, bool *noinput)
 	}
 	return c;
 }
-
 
 /* --- printing -------------------------------------------------------------------- */
 
@@ -2029,8 +2031,7 @@ static void put_key_str(FILE *out, const char *indent, const char *key, const ch
 	fputc('\n', out);
 }
 
-static void put_argv(FILE *out, const char *indent, const char *key, char *const *argv,
-		     size_t argc)
+static void put_argv(FILE *out, const char *indent, const char *key, char *const *argv, size_t argc)
 {
 	fprintf(out, "%s%s: [", indent, key);
 	for (size_t i = 0; i < argc; i++) {
@@ -2129,7 +2130,8 @@ static void print_row(FILE *out, const struct conf_key *k, const void *obj, cons
 		put_key_str(out, pre, k->name, *(char *const *)f);
 		break;
 	case CT_UINT:
-		fprintf(out, "%s%s: %llu\n", pre, k->name, (unsigned long long)*(const uint64_t *)f);
+		fprintf(out, "%s%s: %llu\n", pre, k->name,
+			(unsigned long long)*(const uint64_t *)f);
 		break;
 	case CT_COUNT:
 		fprintf(out, "%s%s: %lld\n", pre, k->name, (long long)*(const int64_t *)f);
@@ -2175,8 +2177,8 @@ static void print_row(FILE *out, const struct conf_key *k, const void *obj, cons
 	case CT_LIST:
 		fprintf(out, *n > 0 ? "%s%s:\n" : "%s%s: []\n", pre, k->name);
 		for (size_t i = 0; i < *n; i++)
-			print_rows(out, k->sub, *(char *const *)f + i * k->sub->size, depth + 2, true,
-				   redact);
+			print_rows(out, k->sub, *(char *const *)f + i * k->sub->size, depth + 2,
+				   true, redact);
 		break;
 	}
 }
@@ -2222,7 +2224,7 @@ char *conf_printed_source(const struct conf_source *s)
 char *conf_printed_sinks(const struct conf *c)
 {
 	PRINT_TO_STRING(for (size_t i = 0; i < c->n_sinks; i++)
-				print_rows(f_, &conf_sink_table, &c->sinks[i], 2, true, false));
+			    print_rows(f_, &conf_sink_table, &c->sinks[i], 2, true, false));
 }
 
 void conf_print(const struct conf *c, FILE *out)

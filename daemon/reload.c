@@ -82,11 +82,10 @@ static bool replaceable(const struct conf *cur, const struct conf *next, char *m
 			free(a);
 			free(b);
 			if (!same) {
-				snprintf(
-				    msg, len,
-				    "%s source '%s' on '%s' changed: it is replaced only at a "
-				    "restart (the files in hand would be taken twice)",
-				    conf_source_type_name(n->type), n->name, n->path);
+				snprintf(msg, len,
+					 "%s source '%s' on '%s' changed: it is replaced only at a "
+					 "restart (the files in hand would be taken twice)",
+					 conf_source_type_name(n->type), n->name, n->path);
 				return false;
 			}
 		}

@@ -17,8 +17,8 @@
 #include "conf.h"
 
 /* A minimal valid source and sink, to append to files that test something else. */
-#define SRC  "sources:\n  - name: in\n    type: stdin\n"
-#define SINK "sinks:\n  - name: out\n    type: stdout\n"
+#define SRC	 "sources:\n  - name: in\n    type: stdin\n"
+#define SINK	 "sinks:\n  - name: out\n    type: stdout\n"
 #define SINK_TWO "  - name: two\n    type: discard\n"
 
 #define MIB (UINT64_C(1) << 20)
@@ -1674,9 +1674,9 @@ END_TEST
 /* --- reload: the live keys of the schema ------------------------------------------- */
 
 #define LIVE_BASE(workers, level, path, extra)                                                     \
-	SRC "shutdown: {grace: 30s}\n"                                                              \
-	    "stages:\n  - {name: s, workers: " workers ", exec: {argv: [cat]}" extra "}\n"           \
-	    "sinks:\n  - {name: out, type: file, path: " path "}\n"                                  \
+	SRC "shutdown: {grace: 30s}\n"                                                             \
+	    "stages:\n  - {name: s, workers: " workers ", exec: {argv: [cat]}" extra "}\n"         \
+	    "sinks:\n  - {name: out, type: file, path: " path "}\n"                                \
 	    "log: {level: " level "}\n"
 
 static bool differs(const char *a, const char *b, char *diff, size_t len)
@@ -1693,8 +1693,9 @@ START_TEST(reload_live_keys)
 	struct conf *cur = load_ok(LIVE_BASE("1", "info", "/a", "")), *next;
 	char diff[200] = "";
 
-	next = load_ok(LIVE_BASE("4", "debug", "/a", ", timeout: 2s, retry: {attempts: 3}, "
-						     "rate: 5/s, max_failures: 10%"));
+	next = load_ok(LIVE_BASE("4", "debug", "/a",
+				 ", timeout: 2s, retry: {attempts: 3}, "
+				 "rate: 5/s, max_failures: 10%"));
 	ck_assert(!conf_structure_differs(cur, next, diff, sizeof(diff)));
 	conf_apply_live(cur, next);
 	ck_assert_uint_eq(cur->stages[0].workers, 4);
@@ -1715,8 +1716,8 @@ START_TEST(reload_live_keys)
 			  LIVE_BASE("1", "info", "/a", ", ordered: true"), diff, sizeof(diff)));
 	ck_assert_str_eq(diff, "'stages[0].ordered' changed");
 	ck_assert(differs(SRC "stages:\n  - {name: s, exec: {argv: [cat], env: {A: x}}}\n" SINK,
-			  SRC "stages:\n  - {name: s, exec: {argv: [cat], env: {A: y}}}\n" SINK, diff,
-			  sizeof(diff)));
+			  SRC "stages:\n  - {name: s, exec: {argv: [cat], env: {A: y}}}\n" SINK,
+			  diff, sizeof(diff)));
 	ck_assert_str_eq(diff, "'stages[0].exec.env' changed");
 	ck_assert(differs(SRC "stages:\n  - {name: s, exec: {argv: [cat]}}\n" SINK,
 			  SRC "stages:\n  - {name: s, coprocess: {argv: [cat]}}\n" SINK, diff,
