@@ -7,6 +7,8 @@
  * "FILE:LINE:COL: message" (1-based line and column) and loading goes on to report
  * them all. Defaults are filled in, so the runtime never looks at a "set" flag.
  * The strings and arrays are owned by the struct conf and freed by conf_free().
+ * Every key is one row of a table (conf-schema.h, conf-keys.c): the loader, the
+ * printer, conf_free, the reload comparison and --schema all walk those rows.
  */
 #ifndef SLUICE_CONF_H
 #define SLUICE_CONF_H
