@@ -50,7 +50,7 @@ struct loader {
 	size_t end_line, end_col; /* where the file ends (end_of) */
 };
 
-/* The key and value nodes of a mapping, by row of its table. */
+/* The key and value nodes of a mapping, by row of its table (conf_ctx points here). */
 struct fields {
 	const yaml_node_t *key[MAX_KEYS];
 	const yaml_node_t *val[MAX_KEYS]; /* NULL for absent keys and after an error */
@@ -1172,15 +1172,15 @@ static void load_map(struct conf_ctx *x, void *obj);
 static void load_block(struct conf_ctx *x, const struct conf_key *k, void *obj,
 		       const yaml_node_t *v)
 {
-	const yaml_node_t *keys[MAX_KEYS] = {NULL}, *vals[MAX_KEYS] = {NULL};
+	struct fields f = {{NULL}, {NULL}};
 	struct conf_ctx b = {.ld = x->ld,
 			     .c = x->c,
 			     .t = k->sub,
 			     .map = v,
 			     .label = x->label,
 			     .block = k->name,
-			     .key = keys,
-			     .val = vals};
+			     .key = f.key,
+			     .val = f.val};
 	void *sub = FIELD(obj, k->off);
 
 	if (k->sub->init != NULL)
@@ -1205,7 +1205,7 @@ static bool load_list(struct conf_ctx *x, const struct conf_key *k, void *obj, c
 	*arr = xcalloc(*n, t->size);
 	for (size_t i = 0; i < *n; i++) {
 		const yaml_node_t *m = list_entry(x->ld, k->name, items, i);
-		const yaml_node_t *keys[MAX_KEYS] = {NULL}, *vals[MAX_KEYS] = {NULL};
+		struct fields f = {{NULL}, {NULL}};
 		void *e = *arr + i * t->size;
 		bool dup = false;
 		if (m == NULL)
@@ -1216,8 +1216,8 @@ static bool load_list(struct conf_ctx *x, const struct conf_key *k, void *obj, c
 				      .t = t,
 				      .map = m,
 				      .label = label,
-				      .key = keys,
-				      .val = vals};
+				      .key = f.key,
+				      .val = f.val};
 		apply_defaults(t, e);
 		if (t->init != NULL)
 			t->init(&ec, e);
@@ -1322,7 +1322,7 @@ static void load_map(struct conf_ctx *x, void *obj)
 	const struct conf_table *t = x->t;
 
 	if (t->n > MAX_KEYS)
-		abort(); /* struct fields and the key arrays are too small for this table */
+		abort(); /* struct fields is too small for this table */
 	x->kind = -1;
 	read_fields(x);
 	for (size_t i = 0; i < t->n; i++)
@@ -1874,13 +1874,13 @@ static void parse(struct loader *ld, const char *buf, size_t len)
 		err_node(ld, root, "expected a mapping at the top level, got %s",
 			 describe(root, desc));
 	} else {
-		const yaml_node_t *keys[MAX_KEYS] = {NULL}, *vals[MAX_KEYS] = {NULL};
+		struct fields f = {{NULL}, {NULL}};
 		struct conf_ctx top = {.ld = ld,
 				       .c = ld->c,
 				       .t = &conf_top_table,
 				       .map = root,
-				       .key = keys,
-				       .val = vals};
+				       .key = f.key,
+				       .val = f.val};
 		load_map(&top, ld->c);
 	}
 	if (root != NULL) {
