@@ -74,7 +74,7 @@ $(BUILD)/sluiced: $(DAEMON_OBJS)
 
 # sluicectl reads -c files with the daemon's loader: conf.o and the base layer under
 # it (scripts/layers), nothing that runs a loop.
-CTL_LOADER_OBJS := $(addprefix $(BUILD)/,conf.o addr.o units.o log.o json.o util.o)
+CTL_LOADER_OBJS := $(addprefix $(BUILD)/,conf.o conf-keys.o conf-json.o addr.o units.o log.o json.o util.o)
 $(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(CTL_LOADER_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
@@ -88,7 +88,7 @@ define unit_test_rule
 $(if $(call unit_link,$(1)),,$(error $(1) has no LINK: line naming the objects it links))
 $(BUILD)/tests/$(notdir $(1:.c=)): $(1) $(call unit_link,$(1)) | $(BUILD)
 	$$(CC) $$(ALL_CFLAGS) -Idaemon $$(shell pkg-config --cflags check) $$(ALL_LDFLAGS) \
-		-o $$@ $$^ $$(shell pkg-config --libs check) $$(LDLIBS) -lm
+		-o $$@ $$(filter %.c %.o,$$^) $$(shell pkg-config --libs check) $$(LDLIBS) -lm
 endef
 $(foreach t,$(UNIT_SRCS),$(eval $(call unit_test_rule,$(t))))
 

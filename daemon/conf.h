@@ -7,6 +7,8 @@
  * "FILE:LINE:COL: message" (1-based line and column) and loading goes on to report
  * them all. Defaults are filled in, so the runtime never looks at a "set" flag.
  * The strings and arrays are owned by the struct conf and freed by conf_free().
+ * Every key is one row of a table (conf-schema.h, conf-keys.c): the loader, the
+ * printer, conf_free, the reload comparison and --schema all walk those rows.
  */
 #ifndef SLUICE_CONF_H
 #define SLUICE_CONF_H
@@ -256,6 +258,22 @@ void conf_print(const struct conf *c, FILE *out);
 char *conf_printed(const struct conf *c);
 char *conf_printed_source(const struct conf_source *s);
 char *conf_printed_sinks(const struct conf *c);
+
+/*
+ * Whether next differs from cur in a key that a reload cannot apply to the running
+ * pipeline (a key without the live flag of conf-schema.h); the first such key, as
+ * "'sinks[0].path' changed", in diff.
+ */
+bool conf_structure_differs(const struct conf *cur, const struct conf *next, char *diff,
+			    size_t len);
+/* Copies the live keys of next into cur, which has the same structure. */
+void conf_apply_live(struct conf *cur, const struct conf *next);
+
+/*
+ * A JSON Schema (draft 2020-12) of the whole file, from the same tables, for
+ * editors (sluiced --schema).
+ */
+void conf_print_schema(FILE *out);
 
 /* Names of enum values, as written in the file. */
 const char *conf_source_type_name(enum source_type t);

@@ -351,15 +351,7 @@ static struct source *unchanged_source(struct pipeline *from, const struct conf 
 
 static const char *listen_address(const struct conf_source *cs)
 {
-	switch (cs->type) {
-	case SOURCE_TCP:
-	case SOURCE_HTTP:
-		return cs->listen;
-	case SOURCE_UNIX:
-		return cs->path;
-	default:
-		return NULL;
-	}
+	return source_conf_address(cs);
 }
 
 /* A source of from, being replaced, that listens where cs will: its socket is taken over. */
@@ -1056,10 +1048,7 @@ void pipeline_progress(struct pipeline *p, struct pipeline_progress *pp)
 bool pipeline_is_job(const struct pipeline *p)
 {
 	for (size_t i = 0; i < p->conf->n_sources; i++) {
-		const struct conf_source *cs = &p->conf->sources[i];
-		if ((cs->type == SOURCE_FILE && cs->follow) ||
-		    (cs->type == SOURCE_GENERATE && cs->count < 0) || cs->type == SOURCE_TCP ||
-		    cs->type == SOURCE_UNIX || cs->type == SOURCE_HTTP || cs->type == SOURCE_DIR)
+		if (!source_conf_finite(&p->conf->sources[i]))
 			return false;
 	}
 	return true;

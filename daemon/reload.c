@@ -15,55 +15,6 @@
 #include "service.h"
 #include "util.h"
 
-/* What may change live: per stage, plus the shutdown timings and the log (level, format). */
-struct live_fields {
-	uint64_t workers, timeout, max_failures;
-	double rate;
-	enum on_failure on_failure;
-	bool max_failures_pct;
-	uint64_t retry_attempts, retry_backoff, retry_max_backoff;
-	uint64_t burst;
-};
-
-static void get_live(const struct conf_stage *st, struct live_fields *l)
-{
-	*l = (struct live_fields){st->workers,	      st->timeout,	 st->max_failures,
-				  st->rate,	      st->on_failure,	 st->max_failures_pct,
-				  st->retry.attempts, st->retry.backoff, st->retry.max_backoff,
-				  st->burst};
-}
-
-static void set_live(struct conf_stage *st, const struct live_fields *l)
-{
-	st->workers = l->workers;
-	st->timeout = l->timeout;
-	st->max_failures = l->max_failures;
-	st->rate = l->rate;
-	st->burst = l->burst;
-	st->on_failure = l->on_failure;
-	st->max_failures_pct = l->max_failures_pct;
-	st->retry.attempts = l->retry_attempts;
-	st->retry.backoff = l->retry_backoff;
-	st->retry.max_backoff = l->retry_max_backoff;
-}
-
-/* The first line where two printed configs differ, for the message. */
-static void first_difference(const char *a, const char *b, char *out, size_t len)
-{
-	const char *la = a, *lb = b;
-	while (*la != '\0' && *lb != '\0') {
-		size_t na = strcspn(la, "\n"), nb = strcspn(lb, "\n");
-		if (na != nb || strncmp(la, lb, na) != 0) {
-			snprintf(out, len, "'%.*s' became '%.*s'", (int)(na > 80 ? 80 : na), la,
-				 (int)(nb > 80 ? 80 : nb), lb);
-			return;
-		}
-		la += na + (la[na] == '\n');
-		lb += nb + (lb[nb] == '\n');
-	}
-	snprintf(out, len, "entries were added or removed");
-}
-
 /* What the command line set wins over the file, at every reload as at the start. */
 static void log_keep_cli(struct conf *next, const struct conf *cur)
 {
@@ -83,50 +34,24 @@ static void log_apply(const struct conf *c)
 	log_set_format(c->log.format);
 }
 
-/* Applies next's live parameters to the running pipeline (its conf is cur). */
+/*
+ * Applies next's live keys (the live flag of conf-schema.h) to the running pipeline
+ * (its conf is cur), then what they drive: worker counts, rates, the log.
+ */
 static void apply_live(struct pipeline *p, struct conf *cur, const struct conf *next)
 {
+	bool *new_rate = xcalloc(cur->n_stages ? cur->n_stages : 1, sizeof(*new_rate));
+	for (size_t i = 0; i < cur->n_stages; i++)
+		new_rate[i] = cur->stages[i].rate != next->stages[i].rate;
+	conf_apply_live(cur, next);
 	for (size_t i = 0; i < cur->n_stages; i++) {
-		struct live_fields l;
-		bool new_rate = cur->stages[i].rate != next->stages[i].rate;
-		get_live(&next->stages[i], &l);
-		set_live(&cur->stages[i], &l);
 		if (stage_workers(pipeline_stage(p, i)) != cur->stages[i].workers)
 			stage_scale(pipeline_stage(p, i), (unsigned)cur->stages[i].workers);
-		if (new_rate)
+		if (new_rate[i])
 			stage_rate_changed(pipeline_stage(p, i));
 	}
-	cur->shutdown.grace = next->shutdown.grace;
-	cur->shutdown.kill_after = next->shutdown.kill_after;
-	cur->log = next->log;
+	free(new_rate);
 	log_apply(cur);
-}
-
-/* Do cur and next differ in more than the live parameters? (The first difference in diff.) */
-static bool structure_differs(const struct conf *cur, const struct conf *next, char *diff,
-			      size_t len)
-{
-	struct conf masked = *next;
-	struct conf_stage *stages = xcalloc(next->n_stages ? next->n_stages : 1, sizeof(*stages));
-	if (next->n_stages > 0)
-		memcpy(stages, next->stages, next->n_stages * sizeof(*stages));
-	for (size_t i = 0; i < next->n_stages && i < cur->n_stages; i++) {
-		struct live_fields l;
-		get_live(&cur->stages[i], &l);
-		set_live(&stages[i], &l);
-	}
-	masked.stages = stages;
-	masked.shutdown.grace = cur->shutdown.grace;
-	masked.shutdown.kill_after = cur->shutdown.kill_after;
-	masked.log = cur->log;
-	char *a = conf_printed(cur), *b = conf_printed(&masked);
-	bool differs = strcmp(a, b) != 0;
-	if (differs)
-		first_difference(a, b, diff, len);
-	free(a);
-	free(b);
-	free(stages);
-	return differs;
 }
 
 /*
@@ -148,20 +73,19 @@ static bool replaceable(const struct conf *cur, const struct conf *next, char *m
 	}
 	for (size_t i = 0; i < next->n_sources; i++) {
 		const struct conf_source *n = &next->sources[i];
-		for (size_t j = 0; n->type == SOURCE_DIR && j < cur->n_sources; j++) {
+		for (size_t j = 0; source_kind_of(n->type)->path_held && j < cur->n_sources; j++) {
 			const struct conf_source *c = &cur->sources[j];
-			if (c->type != SOURCE_DIR || strcmp(c->path, n->path) != 0)
+			if (c->type != n->type || strcmp(c->path, n->path) != 0)
 				continue;
 			char *a = conf_printed_source(c), *b = conf_printed_source(n);
 			bool same = strcmp(a, b) == 0;
 			free(a);
 			free(b);
 			if (!same) {
-				snprintf(
-				    msg, len,
-				    "dir source '%s' on '%s' changed: it is replaced only at a "
-				    "restart (the files in hand would be taken twice)",
-				    n->name, n->path);
+				snprintf(msg, len,
+					 "%s source '%s' on '%s' changed: it is replaced only at a "
+					 "restart (the files in hand would be taken twice)",
+					 conf_source_type_name(n->type), n->name, n->path);
 				return false;
 			}
 		}
@@ -236,7 +160,7 @@ static int apply(const struct service_scope *sc, struct conf *next, char *msg, s
 	char diff[200], why[300];
 
 	log_keep_cli(next, cur);
-	if (!structure_differs(cur, next, diff, sizeof(diff))) {
+	if (!conf_structure_differs(cur, next, diff, sizeof(diff))) {
 		apply_live(p, cur, next);
 		conf_free(next);
 		snprintf(msg, len, "reloaded '%s'", cur->file);

@@ -89,23 +89,17 @@ struct sinks {
 
 static const struct sink_kind sink_fd;
 
+/* The registry: every sink kind, by its type (file, stdout and discard share one). */
+static const struct sink_kind *const sink_kinds[] = {
+    [SINK_FILE] = &sink_fd,   [SINK_STDOUT] = &sink_fd, [SINK_DISCARD] = &sink_fd,
+    [SINK_TCP] = &sink_tcp,   [SINK_UNIX] = &sink_unix, [SINK_EXEC] = &sink_exec,
+    [SINK_HTTP] = &sink_http,
+};
+
 static const struct sink_kind *kind_for(enum sink_type t)
 {
-	switch (t) {
-	case SINK_FILE:
-	case SINK_STDOUT:
-	case SINK_DISCARD:
-		return &sink_fd;
-	case SINK_TCP:
-		return &sink_tcp;
-	case SINK_UNIX:
-		return &sink_unix;
-	case SINK_EXEC:
-		return &sink_exec;
-	case SINK_HTTP:
-		return &sink_http;
-	}
-	return &sink_fd;
+	return (size_t)t < ARRAY_LEN(sink_kinds) && sink_kinds[t] != NULL ? sink_kinds[t]
+									  : &sink_fd;
 }
 
 /* ---- for kinds ---- */

@@ -46,6 +46,7 @@ static void usage(FILE *out)
 	    "                          failed)\n"
 	    "      --resume-failed     skip the items the joblog records as ok; run the\n"
 	    "                          failed ones again\n"
+	    "      --schema            print a JSON Schema of the pipeline file (for editors)\n"
 	    "  -V, --version           print the version\n"
 	    "  -h, --help              this help\n"
 	    "exit codes: 0 ok, 1 items failed, 2 cancelled, 64 usage, 66 no input,\n"
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
 	    {"resume", no_argument, NULL, 'R'},
 	    {"resume-failed", no_argument, NULL, 'r'},
 	    {"no-environment", no_argument, NULL, 'E'},
+	    {"schema", no_argument, NULL, 'S'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -160,6 +162,9 @@ int main(int argc, char **argv)
 		case 'P':
 			progress = 1;
 			break;
+		case 'S':
+			conf_print_schema(stdout);
+			return fflush(stdout) == 0 ? 0 : 74;
 		case 'V':
 			print_version();
 			return 0;

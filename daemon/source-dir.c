@@ -579,4 +579,6 @@ const struct source_kind source_dir = {
     .stop = dir_stop,
     .eof = dir_eof,
     .free = dir_free,
+    .splits = true,
+    .path_held = true,
 };

@@ -92,6 +92,11 @@ static void exec_src_free(struct source *s)
 	free(es);
 }
 
+static bool exec_src_finite(const struct conf_source *cs)
+{
+	return true;
+}
+
 const struct source_kind source_exec = {
     .type = SOURCE_EXEC,
     .open = exec_src_open,
@@ -100,4 +105,5 @@ const struct source_kind source_exec = {
     .stop = exec_src_stop,
     .eof = exec_src_eof,
     .free = exec_src_free,
+    .finite = exec_src_finite,
 };

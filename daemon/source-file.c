@@ -110,6 +110,16 @@ static int stdin_open(struct source *s, char *err, size_t errlen)
 	return 0;
 }
 
+static bool file_finite(const struct conf_source *cs)
+{
+	return !cs->follow;
+}
+
+static bool always(const struct conf_source *cs)
+{
+	return true;
+}
+
 const struct source_kind source_file = {
     .type = SOURCE_FILE,
     .open = file_open,
@@ -119,6 +129,7 @@ const struct source_kind source_file = {
     .eof = file_eof,
     .free = file_free,
     .progress = source_fd_progress,
+    .finite = file_finite,
 };
 
 const struct source_kind source_stdin = {
@@ -129,4 +140,5 @@ const struct source_kind source_stdin = {
     .stop = file_finish,
     .eof = file_finish,
     .free = file_free,
+    .finite = always,
 };

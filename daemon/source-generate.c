@@ -108,8 +108,14 @@ static bool gen_progress(struct source *s, double *done, double *total)
 	return true;
 }
 
+static bool gen_finite(const struct conf_source *cs)
+{
+	return cs->count >= 0;
+}
+
 const struct source_kind source_generate = {
     .progress = gen_progress,
+    .finite = gen_finite,
     .type = SOURCE_GENERATE,
     .start = gen_start,
     .resume = gen_resume,

@@ -476,6 +476,11 @@ static int http_src_listener(struct source *s)
 	return hs != NULL && hs->bound != NULL ? evhttp_bound_socket_get_fd(hs->bound) : -1;
 }
 
+static const char *http_src_address(const struct conf_source *cs)
+{
+	return cs->listen;
+}
+
 const struct source_kind source_http = {
     .type = SOURCE_HTTP,
     .open = http_src_open,
@@ -484,4 +489,6 @@ const struct source_kind source_http = {
     .stop = http_src_stop,
     .free = http_src_free,
     .listener = http_src_listener,
+    .address = http_src_address,
+    .splits = true,
 };

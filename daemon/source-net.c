@@ -971,6 +971,16 @@ static void net_handover(struct source *old, struct source *s)
 	}
 }
 
+static const char *net_listen_address(const struct conf_source *cs)
+{
+	return cs->listen;
+}
+
+static const char *net_socket_path(const struct conf_source *cs)
+{
+	return cs->path;
+}
+
 const struct source_kind source_tcp = {
     .type = SOURCE_TCP,
     .open = net_open,
@@ -980,6 +990,7 @@ const struct source_kind source_tcp = {
     .free = net_free,
     .listener = net_listener,
     .handover = net_handover,
+    .address = net_listen_address,
 };
 
 const struct source_kind source_unix = {
@@ -991,4 +1002,5 @@ const struct source_kind source_unix = {
     .free = net_free,
     .listener = net_listener,
     .handover = net_handover,
+    .address = net_socket_path,
 };

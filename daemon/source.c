@@ -60,27 +60,29 @@ struct source {
 	struct frame fr;
 };
 
-static const struct source_kind *kind_for(enum source_type t)
+/* The registry: every source kind, by its type. */
+static const struct source_kind *const source_kinds[] = {
+    [SOURCE_FILE] = &source_file, [SOURCE_STDIN] = &source_stdin,
+    [SOURCE_EXEC] = &source_exec, [SOURCE_GENERATE] = &source_generate,
+    [SOURCE_TCP] = &source_tcp,	  [SOURCE_UNIX] = &source_unix,
+    [SOURCE_HTTP] = &source_http, [SOURCE_DIR] = &source_dir,
+};
+
+const struct source_kind *source_kind_of(enum source_type t)
 {
-	switch (t) {
-	case SOURCE_FILE:
-		return &source_file;
-	case SOURCE_STDIN:
-		return &source_stdin;
-	case SOURCE_EXEC:
-		return &source_exec;
-	case SOURCE_GENERATE:
-		return &source_generate;
-	case SOURCE_TCP:
-		return &source_tcp;
-	case SOURCE_UNIX:
-		return &source_unix;
-	case SOURCE_DIR:
-		return &source_dir;
-	case SOURCE_HTTP:
-		return &source_http;
-	}
-	return NULL;
+	return (size_t)t < ARRAY_LEN(source_kinds) ? source_kinds[t] : NULL;
+}
+
+bool source_conf_finite(const struct conf_source *cs)
+{
+	const struct source_kind *k = source_kind_of(cs->type);
+	return k->finite != NULL && k->finite(cs);
+}
+
+const char *source_conf_address(const struct conf_source *cs)
+{
+	const struct source_kind *k = source_kind_of(cs->type);
+	return k->address != NULL ? k->address(cs) : NULL;
 }
 
 struct source *source_new(struct scope *sc, const struct conf_source *cs, uint32_t index,
@@ -89,7 +91,7 @@ struct source *source_new(struct scope *sc, const struct conf_source *cs, uint32
 	struct source *s = xcalloc(1, sizeof(*s));
 	s->scope = sc;
 	s->conf = cs;
-	s->kind = kind_for(cs->type);
+	s->kind = source_kind_of(cs->type);
 	s->index = index;
 	s->out = out;
 	s->max_item = scope_conf(sc)->max_item_bytes;
@@ -99,7 +101,7 @@ struct source *source_new(struct scope *sc, const struct conf_source *cs, uint32
 	s->unread = UINT64_MAX;
 	s->fr.max = s->max_item;
 	s->fr.delim = cs->framing == FRAMING_NUL ? '\0' : '\n';
-	if (cs->type == SOURCE_HTTP || cs->type == SOURCE_DIR)
+	if (s->kind->splits)
 		s->fr.delim = cs->split == SPLIT_NUL ? '\0' : '\n';
 	return s;
 }

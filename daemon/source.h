@@ -41,7 +41,23 @@ struct source_kind {
 	int (*listener)(struct source *s);
 	/* Optional: a reload committed; old's socket is now s's (its file, its connections). */
 	void (*handover)(struct source *old, struct source *s);
+
+	/* What the kind is, from its conf alone (the pipeline and reload ask, by the kind): */
+	/* Optional: the input ends by itself (a job); without it, never. */
+	bool (*finite)(const struct conf_source *cs);
+	/* Optional (listening kinds): where it listens, "HOST:PORT" or a socket path. */
+	const char *(*address)(const struct conf_source *cs);
+	/* Records end at split's delimiter, not framing's (http, dir). */
+	bool splits;
+	/* Replaced on the same path only at a restart: the files in hand would be taken twice. */
+	bool path_held;
 };
+
+/* The kind of a source type, from the registry (source.c): one line per kind. */
+const struct source_kind *source_kind_of(enum source_type t);
+/* The facts above, for a conf entry. */
+bool source_conf_finite(const struct conf_source *cs);
+const char *source_conf_address(const struct conf_source *cs);
 
 extern const struct source_kind source_file, source_stdin, source_exec, source_generate;
 extern const struct source_kind source_tcp, source_unix, source_http, source_dir;

@@ -5,7 +5,7 @@
  * or on the structs and defaults; the printer is checked by loading its output
  * again and printing it a second time.
  *
- * LINK: conf.o addr.o log.o units.o util.o
+ * LINK: conf.o conf-keys.o conf-json.o addr.o log.o units.o util.o
  */
 #include <check.h>
 #include <ftw.h>
@@ -19,8 +19,9 @@
 #include "conf.h"
 
 /* A minimal valid source and sink, to append to files that test something else. */
-#define SRC  "sources:\n  - name: in\n    type: stdin\n"
-#define SINK "sinks:\n  - name: out\n    type: stdout\n"
+#define SRC	 "sources:\n  - name: in\n    type: stdin\n"
+#define SINK	 "sinks:\n  - name: out\n    type: stdout\n"
+#define SINK_TWO "  - name: two\n    type: discard\n"
 
 #define MIB (UINT64_C(1) << 20)
 #define SEC UINT64_C(1000000)
@@ -1672,6 +1673,68 @@ START_TEST(net_sink_errors)
 }
 END_TEST
 
+/* --- reload: the live keys of the schema ------------------------------------------- */
+
+#define LIVE_BASE(workers, level, path, extra)                                                     \
+	SRC "shutdown: {grace: 30s}\n"                                                             \
+	    "stages:\n  - {name: s, workers: " workers ", exec: {argv: [cat]}" extra "}\n"         \
+	    "sinks:\n  - {name: out, type: file, path: " path "}\n"                                \
+	    "log: {level: " level "}\n"
+
+static bool differs(const char *a, const char *b, char *diff, size_t len)
+{
+	struct conf *ca = load_ok(a), *cb = load_ok(b);
+	bool d = conf_structure_differs(ca, cb, diff, len);
+	conf_free(ca);
+	conf_free(cb);
+	return d;
+}
+
+START_TEST(reload_live_keys)
+{
+	struct conf *cur = load_ok(LIVE_BASE("1", "info", "/a", "")), *next;
+	char diff[200] = "";
+
+	next = load_ok(LIVE_BASE("4", "debug", "/a",
+				 ", timeout: 2s, retry: {attempts: 3}, "
+				 "rate: 5/s, max_failures: 10%"));
+	ck_assert(!conf_structure_differs(cur, next, diff, sizeof(diff)));
+	conf_apply_live(cur, next);
+	ck_assert_uint_eq(cur->stages[0].workers, 4);
+	ck_assert_uint_eq(cur->stages[0].timeout, 2000000);
+	ck_assert_uint_eq(cur->stages[0].retry.attempts, 3);
+	ck_assert(cur->stages[0].rate == 5.0);
+	ck_assert_uint_eq(cur->stages[0].max_failures, 10);
+	ck_assert(cur->stages[0].max_failures_pct);
+	ck_assert_int_eq(cur->log.level, LOG_DEBUG);
+	conf_free(next);
+	conf_free(cur);
+
+	/* Not live: a structural change, named by its key. */
+	ck_assert(differs(LIVE_BASE("1", "info", "/a", ""), LIVE_BASE("1", "info", "/b", ""), diff,
+			  sizeof(diff)));
+	ck_assert_str_eq(diff, "'sinks[0].path' changed");
+	ck_assert(differs(LIVE_BASE("1", "info", "/a", ""),
+			  LIVE_BASE("1", "info", "/a", ", ordered: true"), diff, sizeof(diff)));
+	ck_assert_str_eq(diff, "'stages[0].ordered' changed");
+	ck_assert(differs(SRC "stages:\n  - {name: s, exec: {argv: [cat], env: {A: x}}}\n" SINK,
+			  SRC "stages:\n  - {name: s, exec: {argv: [cat], env: {A: y}}}\n" SINK,
+			  diff, sizeof(diff)));
+	ck_assert_str_eq(diff, "'stages[0].exec.env' changed");
+	ck_assert(differs(SRC "stages:\n  - {name: s, exec: {argv: [cat]}}\n" SINK,
+			  SRC "stages:\n  - {name: s, coprocess: {argv: [cat]}}\n" SINK, diff,
+			  sizeof(diff)));
+	ck_assert(differs(SRC SINK, SRC SINK "dead_letter: {type: stdout}\n", diff, sizeof(diff)));
+	ck_assert_str_eq(diff, "'dead_letter' was added or removed");
+	ck_assert(differs(SRC SINK, SRC SINK SINK_TWO, diff, sizeof(diff)));
+	/* Live: the log, the shutdown timings, whatever else changes with them. */
+	ck_assert(!differs(SRC SINK "log: {format: text}\n", SRC SINK "log: {format: json}\n", diff,
+			   sizeof(diff)));
+	ck_assert(!differs(SRC SINK "shutdown: {grace: 1s, kill_after: 1s}\n", SRC SINK, diff,
+			   sizeof(diff)));
+}
+END_TEST
+
 /* --check's print: credentials in header values are redacted, harmless ones kept. */
 START_TEST(check_print_redacts_headers)
 {
@@ -1890,6 +1953,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, print_minimal);
 	tcase_add_test(tc, print_round_trip_full);
 	tcase_add_test(tc, print_round_trip_strings);
+	tcase_add_test(tc, reload_live_keys);
 	tcase_add_test(tc, edit_distance);
 	tcase_add_test(tc, enum_names);
 	tcase_add_test(tc, free_null);

@@ -1,4 +1,9 @@
-/* Unit tests for the pipeline lifecycle table: every legal transition, and every other refused. */
+/*
+ * Unit tests for the pipeline lifecycle table: every legal transition, and every
+ * other refused.
+ *
+ * LINK: lifecycle.o log.o util.o
+ */
 #include <check.h>
 #include <stdbool.h>
 
