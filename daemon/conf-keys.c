@@ -419,7 +419,7 @@ static void stage_check(struct conf_ctx *x, void *obj)
 static const struct conf_key stage_keys[] = {
     {"name", CT_NAME, .off = STG(name), .kinds = ALL, .required = ALL,
      .doc = "Unique among stages."},
-    {"workers", CT_UINT, CF_LIVE, .off = STG(workers), .def = "1", .min = 1, .max = 100000,
+    {"workers", CT_UINT, CF_LIVE, .off = STG(workers), .def = "1", .min = 1, .max = WORKERS_MAX,
      .kinds = ALL, .doc = "At most this many items in flight in the stage."},
     {"queue", CT_BLOCK, .off = STG(queue), .kinds = ALL, .sub = &queue_table,
      .doc = "The stage's input queue; defaults from the top-level queue."},
