@@ -98,6 +98,11 @@ _cleanup() {
 		kill -KILL $left 2>/dev/null
 		sleep 0.1
 	done
+	# Peers the test started in the background (an http.server, a client) end with it:
+	# one left running outlives the suite, holding its port and its deleted directory.
+	for pid in $(jobs -p); do
+		kill -KILL "$pid" 2>/dev/null
+	done
 	if [ "${KEEP_TMP:-0}" = 1 ] || { [ "$rc" -ne 0 ] && [ "${KEEP_TMP_ON_FAIL:-0}" = 1 ]; }; then
 		echo "(temp dir kept: $T)"
 	else
