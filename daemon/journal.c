@@ -140,11 +140,14 @@ static void live_compact(struct journal *j)
 	j->n_dead = 0;
 }
 
-/* Deletes the oldest segments while they are done and not the one written to. */
-static void segs_trim(struct journal *j)
+/*
+ * Deletes the oldest segments while every item in them is done; the last one too
+ * only when nothing is written to it (at open, when all segments are old).
+ */
+static void segs_trim(struct journal *j, bool keep_last)
 {
 	size_t drop = 0;
-	while (drop + 1 < j->n_segs && j->segs[drop].live == 0) {
+	while (drop + (keep_last ? 1 : 0) < j->n_segs && j->segs[drop].live == 0) {
 		char *path = seg_path(j, j->segs[drop].first_id);
 		unlink(path);
 		free(path);
@@ -353,13 +356,7 @@ struct journal *journal_open(const char *dir, uint64_t max_bytes, uint64_t segme
 		rec->items += !j->live[i].done;
 	live_compact(j);
 	/* All of them are old now: the next append starts a new segment. */
-	while (j->n_segs > 0 && j->segs[0].live == 0) {
-		char *path = seg_path(j, j->segs[0].first_id);
-		unlink(path);
-		free(path);
-		memmove(j->segs, j->segs + 1, --j->n_segs * sizeof(*j->segs));
-		j->dir_unsynced = true;
-	}
+	segs_trim(j, false);
 	return j;
 }
 
@@ -538,7 +535,7 @@ int journal_flush(struct journal *j, char *err, size_t errlen)
 		j->written += j->buf_len;
 	}
 	j->buf_len = 0;
-	segs_trim(j);
+	segs_trim(j, true);
 	return 0;
 }
 

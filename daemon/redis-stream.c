@@ -23,8 +23,9 @@ struct link {
 	const struct rstream_conf *conf;
 	const char *name; /* for messages: "read", "control", "write" */
 	redisAsyncContext *ac;
-	bool up, closing, dns_ref;
+	bool up, closing;
 	struct event *retry;
+	struct evdns_base *resolver; /* taken (net_dns_get) at the first name to resolve */
 	struct evdns_getaddrinfo_request *dns;
 	unsigned failures;
 	uint64_t backoff;
@@ -203,12 +204,9 @@ static void link_connect(struct link *l)
 		return;
 	}
 	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	if (!l->dns_ref) {
-		net_dns_get(l->base);
-		l->dns_ref = true;
-	}
-	l->dns = evdns_getaddrinfo(net_dns_get(l->base), host, NULL, &hints, resolved, l);
-	net_dns_put(); /* the reference above is the one kept */
+	if (l->resolver == NULL)
+		l->resolver = net_dns_get(l->base);
+	l->dns = evdns_getaddrinfo(l->resolver, host, NULL, &hints, resolved, l);
 }
 
 static void link_init(struct link *l, struct event_base *base, const struct rstream_conf *conf,
@@ -234,7 +232,7 @@ static void link_close(struct link *l)
 	}
 	if (l->retry != NULL)
 		event_free(l->retry);
-	if (l->dns_ref)
+	if (l->resolver != NULL)
 		net_dns_put();
 }
 

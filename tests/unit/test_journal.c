@@ -196,16 +196,24 @@ static off_t five_items(void)
 	return st.st_size;
 }
 
+/* The only segment's path and its size bytes (the caller frees them). */
+static char *segment_bytes(char *path, size_t len, off_t size)
+{
+	only_segment(path, len);
+	char *whole = malloc((size_t)size);
+	int fd = open(path, O_RDONLY);
+	ck_assert_int_eq(read(fd, whole, (size_t)size), size);
+	close(fd);
+	return whole;
+}
+
 START_TEST(torn_tail_at_every_offset)
 {
 	char path[512];
 	fresh_dir();
 	off_t size = five_items();
-	only_segment(path, sizeof(path));
-	char *whole = malloc((size_t)size);
-	int fd = open(path, O_RDONLY);
-	ck_assert_int_eq(read(fd, whole, (size_t)size), size);
-	close(fd);
+	char *whole = segment_bytes(path, sizeof(path), size);
+	int fd;
 
 	size_t last_n = 0;
 	for (off_t cut = 0; cut < size; cut++) {
@@ -249,11 +257,8 @@ START_TEST(every_byte_flipped)
 	char path[512];
 	fresh_dir();
 	off_t size = five_items();
-	only_segment(path, sizeof(path));
-	char *whole = malloc((size_t)size);
-	int fd = open(path, O_RDONLY);
-	ck_assert_int_eq(read(fd, whole, (size_t)size), size);
-	close(fd);
+	char *whole = segment_bytes(path, sizeof(path), size);
+	int fd;
 	const char *words[] = {"one", "two", "three", "four", "five"};
 
 	for (off_t at = 0; at < size; at++) {
