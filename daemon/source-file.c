@@ -106,7 +106,9 @@ static void file_free(struct source *s)
 
 static int stdin_open(struct source *s, char *err, size_t errlen)
 {
-	source_fd_attach(s, STDIN_FILENO);
+	/* Not fd 0's own description: O_NONBLOCK there would reach the shell or the
+	 * pipeline that started us, whose next read of the same terminal or pipe fails. */
+	source_fd_attach(s, std_private_input(STDIN_FILENO));
 	return 0;
 }
 

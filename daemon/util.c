@@ -125,10 +125,29 @@ double wall_time(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * A new description of the object fd (with stat st) is open on: its O_NONBLOCK is ours
+ * alone. O_NONBLOCK also keeps the open from waiting for the other end of a FIFO.
+ * -1 when it cannot be reopened (a socket, an fd of another mount namespace).
+ */
+static int reopen_private(int fd, int access, const struct stat *st)
+{
+	struct stat mine;
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int priv = open(path, access | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (priv >= 0 && fstat(priv, &mine) == 0 && mine.st_dev == st->st_dev &&
+	    mine.st_ino == st->st_ino)
+		return priv;
+	if (priv >= 0)
+		close(priv);
+	return -1;
+}
+
 int std_private(int fd, enum std_how *how)
 {
-	struct stat st, mine;
-	char path[32];
+	struct stat st;
 
 	*how = STD_PLAIN;
 	if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode))
@@ -137,17 +156,20 @@ int std_private(int fd, enum std_how *how)
 		*how = STD_SEND;
 		return fd;
 	}
-	/* A new description of the same object: its O_NONBLOCK is ours alone. O_NONBLOCK
-	 * also keeps the open from waiting for a reader of a FIFO. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	int priv = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (priv >= 0 && fstat(priv, &mine) == 0 && mine.st_dev == st.st_dev &&
-	    mine.st_ino == st.st_ino)
-		return priv;
+	int priv = reopen_private(fd, O_WRONLY, &st);
 	if (priv >= 0)
-		close(priv);
+		return priv;
 	*how = STD_POLL;
 	return fd;
+}
+
+int std_private_input(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode))
+		return fd;
+	int priv = reopen_private(fd, O_RDONLY, &st);
+	return priv >= 0 ? priv : fd;
 }
 
 ssize_t std_write(int fd, enum std_how how, const void *buf, size_t len)

@@ -58,6 +58,12 @@ size_t utf8_valid_len(const unsigned char *p, size_t left);
  */
 enum std_how { STD_PLAIN, STD_SEND, STD_POLL };
 int std_private(int fd, enum std_how *how);
+/*
+ * The same for reading stdin: a private non-blocking description of its pipe, FIFO
+ * or tty (the caller closes it), else fd itself (a regular file; a socket, which
+ * then gets O_NONBLOCK on the shared description, as nothing else reads it).
+ */
+int std_private_input(int fd);
 /* One write that never blocks (but for a regular file): like write(2), EAGAIN included. */
 ssize_t std_write(int fd, enum std_how how, const void *buf, size_t len);
 

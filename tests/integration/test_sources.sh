@@ -38,6 +38,16 @@ check_accounting
 printf 'a b\nc\nd\n\ne\n' >"$T/stdinz.want"
 assert_file_eq "$T/stdinz.want" "$T/stdinz.out" "stdin nul framing"
 
+# --- stdin's file description is shared with whoever started us (a shell's terminal,
+# the rest of a pipeline): the source reads a private one, so O_NONBLOCK never reaches
+# the process that reads the same pipe after us.
+printf 'x\ny\n' | {
+	"$SLUICED" -c "$T/stdinz.yaml" >/dev/null 2>"$T/shared.err"
+	python3 -c 'import fcntl, os, sys; sys.exit(3 if fcntl.fcntl(0, fcntl.F_GETFL) & os.O_NONBLOCK else 0)'
+}
+rc=$?
+assert_exit 0 "$rc" "stdin's shared pipe description left blocking (3: O_NONBLOCK leaked)"
+
 # --- exec source: seq 1 5000.
 cat >"$T/exec.yaml" <<YAML
 sources:
