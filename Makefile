@@ -72,9 +72,9 @@ $(BUILD)/%.o: daemon/%.c | $(BUILD)
 $(BUILD)/sluiced: $(DAEMON_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# sluicectl reads -c files with the daemon's loader: conf.o and the base layer under
-# it (scripts/layers), nothing that runs a loop.
-CTL_LOADER_OBJS := $(addprefix $(BUILD)/,conf.o conf-keys.o conf-json.o addr.o units.o log.o json.o util.o)
+# sluicectl reads -c files with the daemon's loader, and the loader's tables come
+# from the kinds (kinds.c): it links the daemon's objects (no loop runs).
+CTL_LOADER_OBJS := $(filter-out $(BUILD)/sluiced.o,$(DAEMON_OBJS))
 $(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(CTL_LOADER_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 

@@ -43,7 +43,7 @@ void status_json(struct pipeline *p, struct evbuffer *out)
 		    out,
 		    "%s{\"name\":\"%s\",\"type\":\"%s\",\"state\":\"%s\",\"items\":%" PRIu64
 		    ",\"rejected\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"paused_seconds\":%.3f}",
-		    i ? "," : "", source_name(s), conf_source_type_name(source_type(s)),
+		    i ? "," : "", source_name(s), source_kind_name(s),
 		    source_state_name(s), source_items(s), source_rejected(s), source_skipped(s),
 		    (double)source_paused_usec(s) / 1e6);
 	}
@@ -102,7 +102,7 @@ void status_text(struct pipeline *p, struct evbuffer *out)
 	for (size_t i = 0; i < pipeline_n_sources(p); i++) {
 		struct source *s = pipeline_source(p, i);
 		evbuffer_add_printf(out, "%-20s %-9s %-10s %12" PRIu64 " %9" PRIu64 " %10.1f\n",
-				    source_name(s), conf_source_type_name(source_type(s)),
+				    source_name(s), source_kind_name(s),
 				    source_state_name(s), source_items(s), source_rejected(s),
 				    (double)source_paused_usec(s) / 1e6);
 	}

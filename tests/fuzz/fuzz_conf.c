@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "kinds.h"
 
 static int fd = -1;
 static char path[64];
@@ -70,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fd < 0)
 			abort();
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		kinds_register();
 	}
 	struct conf *c = load(data, size);
 	if (c == NULL)

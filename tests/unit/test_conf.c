@@ -5,7 +5,7 @@
  * or on the structs and defaults; the printer is checked by loading its output
  * again and printing it a second time.
  *
- * LINK: conf.o conf-keys.o conf-json.o addr.o log.o units.o util.o
+ * LINK: all (the kinds' rows are the loader's: kinds.c and every kind file)
  */
 #include <check.h>
 #include <ftw.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "kinds.h"
 
 /* A minimal valid source and sink, to append to files that test something else. */
 #define SRC	 "sources:\n  - name: in\n    type: stdin\n"
@@ -45,6 +46,7 @@ static char *load(const char *name, const char *text, struct conf **out, bool *n
 		write_file(name, text);
 	errs = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(errs);
+	kinds_register();
 	*out = conf_load(name, errs, noinput);
 	fclose(errs);
 	return buf;
@@ -122,7 +124,7 @@ START_TEST(defaults_filled)
 	ck_assert_uint_eq(c->deadline, 0);
 	ck_assert_uint_eq(c->n_sources, 1);
 	ck_assert_str_eq(c->sources[0].name, "in");
-	ck_assert_int_eq(c->sources[0].type, SOURCE_STDIN);
+	ck_assert_str_eq(conf_kind_name(c->sources[0].kind), "stdin");
 	ck_assert_int_eq(c->sources[0].framing, FRAMING_LINES);
 	ck_assert_int_eq(c->sources[0].pos.line, 2);
 	ck_assert_int_eq(c->sources[0].pos.col, 5);
@@ -130,7 +132,7 @@ START_TEST(defaults_filled)
 	ck_assert_ptr_null(c->stages);
 	ck_assert_uint_eq(c->n_sinks, 1);
 	ck_assert_str_eq(c->sinks[0].name, "out");
-	ck_assert_int_eq(c->sinks[0].type, SINK_STDOUT);
+	ck_assert_str_eq(conf_kind_name(c->sinks[0].kind), "stdout");
 	ck_assert(!c->dead_letter.enabled);
 	ck_assert_int_eq(c->log.level, LOG_INFO);
 	ck_assert_int_eq(c->log.format, LOG_TEXT);
@@ -164,7 +166,7 @@ START_TEST(stage_defaults_and_queue_inheritance)
 	ck_assert_int_eq(a->pos.line, 5);
 	ck_assert_int_eq(a->pos.col, 5);
 	ck_assert_uint_eq(a->workers, 1);
-	ck_assert_int_eq(a->kind, STAGE_BUILTIN);
+	ck_assert_str_eq(conf_kind_name(a->kind), "builtin");
 	ck_assert_int_eq(a->op, BUILTIN_PASSTHROUGH);
 	ck_assert_uint_eq(a->queue.capacity, 10);
 	ck_assert_uint_eq(a->queue.max_bytes, 64 * MIB);
@@ -172,7 +174,7 @@ START_TEST(stage_defaults_and_queue_inheritance)
 	ck_assert_uint_eq(a->timeout, 0);
 	ck_assert_int_eq(a->on_failure, ON_FAILURE_SKIP);
 
-	ck_assert_int_eq(b->kind, STAGE_EXEC);
+	ck_assert_str_eq(conf_kind_name(b->kind), "exec");
 	ck_assert_uint_eq(b->argc, 1);
 	ck_assert_str_eq(b->argv[0], "cat");
 	ck_assert_ptr_null(b->argv[1]);
@@ -200,11 +202,11 @@ START_TEST(source_defaults)
 	ck_assert_str_eq(c->sources[0].path, "/in");
 	ck_assert(!c->sources[0].follow);
 	ck_assert_int_eq(c->sources[0].framing, FRAMING_LINES);
-	ck_assert_int_eq(c->sources[1].type, SOURCE_GENERATE);
+	ck_assert_str_eq(conf_kind_name(c->sources[1].kind), "generate");
 	ck_assert_int_eq(c->sources[1].count, -1);
 	ck_assert_uint_eq(c->sources[1].interval, 0);
 	ck_assert_str_eq(c->sources[1].template, "{seq}");
-	ck_assert_int_eq(c->sources[2].type, SOURCE_EXEC);
+	ck_assert_str_eq(conf_kind_name(c->sources[2].kind), "exec");
 	ck_assert_uint_eq(c->sources[2].argc, 2);
 	ck_assert_str_eq(c->sources[2].argv[1], "-l");
 	ck_assert_ptr_null(c->sources[2].argv[2]);
@@ -295,16 +297,16 @@ START_TEST(full_example)
 	ck_assert_str_eq(st->cwd, "/tmp");
 	ck_assert_uint_eq(st->timeout, 30 * SEC);
 	ck_assert_int_eq(st->on_failure, ON_FAILURE_DEAD_LETTER);
-	ck_assert_int_eq(c->stages[1].kind, STAGE_BUILTIN);
+	ck_assert_str_eq(conf_kind_name(c->stages[1].kind), "builtin");
 	ck_assert_int_eq(c->stages[1].op, BUILTIN_GREP);
 	ck_assert_str_eq(c->stages[1].pattern, "ERROR");
 	ck_assert(c->stages[1].invert);
 	ck_assert_int_eq(c->stages[1].on_failure, ON_FAILURE_CANCEL);
-	ck_assert_int_eq(c->sinks[0].type, SINK_FILE);
+	ck_assert_str_eq(conf_kind_name(c->sinks[0].kind), "file");
 	ck_assert_int_eq(c->sinks[0].fsync, FSYNC_BATCH);
-	ck_assert_int_eq(c->sinks[1].type, SINK_DISCARD);
+	ck_assert_str_eq(conf_kind_name(c->sinks[1].kind), "discard");
 	ck_assert(c->dead_letter.enabled);
-	ck_assert_int_eq(c->dead_letter.type, SINK_FILE);
+	ck_assert_int_eq(c->dead_letter.type, DEAD_LETTER_FILE);
 	ck_assert_str_eq(c->dead_letter.path, "/var/lib/sluice/failed.jsonl");
 	ck_assert_int_eq(c->dead_letter.pos.line, 46);
 	ck_assert_int_eq(c->log.level, LOG_DEBUG);
@@ -448,7 +450,7 @@ START_TEST(dead_letter_stdout)
 	    "stages:\n"
 	    "  - {name: a, builtin: {op: passthrough}, on_failure: dead_letter}\n" SRC SINK);
 	ck_assert(c->dead_letter.enabled);
-	ck_assert_int_eq(c->dead_letter.type, SINK_STDOUT);
+	ck_assert_int_eq(c->dead_letter.type, DEAD_LETTER_STDOUT);
 	ck_assert_ptr_null(c->dead_letter.path);
 	ck_assert_int_eq(c->stages[0].on_failure, ON_FAILURE_DEAD_LETTER);
 	conf_free(c);
@@ -653,7 +655,7 @@ START_TEST(http_stage)
 		    "      timeout: 2s\n" SRC SINK);
 	const struct conf_stage *f = &c->stages[0], *p = &c->stages[1];
 
-	ck_assert_int_eq(f->kind, STAGE_HTTP);
+	ck_assert_str_eq(conf_kind_name(f->kind), "http");
 	ck_assert_int_eq(f->http.method, HTTP_GET);
 	ck_assert_str_eq(f->http.url, "{}");
 	ck_assert_ptr_null(f->http.body);
@@ -726,7 +728,7 @@ START_TEST(structured_concurrency_keys)
 				 "joblog: /tmp/x.joblog\n"
 				 "metrics: {listen: \"127.0.0.1:9464\"}\n"
 				 "control: {socket: /tmp/c.sock}\n" SRC SINK);
-	ck_assert_int_eq(c->stages[0].kind, STAGE_COPROCESS);
+	ck_assert_str_eq(conf_kind_name(c->stages[0].kind), "coprocess");
 	ck_assert_int_eq(c->stages[0].coproc_framing, COPROC_LENGTH);
 	ck_assert_str_eq(c->stages[0].argv[2], "w.py");
 	ck_assert_uint_eq(c->stages[0].retry.attempts, 3);
@@ -1397,23 +1399,23 @@ START_TEST(net_source_defaults)
 	const struct conf_source *t = &c->sources[0], *u = &c->sources[1], *h = &c->sources[2],
 				 *d = &c->sources[3];
 
-	ck_assert_int_eq(t->type, SOURCE_TCP);
+	ck_assert_str_eq(conf_kind_name(t->kind), "tcp");
 	ck_assert_str_eq(t->listen, "127.0.0.1:7000");
 	ck_assert_uint_eq(t->max_connections, 64);
 	ck_assert_uint_eq(t->idle_timeout, 0);
 	ck_assert(!t->ack);
 	ck_assert_int_eq(t->framing, FRAMING_LINES);
-	ck_assert_int_eq(u->type, SOURCE_UNIX);
+	ck_assert_str_eq(conf_kind_name(u->kind), "unix");
 	ck_assert_str_eq(u->path, "/run/in.sock");
 	ck_assert_uint_eq(u->max_connections, 64);
-	ck_assert_int_eq(h->type, SOURCE_HTTP);
+	ck_assert_str_eq(conf_kind_name(h->kind), "http");
 	ck_assert_str_eq(h->listen, "[::1]:8080");
 	ck_assert_str_eq(h->path, "/");
 	ck_assert_int_eq(h->split, SPLIT_NONE);
 	ck_assert(!h->ack);
 	ck_assert_uint_eq(h->queue_timeout, 5 * SEC);
 	ck_assert_uint_eq(h->max_body, 16 * MIB);
-	ck_assert_int_eq(d->type, SOURCE_DIR);
+	ck_assert_str_eq(conf_kind_name(d->kind), "dir");
 	ck_assert_int_eq(d->split, SPLIT_NONE);
 	ck_assert_str_eq(d->done_dir, "/var/spool/jobs//done");
 	ck_assert_str_eq(d->failed_dir, "/var/spool/jobs//failed");
@@ -1573,17 +1575,17 @@ START_TEST(net_sink_defaults)
 	const struct conf_sink *t = &c->sinks[0], *u = &c->sinks[1], *e = &c->sinks[2],
 			       *h = &c->sinks[3];
 
-	ck_assert_int_eq(t->type, SINK_TCP);
+	ck_assert_str_eq(conf_kind_name(t->kind), "tcp");
 	ck_assert_str_eq(t->address, "127.0.0.1:9000");
 	ck_assert_uint_eq(t->timeout, 10 * SEC);
 	ck_assert_uint_eq(t->backoff, 100000);
 	ck_assert_uint_eq(t->max_backoff, 10 * SEC);
-	ck_assert_int_eq(u->type, SINK_UNIX);
+	ck_assert_str_eq(conf_kind_name(u->kind), "unix");
 	ck_assert_str_eq(u->path, "/run/out.sock");
-	ck_assert_int_eq(e->type, SINK_EXEC);
+	ck_assert_str_eq(conf_kind_name(e->kind), "exec");
 	ck_assert_uint_eq(e->argc, 3);
 	ck_assert_str_eq(e->argv[2], "x");
-	ck_assert_int_eq(h->type, SINK_HTTP);
+	ck_assert_str_eq(conf_kind_name(h->kind), "http");
 	ck_assert_str_eq(h->http.url, "http://collector/in");
 	ck_assert_int_eq(h->http.method, HTTP_POST);
 	ck_assert_uint_eq(h->http.timeout, 30 * SEC);
@@ -1852,13 +1854,7 @@ END_TEST
 
 START_TEST(enum_names)
 {
-	ck_assert_str_eq(conf_source_type_name(SOURCE_FILE), "file");
-	ck_assert_str_eq(conf_source_type_name(SOURCE_STDIN), "stdin");
-	ck_assert_str_eq(conf_source_type_name(SOURCE_EXEC), "exec");
-	ck_assert_str_eq(conf_source_type_name(SOURCE_GENERATE), "generate");
-	ck_assert_str_eq(conf_sink_type_name(SINK_FILE), "file");
-	ck_assert_str_eq(conf_sink_type_name(SINK_STDOUT), "stdout");
-	ck_assert_str_eq(conf_sink_type_name(SINK_DISCARD), "discard");
+	ck_assert_str_eq(conf_kind_name(NULL), "?");
 	ck_assert_str_eq(conf_on_failure_name(ON_FAILURE_SKIP), "skip");
 	ck_assert_str_eq(conf_on_failure_name(ON_FAILURE_DEAD_LETTER), "dead_letter");
 	ck_assert_str_eq(conf_on_failure_name(ON_FAILURE_CANCEL), "cancel");
