@@ -17,7 +17,12 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf-schema.h"
 #include "kinds.h"
+#include "sink.h"
+#include "source.h"
+#include "stage.h"
+#include "util.h"
 
 /* A minimal valid source and sink, to append to files that test something else. */
 #define SRC	 "sources:\n  - name: in\n    type: stdin\n"
@@ -26,6 +31,9 @@
 
 #define MIB (UINT64_C(1) << 20)
 #define SEC UINT64_C(1000000)
+
+/* A registry of the tests' own, instead of the daemon's (kinds_register), when set. */
+static const struct conf_kinds *test_registry;
 
 static void write_file(const char *name, const char *text)
 {
@@ -46,7 +54,10 @@ static char *load(const char *name, const char *text, struct conf **out, bool *n
 		write_file(name, text);
 	errs = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(errs);
-	kinds_register();
+	if (test_registry != NULL)
+		conf_set_kinds(test_registry);
+	else
+		kinds_register();
 	*out = conf_load(name, errs, noinput);
 	fclose(errs);
 	return buf;
@@ -1852,6 +1863,105 @@ START_TEST(edit_distance)
 }
 END_TEST
 
+/* --- a kind of one file: its rows in a struct of its own (opts) ---------------------- */
+
+struct probe_opts {
+	char *host;
+	uint64_t port;
+	uint64_t wait;
+	char **argv;
+	size_t argc;
+};
+
+#define PROBE(field) offsetof(struct probe_opts, field)
+static const struct conf_key probe_rows[] = {
+    {"host", CT_STR, CF_NONEMPTY, .off = PROBE(host), .required = CONF_ALL_KINDS,
+     .doc = "Where to probe."},
+    {"port", CT_UINT, .off = PROBE(port), .def = "6379", .min = 1, .max = 65535,
+     .doc = "Its port."},
+    {"wait", CT_DURATION, CF_LIVE, .off = PROBE(wait), .def = "1s", .doc = "Between probes."},
+    {"argv", CT_ARGV, .off = PROBE(argv), .aux = PROBE(argc), .doc = "A command."},
+};
+
+static void probe_check(struct conf_ctx *x, void *entry)
+{
+	const struct probe_opts *o = ((struct conf_source *)entry)->opts;
+	if (o->port == 7)
+		conf_err(x, conf_val_of(x, "port") ? conf_val_of(x, "port") : x->map,
+			 "'port' of %s must not be 7", x->label);
+}
+
+static const struct conf_kind probe_kind = {
+    .name = "probe",
+    CONF_ROWS(&probe_rows[0], &probe_rows[1], &probe_rows[2], &probe_rows[3]),
+    .opts_size = sizeof(struct probe_opts),
+    .check = probe_check,
+};
+
+static const struct conf_kind *const probe_sources[] = {&source_file.conf, &source_stdin.conf,
+							 &probe_kind};
+static const struct conf_kind *const probe_workers[] = {&work_exec.conf};
+static const struct conf_kind *const probe_sinks[] = {&sink_stdout.conf};
+static const struct conf_kinds probe_registry = {
+    .sources = probe_sources,
+    .n_sources = ARRAY_LEN(probe_sources),
+    .workers = probe_workers,
+    .n_workers = ARRAY_LEN(probe_workers),
+    .sinks = probe_sinks,
+    .n_sinks = ARRAY_LEN(probe_sinks),
+};
+
+#define PROBE_SRC(extra)                                                                           \
+	"sources:\n  - name: p\n    type: probe\n    host: h\n" extra SINK
+
+START_TEST(kind_with_opts)
+{
+	char diff[200] = "";
+
+	test_registry = &probe_registry;
+	struct conf *c = load_ok(PROBE_SRC("    argv: [x, y]\n"));
+	const struct probe_opts *o = c->sources[0].opts;
+	ck_assert_str_eq(conf_kind_name(c->sources[0].kind), "probe");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(o->host, "h");
+	ck_assert_uint_eq(o->port, 6379); /* the row's default, in the kind's struct */
+	ck_assert_uint_eq(o->wait, SEC);
+	ck_assert_uint_eq(o->argc, 2);
+	ck_assert_ptr_null(c->sources[0].argv); /* the entry's own fields are untouched */
+	char *p = print_conf(c);
+	ck_assert_msg(strstr(p, "  - name: \"p\"\n    type: probe\n    host: \"h\"\n    port: 6379\n"
+				"    wait: 1s\n    argv: [\"x\", \"y\"]\n") != NULL,
+		      "printed: %s", p);
+	free(p);
+	free(round_trip(PROBE_SRC("    port: 80\n")));
+	conf_free(c);
+
+	/* Reload: a live key of the kind is copied, another one is a change of structure. */
+	struct conf *cur = load_ok(PROBE_SRC("")), *next = load_ok(PROBE_SRC("    wait: 5s\n"));
+	ck_assert(!conf_structure_differs(cur, next, diff, sizeof(diff)));
+	conf_apply_live(cur, next);
+	ck_assert_uint_eq(((struct probe_opts *)cur->sources[0].opts)->wait, 5 * SEC);
+	conf_free(next);
+	next = load_ok(PROBE_SRC("    port: 80\n"));
+	ck_assert(conf_structure_differs(cur, next, diff, sizeof(diff)));
+	ck_assert_str_eq(diff, "'sources[0].port' changed");
+	conf_free(next);
+	conf_free(cur);
+
+	/* Its keys and rules: the messages of every kind. */
+	expect_errors("sources:\n  - name: p\n    type: probe\n    prot: 1\n" SINK,
+		      "job.yaml:2:5: source 'p' (type probe) needs 'host'\n"
+		      "job.yaml:4:5: unknown key 'prot' in source 'p'; did you mean 'port'?\n");
+	expect_errors("sources:\n  - name: f\n    type: stdin\n    host: h\n" SINK,
+		      "job.yaml:4:5: 'host' does not apply to a stdin source (only to probe)\n");
+	expect_errors(PROBE_SRC("    port: 7\n"),
+		      "job.yaml:5:11: 'port' of source 'p' must not be 7\n");
+	expect_errors("sources:\n  - name: p\n    type: redis\n" SINK,
+		      "job.yaml:3:11: 'type' must be one of file, stdin, probe; got 'redis'\n");
+	test_registry = NULL;
+}
+END_TEST
+
 START_TEST(enum_names)
 {
 	ck_assert_str_eq(conf_kind_name(NULL), "?");
@@ -1952,6 +2062,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, reload_live_keys);
 	tcase_add_test(tc, edit_distance);
 	tcase_add_test(tc, enum_names);
+	tcase_add_test(tc, kind_with_opts);
 	tcase_add_test(tc, free_null);
 	suite_add_tcase(s, tc);
 	return s;
