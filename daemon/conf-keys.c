@@ -1,10 +1,12 @@
 /*
- * conf-keys.c: every key of the pipeline file, one row each (conf-schema.h), and
- * the rules that span several keys as small named check functions.
+ * conf-keys.c: the keys of the pipeline file that belong to no kind, one row each
+ * (conf-schema.h), the rules that span several keys as small named check
+ * functions, and conf_set_kinds(), which makes the source, stage and sink tables of
+ * these rows and the rows every kind brings from its own file (kinds.c lists them).
  *
  * The order of the rows is the order --check prints them in. A key that means a
  * different thing for different kinds (a sink's 'timeout') has one row per
- * meaning, each with its kinds.
+ * meaning, each in its kind's file.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +25,8 @@ const char *const conf_framing_names[] = {"lines", "nul", NULL};
 const char *const conf_split_names[] = {"none", "lines", "nul", NULL};
 static const char *const on_failure_names[] = {"skip", "dead_letter", "cancel", NULL};
 static const char *const dead_letter_type_names[] = {"file", "stdout", NULL};
-const char *const conf_http_method_names[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", NULL};
+const char *const conf_http_method_names[] = {"GET",   "POST", "PUT", "DELETE",
+					      "PATCH", "HEAD", NULL};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const log_format_names[] = {"text", "json", NULL};
 
@@ -50,12 +53,10 @@ const char *conf_http_method_name(enum http_method m)
 #define ROWS(rows)   (rows), ARRAY_LEN(rows)
 #define K(k)	     CONF_KIND(k)
 #define ALL	     CONF_ALL_KINDS
-#define USEC(s)	     ((uint64_t)(s)*UINT64_C(1000000))
 #define SRC(field)   offsetof(struct conf_source, field)
 #define STG(field)   offsetof(struct conf_stage, field)
 #define SNK(field)   offsetof(struct conf_sink, field)
 #define TOP(field)   offsetof(struct conf, field)
-#define HTTP(field)  offsetof(struct conf_http, field)
 #define QUEUE(field) offsetof(struct conf_queue, field)
 
 /* --- queue ------------------------------------------------------------------------ */
@@ -105,7 +106,6 @@ struct conf_table conf_source_table = {
     .doc = "An input; all sources feed the first stage.",
 };
 
-
 /* --- stages ----------------------------------------------------------------------- */
 
 /*
@@ -146,7 +146,6 @@ bool conf_check_url_plain(struct conf_ctx *x, const yaml_node_t *v, void *field)
 {
 	return check_url(x, v, *(char **)field, false);
 }
-
 
 static void retry_check(struct conf_ctx *x, void *obj)
 {
@@ -254,7 +253,7 @@ static const struct conf_key stage_keys[] = {
      .kinds = ALL, .doc = "At most this many items in flight in the stage."},
     {"queue", CT_BLOCK, .off = STG(queue), .kinds = ALL, .sub = &queue_table,
      .doc = "The stage's input queue; defaults from the top-level queue."},
-/* STAGE_KINDS_AT: here the worker kinds' blocks (exec:, builtin: ...) */
+    /* STAGE_KINDS_AT: here the worker kinds' blocks (exec:, builtin: ...) */
     {"timeout", CT_DURATION, CF_LIVE, .off = STG(timeout), .def = "0s", .kinds = ALL,
      .doc = "Per item; 0s: none."},
     {"on_failure", CT_ENUM, CF_LIVE, .off = STG(on_failure), .def = "skip",
@@ -548,8 +547,7 @@ static void compose_abort(const char *what, const char *name)
  * row, shared by pointer) gains this kind; a new one goes before the next of this
  * kind's rows that is there already, so every kind's rows keep its order.
  */
-static void merge_kind(struct composed *m, size_t first, const struct conf_kind *kind,
-		       unsigned bit)
+static void merge_kind(struct composed *m, size_t first, const struct conf_kind *kind, unsigned bit)
 {
 	for (size_t r = 0; r < kind->n; r++) {
 		const struct conf_key *row = kind->rows[r];
@@ -559,7 +557,8 @@ static void merge_kind(struct composed *m, size_t first, const struct conf_kind 
 			;
 		if (i < m->n) {
 			if ((m->rows[i].flags & CF_OPTS) != (kind->opts_size > 0 ? CF_OPTS : 0u))
-				compose_abort("a row shared by kinds with and without opts", row->name);
+				compose_abort("a row shared by kinds with and without opts",
+					      row->name);
 			m->rows[i].kinds |= bit;
 			if (row->required)
 				m->rows[i].required |= bit;
@@ -615,10 +614,10 @@ void conf_set_kinds(const struct conf_kinds *kinds)
 {
 	compose(&conf_source_table, &sources_made, source_keys, ARRAY_LEN(source_keys),
 		ARRAY_LEN(source_keys), kinds->sources, kinds->n_sources);
-	compose(&conf_stage_table, &stages_made, stage_keys, ARRAY_LEN(stage_keys),
-		STAGE_KINDS_AT, kinds->workers, kinds->n_workers);
-	compose(&conf_sink_table, &sinks_made, sink_keys, ARRAY_LEN(sink_keys), ARRAY_LEN(sink_keys),
-		kinds->sinks, kinds->n_sinks);
+	compose(&conf_stage_table, &stages_made, stage_keys, ARRAY_LEN(stage_keys), STAGE_KINDS_AT,
+		kinds->workers, kinds->n_workers);
+	compose(&conf_sink_table, &sinks_made, sink_keys, ARRAY_LEN(sink_keys),
+		ARRAY_LEN(sink_keys), kinds->sinks, kinds->n_sinks);
 }
 
 const struct conf_kind *conf_kind_named(const struct conf_kind *const *list, size_t n,

@@ -5,8 +5,10 @@
  * (an offset into the structs of conf.h), default, limits, enum values, flags and a
  * one-line doc. conf.c walks the tables to load, fill defaults, print (--check),
  * free, compare for reload and apply live keys; conf-json.c turns them into a JSON
- * Schema (sluiced --schema). conf-keys.c holds the tables and the rules that span
- * several keys, as small named check functions that report through conf_err().
+ * Schema (sluiced --schema). conf-keys.c holds the tables of the keys of no kind;
+ * a kind's rows and rules are in its own file (struct conf_kind below). The rules
+ * that span several keys are small named check functions that report through
+ * conf_err().
  */
 #ifndef SLUICE_CONF_SCHEMA_H
 #define SLUICE_CONF_SCHEMA_H
@@ -116,7 +118,7 @@ struct conf_table {
  * .required of a kind's row say "this kind": CONF_ALL_KINDS or 0.
  */
 struct conf_kind {
-	const char *name; /* as written in the file: "tcp" */
+	const char *name;		    /* as written in the file: "tcp" */
 	const struct conf_key *const *rows; /* its rows, in the order --check prints them */
 	size_t n;
 	size_t opts_size; /* 0: its rows store into the entry's struct */
@@ -130,12 +132,12 @@ struct conf_kind {
 #define CONF_SRC(field) offsetof(struct conf_source, field)
 #define CONF_STG(field) offsetof(struct conf_stage, field)
 #define CONF_SNK(field) offsetof(struct conf_sink, field)
-#define CONF_USEC(s)	((uint64_t)(s) * UINT64_C(1000000))
 
 /* .rows and .n of a conf_kind from a list of row addresses. */
 #define CONF_ROWS(...)                                                                             \
 	.rows = (const struct conf_key *const[]){__VA_ARGS__},                                     \
-	.n = sizeof((const struct conf_key *const[]){__VA_ARGS__}) / sizeof(const struct conf_key *)
+	.n = sizeof((const struct conf_key *const[]){__VA_ARGS__}) /                               \
+	     sizeof(const struct conf_key *)
 
 /* Every kind, one list per entry table, in the order kinds are listed in messages. */
 struct conf_kinds {
@@ -193,7 +195,7 @@ extern struct conf_table conf_source_table, conf_stage_table, conf_sink_table;
 
 /* Shared by kinds (conf-keys.c): the names of conf.h's enums, and the URL checks. */
 extern const char *const conf_framing_names[], *const conf_split_names[],
-    *const conf_http_method_names[];
+						   *const conf_http_method_names[];
 /* A row check: 'url' is http://HOST[:PORT]/PATH (a template: where not a placeholder). */
 bool conf_check_url_template(struct conf_ctx *x, const yaml_node_t *v, void *field);
 bool conf_check_url_plain(struct conf_ctx *x, const yaml_node_t *v, void *field);

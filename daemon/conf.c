@@ -1415,7 +1415,8 @@ static void load_map(struct conf_ctx *x, void *obj)
 		if (x->kind >= 0 && (k->required & CONF_KIND(x->kind)))
 			needs(x, k, true);
 		else if (k->type == CT_STR && k->def != NULL && x->kind >= 0 &&
-			 applies(k, x->kind) && base != NULL && *(char **)FIELD(base, k->off) == NULL)
+			 applies(k, x->kind) && base != NULL &&
+			 *(char **)FIELD(base, k->off) == NULL)
 			*(char **)FIELD(base, k->off) = xstrdup(k->def);
 	}
 	for (size_t i = 0; i < t->n; i++)

@@ -85,16 +85,16 @@ struct conf_http {
 
 struct conf_source {
 	struct conf_pos pos;
-	char *name;		       /* required, unique among sources */
+	char *name;		      /* required, unique among sources */
 	const struct conf_kind *kind; /* required (type) */
-	void *opts;		       /* the kind's own struct, when it has one */
-	char *path;		       /* file: required */
-	bool follow;	       /* file: default false */
-	enum framing framing;  /* file, stdin, exec: default lines */
-	int64_t count;	       /* generate: -1 = endless (default) */
-	uint64_t interval;     /* generate: usec, 0 = as fast as the queue takes them */
-	char *template;	       /* generate: default "{seq}" */
-	char **argv;	       /* exec: required, NULL-terminated, at least one element */
+	void *opts;		      /* the kind's own struct, when it has one */
+	char *path;		      /* file: required */
+	bool follow;		      /* file: default false */
+	enum framing framing;	      /* file, stdin, exec: default lines */
+	int64_t count;		      /* generate: -1 = endless (default) */
+	uint64_t interval;	      /* generate: usec, 0 = as fast as the queue takes them */
+	char *template;		      /* generate: default "{seq}" */
+	char **argv;		      /* exec: required, NULL-terminated, at least one element */
 	size_t argc;
 	/*
 	 * path above is also: unix: the socket (required); dir: the spool directory
@@ -156,15 +156,15 @@ struct conf_stage {
 
 struct conf_sink {
 	struct conf_pos pos;
-	char *name;		       /* required, unique among sinks */
+	char *name;		      /* required, unique among sinks */
 	const struct conf_kind *kind; /* required (type) */
-	void *opts;		       /* the kind's own struct, when it has one */
-	char *path;	       /* file, unix: required */
-	enum fsync_mode fsync; /* file: default never */
-	bool truncate;	       /* file: mode truncate, emptied at start (not at a reload
-				  nor with --resume); default append */
-	char *address;	       /* tcp: required, "HOST:PORT" or "[V6]:PORT" */
-	char **argv;	       /* exec: required, NULL-terminated */
+	void *opts;		      /* the kind's own struct, when it has one */
+	char *path;		      /* file, unix: required */
+	enum fsync_mode fsync;	      /* file: default never */
+	bool truncate;		      /* file: mode truncate, emptied at start (not at a reload
+					 nor with --resume); default append */
+	char *address;		      /* tcp: required, "HOST:PORT" or "[V6]:PORT" */
+	char **argv;		      /* exec: required, NULL-terminated */
 	size_t argc;
 	struct conf_http http; /* http: url required; method default POST */
 	struct {
@@ -181,7 +181,7 @@ struct conf_dead_letter {
 	bool enabled; /* the dead_letter: block is present */
 	struct conf_pos pos;
 	enum dead_letter_type type; /* file | stdout (default file) */
-	char *path;	     /* file: required */
+	char *path;		    /* file: required */
 };
 
 struct conf {

@@ -10,8 +10,6 @@
  */
 #include "envcheck.h"
 
-#include "conf-schema.h"
-
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -21,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf-schema.h"
 #include "util.h"
 
 struct problem {
@@ -87,8 +86,8 @@ static bool executable(const char *path, int *err)
 }
 
 /* posix_spawnp: a name with a '/' is a path; otherwise each PATH entry in turn. */
-void envcheck_program(struct envcheck *ck, const char *owner, char *const *argv,
-			  const void *field, struct conf_pos fallback, const char *cwd)
+void envcheck_program(struct envcheck *ck, const char *owner, char *const *argv, const void *field,
+		      struct conf_pos fallback, const char *cwd)
 {
 	struct conf_pos pos = conf_pos_of(ck->c, field, fallback);
 	const char *prog = argv[0];
@@ -122,7 +121,7 @@ void envcheck_program(struct envcheck *ck, const char *owner, char *const *argv,
 }
 
 void envcheck_dir(struct envcheck *ck, const char *owner, const char *what, const char *path,
-		      const void *field, struct conf_pos fallback, int mode)
+		  const void *field, struct conf_pos fallback, int mode)
 {
 	struct conf_pos pos = conf_pos_of(ck->c, field, fallback);
 	struct stat st;
@@ -135,8 +134,8 @@ void envcheck_dir(struct envcheck *ck, const char *owner, const char *what, cons
 		problem(ck, pos, "%s: %s '%s': %s", owner, what, path, strerror(errno));
 }
 
-void envcheck_readable(struct envcheck *ck, const char *owner, const char *path,
-			   const void *field, struct conf_pos fallback)
+void envcheck_readable(struct envcheck *ck, const char *owner, const char *path, const void *field,
+		       struct conf_pos fallback)
 {
 	struct conf_pos pos = conf_pos_of(ck->c, field, fallback);
 	struct stat st;
@@ -151,8 +150,8 @@ void envcheck_readable(struct envcheck *ck, const char *owner, const char *path,
  * An output file (or a unix socket, socket: true) that the daemon creates or opens
  * for writing: an existing one must be writable, a new one needs a writable parent.
  */
-void envcheck_creatable(struct envcheck *ck, const char *owner, const char *path,
-			    const void *field, struct conf_pos fallback, bool socket)
+void envcheck_creatable(struct envcheck *ck, const char *owner, const char *path, const void *field,
+			struct conf_pos fallback, bool socket)
 {
 	struct conf_pos pos = conf_pos_of(ck->c, field, fallback);
 	struct stat st;
@@ -183,7 +182,7 @@ void envcheck_creatable(struct envcheck *ck, const char *owner, const char *path
 
 /* Binds the address as the daemon will (SO_REUSEADDR), then lets it go. */
 void envcheck_listen(struct envcheck *ck, const char *owner, const char *addr, const void *field,
-			 struct conf_pos fallback)
+		     struct conf_pos fallback)
 {
 	struct conf_pos pos = conf_pos_of(ck->c, field, fallback);
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
@@ -260,15 +259,15 @@ static void check_outputs(struct envcheck *ck)
 
 	if (c->dead_letter.enabled && c->dead_letter.type == DEAD_LETTER_FILE)
 		envcheck_creatable(ck, "dead_letter", c->dead_letter.path, &c->dead_letter.path,
-				c->dead_letter.pos, false);
+				   c->dead_letter.pos, false);
 	if (c->joblog != NULL)
 		envcheck_creatable(ck, "joblog", c->joblog, &c->joblog, top, false);
 	if (c->shutdown.spool != NULL)
 		envcheck_creatable(ck, "shutdown.spool", c->shutdown.spool, &c->shutdown.spool, top,
-				false);
+				   false);
 	if (c->control.socket != NULL)
 		envcheck_creatable(ck, "control.socket", c->control.socket, &c->control.socket, top,
-				true);
+				   true);
 	if (c->metrics.listen != NULL)
 		envcheck_listen(ck, "metrics.listen", c->metrics.listen, &c->metrics.listen, top);
 }

@@ -33,8 +33,8 @@ void envcheck_dir(struct envcheck *ck, const char *owner, const char *what, cons
 void envcheck_readable(struct envcheck *ck, const char *owner, const char *path, const void *field,
 		       struct conf_pos fallback);
 /* An output file, or a unix socket (socket: true), the daemon will create or open. */
-void envcheck_creatable(struct envcheck *ck, const char *owner, const char *path,
-			const void *field, struct conf_pos fallback, bool socket);
+void envcheck_creatable(struct envcheck *ck, const char *owner, const char *path, const void *field,
+			struct conf_pos fallback, bool socket);
 void envcheck_listen(struct envcheck *ck, const char *owner, const char *addr, const void *field,
 		     struct conf_pos fallback);
 

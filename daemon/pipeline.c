@@ -493,10 +493,10 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 		}
 	}
 	if (conf->dead_letter.enabled && (from == NULL || !same_dead_letter(from->conf, conf))) {
-		p->dead_letter = sink_open(&p->scope, "dead_letter",
-					   conf->dead_letter.type == DEAD_LETTER_STDOUT ? SINK_TO_STDOUT
-											: SINK_TO_FILE,
-					   conf->dead_letter.path, FSYNC_NEVER, err, sizeof(err));
+		p->dead_letter = sink_open(
+		    &p->scope, "dead_letter",
+		    conf->dead_letter.type == DEAD_LETTER_STDOUT ? SINK_TO_STDOUT : SINK_TO_FILE,
+		    conf->dead_letter.path, FSYNC_NEVER, err, sizeof(err));
 		if (p->dead_letter == NULL) {
 			log_error("%s", err);
 			*exit_code = 73;

@@ -493,10 +493,10 @@ static bool check_sink_method(struct conf_ctx *x, const yaml_node_t *v, void *fi
 static const struct conf_key batch_keys[] = {
     {"max_items", CT_UINT, .off = CONF_SNK(batch.max_items), .def = "1", .min = 1, .max = 100000,
      .kinds = CONF_ALL_KINDS, .doc = "Records per request."},
-    {"max_bytes", CT_SIZE, .off = CONF_SNK(batch.max_bytes), .def = "1MiB",
-     .kinds = CONF_ALL_KINDS, .doc = "Bytes per request."},
-    {"timeout", CT_DURATION, .off = CONF_SNK(batch.timeout), .def = "1s",
-     .kinds = CONF_ALL_KINDS, .doc = "A partial batch is sent after this."},
+    {"max_bytes", CT_SIZE, .off = CONF_SNK(batch.max_bytes), .def = "1MiB", .kinds = CONF_ALL_KINDS,
+     .doc = "Bytes per request."},
+    {"timeout", CT_DURATION, .off = CONF_SNK(batch.timeout), .def = "1s", .kinds = CONF_ALL_KINDS,
+     .doc = "A partial batch is sent after this."},
 };
 static const struct conf_table batch_table = {.noun = "batch",
 					      .keys = batch_keys,

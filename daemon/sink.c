@@ -199,8 +199,8 @@ static struct sink *sink_alloc(struct scope *sc, const char *name, const struct 
 	return s;
 }
 
-struct sink *sink_open(struct scope *sc, const char *name, enum sink_fd_target to,
-		       const char *path, enum fsync_mode fsync, char *err, size_t errlen)
+struct sink *sink_open(struct scope *sc, const char *name, enum sink_fd_target to, const char *path,
+		       enum fsync_mode fsync, char *err, size_t errlen)
 {
 	int fd = -1;
 	if (to == SINK_TO_FILE) {
@@ -540,7 +540,7 @@ struct sink *sink_open_conf(struct scope *sc, const struct conf_sink *cs, char *
 	struct sink *s;
 	const struct sink_kind *kind = (const struct sink_kind *)cs->kind;
 	if (kind->open == NULL) {
-		enum sink_fd_target to = kind == &sink_file     ? SINK_TO_FILE
+		enum sink_fd_target to = kind == &sink_file	? SINK_TO_FILE
 					 : kind == &sink_stdout ? SINK_TO_STDOUT
 								: SINK_TO_NOWHERE;
 		s = sink_open(sc, cs->name, to, cs->path, cs->fsync, err, errlen);

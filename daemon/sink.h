@@ -89,8 +89,8 @@ extern const struct conf_key sink_backoff_row, sink_max_backoff_row;
 enum sink_fd_target { SINK_TO_FILE = 0, SINK_TO_STDOUT, SINK_TO_NOWHERE };
 
 /* Opens a file or stdout writer (the dead letter, the joblog); NULL with a message. */
-struct sink *sink_open(struct scope *sc, const char *name, enum sink_fd_target to,
-		       const char *path, enum fsync_mode fsync, char *err, size_t errlen);
+struct sink *sink_open(struct scope *sc, const char *name, enum sink_fd_target to, const char *path,
+		       enum fsync_mode fsync, char *err, size_t errlen);
 /* Opens a configured sink of any kind; NULL with a message. */
 struct sink *sink_open_conf(struct scope *sc, const struct conf_sink *cs, char *err, size_t errlen);
 /* Appends data and a newline as one record (file and stdout writers). */

@@ -98,9 +98,12 @@ static bool exec_src_finite(const struct conf_source *cs)
 	return true;
 }
 
-static const struct conf_key exec_argv_row = {
-    "argv", CT_ARGV, .off = CONF_SRC(argv), .aux = CONF_SRC(argc), .required = CONF_ALL_KINDS,
-    .doc = "The command whose standard output is read."};
+static const struct conf_key exec_argv_row = {"argv",
+					      CT_ARGV,
+					      .off = CONF_SRC(argv),
+					      .aux = CONF_SRC(argc),
+					      .required = CONF_ALL_KINDS,
+					      .doc = "The command whose standard output is read."};
 
 static void exec_envcheck(struct envcheck *ck, const char *owner, const void *entry)
 {
@@ -109,7 +112,8 @@ static void exec_envcheck(struct envcheck *ck, const char *owner, const void *en
 }
 
 const struct source_kind source_exec = {
-    .conf = {.name = "exec", CONF_ROWS(&exec_argv_row, &source_framing_row),
+    .conf = {.name = "exec",
+	     CONF_ROWS(&exec_argv_row, &source_framing_row),
 	     .envcheck = exec_envcheck},
     .open = exec_src_open,
     .start = source_fd_start,

@@ -121,9 +121,12 @@ static bool always(const struct conf_source *cs)
 	return true;
 }
 
-static const struct conf_key file_path_row = {
-    "path", CT_STR, CF_NONEMPTY, .off = CONF_SRC(path), .required = CONF_ALL_KINDS,
-    .doc = "file: the file to read."};
+static const struct conf_key file_path_row = {"path",
+					      CT_STR,
+					      CF_NONEMPTY,
+					      .off = CONF_SRC(path),
+					      .required = CONF_ALL_KINDS,
+					      .doc = "file: the file to read."};
 static const struct conf_key file_follow_row = {
     "follow", CT_BOOL, .off = CONF_SRC(follow), .def = "false",
     .doc = "Keep reading as the file grows, surviving truncation and rotation."};

@@ -799,7 +799,7 @@ static int net_open(struct source *s, char *err, size_t errlen)
 			return -1;
 		}
 	} else if ((cs->kind == &source_tcp.conf ? listen_tcp(ns, base, err, errlen)
-					   : listen_unix(ns, base, err, errlen)) < 0) {
+						 : listen_unix(ns, base, err, errlen)) < 0) {
 		return -1;
 	}
 	evconnlistener_set_error_cb(ns->lev, listener_error_cb);
@@ -983,14 +983,17 @@ static const char *net_socket_path(const struct conf_source *cs)
 }
 
 /* Listening sources: tcp and unix here, and http (source-http.c) shares listen and ack. */
-const struct conf_key source_listen_row = {
-    "listen", CT_ADDR, .off = CONF_SRC(listen), .required = CONF_ALL_KINDS,
-    .doc = "HOST:PORT or [V6]:PORT to listen on."};
+const struct conf_key source_listen_row = {"listen", CT_ADDR, .off = CONF_SRC(listen),
+					   .required = CONF_ALL_KINDS,
+					   .doc = "HOST:PORT or [V6]:PORT to listen on."};
 const struct conf_key source_ack_row = {"ack", CT_BOOL, .off = CONF_SRC(ack), .def = "false",
 					.doc = "Answer once the items are done end to end."};
-static const struct conf_key unix_path_row = {
-    "path", CT_STR, CF_NONEMPTY, .off = CONF_SRC(path), .required = CONF_ALL_KINDS,
-    .doc = "unix: the socket to listen on."};
+static const struct conf_key unix_path_row = {"path",
+					      CT_STR,
+					      CF_NONEMPTY,
+					      .off = CONF_SRC(path),
+					      .required = CONF_ALL_KINDS,
+					      .doc = "unix: the socket to listen on."};
 static const struct conf_key net_rows[] = {
     {"max_connections", CT_UINT, .off = CONF_SRC(max_connections), .def = "64", .min = 1,
      .max = 100000, .doc = "tcp, unix: more connections are closed at once, with a log line."},

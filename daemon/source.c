@@ -69,10 +69,18 @@ const struct source_kind *source_kind_of(const struct conf_kind *kind)
 
 /* Records split at a delimiter: the fd reader's, and the split of the kinds that split. */
 const struct conf_key source_framing_row = {
-    "framing", CT_ENUM, .off = CONF_SRC(framing), .def = "lines", .values = conf_framing_names,
+    "framing",
+    CT_ENUM,
+    .off = CONF_SRC(framing),
+    .def = "lines",
+    .values = conf_framing_names,
     .doc = "lines: an item per line; nul: items end at NUL bytes."};
 const struct conf_key source_split_row = {
-    "split", CT_ENUM, .off = CONF_SRC(split), .def = "none", .values = conf_split_names,
+    "split",
+    CT_ENUM,
+    .off = CONF_SRC(split),
+    .def = "none",
+    .values = conf_split_names,
     .doc = "none: a body or file is one item; lines or nul: one item per record."};
 
 bool source_conf_finite(const struct conf_source *cs)

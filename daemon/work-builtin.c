@@ -87,16 +87,19 @@ static bool check_regex(struct conf_ctx *x, const yaml_node_t *v, void *field)
 }
 
 static const struct conf_key builtin_keys[] = {
-    {"op", CT_ENUM, CF_KIND, .off = CONF_STG(op), .values = builtin_op_names, .kinds = CONF_ALL_KINDS,
-     .required = CONF_ALL_KINDS, .doc = "passthrough, or grep: keep the items that match."},
-    {"pattern", CT_STR, .off = CONF_STG(pattern), .kinds = CONF_KIND(BUILTIN_GREP), .required = CONF_KIND(BUILTIN_GREP),
-     .check = check_regex, .doc = "grep: a POSIX extended regular expression."},
+    {"op", CT_ENUM, CF_KIND, .off = CONF_STG(op), .values = builtin_op_names,
+     .kinds = CONF_ALL_KINDS, .required = CONF_ALL_KINDS,
+     .doc = "passthrough, or grep: keep the items that match."},
+    {"pattern", CT_STR, .off = CONF_STG(pattern), .kinds = CONF_KIND(BUILTIN_GREP),
+     .required = CONF_KIND(BUILTIN_GREP), .check = check_regex,
+     .doc = "grep: a POSIX extended regular expression."},
     {"invert", CT_BOOL, .off = CONF_STG(invert), .def = "false", .kinds = CONF_KIND(BUILTIN_GREP),
      .doc = "grep: keep the items that do not match."},
 };
 static const struct conf_table builtin_table = {
     .noun = "builtin",
-    .keys = builtin_keys, .n = ARRAY_LEN(builtin_keys),
+    .keys = builtin_keys,
+    .n = ARRAY_LEN(builtin_keys),
     .kinds = builtin_op_names,
     .kind_off = CONF_STG(op),
     .not_apply_fmt = "'%s' does not apply to builtin op '%s' (only to %s)",

@@ -424,18 +424,24 @@ static const char *const exec_stdin_names[] = {"none", "item", NULL};
 static const char *const exec_stdout_names[] = {"result", "lines", "discard", "item", NULL};
 
 static const struct conf_key exec_keys[] = {
-    {"argv", CT_ARGV, .off = CONF_STG(argv), .aux = CONF_STG(argc), .kinds = CONF_ALL_KINDS, .required = CONF_ALL_KINDS,
+    {"argv", CT_ARGV, .off = CONF_STG(argv), .aux = CONF_STG(argc), .kinds = CONF_ALL_KINDS,
+     .required = CONF_ALL_KINDS,
      .doc = "The command, with placeholders; never run through a shell."},
     {"stdin", CT_ENUM, .off = CONF_STG(stdin_mode), .def = "none", .values = exec_stdin_names,
      .kinds = CONF_ALL_KINDS, .doc = "none, or item: the item and a newline on standard input."},
     {"stdout", CT_ENUM, .off = CONF_STG(stdout_mode), .def = "result", .values = exec_stdout_names,
-     .kinds = CONF_ALL_KINDS, .doc = "result, lines (an item per line), discard, or item (passed on)."},
+     .kinds = CONF_ALL_KINDS,
+     .doc = "result, lines (an item per line), discard, or item (passed on)."},
     {"env", CT_ENV, .off = CONF_STG(env), .aux = CONF_STG(n_env), .kinds = CONF_ALL_KINDS,
      .doc = "Added to the daemon's environment."},
-    {"cwd", CT_STR, CF_NONEMPTY, .off = CONF_STG(cwd), .kinds = CONF_ALL_KINDS, .doc = "The working directory."},
+    {"cwd", CT_STR, CF_NONEMPTY, .off = CONF_STG(cwd), .kinds = CONF_ALL_KINDS,
+     .doc = "The working directory."},
 };
-static const struct conf_table exec_table = {
-    .noun = "exec", .keys = exec_keys, .n = ARRAY_LEN(exec_keys), .doc = "One process per item, in its own process group."};
+static const struct conf_table exec_table = {.noun = "exec",
+					     .keys = exec_keys,
+					     .n = ARRAY_LEN(exec_keys),
+					     .doc =
+						 "One process per item, in its own process group."};
 
 static const struct conf_key exec_block_row = {
     "exec", CT_BLOCK, .sub = &exec_table, .doc = "One process per item, never through a shell."};

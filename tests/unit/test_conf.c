@@ -1899,7 +1899,7 @@ static const struct conf_kind probe_kind = {
 };
 
 static const struct conf_kind *const probe_sources[] = {&source_file.conf, &source_stdin.conf,
-							 &probe_kind};
+							&probe_kind};
 static const struct conf_kind *const probe_workers[] = {&work_exec.conf};
 static const struct conf_kind *const probe_sinks[] = {&sink_stdout.conf};
 static const struct conf_kinds probe_registry = {
@@ -1911,8 +1911,7 @@ static const struct conf_kinds probe_registry = {
     .n_sinks = ARRAY_LEN(probe_sinks),
 };
 
-#define PROBE_SRC(extra)                                                                           \
-	"sources:\n  - name: p\n    type: probe\n    host: h\n" extra SINK
+#define PROBE_SRC(extra) "sources:\n  - name: p\n    type: probe\n    host: h\n" extra SINK
 
 START_TEST(kind_with_opts)
 {
@@ -1929,8 +1928,9 @@ START_TEST(kind_with_opts)
 	ck_assert_uint_eq(o->argc, 2);
 	ck_assert_ptr_null(c->sources[0].argv); /* the entry's own fields are untouched */
 	char *p = print_conf(c);
-	ck_assert_msg(strstr(p, "  - name: \"p\"\n    type: probe\n    host: \"h\"\n    port: 6379\n"
-				"    wait: 1s\n    argv: [\"x\", \"y\"]\n") != NULL,
+	ck_assert_msg(strstr(p,
+			     "  - name: \"p\"\n    type: probe\n    host: \"h\"\n    port: 6379\n"
+			     "    wait: 1s\n    argv: [\"x\", \"y\"]\n") != NULL,
 		      "printed: %s", p);
 	free(p);
 	free(round_trip(PROBE_SRC("    port: 80\n")));
