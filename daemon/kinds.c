@@ -3,6 +3,9 @@
  * each. The loader gets it through conf_set_kinds() (it never names a kind); the
  * kinds layer finds a conf entry's operations from the conf_kind it points at, the
  * first member of the kind's descriptor. A new kind is its own file and a line here.
+ *
+ * Each list names the descriptors (defined in the kinds' files) in the order the
+ * kinds are listed in messages ("one of file, stdin, ..."); it declares them too.
  */
 #include "kinds.h"
 
@@ -12,22 +15,43 @@
 #include "stage.h"
 #include "util.h"
 
-static const struct conf_kind *const sources[] = {
-    &source_file.conf, &source_stdin.conf, &source_exec.conf, &source_generate.conf,
-    &source_tcp.conf,  &source_unix.conf,  &source_http.conf, &source_dir.conf,
-};
+#define SOURCES(X)                                                                                 \
+	X(source_file)                                                                             \
+	X(source_stdin)                                                                            \
+	X(source_exec)                                                                             \
+	X(source_generate)                                                                         \
+	X(source_tcp)                                                                              \
+	X(source_unix)                                                                             \
+	X(source_http)                                                                             \
+	X(source_dir)
 
-static const struct conf_kind *const workers[] = {
-    &work_exec.conf,
-    &work_builtin.conf,
-    &work_coproc.conf,
-    &work_http.conf,
-};
+#define WORKERS(X)                                                                                 \
+	X(work_exec)                                                                               \
+	X(work_builtin)                                                                            \
+	X(work_coproc)                                                                             \
+	X(work_http)
 
-static const struct conf_kind *const sinks[] = {
-    &sink_file.conf, &sink_stdout.conf, &sink_discard.conf, &sink_tcp.conf,
-    &sink_unix.conf, &sink_exec.conf,	&sink_http.conf,
-};
+#define SINKS(X)                                                                                   \
+	X(sink_file)                                                                               \
+	X(sink_stdout)                                                                             \
+	X(sink_discard)                                                                            \
+	X(sink_tcp)                                                                                \
+	X(sink_unix)                                                                               \
+	X(sink_exec)                                                                               \
+	X(sink_http)
+
+#define DECLARE_SOURCE(k) extern const struct source_kind k;
+#define DECLARE_WORKER(k) extern const struct worker_kind k;
+#define DECLARE_SINK(k)	  extern const struct sink_kind k;
+#define ENTRY(k)	  &k.conf,
+
+SOURCES(DECLARE_SOURCE)
+WORKERS(DECLARE_WORKER)
+SINKS(DECLARE_SINK)
+
+static const struct conf_kind *const sources[] = {SOURCES(ENTRY)};
+static const struct conf_kind *const workers[] = {WORKERS(ENTRY)};
+static const struct conf_kind *const sinks[] = {SINKS(ENTRY)};
 
 static const struct conf_kinds registry = {
     .sources = sources,

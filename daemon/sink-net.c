@@ -31,6 +31,8 @@
 #include "sink-stream.h"
 #include "util.h"
 
+extern const struct sink_kind sink_unix; /* below: tcp and unix differ in the address */
+
 struct net_sink {
 	struct sockaddr_storage addr; /* numeric tcp address, or the unix path */
 	socklen_t addrlen;

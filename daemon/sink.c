@@ -90,6 +90,9 @@ struct sinks {
 
 _Static_assert(offsetof(struct sink_kind, conf) == 0, "a sink kind starts with its conf");
 
+/* Below: file, stdout and discard share the fd writer; the dead letter and joblog too. */
+extern const struct sink_kind sink_file, sink_stdout;
+
 /* ---- for kinds ---- */
 
 void **sink_state(struct sink *s)

@@ -79,9 +79,6 @@ struct sink_kind {
 	void (*free)(struct sink *s);
 };
 
-extern const struct sink_kind sink_file, sink_stdout, sink_discard;
-extern const struct sink_kind sink_tcp, sink_unix, sink_exec, sink_http;
-
 /* The first reconnect or retry delay and its cap: rows of every kind that retries. */
 extern const struct conf_key sink_backoff_row, sink_max_backoff_row;
 

@@ -69,6 +69,8 @@
 #include "source.h"
 #include "util.h"
 
+extern const struct source_kind source_tcp; /* below: tcp and unix differ in a few places */
+
 #define MAX_SINGLE_READ	   (256 * 1024)
 #define READS_PER_CALLBACK 8
 #define ACK_HIGH	   (256 * 1024)

@@ -61,9 +61,6 @@ const struct source_kind *source_kind_of(const struct conf_kind *kind);
 bool source_conf_finite(const struct conf_source *cs);
 const char *source_conf_address(const struct conf_source *cs);
 
-extern const struct source_kind source_file, source_stdin, source_exec, source_generate;
-extern const struct source_kind source_tcp, source_unix, source_http, source_dir;
-
 /* Rows several kinds share, each from the file that owns what it means. */
 extern const struct conf_key source_framing_row, source_split_row; /* source.c */
 extern const struct conf_key source_listen_row, source_ack_row;	   /* source-net.c */

@@ -50,7 +50,6 @@ struct worker_kind {
 	void (*output_ready)(struct stage_slot *slot);
 };
 
-extern const struct worker_kind work_exec, work_builtin, work_coproc, work_http;
 /* What an exec or coprocess stage needs of the host (work-exec.c; the conf_kind's envcheck). */
 struct envcheck;
 void work_exec_envcheck(struct envcheck *ck, const char *owner, const void *entry);

@@ -1898,6 +1898,11 @@ static const struct conf_kind probe_kind = {
     .check = probe_check,
 };
 
+/* The daemon's kinds it registers beside its own (kinds.c declares them likewise). */
+extern const struct source_kind source_file, source_stdin;
+extern const struct worker_kind work_exec;
+extern const struct sink_kind sink_stdout;
+
 static const struct conf_kind *const probe_sources[] = {&source_file.conf, &source_stdin.conf,
 							&probe_kind};
 static const struct conf_kind *const probe_workers[] = {&work_exec.conf};
