@@ -564,9 +564,10 @@ static void merge_kind(struct composed *m, size_t first, const struct conf_kind 
 				m->rows[i].required |= bit;
 			continue;
 		}
+		/* The first of its later rows that is merged already (rows are unique). */
 		for (size_t later = r + 1; later < kind->n && at == m->n; later++)
 			for (i = first; i < m->n; i++)
-				if (m->from[i] == kind->rows[later] && i < at)
+				if (m->from[i] == kind->rows[later])
 					at = i;
 		if (m->n == ROWS_MAX)
 			compose_abort("too many rows, at", row->name);
