@@ -124,8 +124,9 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench/run
 
-# libFuzzer targets: every tests/fuzz/fuzz_NAME.c, linked with every daemon object
-# but the two mains, all built by clang with ASan+UBSan in their own directory.
+# libFuzzer targets: every tests/fuzz/fuzz_NAME.c, linked with the objects named on
+# its "LINK:" lines (as a unit test's), all built by clang with ASan+UBSan in their
+# own directory.
 # tests/fuzz/run runs them (from tests/fuzz/corpus/NAME, read only: new inputs go to
 # build/fuzz/corpus/NAME, crashes to build/fuzz/crashes/); tests/run runs each for
 # a few seconds.
@@ -144,9 +145,15 @@ $(FUZZ_BUILD)/obj/%.o: daemon/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -Idaemon -o $@ $< $(FUZZ_OBJS) \
-		$(LDLIBS)
+fuzz_link = $(addprefix $(FUZZ_BUILD)/obj/,$(patsubst all,$(LIB_SRCS:daemon/%.c=%.o), \
+              $(shell sed -n '/LINK:/{s/.*LINK://;s/$(open_paren).*//;p}' $(1))))
+define fuzz_rule
+$(if $(call fuzz_link,$(1)),,$(error $(1) has no LINK: line naming the objects it links))
+$(FUZZ_BUILD)/$(notdir $(1:.c=)): $(1) $(call fuzz_link,$(1))
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer,$$(FUZZ_SAN) -Idaemon -o $$@ \
+		$$(filter %.c %.o,$$^) $$(LDLIBS)
+endef
+$(foreach t,$(FUZZ_SRCS),$(eval $(call fuzz_rule,$(t))))
 
 fuzz-build: $(FUZZ_BINS)
 -include $(wildcard $(FUZZ_BUILD)/obj/*.d)
