@@ -72,9 +72,9 @@ $(BUILD)/%.o: daemon/%.c | $(BUILD)
 $(BUILD)/sluiced: $(DAEMON_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# sluicectl reads -c files with the daemon's loader: conf.o and the base layer under
-# it (scripts/layers), nothing that runs a loop.
-CTL_LOADER_OBJS := $(addprefix $(BUILD)/,conf.o conf-keys.o conf-json.o addr.o units.o log.o json.o util.o)
+# sluicectl reads -c files with the daemon's loader, and the loader's tables come
+# from the kinds (kinds.c): it links the daemon's objects (no loop runs).
+CTL_LOADER_OBJS := $(filter-out $(BUILD)/sluiced.o,$(DAEMON_OBJS))
 $(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(CTL_LOADER_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
@@ -124,8 +124,9 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench/run
 
-# libFuzzer targets: every tests/fuzz/fuzz_NAME.c, linked with every daemon object
-# but the two mains, all built by clang with ASan+UBSan in their own directory.
+# libFuzzer targets: every tests/fuzz/fuzz_NAME.c, linked with the objects named on
+# its "LINK:" lines (as a unit test's), all built by clang with ASan+UBSan in their
+# own directory.
 # tests/fuzz/run runs them (from tests/fuzz/corpus/NAME, read only: new inputs go to
 # build/fuzz/corpus/NAME, crashes to build/fuzz/crashes/); tests/run runs each for
 # a few seconds.
@@ -144,9 +145,15 @@ $(FUZZ_BUILD)/obj/%.o: daemon/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -Idaemon -o $@ $< $(FUZZ_OBJS) \
-		$(LDLIBS)
+fuzz_link = $(addprefix $(FUZZ_BUILD)/obj/,$(patsubst all,$(LIB_SRCS:daemon/%.c=%.o), \
+              $(shell sed -n '/LINK:/{s/.*LINK://;s/$(open_paren).*//;p}' $(1))))
+define fuzz_rule
+$(if $(call fuzz_link,$(1)),,$(error $(1) has no LINK: line naming the objects it links))
+$(FUZZ_BUILD)/$(notdir $(1:.c=)): $(1) $(call fuzz_link,$(1))
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer,$$(FUZZ_SAN) -Idaemon -o $$@ \
+		$$(filter %.c %.o,$$^) $$(LDLIBS)
+endef
+$(foreach t,$(FUZZ_SRCS),$(eval $(call fuzz_rule,$(t))))
 
 fuzz-build: $(FUZZ_BINS)
 -include $(wildcard $(FUZZ_BUILD)/obj/*.d)

@@ -73,6 +73,7 @@ static void put_type(FILE *out, const struct conf_key *k)
 		fputs("{\"$ref\":\"#/$defs/boolean\"}", out);
 		break;
 	case CT_ENUM:
+	case CT_KIND:
 		fputs("{\"anyOf\":[{\"enum\":[", out);
 		for (size_t i = 0; k->values[i] != NULL; i++) {
 			if (i > 0)
@@ -116,20 +117,34 @@ static void put_default(FILE *out, const struct conf_key *k)
 		put_json_str(out, k->def);
 }
 
-/* The row that describes a key name: the first; a default only when every row agrees. */
+/*
+ * The row that describes a key name: the first; a default only when every row
+ * agrees; the description, every distinct doc of the rows (one per kind's meaning).
+ */
 static void put_property(FILE *out, const struct conf_table *t, size_t i)
 {
 	const struct conf_key *k = &t->keys[i];
 	const char *def = k->def;
+	char *doc = xstrdup(k->doc != NULL ? k->doc : "");
 
-	for (size_t j = i + 1; j < t->n; j++)
-		if (strcmp(t->keys[j].name, k->name) == 0 && !str_same(t->keys[j].def, def))
+	for (size_t j = i + 1; j < t->n; j++) {
+		const struct conf_key *o = &t->keys[j];
+		if (strcmp(o->name, k->name) != 0)
+			continue;
+		if (!str_same(o->def, def))
 			def = NULL;
+		if (o->doc != NULL && strstr(doc, o->doc) == NULL) {
+			char *more = xasprintf("%s %s", doc, o->doc);
+			free(doc);
+			doc = more;
+		}
+	}
 	put_json_str(out, k->name);
 	fputs(":{\"allOf\":[", out);
 	put_type(out, k);
 	fputs("],\"description\":", out);
-	put_json_str(out, k->doc != NULL ? k->doc : "");
+	put_json_str(out, doc);
+	free(doc);
 	if (def != NULL) {
 		fputs(",\"default\":", out);
 		put_default(out, k);

@@ -1,12 +1,14 @@
 /*
- * conf-keys.c: every key of the pipeline file, one row each (conf-schema.h), and
- * the rules that span several keys as small named check functions.
+ * conf-keys.c: the keys of the pipeline file that belong to no kind, one row each
+ * (conf-schema.h), the rules that span several keys as small named check
+ * functions, and conf_set_kinds(), which makes the source, stage and sink tables of
+ * these rows and the rows every kind brings from its own file (kinds.c lists them).
  *
  * The order of the rows is the order --check prints them in. A key that means a
  * different thing for different kinds (a sink's 'timeout') has one row per
- * meaning, each with its kinds.
+ * meaning, each in its kind's file.
  */
-#include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,23 +21,12 @@
 /* --- names of enum values, in the order of conf.h's enums ------------------------ */
 
 static const char *const when_full_names[] = {"block", "drop_newest", "drop_oldest", NULL};
-static const char *const framing_names[] = {"lines", "nul", NULL};
-static const char *const source_type_names[] = {"file", "stdin", "exec", "generate", "tcp",
-						"unix", "http",	 "dir",	 NULL};
-static const char *const split_names[] = {"none", "lines", "nul", NULL};
-static const char *const stage_kind_names[] = {"exec", "builtin", "coprocess", "http", NULL};
-static const char *const exec_stdin_names[] = {"none", "item", NULL};
-static const char *const exec_stdout_names[] = {"result", "lines", "discard", "item", NULL};
-static const char *const coproc_framing_names[] = {"lines", "length", "json", NULL};
-static const char *const builtin_op_names[] = {"passthrough", "grep", NULL};
+const char *const conf_framing_names[] = {"lines", "nul", NULL};
+const char *const conf_split_names[] = {"none", "lines", "nul", NULL};
 static const char *const on_failure_names[] = {"skip", "dead_letter", "cancel", NULL};
-static const char *const sink_type_names[] = {"file", "stdout", "discard", "tcp",
-					      "unix", "exec",	"http",	   NULL};
 static const char *const dead_letter_type_names[] = {"file", "stdout", NULL};
-static const char *const http_method_names[] = {"GET",	 "POST", "PUT", "DELETE",
-						"PATCH", "HEAD", NULL};
-static const char *const file_mode_names[] = {"append", "truncate", NULL};
-static const char *const fsync_names[] = {"never", "batch", "always", NULL};
+const char *const conf_http_method_names[] = {"GET",   "POST", "PUT", "DELETE",
+					      "PATCH", "HEAD", NULL};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const log_format_names[] = {"text", "json", NULL};
 
@@ -44,14 +35,9 @@ static const char *name_of(const char *const *names, size_t n, int v)
 	return v >= 0 && (size_t)v < n ? names[v] : "?";
 }
 
-const char *conf_source_type_name(enum source_type t)
+const char *conf_kind_name(const struct conf_kind *kind)
 {
-	return name_of(source_type_names, ARRAY_LEN(source_type_names) - 1, (int)t);
-}
-
-const char *conf_sink_type_name(enum sink_type t)
-{
-	return name_of(sink_type_names, ARRAY_LEN(sink_type_names) - 1, (int)t);
+	return kind != NULL ? kind->name : "?";
 }
 
 const char *conf_on_failure_name(enum on_failure f)
@@ -61,18 +47,16 @@ const char *conf_on_failure_name(enum on_failure f)
 
 const char *conf_http_method_name(enum http_method m)
 {
-	return name_of(http_method_names, ARRAY_LEN(http_method_names) - 1, (int)m);
+	return name_of(conf_http_method_names, ARRAY_LEN(conf_http_method_names) - 1, (int)m);
 }
 
 #define ROWS(rows)   (rows), ARRAY_LEN(rows)
 #define K(k)	     CONF_KIND(k)
 #define ALL	     CONF_ALL_KINDS
-#define USEC(s)	     ((uint64_t)(s)*UINT64_C(1000000))
 #define SRC(field)   offsetof(struct conf_source, field)
 #define STG(field)   offsetof(struct conf_stage, field)
 #define SNK(field)   offsetof(struct conf_sink, field)
 #define TOP(field)   offsetof(struct conf, field)
-#define HTTP(field)  offsetof(struct conf_http, field)
 #define QUEUE(field) offsetof(struct conf_queue, field)
 
 /* --- queue ------------------------------------------------------------------------ */
@@ -90,195 +74,39 @@ static const struct conf_table queue_table = {.noun = "queue", ROWS(queue_keys)}
 
 /* --- sources ---------------------------------------------------------------------- */
 
-static bool same_dir(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	while (la > 1 && a[la - 1] == '/')
-		la--;
-	while (lb > 1 && b[lb - 1] == '/')
-		lb--;
-	return la == lb && strncmp(a, b, la) == 0;
-}
-
 static void source_init(struct conf_ctx *x, void *obj)
 {
 	((struct conf_source *)obj)->pos = conf_node_pos(x->map);
 }
 
-static bool check_http_path(struct conf_ctx *x, const yaml_node_t *v, void *field)
+/* A kind's own rules, after the entry's common ones. */
+static void kind_check(struct conf_ctx *x, void *obj)
 {
-	const char *path = *(char **)field;
-	if (x->kind != SOURCE_HTTP || path[0] == '/')
-		return true;
-	conf_err(x, v, "'path' of an http source is a URL path and must start with '/', got '%s'",
-		 path);
-	return false;
+	if (x->kind >= 0 && x->t->registry[x->kind]->check != NULL)
+		x->t->registry[x->kind]->check(x, obj);
 }
 
-/* A dir source: where finished files go, never back into the spool directory. */
-static void check_dir_source(struct conf_ctx *x, struct conf_source *s)
-{
-	const yaml_node_t *done = conf_key_of(x, "done_dir"),
-			  *failed = conf_key_of(x, "failed_dir");
-
-	if (done != NULL && s->delete_done) {
-		conf_err(
-		    x, done,
-		    "'done_dir' does not apply with 'delete: true' (finished files are removed)");
-		free(s->done_dir);
-		s->done_dir = NULL;
-	}
-	if (s->path == NULL)
-		return;
-	if (s->done_dir == NULL && !s->delete_done && done == NULL)
-		s->done_dir = xasprintf("%s/done", s->path);
-	if (s->failed_dir == NULL && failed == NULL)
-		s->failed_dir = xasprintf("%s/failed", s->path);
-	/* Finished files moved into the directory itself would be taken again. */
-	if (s->done_dir != NULL && same_dir(s->done_dir, s->path))
-		conf_err(x, done ? done : x->map,
-			 "'done_dir' of %s must not be the spool directory itself", x->label);
-	if (s->failed_dir != NULL && same_dir(s->failed_dir, s->path))
-		conf_err(x, failed ? failed : x->map,
-			 "'failed_dir' of %s must not be the spool directory itself", x->label);
-}
-
-static void source_check(struct conf_ctx *x, void *obj)
-{
-	struct conf_source *s = obj;
-
-	if (x->kind == SOURCE_HTTP && s->path == NULL && conf_key_of(x, "path") == NULL)
-		s->path = xstrdup("/");
-	if (x->kind == SOURCE_DIR)
-		check_dir_source(x, s);
-}
-
+/* The rows of every source; a kind's own rows follow them (the kind files). */
 static const struct conf_key source_keys[] = {
     {"name", CT_NAME, .off = SRC(name), .kinds = ALL, .required = ALL,
      .doc = "Unique among sources; in logs, metrics and the joblog."},
-    {"type", CT_ENUM, CF_KIND, .off = SRC(type), .values = source_type_names, .kinds = ALL,
-     .required = ALL, .doc = "What the source reads."},
-    {"listen", CT_ADDR, .off = SRC(listen), .kinds = K(SOURCE_TCP) | K(SOURCE_HTTP),
-     .required = K(SOURCE_TCP) | K(SOURCE_HTTP), .doc = "HOST:PORT or [V6]:PORT to listen on."},
-    {"path", CT_STR, CF_NONEMPTY, .off = SRC(path),
-     .kinds = K(SOURCE_FILE) | K(SOURCE_UNIX) | K(SOURCE_HTTP) | K(SOURCE_DIR),
-     .required = K(SOURCE_FILE) | K(SOURCE_UNIX) | K(SOURCE_DIR), .check = check_http_path,
-     .doc = "file: the file; unix: the socket; dir: the spool directory; http: the URL path "
-	    "(default /)."},
-    {"follow", CT_BOOL, .off = SRC(follow), .def = "false", .kinds = K(SOURCE_FILE),
-     .doc = "Keep reading as the file grows, surviving truncation and rotation."},
-    {"count", CT_COUNT, .off = SRC(count), .kinds = K(SOURCE_GENERATE),
-     .doc = "How many items to generate (default: endless)."},
-    {"interval", CT_DURATION, .off = SRC(interval), .def = "0s", .kinds = K(SOURCE_GENERATE),
-     .doc = "Time between items; 0s: as fast as the queue takes them."},
-    {"template", CT_STR, .off = SRC(template), .def = "{seq}", .kinds = K(SOURCE_GENERATE),
-     .doc = "Each item, with {seq} replaced."},
-    {"argv", CT_ARGV, .off = SRC(argv), .aux = SRC(argc), .kinds = K(SOURCE_EXEC),
-     .required = K(SOURCE_EXEC), .doc = "The command whose standard output is read."},
-    {"max_connections", CT_UINT, .off = SRC(max_connections), .def = "64", .min = 1, .max = 100000,
-     .kinds = K(SOURCE_TCP) | K(SOURCE_UNIX),
-     .doc = "More connections are closed at once, with a log line."},
-    {"idle_timeout", CT_DURATION, .off = SRC(idle_timeout), .def = "0s",
-     .kinds = K(SOURCE_TCP) | K(SOURCE_UNIX), .doc = "Close a silent connection; 0s: never."},
-    {"split", CT_ENUM, .off = SRC(split), .def = "none", .values = split_names,
-     .kinds = K(SOURCE_HTTP) | K(SOURCE_DIR),
-     .doc = "none: a body or file is one item; lines or nul: one item per record."},
-    {"ack", CT_BOOL, .off = SRC(ack), .def = "false",
-     .kinds = K(SOURCE_TCP) | K(SOURCE_UNIX) | K(SOURCE_HTTP),
-     .doc = "Answer once the items are done end to end."},
-    {"done_dir", CT_STR, CF_NONEMPTY, .off = SRC(done_dir), .kinds = K(SOURCE_DIR),
-     .doc = "Where finished files go (default PATH/done)."},
-    {"failed_dir", CT_STR, CF_NONEMPTY, .off = SRC(failed_dir), .kinds = K(SOURCE_DIR),
-     .doc = "Where files with failed items go (default PATH/failed)."},
-    {"delete", CT_BOOL, .off = SRC(delete_done), .def = "false", .kinds = K(SOURCE_DIR),
-     .doc = "Remove finished files instead of moving them."},
-    {"queue_timeout", CT_DURATION, .off = SRC(queue_timeout), .def = "5s", .kinds = K(SOURCE_HTTP),
-     .doc = "How long a request waits for queue space (then 503)."},
-    {"max_body", CT_SIZE, .off = SRC(max_body), .def = "16MiB", .kinds = K(SOURCE_HTTP),
-     .doc = "A larger request body gets 413."},
-    {"max_connections", CT_UINT, .off = SRC(max_connections), .def = "64", .min = 1, .max = 100000,
-     .kinds = K(SOURCE_HTTP), .doc = "At the cap no connection is accepted until one closes."},
-    {"framing", CT_ENUM, .off = SRC(framing), .def = "lines", .values = framing_names,
-     .kinds = K(SOURCE_FILE) | K(SOURCE_STDIN) | K(SOURCE_EXEC) | K(SOURCE_TCP) | K(SOURCE_UNIX),
-     .doc = "lines: an item per line; nul: items end at NUL bytes."},
+    {"type", CT_KIND, CF_KIND, .off = SRC(kind), .kinds = ALL, .required = ALL,
+     .doc = "What the source reads."},
 };
-const struct conf_table conf_source_table = {
+struct conf_table conf_source_table = {
     .noun = "source",
-    ROWS(source_keys),
     .size = sizeof(struct conf_source),
-    .kinds = source_type_names,
-    .kind_off = SRC(type),
+    .kind_off = SRC(kind),
+    .opts_off = SRC(opts),
     .not_apply_fmt = "'%s' does not apply to a %s source (only to %s)",
     .need_fmt = "%s (type %s) needs '%s'",
     .need_kind_fmt = "%s needs '%s' (one of %s)",
     .init = source_init,
-    .check = source_check,
+    .check = kind_check,
     .doc = "An input; all sources feed the first stage.",
 };
 
 /* --- stages ----------------------------------------------------------------------- */
-
-static const struct conf_key exec_keys[] = {
-    {"argv", CT_ARGV, .off = STG(argv), .aux = STG(argc), .kinds = ALL, .required = ALL,
-     .doc = "The command, with placeholders; never run through a shell."},
-    {"stdin", CT_ENUM, .off = STG(stdin_mode), .def = "none", .values = exec_stdin_names,
-     .kinds = ALL, .doc = "none, or item: the item and a newline on standard input."},
-    {"stdout", CT_ENUM, .off = STG(stdout_mode), .def = "result", .values = exec_stdout_names,
-     .kinds = ALL, .doc = "result, lines (an item per line), discard, or item (passed on)."},
-    {"env", CT_ENV, .off = STG(env), .aux = STG(n_env), .kinds = ALL,
-     .doc = "Added to the daemon's environment."},
-    {"cwd", CT_STR, CF_NONEMPTY, .off = STG(cwd), .kinds = ALL, .doc = "The working directory."},
-};
-static const struct conf_table exec_table = {
-    .noun = "exec", ROWS(exec_keys), .doc = "One process per item, in its own process group."};
-
-static const struct conf_key coproc_keys[] = {
-    {"argv", CT_ARGV, .off = STG(argv), .aux = STG(argc), .kinds = ALL, .required = ALL,
-     .doc = "The command of the long-lived process."},
-    {"framing", CT_ENUM, .off = STG(coproc_framing), .def = "lines", .values = coproc_framing_names,
-     .kinds = ALL, .doc = "lines, length (binary items) or json (answers carry the item's id)."},
-    {"env", CT_ENV, .off = STG(env), .aux = STG(n_env), .kinds = ALL,
-     .doc = "Added to the daemon's environment."},
-    {"cwd", CT_STR, CF_NONEMPTY, .off = STG(cwd), .kinds = ALL, .doc = "The working directory."},
-};
-static const struct conf_table coproc_table = {
-    .noun = "coprocess",
-    ROWS(coproc_keys),
-    .doc = "One long-lived process per worker, fed one item at a time."};
-
-static bool check_regex(struct conf_ctx *x, const yaml_node_t *v, void *field)
-{
-	regex_t re;
-	int rc = regcomp(&re, *(char **)field, REG_EXTENDED | REG_NOSUB);
-
-	if (rc == 0) {
-		regfree(&re);
-		return true;
-	}
-	char msg[256];
-	regerror(rc, &re, msg, sizeof(msg));
-	conf_err(x, v, "'pattern' is not a valid extended regular expression: %s", msg);
-	return false;
-}
-
-static const struct conf_key builtin_keys[] = {
-    {"op", CT_ENUM, CF_KIND, .off = STG(op), .values = builtin_op_names, .kinds = ALL,
-     .required = ALL, .doc = "passthrough, or grep: keep the items that match."},
-    {"pattern", CT_STR, .off = STG(pattern), .kinds = K(BUILTIN_GREP), .required = K(BUILTIN_GREP),
-     .check = check_regex, .doc = "grep: a POSIX extended regular expression."},
-    {"invert", CT_BOOL, .off = STG(invert), .def = "false", .kinds = K(BUILTIN_GREP),
-     .doc = "grep: keep the items that do not match."},
-};
-static const struct conf_table builtin_table = {
-    .noun = "builtin",
-    ROWS(builtin_keys),
-    .kinds = builtin_op_names,
-    .kind_off = STG(op),
-    .not_apply_fmt = "'%s' does not apply to builtin op '%s' (only to %s)",
-    .need_fmt = "builtin %2$s in %1$s needs '%3$s'",
-    .need_kind_fmt = "'builtin' of %s needs '%s' (passthrough or grep)",
-    .doc = "An operation inside the daemon.",
-};
 
 /*
  * The URL of an http stage is a template: what can be checked is what is not a
@@ -309,30 +137,15 @@ static bool check_url(struct conf_ctx *x, const yaml_node_t *v, const char *url,
 	return false;
 }
 
-static bool check_url_template(struct conf_ctx *x, const yaml_node_t *v, void *field)
+bool conf_check_url_template(struct conf_ctx *x, const yaml_node_t *v, void *field)
 {
 	return check_url(x, v, *(char **)field, true);
 }
 
-static bool check_url_plain(struct conf_ctx *x, const yaml_node_t *v, void *field)
+bool conf_check_url_plain(struct conf_ctx *x, const yaml_node_t *v, void *field)
 {
 	return check_url(x, v, *(char **)field, false);
 }
-
-static const struct conf_key http_stage_keys[] = {
-    {"method", CT_ENUM, .off = HTTP(method), .def = "GET", .values = http_method_names,
-     .kinds = ALL, .doc = "The request method."},
-    {"url", CT_STR, CF_NONEMPTY, .off = HTTP(url), .kinds = ALL, .required = ALL,
-     .check = check_url_template,
-     .doc = "http:// only; a template ({} percent-encoded, or the whole URL)."},
-    {"headers", CT_HEADERS, CF_SECRET, .off = HTTP(headers), .aux = HTTP(n_headers), .kinds = ALL,
-     .doc = "Extra request headers; values are templates."},
-    {"body", CT_STR, .off = HTTP(body), .kinds = ALL, .doc = "The request body, a template."},
-    {"timeout", CT_DURATION, CF_POSITIVE, .off = HTTP(timeout), .def = "30s", .kinds = ALL,
-     .doc = "Per request."},
-};
-static const struct conf_table http_stage_table = {
-    .noun = "http", ROWS(http_stage_keys), .doc = "One HTTP request per item."};
 
 static void retry_check(struct conf_ctx *x, void *obj)
 {
@@ -375,34 +188,50 @@ static void stage_init(struct conf_ctx *x, void *obj)
 	st->queue = x->c->queue;
 }
 
-/* A stage has exactly one worker kind; the second one written is the error. */
+/* "'exec', 'builtin' and 'http'": the worker kinds' names, quoted. */
+static char *quoted_kinds(const char *const *names, const char *last_sep)
+{
+	char *out = xstrdup("");
+	for (size_t k = 0; names[k] != NULL; k++) {
+		const char *sep = k == 0 ? "" : names[k + 1] == NULL ? last_sep : ", ";
+		char *next = xasprintf("%s%s'%s'", out, sep, names[k]);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+/* A stage has exactly one worker kind, its block; the second one written is the error. */
 static void stage_select(struct conf_ctx *x, void *obj)
 {
+	const char *const *names = x->t->kinds;
 	const yaml_node_t *first = NULL;
 
-	for (size_t k = 0; stage_kind_names[k] != NULL; k++) {
-		const yaml_node_t *key = conf_key_of(x, stage_kind_names[k]);
+	for (size_t k = 0; names[k] != NULL; k++) {
+		const yaml_node_t *key = conf_key_of(x, names[k]);
 		if (key != NULL &&
 		    (first == NULL || key->start_mark.index < first->start_mark.index)) {
 			first = key;
 			x->kind = (int)k;
 		}
 	}
-	for (size_t k = 0; stage_kind_names[k] != NULL; k++) {
-		const yaml_node_t *key = conf_key_of(x, stage_kind_names[k]);
+	for (size_t k = 0; names[k] != NULL; k++) {
+		const yaml_node_t *key = conf_key_of(x, names[k]);
 		if (key == NULL || key == first)
 			continue;
-		conf_err(x, key,
-			 "%s has more than one of 'exec', 'builtin', 'coprocess' and 'http'; a "
-			 "stage has exactly one",
-			 x->label);
-		conf_drop(x, stage_kind_names[k]);
+		char *all = quoted_kinds(names, " and ");
+		conf_err(x, key, "%s has more than one of %s; a stage has exactly one", x->label,
+			 all);
+		free(all);
+		conf_drop(x, names[k]);
 	}
-	if (first == NULL)
-		conf_err(x, x->map, "%s needs one of 'exec', 'builtin', 'coprocess' or 'http'",
-			 x->label);
-	else
-		((struct conf_stage *)obj)->kind = (enum stage_kind)x->kind;
+	if (first == NULL) {
+		char *all = quoted_kinds(names, " or ");
+		conf_err(x, x->map, "%s needs one of %s", x->label, all);
+		free(all);
+	} else {
+		((struct conf_stage *)obj)->kind = x->t->registry[x->kind];
+	}
 }
 
 static void stage_check(struct conf_ctx *x, void *obj)
@@ -414,6 +243,7 @@ static void stage_check(struct conf_ctx *x, void *obj)
 		conf_err(x, burst, "'burst' in %s needs 'rate'", x->label);
 		st->burst = 4;
 	}
+	kind_check(x, obj);
 }
 
 static const struct conf_key stage_keys[] = {
@@ -423,14 +253,7 @@ static const struct conf_key stage_keys[] = {
      .kinds = ALL, .doc = "At most this many items in flight in the stage."},
     {"queue", CT_BLOCK, .off = STG(queue), .kinds = ALL, .sub = &queue_table,
      .doc = "The stage's input queue; defaults from the top-level queue."},
-    {"exec", CT_BLOCK, .kinds = K(STAGE_EXEC), .sub = &exec_table,
-     .doc = "One process per item, never through a shell."},
-    {"builtin", CT_BLOCK, .kinds = K(STAGE_BUILTIN), .sub = &builtin_table,
-     .doc = "An operation inside the daemon: passthrough or grep."},
-    {"coprocess", CT_BLOCK, .kinds = K(STAGE_COPROCESS), .sub = &coproc_table,
-     .doc = "One long-lived process per worker."},
-    {"http", CT_BLOCK, .off = STG(http), .kinds = K(STAGE_HTTP), .sub = &http_stage_table,
-     .doc = "One HTTP request per item; the response body is the result."},
+    /* STAGE_KINDS_AT: here the worker kinds' blocks (exec:, builtin: ...) */
     {"timeout", CT_DURATION, CF_LIVE, .off = STG(timeout), .def = "0s", .kinds = ALL,
      .doc = "Per item; 0s: none."},
     {"on_failure", CT_ENUM, CF_LIVE, .off = STG(on_failure), .def = "skip",
@@ -448,12 +271,12 @@ static const struct conf_key stage_keys[] = {
     {"shield", CT_BOOL, .off = STG(shield), .def = "false", .kinds = ALL,
      .doc = "On cancel, items already running here finish."},
 };
-const struct conf_table conf_stage_table = {
+#define STAGE_KINDS_AT 3
+struct conf_table conf_stage_table = {
     .noun = "stage",
-    ROWS(stage_keys),
     .size = sizeof(struct conf_stage),
-    .kinds = stage_kind_names,
     .kind_off = STG(kind),
+    .opts_off = STG(opts),
     .init = stage_init,
     .select = stage_select,
     .check = stage_check,
@@ -467,19 +290,6 @@ static void sink_init(struct conf_ctx *x, void *obj)
 	((struct conf_sink *)obj)->pos = conf_node_pos(x->map);
 }
 
-/* A sink sends a body. */
-static bool check_sink_method(struct conf_ctx *x, const yaml_node_t *v, void *field)
-{
-	enum http_method m = *(enum http_method *)field;
-	if (m == HTTP_POST || m == HTTP_PUT || m == HTTP_PATCH)
-		return true;
-	conf_err(x, v,
-		 "'method' of an http sink must be POST, PUT or PATCH (it sends a body), got '%s'",
-		 conf_http_method_name(m));
-	*(enum http_method *)field = HTTP_POST;
-	return false;
-}
-
 static void sink_check(struct conf_ctx *x, void *obj)
 {
 	const struct conf_sink *s = obj;
@@ -487,60 +297,20 @@ static void sink_check(struct conf_ctx *x, void *obj)
 	if (s->max_backoff < s->backoff)
 		conf_err(x, k ? k : x->map, "'max_backoff' of %s must not be less than 'backoff'",
 			 x->label);
+	kind_check(x, obj);
 }
 
-static const struct conf_key batch_keys[] = {
-    {"max_items", CT_UINT, .off = SNK(batch.max_items), .def = "1", .min = 1, .max = 100000,
-     .kinds = ALL, .doc = "Records per request."},
-    {"max_bytes", CT_SIZE, .off = SNK(batch.max_bytes), .def = "1MiB", .kinds = ALL,
-     .doc = "Bytes per request."},
-    {"timeout", CT_DURATION, .off = SNK(batch.timeout), .def = "1s", .kinds = ALL,
-     .doc = "A partial batch is sent after this."},
-};
-static const struct conf_table batch_table = {
-    .noun = "batch", ROWS(batch_keys), .doc = "Records sent together in one request."};
-
-#define NET_SINKS (K(SINK_TCP) | K(SINK_UNIX))
 static const struct conf_key sink_keys[] = {
     {"name", CT_NAME, .off = SNK(name), .kinds = ALL, .required = ALL,
      .doc = "Unique among sinks."},
-    {"type", CT_ENUM, CF_KIND, .off = SNK(type), .values = sink_type_names, .kinds = ALL,
-     .required = ALL, .doc = "Where the results go."},
-    {"path", CT_STR, CF_NONEMPTY, .off = SNK(path), .kinds = K(SINK_FILE) | K(SINK_UNIX),
-     .required = K(SINK_FILE) | K(SINK_UNIX), .doc = "file: the file; unix: the socket."},
-    {"fsync", CT_ENUM, .off = SNK(fsync), .def = "never", .values = fsync_names,
-     .kinds = K(SINK_FILE), .doc = "never, batch (at most once a second) or always."},
-    {"mode", CT_ENUM, CF_BOOL_ENUM, .off = SNK(truncate), .def = "append",
-     .values = file_mode_names, .kinds = K(SINK_FILE),
-     .doc = "append, or truncate: emptied at the start."},
-    {"address", CT_ADDR, .off = SNK(address), .kinds = K(SINK_TCP), .required = K(SINK_TCP),
-     .doc = "HOST:PORT or [V6]:PORT to connect to."},
-    {"argv", CT_ARGV, .off = SNK(argv), .aux = SNK(argc), .kinds = K(SINK_EXEC),
-     .required = K(SINK_EXEC), .doc = "The command whose standard input takes the results."},
-    {"method", CT_ENUM, .off = SNK(http.method), .def = "POST", .values = http_method_names,
-     .kinds = K(SINK_HTTP), .check = check_sink_method, .doc = "POST, PUT or PATCH."},
-    {"url", CT_STR, CF_NONEMPTY, .off = SNK(http.url), .kinds = K(SINK_HTTP),
-     .required = K(SINK_HTTP), .check = check_url_plain, .doc = "http:// only."},
-    {"headers", CT_HEADERS, CF_SECRET, .off = SNK(http.headers), .aux = SNK(http.n_headers),
-     .kinds = K(SINK_HTTP), .doc = "Extra request headers."},
-    {"timeout", CT_DURATION, CF_POSITIVE, .off = SNK(timeout), .def = "10s", .kinds = NET_SINKS,
-     .doc = "The connect timeout."},
-    {"timeout", CT_DURATION, CF_POSITIVE, .off = SNK(http.timeout), .def = "30s",
-     .kinds = K(SINK_HTTP), .doc = "Per request."},
-    {"batch", CT_BLOCK, .kinds = K(SINK_HTTP), .sub = &batch_table,
-     .doc = "Records sent together in one request."},
-    {"backoff", CT_DURATION, .off = SNK(backoff), .def = "100ms",
-     .kinds = NET_SINKS | K(SINK_EXEC) | K(SINK_HTTP),
-     .doc = "The first reconnect or retry delay; doubles."},
-    {"max_backoff", CT_DURATION, .off = SNK(max_backoff), .def = "10s",
-     .kinds = NET_SINKS | K(SINK_EXEC) | K(SINK_HTTP), .doc = "The cap of the backoff."},
+    {"type", CT_KIND, CF_KIND, .off = SNK(kind), .kinds = ALL, .required = ALL,
+     .doc = "Where the results go."},
 };
-const struct conf_table conf_sink_table = {
+struct conf_table conf_sink_table = {
     .noun = "sink",
-    ROWS(sink_keys),
     .size = sizeof(struct conf_sink),
-    .kinds = sink_type_names,
-    .kind_off = SNK(type),
+    .kind_off = SNK(kind),
+    .opts_off = SNK(opts),
     .not_apply_fmt = "'%s' does not apply to a %s sink (only to %s)",
     .need_fmt = "%s (type %s) needs '%s'",
     .need_kind_fmt = "%s needs '%s' (one of %s)",
@@ -611,8 +381,8 @@ static bool dead_letter_enabled(const void *obj)
 static const struct conf_key dead_letter_keys[] = {
     {"type", CT_ENUM, CF_KIND, .off = TOP(dead_letter.type), .def = "file",
      .values = dead_letter_type_names, .kinds = ALL, .doc = "file or stdout."},
-    {"path", CT_STR, CF_NONEMPTY, .off = TOP(dead_letter.path), .kinds = K(SINK_FILE),
-     .required = K(SINK_FILE), .doc = "file: the JSON lines file."},
+    {"path", CT_STR, CF_NONEMPTY, .off = TOP(dead_letter.path), .kinds = K(DEAD_LETTER_FILE),
+     .required = K(DEAD_LETTER_FILE), .doc = "file: the JSON lines file."},
 };
 static const struct conf_table dead_letter_table = {
     .noun = "dead_letter",
@@ -751,3 +521,111 @@ const struct conf_table conf_top_table = {
     .check = top_check,
     .doc = "A sluice pipeline (sluice.yaml(5)).",
 };
+
+/* --- the kinds' rows, from the registry -------------------------------------------- */
+
+#define KINDS_MAX 32 /* the bits of conf_key.kinds */
+#define ROWS_MAX  64 /* the loader's fields of a mapping (conf.c MAX_KEYS) */
+
+struct composed {
+	struct conf_key rows[ROWS_MAX];
+	const struct conf_key *from[ROWS_MAX]; /* the kind's row each came from */
+	const char *names[KINDS_MAX + 1];
+	size_t n;
+};
+
+static struct composed sources_made, stages_made, sinks_made;
+
+static void compose_abort(const char *what, const char *name)
+{
+	fprintf(stderr, "conf_set_kinds: %s '%s'\n", what, name);
+	abort();
+}
+
+/*
+ * One kind's rows into the merged list: a row another kind has already (the same
+ * row, shared by pointer) gains this kind; a new one goes before the next of this
+ * kind's rows that is there already, so every kind's rows keep its order.
+ */
+static void merge_kind(struct composed *m, size_t first, const struct conf_kind *kind, unsigned bit)
+{
+	for (size_t r = 0; r < kind->n; r++) {
+		const struct conf_key *row = kind->rows[r];
+		size_t at = m->n, i;
+
+		for (i = first; i < m->n && m->from[i] != row; i++)
+			;
+		if (i < m->n) {
+			if ((m->rows[i].flags & CF_OPTS) != (kind->opts_size > 0 ? CF_OPTS : 0u))
+				compose_abort("a row shared by kinds with and without opts",
+					      row->name);
+			m->rows[i].kinds |= bit;
+			if (row->required)
+				m->rows[i].required |= bit;
+			continue;
+		}
+		/* The first of its later rows that is merged already (rows are unique). */
+		for (size_t later = r + 1; later < kind->n && at == m->n; later++)
+			for (i = first; i < m->n; i++)
+				if (m->from[i] == kind->rows[later])
+					at = i;
+		if (m->n == ROWS_MAX)
+			compose_abort("too many rows, at", row->name);
+		memmove(&m->rows[at + 1], &m->rows[at], (m->n - at) * sizeof(m->rows[0]));
+		memmove(&m->from[at + 1], &m->from[at], (m->n - at) * sizeof(m->from[0]));
+		m->rows[at] = *row;
+		m->rows[at].kinds = bit;
+		m->rows[at].required = row->required ? bit : 0;
+		if (kind->opts_size > 0)
+			m->rows[at].flags |= CF_OPTS;
+		m->from[at] = row;
+		m->n++;
+	}
+}
+
+/* The common rows, with every kind's rows at `at` among them. */
+static void compose(struct conf_table *t, struct composed *m, const struct conf_key *common,
+		    size_t n_common, size_t at, const struct conf_kind *const *kinds, size_t n)
+{
+	if (n > KINDS_MAX)
+		compose_abort("too many kinds of", t->noun);
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; i < at; i++)
+		m->rows[m->n++] = common[i];
+	for (size_t k = 0; k < n; k++) {
+		if (conf_kind_named(kinds, k, kinds[k]->name) != NULL)
+			compose_abort("two kinds named", kinds[k]->name);
+		m->names[k] = kinds[k]->name;
+		merge_kind(m, at, kinds[k], CONF_KIND(k));
+	}
+	if (m->n + n_common - at > ROWS_MAX)
+		compose_abort("too many rows in", t->noun);
+	for (size_t i = at; i < n_common; i++)
+		m->rows[m->n++] = common[i];
+	for (size_t i = 0; i < m->n; i++)
+		if (m->rows[i].type == CT_KIND)
+			m->rows[i].values = m->names;
+	t->keys = m->rows;
+	t->n = m->n;
+	t->kinds = m->names;
+	t->registry = kinds;
+}
+
+void conf_set_kinds(const struct conf_kinds *kinds)
+{
+	compose(&conf_source_table, &sources_made, source_keys, ARRAY_LEN(source_keys),
+		ARRAY_LEN(source_keys), kinds->sources, kinds->n_sources);
+	compose(&conf_stage_table, &stages_made, stage_keys, ARRAY_LEN(stage_keys), STAGE_KINDS_AT,
+		kinds->workers, kinds->n_workers);
+	compose(&conf_sink_table, &sinks_made, sink_keys, ARRAY_LEN(sink_keys),
+		ARRAY_LEN(sink_keys), kinds->sinks, kinds->n_sinks);
+}
+
+const struct conf_kind *conf_kind_named(const struct conf_kind *const *list, size_t n,
+					const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i]->name, name) == 0)
+			return list[i];
+	return NULL;
+}

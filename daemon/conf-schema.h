@@ -5,8 +5,10 @@
  * (an offset into the structs of conf.h), default, limits, enum values, flags and a
  * one-line doc. conf.c walks the tables to load, fill defaults, print (--check),
  * free, compare for reload and apply live keys; conf-json.c turns them into a JSON
- * Schema (sluiced --schema). conf-keys.c holds the tables and the rules that span
- * several keys, as small named check functions that report through conf_err().
+ * Schema (sluiced --schema). conf-keys.c holds the tables of the keys of no kind;
+ * a kind's rows and rules are in its own file (struct conf_kind below). The rules
+ * that span several keys are small named check functions that report through
+ * conf_err().
  */
 #ifndef SLUICE_CONF_SCHEMA_H
 #define SLUICE_CONF_SCHEMA_H
@@ -35,6 +37,7 @@ enum conf_type {
 	CT_FAILURES, /* uint64_t count, with a bool "is a percent" at aux: "10" or "5%" */
 	CT_BLOCK,    /* a mapping of sub's rows, stored at off (0: in the same struct) */
 	CT_LIST,     /* a list of mappings of sub: an array at off, its size_t count at aux */
+	CT_KIND,     /* const struct conf_kind *: the entry's kind, by name from the registry */
 };
 
 enum conf_flag {
@@ -44,12 +47,15 @@ enum conf_flag {
 	CF_KIND = 1 << 3,      /* the entry's discriminator: its value is the entry's kind */
 	CF_POSITIVE = 1 << 4,  /* a duration that must be greater than 0 */
 	CF_BOOL_ENUM = 1 << 5, /* an enum of two values stored as a bool */
+	/* Set by conf_set_kinds, never in a row: stored in the entry's opts (struct conf_kind). */
+	CF_OPTS = 1 << 6,
 };
 
 #define CONF_ALL_KINDS (~0u)
 #define CONF_KIND(k)   (1u << (k))
 
 struct conf_ctx;
+struct envcheck;
 
 struct conf_key {
 	const char *name;
@@ -79,7 +85,10 @@ struct conf_table {
 	size_t n;
 	size_t size;		  /* of one entry of a CT_LIST */
 	const char *const *kinds; /* the names of the kinds, NULL-terminated; NULL: no kinds */
-	size_t kind_off;	  /* where the kind is stored (a C enum) */
+	size_t kind_off;	  /* where the kind is stored (a C enum, or a CT_KIND pointer) */
+	/* Kinds from a registry (conf_set_kinds): kinds[i] is registry[i]->name. */
+	const struct conf_kind *const *registry;
+	size_t opts_off; /* with registry: where the entry's void *opts is */
 	/* "'%s' does not apply to a %s source (only to %s)": key, kind, kinds it applies to */
 	const char *not_apply_fmt;
 	/* "%s (type %s) needs '%s'": where (label or block), kind, key */
@@ -94,6 +103,61 @@ struct conf_table {
 	void (*check)(struct conf_ctx *x, void *obj);
 	const char *doc;
 };
+
+/*
+ * A kind of source, sink or stage worker, as the loader sees it: its name, its rows
+ * and its rules. It lives in the kind's own file (source-net.c ...), usually as the
+ * first member of the kinds layer's descriptor, and reaches the loader through the
+ * registry given to conf_set_kinds(); the conf layer never names a kind.
+ *
+ * The rows are a kind's alone, or shared with other kinds by pointer (a row group
+ * that one file exports: the same row in two kinds is one key with both kinds). The
+ * rows of a kind without opts_size store into the entry's struct (conf_source ...);
+ * with opts_size, into a struct of the kind's own that the loader allocates at the
+ * entry's opts (zeroed, then the rows' defaults) and conf_free frees. .kinds and
+ * .required of a kind's row say "this kind": CONF_ALL_KINDS or 0.
+ */
+struct conf_kind {
+	const char *name;		    /* as written in the file: "tcp" */
+	const struct conf_key *const *rows; /* its rows, in the order --check prints them */
+	size_t n;
+	size_t opts_size; /* 0: its rows store into the entry's struct */
+	/* After the rows (and the entry's common check): the rules that span its keys. */
+	void (*check)(struct conf_ctx *x, void *entry);
+	/* --check without --no-environment: what it needs of the host (envcheck.h). */
+	void (*envcheck)(struct envcheck *ck, const char *owner, const void *entry);
+};
+
+/* For rows: the offset of a field of an entry (or of a kind's opts struct). */
+#define CONF_SRC(field) offsetof(struct conf_source, field)
+#define CONF_STG(field) offsetof(struct conf_stage, field)
+#define CONF_SNK(field) offsetof(struct conf_sink, field)
+
+/* .rows and .n of a conf_kind from a list of row addresses. */
+#define CONF_ROWS(...)                                                                             \
+	.rows = (const struct conf_key *const[]){__VA_ARGS__},                                     \
+	.n = sizeof((const struct conf_key *const[]){__VA_ARGS__}) /                               \
+	     sizeof(const struct conf_key *)
+
+/* Every kind, one list per entry table, in the order kinds are listed in messages. */
+struct conf_kinds {
+	const struct conf_kind *const *sources;
+	size_t n_sources;
+	const struct conf_kind *const *workers; /* a stage's kind: the block it has */
+	size_t n_workers;
+	const struct conf_kind *const *sinks;
+	size_t n_sinks;
+};
+
+/*
+ * Hands the registry to the loader, once, before conf_load (sluiced, sluicectl,
+ * the fuzz target and the tests): the source, stage and sink tables are made of the
+ * common rows and every kind's. Aborts on a registry the tables cannot hold.
+ */
+void conf_set_kinds(const struct conf_kinds *kinds);
+/* The kind named name in list, or NULL. */
+const struct conf_kind *conf_kind_named(const struct conf_kind *const *list, size_t n,
+					const char *name);
 
 struct loader;
 
@@ -125,8 +189,15 @@ bool conf_valid_name(const char *s);
 /* "is 130 bytes long; ..." in why when s is longer than CONF_NAME_MAX. */
 bool conf_name_too_long(const char *s, char *why, size_t len);
 
-/* The top of the tree: the whole file. */
+/* The top of the tree: the whole file; the entry tables, made by conf_set_kinds. */
 extern const struct conf_table conf_top_table;
-extern const struct conf_table conf_source_table, conf_stage_table, conf_sink_table;
+extern struct conf_table conf_source_table, conf_stage_table, conf_sink_table;
+
+/* Shared by kinds (conf-keys.c): the names of conf.h's enums, and the URL checks. */
+extern const char *const conf_framing_names[], *const conf_split_names[],
+						   *const conf_http_method_names[];
+/* A row check: 'url' is http://HOST[:PORT]/PATH (a template: where not a placeholder). */
+bool conf_check_url_template(struct conf_ctx *x, const yaml_node_t *v, void *field);
+bool conf_check_url_plain(struct conf_ctx *x, const yaml_node_t *v, void *field);
 
 #endif

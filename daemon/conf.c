@@ -33,7 +33,7 @@
 #include "util.h"
 
 #define MAX_ERRORS 100
-#define MAX_KEYS   32
+#define MAX_KEYS   64
 #define DESC_LEN   64
 
 struct conf_err {
@@ -945,7 +945,26 @@ static bool applies(const struct conf_key *k, int kind)
 
 static int kind_of(const struct conf_table *t, const void *obj)
 {
-	return t->kinds != NULL ? *(const int *)CFIELD(obj, t->kind_off) : -1;
+	if (t->kinds == NULL)
+		return -1;
+	if (t->registry == NULL)
+		return *(const int *)CFIELD(obj, t->kind_off);
+	const struct conf_kind *kind = *(const struct conf_kind *const *)CFIELD(obj, t->kind_off);
+	for (int i = 0; kind != NULL && t->kinds[i] != NULL; i++)
+		if (t->registry[i] == kind)
+			return i;
+	return -1;
+}
+
+/* Where row k of obj is stored: obj, or the kind's opts; NULL for another kind's opts. */
+static void *row_base(const struct conf_table *t, const struct conf_key *k, const void *obj)
+{
+	if (!(k->flags & CF_OPTS))
+		return (void *)obj;
+	int kind = kind_of(t, obj);
+	if (kind < 0 || !(k->kinds & CONF_KIND(kind)))
+		return NULL;
+	return *(void *const *)CFIELD(obj, t->opts_off);
 }
 
 void conf_err(struct conf_ctx *x, const yaml_node_t *n, const char *fmt, ...)
@@ -1161,6 +1180,8 @@ static void apply_defaults(const struct conf_table *t, void *obj)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const struct conf_key *k = &t->keys[i];
+		if (k->flags & CF_OPTS)
+			continue; /* once the kind is known (attach_opts) */
 		if (k->type == CT_BLOCK)
 			apply_defaults(k->sub, FIELD(obj, k->off));
 		else if (k->def != NULL || k->type == CT_COUNT)
@@ -1169,6 +1190,26 @@ static void apply_defaults(const struct conf_table *t, void *obj)
 }
 
 static void load_map(struct conf_ctx *x, void *obj);
+
+/* Once the kind is known: the struct of a kind with opts of its own, with its defaults. */
+static void attach_opts(struct conf_ctx *x, void *obj)
+{
+	const struct conf_table *t = x->t;
+	void **opts = FIELD(obj, t->opts_off);
+
+	if (t->registry == NULL || x->kind < 0 || t->registry[x->kind]->opts_size == 0)
+		return;
+	*opts = xcalloc(1, t->registry[x->kind]->opts_size);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct conf_key *k = &t->keys[i];
+		if (!(k->flags & CF_OPTS) || !applies(k, x->kind))
+			continue;
+		if (k->type == CT_BLOCK)
+			apply_defaults(k->sub, FIELD(*opts, k->off));
+		else if (k->def != NULL || k->type == CT_COUNT)
+			set_default(k, FIELD(*opts, k->off));
+	}
+}
 
 static void load_block(struct conf_ctx *x, const struct conf_key *k, void *obj,
 		       const yaml_node_t *v)
@@ -1240,8 +1281,12 @@ static bool load_value(struct conf_ctx *x, const struct conf_key *k, void *obj,
 		       const yaml_node_t *v)
 {
 	struct loader *ld = x->ld;
-	void *f = FIELD(obj, k->off);
 	bool ok = false;
+
+	obj = row_base(x->t, k, obj);
+	if (obj == NULL)
+		return false;
+	void *f = FIELD(obj, k->off);
 	uint64_t n;
 	int e;
 
@@ -1306,6 +1351,10 @@ static bool load_value(struct conf_ctx *x, const struct conf_key *k, void *obj,
 	case CT_LIST:
 		load_list(x, k, obj, v);
 		break;
+	case CT_KIND:
+		if ((ok = (e = get_enum(ld, k->name, v, k->values)) >= 0))
+			*(const struct conf_kind **)f = x->t->registry[e];
+		break;
 	}
 	if (ok && k->check != NULL)
 		ok = k->check(x, v, f);
@@ -1344,6 +1393,7 @@ static void load_map(struct conf_ctx *x, void *obj)
 	}
 	if (t->select != NULL)
 		t->select(x, obj);
+	attach_opts(x, obj);
 	place_by_kind(x);
 	not_applicable(x);
 	for (int lists = 0; lists < 2; lists++) {
@@ -1359,14 +1409,15 @@ static void load_map(struct conf_ctx *x, void *obj)
 		t->check(x, obj);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct conf_key *k = &t->keys[i];
-		void *f = FIELD(obj, k->off);
+		void *base = row_base(t, k, obj);
 		if (x->key[i] != NULL || k->required == CONF_ALL_KINDS)
 			continue;
 		if (x->kind >= 0 && (k->required & CONF_KIND(x->kind)))
 			needs(x, k, true);
 		else if (k->type == CT_STR && k->def != NULL && x->kind >= 0 &&
-			 applies(k, x->kind) && *(char **)f == NULL)
-			*(char **)f = xstrdup(k->def);
+			 applies(k, x->kind) && base != NULL &&
+			 *(char **)FIELD(base, k->off) == NULL)
+			*(char **)FIELD(base, k->off) = xstrdup(k->def);
 	}
 	for (size_t i = 0; i < t->n; i++)
 		if (x->key[i] == NULL && t->keys[i].required == CONF_ALL_KINDS &&
@@ -1388,10 +1439,13 @@ static void free_pairs(struct conf_env **pairs, size_t *n)
 }
 
 /* Pointers are cleared as they are freed: rows of two blocks may share a field (argv). */
-static void free_rows(const struct conf_table *t, void *obj)
+static void free_rows(const struct conf_table *t, void *entry)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const struct conf_key *k = &t->keys[i];
+		void *obj = row_base(t, k, entry);
+		if (obj == NULL)
+			continue;
 		void *f = FIELD(obj, k->off);
 		switch (k->type) {
 		case CT_STR:
@@ -1425,6 +1479,10 @@ static void free_rows(const struct conf_table *t, void *obj)
 		default:
 			break;
 		}
+	}
+	if (t->registry != NULL) {
+		free(*(void **)FIELD(entry, t->opts_off));
+		*(void **)FIELD(entry, t->opts_off) = NULL;
 	}
 }
 
@@ -1485,16 +1543,20 @@ static bool value_same(const struct conf_key *k, const void *a, const void *b)
 	case CT_HEADERS:
 		return na == nb &&
 		       pairs_same(*(struct conf_env *const *)fa, *(struct conf_env *const *)fb, na);
+	case CT_KIND:
+		return *(void *const *)fa == *(void *const *)fb;
 	default:
 		return true;
 	}
 }
 
 /* The first key outside the live ones whose value differs, as "sinks[out].path". */
-static bool rows_differ(const struct conf_table *t, const void *a, const void *b, const char *path,
-			char *diff, size_t len)
+static bool rows_differ(const struct conf_table *t, const void *ea, const void *eb,
+			const char *path, char *diff, size_t len)
 {
-	if (kind_of(t, a) != kind_of(t, b)) {
+	const void *a, *b;
+
+	if (kind_of(t, ea) != kind_of(t, eb)) {
 		snprintf(diff, len, "the kind of '%s' changed", path);
 		return true;
 	}
@@ -1503,11 +1565,13 @@ static bool rows_differ(const struct conf_table *t, const void *a, const void *b
 		char *sub;
 		bool differs = false;
 
-		if (k->flags & CF_LIVE)
+		a = row_base(t, k, ea);
+		b = row_base(t, k, eb);
+		if ((k->flags & CF_LIVE) || a == NULL || b == NULL)
 			continue;
 		sub = xasprintf("%s%s%s", path, *path ? "." : "", k->name);
 		if (k->type == CT_BLOCK) {
-			if (k->shown != NULL && k->shown(a) != k->shown(b)) {
+			if (k->shown != NULL && k->shown(ea) != k->shown(eb)) {
 				snprintf(diff, len, "'%s' was added or removed", sub);
 				differs = true;
 			} else {
@@ -1516,16 +1580,16 @@ static bool rows_differ(const struct conf_table *t, const void *a, const void *b
 			}
 		} else if (k->type == CT_LIST) {
 			size_t n = *(const size_t *)CFIELD(a, k->aux);
-			const char *ea = *(char *const *)CFIELD(a, k->off);
-			const char *eb = *(char *const *)CFIELD(b, k->off);
+			const char *la = *(char *const *)CFIELD(a, k->off);
+			const char *lb = *(char *const *)CFIELD(b, k->off);
 			if (n != *(const size_t *)CFIELD(b, k->aux)) {
 				snprintf(diff, len, "entries of '%s' were added or removed", sub);
 				differs = true;
 			}
 			for (size_t j = 0; !differs && j < n; j++) {
 				char *item = xasprintf("%s[%zu]", sub, j);
-				differs = rows_differ(k->sub, ea + j * k->sub->size,
-						      eb + j * k->sub->size, item, diff, len);
+				differs = rows_differ(k->sub, la + j * k->sub->size,
+						      lb + j * k->sub->size, item, diff, len);
 				free(item);
 			}
 		} else if (!value_same(k, a, b)) {
@@ -1544,10 +1608,14 @@ bool conf_structure_differs(const struct conf *cur, const struct conf *next, cha
 	return rows_differ(&conf_top_table, cur, next, "", diff, len);
 }
 
-static void copy_live(const struct conf_table *t, void *to, const void *from)
+static void copy_live(const struct conf_table *t, void *eto, const void *efrom)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const struct conf_key *k = &t->keys[i];
+		void *to = row_base(t, k, eto);
+		const void *from = row_base(t, k, efrom);
+		if (to == NULL || from == NULL)
+			continue;
 		void *f = FIELD(to, k->off);
 		const void *g = CFIELD(from, k->off);
 
@@ -1920,6 +1988,10 @@ struct conf *conf_load(const char *path, FILE *errs, bool *noinput)
 		return NULL;
 	}
 
+	if (conf_source_table.keys == NULL) {
+		fputs("conf_load: no kinds registered (conf_set_kinds)\n", errs);
+		abort();
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->file = xstrdup(path);
 	apply_defaults(&conf_top_table, c);
@@ -2077,11 +2149,14 @@ static void put_pairs(FILE *out, const char *indent, const char *key, const stru
 static bool rows_shown(const struct conf_table *t, const void *obj);
 
 /* Absent values are not printed: a NULL string, an empty list, no count, no rate. */
-static bool row_shown(const struct conf_key *k, const void *obj)
+static bool row_shown(const struct conf_table *t, const struct conf_key *k, const void *entry)
 {
+	const void *obj = row_base(t, k, entry);
+	if (obj == NULL)
+		return false;
 	const void *f = CFIELD(obj, k->off);
 
-	if (k->shown != NULL && !k->shown(obj))
+	if (k->shown != NULL && !k->shown(entry))
 		return false;
 	switch (k->type) {
 	case CT_STR:
@@ -2109,7 +2184,7 @@ static bool rows_shown(const struct conf_table *t, const void *obj)
 {
 	int kind = kind_of(t, obj);
 	for (size_t i = 0; i < t->n; i++)
-		if (applies(&t->keys[i], kind) && row_shown(&t->keys[i], obj))
+		if (applies(&t->keys[i], kind) && row_shown(t, &t->keys[i], obj))
 			return true;
 	return false;
 }
@@ -2181,6 +2256,11 @@ static void print_row(FILE *out, const struct conf_key *k, const void *obj, cons
 			print_rows(out, k->sub, *(char *const *)f + i * k->sub->size, depth + 2,
 				   true, redact);
 		break;
+	case CT_KIND: {
+		const struct conf_kind *kind = *(const struct conf_kind *const *)f;
+		fprintf(out, "%s%s: %s\n", pre, k->name, kind != NULL ? kind->name : "?");
+		break;
+	}
 	}
 }
 
@@ -2194,9 +2274,9 @@ static void print_rows(FILE *out, const struct conf_table *t, const void *obj, i
 	snprintf(indent, sizeof(indent), "%*s", depth * 2, "");
 	for (size_t i = 0; i < t->n; i++) {
 		const struct conf_key *k = &t->keys[i];
-		if (!applies(k, kind) || !row_shown(k, obj))
+		if (!applies(k, kind) || !row_shown(t, k, obj))
 			continue;
-		print_row(out, k, obj, entry ? "  - " : indent, depth, redact);
+		print_row(out, k, row_base(t, k, obj), entry ? "  - " : indent, depth, redact);
 		entry = false;
 	}
 }

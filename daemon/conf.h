@@ -22,18 +22,7 @@
 
 enum when_full { WHEN_FULL_BLOCK = 0, WHEN_FULL_DROP_NEWEST, WHEN_FULL_DROP_OLDEST };
 enum framing { FRAMING_LINES = 0, FRAMING_NUL };
-enum source_type {
-	SOURCE_FILE = 0,
-	SOURCE_STDIN,
-	SOURCE_EXEC,
-	SOURCE_GENERATE,
-	SOURCE_TCP,
-	SOURCE_UNIX,
-	SOURCE_HTTP,
-	SOURCE_DIR
-};
 enum split_mode { SPLIT_NONE = 0, SPLIT_LINES, SPLIT_NUL };
-enum stage_kind { STAGE_EXEC = 0, STAGE_BUILTIN, STAGE_COPROCESS, STAGE_HTTP };
 enum coproc_framing { COPROC_LINES = 0, COPROC_LENGTH, COPROC_JSON };
 enum exec_stdin { EXEC_STDIN_NONE = 0, EXEC_STDIN_ITEM };
 enum exec_stdout {
@@ -44,15 +33,7 @@ enum exec_stdout {
 };
 enum builtin_op { BUILTIN_PASSTHROUGH = 0, BUILTIN_GREP };
 enum on_failure { ON_FAILURE_SKIP = 0, ON_FAILURE_DEAD_LETTER, ON_FAILURE_CANCEL };
-enum sink_type {
-	SINK_FILE = 0,
-	SINK_STDOUT,
-	SINK_DISCARD,
-	SINK_TCP,
-	SINK_UNIX,
-	SINK_EXEC,
-	SINK_HTTP
-};
+enum dead_letter_type { DEAD_LETTER_FILE = 0, DEAD_LETTER_STDOUT };
 enum http_method { HTTP_GET = 0, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_PATCH, HTTP_HEAD };
 enum fsync_mode { FSYNC_NEVER = 0, FSYNC_BATCH, FSYNC_ALWAYS };
 
@@ -61,6 +42,13 @@ enum fsync_mode { FSYNC_NEVER = 0, FSYNC_BATCH, FSYNC_ALWAYS };
  * stored whole in spool records and joblog lines (spool.h SPOOL_NAME_MAX).
  */
 #define CONF_NAME_MAX 127
+
+/*
+ * A kind of source, stage worker or sink (conf-schema.h): the entry points at its
+ * kind, which the kinds layer owns; a kind with its own rows' struct has it at opts.
+ */
+struct conf_kind;
+const char *conf_kind_name(const struct conf_kind *kind);
 
 /* Where a thing was defined, for runtime messages that point back at the file. */
 struct conf_pos {
@@ -97,15 +85,16 @@ struct conf_http {
 
 struct conf_source {
 	struct conf_pos pos;
-	char *name;	       /* required, unique among sources */
-	enum source_type type; /* required */
-	char *path;	       /* file: required */
-	bool follow;	       /* file: default false */
-	enum framing framing;  /* file, stdin, exec: default lines */
-	int64_t count;	       /* generate: -1 = endless (default) */
-	uint64_t interval;     /* generate: usec, 0 = as fast as the queue takes them */
-	char *template;	       /* generate: default "{seq}" */
-	char **argv;	       /* exec: required, NULL-terminated, at least one element */
+	char *name;		      /* required, unique among sources */
+	const struct conf_kind *kind; /* required (type) */
+	void *opts;		      /* the kind's own struct, when it has one */
+	char *path;		      /* file: required */
+	bool follow;		      /* file: default false */
+	enum framing framing;	      /* file, stdin, exec: default lines */
+	int64_t count;		      /* generate: -1 = endless (default) */
+	uint64_t interval;	      /* generate: usec, 0 = as fast as the queue takes them */
+	char *template;		      /* generate: default "{seq}" */
+	char **argv;		      /* exec: required, NULL-terminated, at least one element */
 	size_t argc;
 	/*
 	 * path above is also: unix: the socket (required); dir: the spool directory
@@ -131,7 +120,8 @@ struct conf_stage {
 	char *name;		 /* required, unique among stages */
 	uint64_t workers;	 /* 1..WORKERS_MAX, default 1 */
 	struct conf_queue queue; /* this stage's input queue; defaults from the top-level queue */
-	enum stage_kind kind;	 /* exactly one of exec: / builtin: / coprocess: is required */
+	const struct conf_kind *kind; /* the one worker block it has (exec:, builtin: ...) */
+	void *opts;		      /* the kind's own struct, when it has one */
 	/* exec and coprocess */
 	char **argv; /* required for exec and coprocess, NULL-terminated */
 	size_t argc;
@@ -166,14 +156,15 @@ struct conf_stage {
 
 struct conf_sink {
 	struct conf_pos pos;
-	char *name;	       /* required, unique among sinks */
-	enum sink_type type;   /* required */
-	char *path;	       /* file, unix: required */
-	enum fsync_mode fsync; /* file: default never */
-	bool truncate;	       /* file: mode truncate, emptied at start (not at a reload
-				  nor with --resume); default append */
-	char *address;	       /* tcp: required, "HOST:PORT" or "[V6]:PORT" */
-	char **argv;	       /* exec: required, NULL-terminated */
+	char *name;		      /* required, unique among sinks */
+	const struct conf_kind *kind; /* required (type) */
+	void *opts;		      /* the kind's own struct, when it has one */
+	char *path;		      /* file, unix: required */
+	enum fsync_mode fsync;	      /* file: default never */
+	bool truncate;		      /* file: mode truncate, emptied at start (not at a reload
+					 nor with --resume); default append */
+	char *address;		      /* tcp: required, "HOST:PORT" or "[V6]:PORT" */
+	char **argv;		      /* exec: required, NULL-terminated */
 	size_t argc;
 	struct conf_http http; /* http: url required; method default POST */
 	struct {
@@ -189,8 +180,8 @@ struct conf_sink {
 struct conf_dead_letter {
 	bool enabled; /* the dead_letter: block is present */
 	struct conf_pos pos;
-	enum sink_type type; /* file | stdout (default file) */
-	char *path;	     /* file: required */
+	enum dead_letter_type type; /* file | stdout (default file) */
+	char *path;		    /* file: required */
 };
 
 struct conf {
@@ -276,8 +267,6 @@ void conf_apply_live(struct conf *cur, const struct conf *next);
 void conf_print_schema(FILE *out);
 
 /* Names of enum values, as written in the file. */
-const char *conf_source_type_name(enum source_type t);
-const char *conf_sink_type_name(enum sink_type t);
 const char *conf_on_failure_name(enum on_failure f);
 
 const char *conf_http_method_name(enum http_method m);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf-schema.h"
 #include "util.h"
 
 struct problem {
@@ -27,13 +28,13 @@ struct problem {
 	char *msg;
 };
 
-struct checker {
+struct envcheck {
 	const struct conf *c;
 	struct problem *v;
 	size_t n;
 };
 
-__attribute__((format(printf, 3, 4))) static void problem(struct checker *ck, struct conf_pos pos,
+__attribute__((format(printf, 3, 4))) static void problem(struct envcheck *ck, struct conf_pos pos,
 							  const char *fmt, ...)
 {
 	va_list ap;
@@ -85,8 +86,8 @@ static bool executable(const char *path, int *err)
 }
 
 /* posix_spawnp: a name with a '/' is a path; otherwise each PATH entry in turn. */
-static void check_program(struct checker *ck, const char *owner, char *const *argv,
-			  const void *field, struct conf_pos fallback, const char *cwd)
+void envcheck_program(struct envcheck *ck, const char *owner, char *const *argv, const void *field,
+		      struct conf_pos fallback, const char *cwd)
 {
 	struct conf_pos pos = conf_pos_of(ck->c, field, fallback);
 	const char *prog = argv[0];
@@ -119,8 +120,8 @@ static void check_program(struct checker *ck, const char *owner, char *const *ar
 		problem(ck, pos, "%s: command '%s' is not found on PATH (%s)", owner, prog, search);
 }
 
-static void check_dir(struct checker *ck, const char *owner, const char *what, const char *path,
-		      const void *field, struct conf_pos fallback, int mode)
+void envcheck_dir(struct envcheck *ck, const char *owner, const char *what, const char *path,
+		  const void *field, struct conf_pos fallback, int mode)
 {
 	struct conf_pos pos = conf_pos_of(ck->c, field, fallback);
 	struct stat st;
@@ -133,8 +134,8 @@ static void check_dir(struct checker *ck, const char *owner, const char *what, c
 		problem(ck, pos, "%s: %s '%s': %s", owner, what, path, strerror(errno));
 }
 
-static void check_readable(struct checker *ck, const char *owner, const char *path,
-			   const void *field, struct conf_pos fallback)
+void envcheck_readable(struct envcheck *ck, const char *owner, const char *path, const void *field,
+		       struct conf_pos fallback)
 {
 	struct conf_pos pos = conf_pos_of(ck->c, field, fallback);
 	struct stat st;
@@ -149,8 +150,8 @@ static void check_readable(struct checker *ck, const char *owner, const char *pa
  * An output file (or a unix socket, socket: true) that the daemon creates or opens
  * for writing: an existing one must be writable, a new one needs a writable parent.
  */
-static void check_creatable(struct checker *ck, const char *owner, const char *path,
-			    const void *field, struct conf_pos fallback, bool socket)
+void envcheck_creatable(struct envcheck *ck, const char *owner, const char *path, const void *field,
+			struct conf_pos fallback, bool socket)
 {
 	struct conf_pos pos = conf_pos_of(ck->c, field, fallback);
 	struct stat st;
@@ -180,8 +181,8 @@ static void check_creatable(struct checker *ck, const char *owner, const char *p
 }
 
 /* Binds the address as the daemon will (SO_REUSEADDR), then lets it go. */
-static void check_listen(struct checker *ck, const char *owner, const char *addr, const void *field,
-			 struct conf_pos fallback)
+void envcheck_listen(struct envcheck *ck, const char *owner, const char *addr, const void *field,
+		     struct conf_pos fallback)
 {
 	struct conf_pos pos = conf_pos_of(ck->c, field, fallback);
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
@@ -220,87 +221,63 @@ static void check_listen(struct checker *ck, const char *owner, const char *addr
 		problem(ck, pos, "%s: cannot listen on '%s': %s", owner, addr, strerror(err));
 }
 
-static void check_sources(struct checker *ck)
+/* What each kind needs of the host, from its kind (conf-schema.h). */
+static void check_kinds(struct envcheck *ck)
 {
-	for (size_t i = 0; i < ck->c->n_sources; i++) {
-		const struct conf_source *s = &ck->c->sources[i];
+	const struct conf *c = ck->c;
+
+	for (size_t i = 0; i < c->n_sources; i++) {
+		const struct conf_source *s = &c->sources[i];
+		if (s->kind->envcheck == NULL)
+			continue;
 		char *owner = xasprintf("source '%s'", s->name);
-		switch (s->type) {
-		case SOURCE_FILE:
-			check_readable(ck, owner, s->path, &s->path, s->pos);
-			break;
-		case SOURCE_EXEC:
-			check_program(ck, owner, s->argv, &s->argv, s->pos, NULL);
-			break;
-		case SOURCE_TCP:
-		case SOURCE_HTTP:
-			check_listen(ck, owner, s->listen, &s->listen, s->pos);
-			break;
-		case SOURCE_UNIX:
-			check_creatable(ck, owner, s->path, &s->path, s->pos, true);
-			break;
-		case SOURCE_DIR:
-			check_dir(ck, owner, "directory", s->path, &s->path, s->pos,
-				  R_OK | W_OK | X_OK);
-			break;
-		case SOURCE_STDIN:
-		case SOURCE_GENERATE:
-			break;
-		}
+		s->kind->envcheck(ck, owner, s);
 		free(owner);
 	}
-}
-
-static void check_stages(struct checker *ck)
-{
-	for (size_t i = 0; i < ck->c->n_stages; i++) {
-		const struct conf_stage *st = &ck->c->stages[i];
-		if (st->kind != STAGE_EXEC && st->kind != STAGE_COPROCESS)
+	for (size_t i = 0; i < c->n_stages; i++) {
+		const struct conf_stage *st = &c->stages[i];
+		if (st->kind->envcheck == NULL)
 			continue;
 		char *owner = xasprintf("stage '%s'", st->name);
-		if (st->cwd != NULL)
-			check_dir(ck, owner, "cwd", st->cwd, &st->cwd, st->pos, X_OK);
-		check_program(ck, owner, st->argv, &st->argv, st->pos, st->cwd);
+		st->kind->envcheck(ck, owner, st);
+		free(owner);
+	}
+	for (size_t i = 0; i < c->n_sinks; i++) {
+		const struct conf_sink *s = &c->sinks[i];
+		if (s->kind->envcheck == NULL)
+			continue;
+		char *owner = xasprintf("sink '%s'", s->name);
+		s->kind->envcheck(ck, owner, s);
 		free(owner);
 	}
 }
 
-static void check_outputs(struct checker *ck)
+static void check_outputs(struct envcheck *ck)
 {
 	const struct conf *c = ck->c;
 	struct conf_pos top = {1, 1};
 
-	for (size_t i = 0; i < c->n_sinks; i++) {
-		const struct conf_sink *s = &c->sinks[i];
-		char *owner = xasprintf("sink '%s'", s->name);
-		if (s->type == SINK_FILE)
-			check_creatable(ck, owner, s->path, &s->path, s->pos, false);
-		else if (s->type == SINK_EXEC)
-			check_program(ck, owner, s->argv, &s->argv, s->pos, NULL);
-		free(owner);
-	}
-	if (c->dead_letter.enabled && c->dead_letter.type == SINK_FILE)
-		check_creatable(ck, "dead_letter", c->dead_letter.path, &c->dead_letter.path,
-				c->dead_letter.pos, false);
+	if (c->dead_letter.enabled && c->dead_letter.type == DEAD_LETTER_FILE)
+		envcheck_creatable(ck, "dead_letter", c->dead_letter.path, &c->dead_letter.path,
+				   c->dead_letter.pos, false);
 	if (c->joblog != NULL)
-		check_creatable(ck, "joblog", c->joblog, &c->joblog, top, false);
+		envcheck_creatable(ck, "joblog", c->joblog, &c->joblog, top, false);
 	if (c->shutdown.spool != NULL)
-		check_creatable(ck, "shutdown.spool", c->shutdown.spool, &c->shutdown.spool, top,
-				false);
+		envcheck_creatable(ck, "shutdown.spool", c->shutdown.spool, &c->shutdown.spool, top,
+				   false);
 	if (c->control.socket != NULL)
-		check_creatable(ck, "control.socket", c->control.socket, &c->control.socket, top,
-				true);
+		envcheck_creatable(ck, "control.socket", c->control.socket, &c->control.socket, top,
+				   true);
 	if (c->metrics.listen != NULL)
-		check_listen(ck, "metrics.listen", c->metrics.listen, &c->metrics.listen, top);
+		envcheck_listen(ck, "metrics.listen", c->metrics.listen, &c->metrics.listen, top);
 }
 
 size_t envcheck_run(const struct conf *c, FILE *out)
 {
-	struct checker ck = {.c = c};
+	struct envcheck ck = {.c = c};
 	const char *shown = strcmp(c->file, "-") == 0 ? "<stdin>" : c->file;
 
-	check_sources(&ck);
-	check_stages(&ck);
+	check_kinds(&ck);
 	check_outputs(&ck);
 	if (ck.n > 1)
 		qsort(ck.v, ck.n, sizeof(*ck.v), problem_cmp);

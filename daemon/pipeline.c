@@ -307,7 +307,7 @@ static int open_joblog(struct pipeline *p, bool reloaded, char *err, size_t errl
 		}
 		is_new = true;
 	}
-	p->joblog = sink_open(&p->scope, "joblog", SINK_FILE, path, FSYNC_NEVER, err, errlen);
+	p->joblog = sink_open(&p->scope, "joblog", SINK_TO_FILE, path, FSYNC_NEVER, err, errlen);
 	if (p->joblog == NULL)
 		return -1;
 	if (is_new)
@@ -360,7 +360,7 @@ static struct source *replaced_listener(struct pipeline *from, const struct conf
 	const char *addr = listen_address(cs);
 	for (size_t i = 0; addr != NULL && i < from->n_sources; i++) {
 		const struct conf_source *old = source_conf(from->sources[i]);
-		if (old->type == cs->type && strcmp(listen_address(old), addr) == 0)
+		if (old->kind == cs->kind && strcmp(listen_address(old), addr) == 0)
 			return from->sources[i];
 	}
 	return NULL;
@@ -493,8 +493,10 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 		}
 	}
 	if (conf->dead_letter.enabled && (from == NULL || !same_dead_letter(from->conf, conf))) {
-		p->dead_letter = sink_open(&p->scope, "dead_letter", conf->dead_letter.type,
-					   conf->dead_letter.path, FSYNC_NEVER, err, sizeof(err));
+		p->dead_letter = sink_open(
+		    &p->scope, "dead_letter",
+		    conf->dead_letter.type == DEAD_LETTER_STDOUT ? SINK_TO_STDOUT : SINK_TO_FILE,
+		    conf->dead_letter.path, FSYNC_NEVER, err, sizeof(err));
 		if (p->dead_letter == NULL) {
 			log_error("%s", err);
 			*exit_code = 73;

@@ -73,9 +73,9 @@ static bool replaceable(const struct conf *cur, const struct conf *next, char *m
 	}
 	for (size_t i = 0; i < next->n_sources; i++) {
 		const struct conf_source *n = &next->sources[i];
-		for (size_t j = 0; source_kind_of(n->type)->path_held && j < cur->n_sources; j++) {
+		for (size_t j = 0; source_kind_of(n->kind)->path_held && j < cur->n_sources; j++) {
 			const struct conf_source *c = &cur->sources[j];
-			if (c->type != n->type || strcmp(c->path, n->path) != 0)
+			if (c->kind != n->kind || strcmp(c->path, n->path) != 0)
 				continue;
 			char *a = conf_printed_source(c), *b = conf_printed_source(n);
 			bool same = strcmp(a, b) == 0;
@@ -85,7 +85,7 @@ static bool replaceable(const struct conf *cur, const struct conf *next, char *m
 				snprintf(msg, len,
 					 "%s source '%s' on '%s' changed: it is replaced only at a "
 					 "restart (the files in hand would be taken twice)",
-					 conf_source_type_name(n->type), n->name, n->path);
+					 conf_kind_name(n->kind), n->name, n->path);
 				return false;
 			}
 		}

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "envcheck.h"
 #include "log.h"
 #include "scope.h"
 #include "sink-stream.h"
@@ -156,4 +157,20 @@ static int exec_sink_open(struct sink *s, char *err, size_t errlen)
 	return 0;
 }
 
-const struct sink_kind sink_exec = STREAM_SINK_KIND(SINK_EXEC, exec_sink_open);
+static const struct conf_key exec_argv_row = {
+    "argv",
+    CT_ARGV,
+    .off = CONF_SNK(argv),
+    .aux = CONF_SNK(argc),
+    .required = CONF_ALL_KINDS,
+    .doc = "The command whose standard input takes the results."};
+
+static void exec_envcheck(struct envcheck *ck, const char *owner, const void *entry)
+{
+	const struct conf_sink *s = entry;
+	envcheck_program(ck, owner, s->argv, &s->argv, s->pos, NULL);
+}
+
+const struct sink_kind sink_exec = STREAM_SINK_KIND(
+    exec_sink_open, .name = "exec",
+    CONF_ROWS(&exec_argv_row, &sink_backoff_row, &sink_max_backoff_row), .envcheck = exec_envcheck);

@@ -477,8 +477,49 @@ static int http_open(struct sink *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* A sink sends a body. */
+static bool check_sink_method(struct conf_ctx *x, const yaml_node_t *v, void *field)
+{
+	enum http_method m = *(enum http_method *)field;
+	if (m == HTTP_POST || m == HTTP_PUT || m == HTTP_PATCH)
+		return true;
+	conf_err(x, v,
+		 "'method' of an http sink must be POST, PUT or PATCH (it sends a body), got '%s'",
+		 conf_http_method_name(m));
+	*(enum http_method *)field = HTTP_POST;
+	return false;
+}
+
+static const struct conf_key batch_keys[] = {
+    {"max_items", CT_UINT, .off = CONF_SNK(batch.max_items), .def = "1", .min = 1, .max = 100000,
+     .kinds = CONF_ALL_KINDS, .doc = "Records per request."},
+    {"max_bytes", CT_SIZE, .off = CONF_SNK(batch.max_bytes), .def = "1MiB", .kinds = CONF_ALL_KINDS,
+     .doc = "Bytes per request."},
+    {"timeout", CT_DURATION, .off = CONF_SNK(batch.timeout), .def = "1s", .kinds = CONF_ALL_KINDS,
+     .doc = "A partial batch is sent after this."},
+};
+static const struct conf_table batch_table = {.noun = "batch",
+					      .keys = batch_keys,
+					      .n = ARRAY_LEN(batch_keys),
+					      .doc = "Records sent together in one request."};
+
+static const struct conf_key http_rows[] = {
+    {"method", CT_ENUM, .off = CONF_SNK(http.method), .def = "POST",
+     .values = conf_http_method_names, .check = check_sink_method, .doc = "POST, PUT or PATCH."},
+    {"url", CT_STR, CF_NONEMPTY, .off = CONF_SNK(http.url), .required = CONF_ALL_KINDS,
+     .check = conf_check_url_plain, .doc = "http:// only."},
+    {"headers", CT_HEADERS, CF_SECRET, .off = CONF_SNK(http.headers),
+     .aux = CONF_SNK(http.n_headers), .doc = "Extra request headers."},
+    {"timeout", CT_DURATION, CF_POSITIVE, .off = CONF_SNK(http.timeout), .def = "30s",
+     .doc = "http: per request."},
+    {"batch", CT_BLOCK, .sub = &batch_table, .doc = "Records sent together in one request."},
+};
+
 const struct sink_kind sink_http = {
-    .type = SINK_HTTP,
+    .conf = {.name = "http",
+	     CONF_ROWS(&http_rows[0], &http_rows[1], &http_rows[2], &http_rows[3], &http_rows[4],
+		       &sink_backoff_row, &sink_max_backoff_row)},
+    .fails_records = true,
     .open = http_open,
     .append = http_append,
     .flush = http_flush,

@@ -25,10 +25,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "envcheck.h"
 #include "net.h"
 #include "scope.h"
 #include "sink-stream.h"
 #include "util.h"
+
+extern const struct sink_kind sink_unix; /* below: tcp and unix differ in the address */
 
 struct net_sink {
 	struct sockaddr_storage addr; /* numeric tcp address, or the unix path */
@@ -146,7 +149,7 @@ static int net_sink_open(struct sink *s, char *err, size_t errlen)
 	struct net_sink *ns = xcalloc(1, sizeof(*ns));
 	char peer[300];
 
-	if (cs->type == SINK_UNIX) {
+	if (cs->kind == &sink_unix.conf) {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&ns->addr;
 		if (strlen(cs->path) >= sizeof(sun->sun_path)) {
 			snprintf(err, errlen, "sink '%s': socket path '%s' is too long", cs->name,
@@ -184,6 +187,19 @@ static int net_sink_open(struct sink *s, char *err, size_t errlen)
 	return 0;
 }
 
-const struct sink_kind sink_tcp = STREAM_SINK_KIND(SINK_TCP, net_sink_open);
+static const struct conf_key net_rows[] = {
+    {"address", CT_ADDR, .off = CONF_SNK(address), .required = CONF_ALL_KINDS,
+     .doc = "HOST:PORT or [V6]:PORT to connect to."},
+    {"path", CT_STR, CF_NONEMPTY, .off = CONF_SNK(path), .required = CONF_ALL_KINDS,
+     .doc = "unix: the socket to connect to."},
+    {"timeout", CT_DURATION, CF_POSITIVE, .off = CONF_SNK(timeout), .def = "10s",
+     .doc = "tcp, unix: the connect timeout."},
+};
 
-const struct sink_kind sink_unix = STREAM_SINK_KIND(SINK_UNIX, net_sink_open);
+const struct sink_kind sink_tcp = STREAM_SINK_KIND(
+    net_sink_open, .name = "tcp",
+    CONF_ROWS(&net_rows[0], &net_rows[2], &sink_backoff_row, &sink_max_backoff_row));
+
+const struct sink_kind sink_unix = STREAM_SINK_KIND(
+    net_sink_open, .name = "unix",
+    CONF_ROWS(&net_rows[1], &net_rows[2], &sink_backoff_row, &sink_max_backoff_row));

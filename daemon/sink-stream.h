@@ -76,13 +76,13 @@ uint64_t stream_take_back(struct sink *s, sink_give_cb give, void *arg);
 uint64_t stream_close(struct sink *s, uint64_t timeout_usec);
 void stream_free(struct sink *s);
 
-/* A sink kind built on the stream engine: only its type and open() differ. */
-#define STREAM_SINK_KIND(TYPE, OPEN)                                                               \
+/* A sink kind built on the stream engine: only its conf and open() differ. */
+#define STREAM_SINK_KIND(OPEN, ...)                                                                \
 	{                                                                                          \
-		.type = (TYPE), .open = (OPEN), .append = stream_append, .flush = stream_flush,    \
-		.busy = stream_busy, .idle = stream_idle, .up = stream_up, .down = stream_down,    \
-		.drain = stream_drain, .take_back = stream_take_back, .close = stream_close,       \
-		.free = stream_free,                                                               \
+		.conf = {__VA_ARGS__}, .open = (OPEN), .append = stream_append,                    \
+		.flush = stream_flush, .busy = stream_busy, .idle = stream_idle, .up = stream_up,  \
+		.down = stream_down, .drain = stream_drain, .take_back = stream_take_back,         \
+		.close = stream_close, .free = stream_free,                                        \
 	}
 
 #endif

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "bio.h"
+#include "envcheck.h"
 #include "log.h"
 #include "scope.h"
 #include "recbuf.h"
@@ -48,7 +49,6 @@
 struct sink {
 	struct scope *scope;
 	char *name;
-	enum sink_type type;
 	const struct sink_kind *kind;
 	const struct conf_sink *conf; /* NULL for the dead letter and the joblog */
 	void *state;		      /* the kind's */
@@ -58,6 +58,7 @@ struct sink {
 	void *wake_arg;
 
 	/* the fd writer */
+	enum sink_fd_target to;
 	char *path;
 	enum fsync_mode fsync;
 	int fd;
@@ -87,20 +88,10 @@ struct sinks {
 	size_t hhead, hn, hcap;
 };
 
-static const struct sink_kind sink_fd;
+_Static_assert(offsetof(struct sink_kind, conf) == 0, "a sink kind starts with its conf");
 
-/* The registry: every sink kind, by its type (file, stdout and discard share one). */
-static const struct sink_kind *const sink_kinds[] = {
-    [SINK_FILE] = &sink_fd,   [SINK_STDOUT] = &sink_fd, [SINK_DISCARD] = &sink_fd,
-    [SINK_TCP] = &sink_tcp,   [SINK_UNIX] = &sink_unix, [SINK_EXEC] = &sink_exec,
-    [SINK_HTTP] = &sink_http,
-};
-
-static const struct sink_kind *kind_for(enum sink_type t)
-{
-	return (size_t)t < ARRAY_LEN(sink_kinds) && sink_kinds[t] != NULL ? sink_kinds[t]
-									  : &sink_fd;
-}
+/* Below: file, stdout and discard share the fd writer; the dead letter and joblog too. */
+extern const struct sink_kind sink_file, sink_stdout;
 
 /* ---- for kinds ---- */
 
@@ -201,22 +192,21 @@ static ssize_t fd_write(struct sink *s)
 	return n;
 }
 
-static struct sink *sink_alloc(struct scope *sc, const char *name, enum sink_type type)
+static struct sink *sink_alloc(struct scope *sc, const char *name, const struct sink_kind *kind)
 {
 	struct sink *s = xcalloc(1, sizeof(*s));
 	s->scope = sc;
 	s->name = xstrdup(name);
-	s->type = type;
-	s->kind = kind_for(type);
+	s->kind = kind;
 	s->fd = -1;
 	return s;
 }
 
-struct sink *sink_open(struct scope *sc, const char *name, enum sink_type type, const char *path,
+struct sink *sink_open(struct scope *sc, const char *name, enum sink_fd_target to, const char *path,
 		       enum fsync_mode fsync, char *err, size_t errlen)
 {
 	int fd = -1;
-	if (type == SINK_FILE) {
+	if (to == SINK_TO_FILE) {
 		fd = open_path(path);
 		if (fd < 0) {
 			snprintf(err, errlen, "sink '%s': cannot open '%s' for writing: %s", name,
@@ -224,10 +214,10 @@ struct sink *sink_open(struct scope *sc, const char *name, enum sink_type type, 
 			return NULL;
 		}
 	}
-	struct sink *s = sink_alloc(sc, name, type);
-	if (type == SINK_STDOUT)
+	struct sink *s = sink_alloc(sc, name, &sink_file);
+	if (to == SINK_TO_STDOUT)
 		fd = std_private(STDOUT_FILENO, &s->how);
-	s->kind = &sink_fd;
+	s->to = to;
 	s->path = path != NULL ? xstrdup(path) : NULL;
 	s->fsync = fsync;
 	s->retry_ev = evtimer_new(scope_base(sc), sink_retry_cb, s);
@@ -447,7 +437,7 @@ static uint64_t fd_take_back(struct sink *s, sink_give_cb give, void *arg)
 
 static void fd_reopen(struct sink *s)
 {
-	if (s->type != SINK_FILE)
+	if (s->to != SINK_TO_FILE)
 		return;
 	sink_flush(s);
 	int fd = open_path(s->path);
@@ -507,32 +497,63 @@ static void fd_free(struct sink *s)
 		fd_close(s, 0);
 }
 
-static const struct sink_kind sink_fd = {
-    .type = SINK_FILE,
-    .append = fd_append,
-    .flush = fd_flush,
-    .busy = fd_busy,
-    .idle = fd_idle,
-    .up = fd_up,
-    .down = fd_down,
-    .take_back = fd_take_back,
-    .reopen = fd_reopen,
-    .close = fd_close,
-    .free = fd_free,
+/* Every kind that reconnects or retries (tcp, unix, exec, http) has these two. */
+const struct conf_key sink_backoff_row = {"backoff", CT_DURATION, .off = CONF_SNK(backoff),
+					  .def = "100ms",
+					  .doc = "The first reconnect or retry delay; doubles."};
+const struct conf_key sink_max_backoff_row = {"max_backoff", CT_DURATION,
+					      .off = CONF_SNK(max_backoff), .def = "10s",
+					      .doc = "The cap of the backoff."};
+
+static const struct conf_key file_rows[] = {
+    {"path", CT_STR, CF_NONEMPTY, .off = CONF_SNK(path), .required = CONF_ALL_KINDS,
+     .doc = "file: the file to append to."},
+    {"fsync", CT_ENUM, .off = CONF_SNK(fsync), .def = "never",
+     .values = (const char *const[]){"never", "batch", "always", NULL},
+     .doc = "never, batch (at most once a second) or always."},
+    {"mode", CT_ENUM, CF_BOOL_ENUM, .off = CONF_SNK(truncate), .def = "append",
+     .values = (const char *const[]){"append", "truncate", NULL},
+     .doc = "append, or truncate: emptied at the start."},
 };
+
+static void file_envcheck(struct envcheck *ck, const char *owner, const void *entry)
+{
+	const struct conf_sink *s = entry;
+	envcheck_creatable(ck, owner, s->path, &s->path, s->pos, false);
+}
+
+/* file, stdout and discard: the fd writer above; sink_open_conf opens them with sink_open. */
+#define FD_SINK_KIND(...)                                                                          \
+	{                                                                                          \
+		.conf = {__VA_ARGS__}, .append = fd_append, .flush = fd_flush, .busy = fd_busy,    \
+		.idle = fd_idle, .up = fd_up, .down = fd_down, .take_back = fd_take_back,          \
+		.reopen = fd_reopen, .close = fd_close, .free = fd_free,                           \
+	}
+
+const struct sink_kind sink_file =
+    FD_SINK_KIND(.name = "file", CONF_ROWS(&file_rows[0], &file_rows[1], &file_rows[2]),
+		 .envcheck = file_envcheck);
+const struct sink_kind sink_stdout = FD_SINK_KIND(.name = "stdout");
+const struct sink_kind sink_discard = FD_SINK_KIND(.name = "discard");
 
 /* ---- the interface ---- */
 
 struct sink *sink_open_conf(struct scope *sc, const struct conf_sink *cs, char *err, size_t errlen)
 {
 	struct sink *s;
-	if (kind_for(cs->type) == &sink_fd) {
-		s = sink_open(sc, cs->name, cs->type, cs->path, cs->fsync, err, errlen);
-		if (s != NULL)
+	const struct sink_kind *kind = (const struct sink_kind *)cs->kind;
+	if (kind->open == NULL) {
+		enum sink_fd_target to = kind == &sink_file	? SINK_TO_FILE
+					 : kind == &sink_stdout ? SINK_TO_STDOUT
+								: SINK_TO_NOWHERE;
+		s = sink_open(sc, cs->name, to, cs->path, cs->fsync, err, errlen);
+		if (s != NULL) {
+			s->kind = kind;
 			s->conf = cs;
+		}
 		return s;
 	}
-	s = sink_alloc(sc, cs->name, cs->type);
+	s = sink_alloc(sc, cs->name, kind);
 	s->conf = cs;
 	if (s->kind->open(s, err, errlen) < 0) {
 		sink_free(s);
@@ -617,9 +638,9 @@ const char *sink_name(const struct sink *s)
 	return s->name;
 }
 
-enum sink_type sink_type(const struct sink *s)
+bool sink_fails_records(const struct sink *s)
 {
-	return s->type;
+	return s->kind->fails_records;
 }
 
 /* ---- the fan-out consumer ---- */

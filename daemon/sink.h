@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf-schema.h"
 #include "conf.h"
 #include "item.h"
 #include "queue.h"
@@ -42,7 +43,10 @@ typedef void (*sink_give_cb)(void *arg, const char *data, size_t len, const stru
  * appended: the consumer relies on it to tell sources when a record is done.
  */
 struct sink_kind {
-	enum sink_type type;
+	/* Its name, key rows and checks (conf-schema.h): the entry's kind points here. */
+	struct conf_kind conf;
+	/* It can fail a record for good (an HTTP 4xx): the summary counts failures. */
+	bool fails_records;
 	/* Sets up (may start connecting); -1 with a message for a start that must fail. */
 	int (*open)(struct sink *s, char *err, size_t errlen);
 	/* Takes one record: the item's bytes and a newline. Never blocks. */
@@ -75,10 +79,14 @@ struct sink_kind {
 	void (*free)(struct sink *s);
 };
 
-extern const struct sink_kind sink_tcp, sink_unix, sink_exec, sink_http;
+/* The first reconnect or retry delay and its cap: rows of every kind that retries. */
+extern const struct conf_key sink_backoff_row, sink_max_backoff_row;
+
+/* Where the fd writer of sink.c writes: file, stdout and discard sinks, dead letter, joblog. */
+enum sink_fd_target { SINK_TO_FILE = 0, SINK_TO_STDOUT, SINK_TO_NOWHERE };
 
 /* Opens a file or stdout writer (the dead letter, the joblog); NULL with a message. */
-struct sink *sink_open(struct scope *sc, const char *name, enum sink_type type, const char *path,
+struct sink *sink_open(struct scope *sc, const char *name, enum sink_fd_target to, const char *path,
 		       enum fsync_mode fsync, char *err, size_t errlen);
 /* Opens a configured sink of any kind; NULL with a message. */
 struct sink *sink_open_conf(struct scope *sc, const struct conf_sink *cs, char *err, size_t errlen);
@@ -104,7 +112,8 @@ uint64_t sink_failed(const struct sink *s);
 /* Closes (flushing without waiting) and frees. */
 void sink_free(struct sink *s);
 const char *sink_name(const struct sink *s);
-enum sink_type sink_type(const struct sink *s);
+/* Its kind can fail a record for good (sink_kind.fails_records). */
+bool sink_fails_records(const struct sink *s);
 
 /* For kinds. */
 void **sink_state(struct sink *s);

@@ -22,6 +22,7 @@
 
 #include "conf.h"
 #include "ctl-top.h"
+#include "kinds.h"
 #include "util.h"
 #include "version.h"
 
@@ -66,6 +67,7 @@ static int socket_from_config(const char *file, char **out)
 	size_t errs_len = 0;
 	bool noinput = false;
 	FILE *ef = open_memstream(&errs, &errs_len);
+	kinds_register();
 	struct conf *conf = conf_load(file, ef != NULL ? ef : stderr, &noinput);
 	int rc = EX_OK;
 

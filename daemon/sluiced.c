@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "envcheck.h"
 #include "item.h"
+#include "kinds.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "supervisor.h"
@@ -83,7 +84,7 @@ static int truncate_file_sinks(const struct conf *c)
 {
 	for (size_t i = 0; i < c->n_sinks; i++) {
 		const struct conf_sink *s = &c->sinks[i];
-		if (s->type != SINK_FILE || !s->truncate)
+		if (!s->truncate) /* a file sink's mode: truncate */
 			continue;
 		int fd = open(s->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0 && errno != ENOENT) {
@@ -122,6 +123,7 @@ int main(int argc, char **argv)
 	enum log_format format = LOG_TEXT;
 	int c;
 
+	kinds_register(); /* before the loader, --schema included */
 	while ((c = getopt_long(argc, argv, "c:tl:Vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

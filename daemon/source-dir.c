@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "envcheck.h"
 #include "log.h"
 #include "scope.h"
 #include "source.h"
@@ -571,8 +572,67 @@ static void dir_free(struct source *s)
 	free(ds);
 }
 
+static bool same_dir(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
+/* A dir source: where finished files go, never back into the spool directory. */
+static void dir_check(struct conf_ctx *x, void *entry)
+{
+	struct conf_source *s = entry;
+	const yaml_node_t *done = conf_key_of(x, "done_dir"),
+			  *failed = conf_key_of(x, "failed_dir");
+
+	if (done != NULL && s->delete_done) {
+		conf_err(
+		    x, done,
+		    "'done_dir' does not apply with 'delete: true' (finished files are removed)");
+		free(s->done_dir);
+		s->done_dir = NULL;
+	}
+	if (s->path == NULL)
+		return;
+	if (s->done_dir == NULL && !s->delete_done && done == NULL)
+		s->done_dir = xasprintf("%s/done", s->path);
+	if (s->failed_dir == NULL && failed == NULL)
+		s->failed_dir = xasprintf("%s/failed", s->path);
+	/* Finished files moved into the directory itself would be taken again. */
+	if (s->done_dir != NULL && same_dir(s->done_dir, s->path))
+		conf_err(x, done ? done : x->map,
+			 "'done_dir' of %s must not be the spool directory itself", x->label);
+	if (s->failed_dir != NULL && same_dir(s->failed_dir, s->path))
+		conf_err(x, failed ? failed : x->map,
+			 "'failed_dir' of %s must not be the spool directory itself", x->label);
+}
+
+static const struct conf_key dir_rows[] = {
+    {"path", CT_STR, CF_NONEMPTY, .off = CONF_SRC(path), .required = CONF_ALL_KINDS,
+     .doc = "dir: the spool directory to take files from."},
+    {"done_dir", CT_STR, CF_NONEMPTY, .off = CONF_SRC(done_dir),
+     .doc = "Where finished files go (default PATH/done)."},
+    {"failed_dir", CT_STR, CF_NONEMPTY, .off = CONF_SRC(failed_dir),
+     .doc = "Where files with failed items go (default PATH/failed)."},
+    {"delete", CT_BOOL, .off = CONF_SRC(delete_done), .def = "false",
+     .doc = "Remove finished files instead of moving them."},
+};
+
+static void dir_envcheck(struct envcheck *ck, const char *owner, const void *entry)
+{
+	const struct conf_source *s = entry;
+	envcheck_dir(ck, owner, "directory", s->path, &s->path, s->pos, R_OK | W_OK | X_OK);
+}
+
 const struct source_kind source_dir = {
-    .type = SOURCE_DIR,
+    .conf = {.name = "dir",
+	     CONF_ROWS(&dir_rows[0], &source_split_row, &dir_rows[1], &dir_rows[2], &dir_rows[3]),
+	     .check = dir_check,
+	     .envcheck = dir_envcheck},
     .open = dir_open,
     .start = dir_start,
     .resume = dir_resume,

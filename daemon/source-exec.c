@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "child.h"
+#include "envcheck.h"
 #include "log.h"
 #include "scope.h"
 #include "source.h"
@@ -97,8 +98,23 @@ static bool exec_src_finite(const struct conf_source *cs)
 	return true;
 }
 
+static const struct conf_key exec_argv_row = {"argv",
+					      CT_ARGV,
+					      .off = CONF_SRC(argv),
+					      .aux = CONF_SRC(argc),
+					      .required = CONF_ALL_KINDS,
+					      .doc = "The command whose standard output is read."};
+
+static void exec_envcheck(struct envcheck *ck, const char *owner, const void *entry)
+{
+	const struct conf_source *s = entry;
+	envcheck_program(ck, owner, s->argv, &s->argv, s->pos, NULL);
+}
+
 const struct source_kind source_exec = {
-    .type = SOURCE_EXEC,
+    .conf = {.name = "exec",
+	     CONF_ROWS(&exec_argv_row, &source_framing_row),
+	     .envcheck = exec_envcheck},
     .open = exec_src_open,
     .start = source_fd_start,
     .resume = source_fd_resume,

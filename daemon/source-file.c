@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "envcheck.h"
 #include "log.h"
 #include "scope.h"
 #include "source.h"
@@ -122,8 +123,26 @@ static bool always(const struct conf_source *cs)
 	return true;
 }
 
+static const struct conf_key file_path_row = {"path",
+					      CT_STR,
+					      CF_NONEMPTY,
+					      .off = CONF_SRC(path),
+					      .required = CONF_ALL_KINDS,
+					      .doc = "file: the file to read."};
+static const struct conf_key file_follow_row = {
+    "follow", CT_BOOL, .off = CONF_SRC(follow), .def = "false",
+    .doc = "Keep reading as the file grows, surviving truncation and rotation."};
+
+static void file_envcheck(struct envcheck *ck, const char *owner, const void *entry)
+{
+	const struct conf_source *s = entry;
+	envcheck_readable(ck, owner, s->path, &s->path, s->pos);
+}
+
 const struct source_kind source_file = {
-    .type = SOURCE_FILE,
+    .conf = {.name = "file",
+	     CONF_ROWS(&file_path_row, &file_follow_row, &source_framing_row),
+	     .envcheck = file_envcheck},
     .open = file_open,
     .start = source_fd_start,
     .resume = source_fd_resume,
@@ -135,7 +154,7 @@ const struct source_kind source_file = {
 };
 
 const struct source_kind source_stdin = {
-    .type = SOURCE_STDIN,
+    .conf = {.name = "stdin", CONF_ROWS(&source_framing_row)},
     .open = stdin_open,
     .start = source_fd_start,
     .resume = source_fd_resume,

@@ -113,10 +113,20 @@ static bool gen_finite(const struct conf_source *cs)
 	return cs->count >= 0;
 }
 
+static const struct conf_key generate_rows[] = {
+    {"count", CT_COUNT, .off = CONF_SRC(count),
+     .doc = "How many items to generate (default: endless)."},
+    {"interval", CT_DURATION, .off = CONF_SRC(interval), .def = "0s",
+     .doc = "Time between items; 0s: as fast as the queue takes them."},
+    {"template", CT_STR, .off = CONF_SRC(template), .def = "{seq}",
+     .doc = "Each item, with {seq} replaced."},
+};
+
 const struct source_kind source_generate = {
+    .conf = {.name = "generate",
+	     CONF_ROWS(&generate_rows[0], &generate_rows[1], &generate_rows[2])},
     .progress = gen_progress,
     .finite = gen_finite,
-    .type = SOURCE_GENERATE,
     .start = gen_start,
     .resume = gen_resume,
     .stop = gen_stop,

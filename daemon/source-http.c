@@ -45,6 +45,7 @@
 #include <unistd.h>
 #include <sys/queue.h>
 
+#include "envcheck.h"
 #include "log.h"
 #include "scope.h"
 #include "source.h"
@@ -481,8 +482,47 @@ static const char *http_src_address(const struct conf_source *cs)
 	return cs->listen;
 }
 
+static bool check_http_path(struct conf_ctx *x, const yaml_node_t *v, void *field)
+{
+	const char *path = *(char **)field;
+	if (path[0] == '/')
+		return true;
+	conf_err(x, v, "'path' of an http source is a URL path and must start with '/', got '%s'",
+		 path);
+	return false;
+}
+
+static const struct conf_key http_rows[] = {
+    {"path", CT_STR, CF_NONEMPTY, .off = CONF_SRC(path), .check = check_http_path,
+     .doc = "http: the URL path requests are taken at (default /)."},
+    {"queue_timeout", CT_DURATION, .off = CONF_SRC(queue_timeout), .def = "5s",
+     .doc = "How long a request waits for queue space (then 503)."},
+    {"max_body", CT_SIZE, .off = CONF_SRC(max_body), .def = "16MiB",
+     .doc = "A larger request body gets 413."},
+    {"max_connections", CT_UINT, .off = CONF_SRC(max_connections), .def = "64", .min = 1,
+     .max = 100000, .doc = "http: at the cap no connection is accepted until one closes."},
+};
+
+/* The URL path defaults to "/" (a path written but broken stays unset: no second error). */
+static void http_check(struct conf_ctx *x, void *entry)
+{
+	struct conf_source *s = entry;
+	if (s->path == NULL && conf_key_of(x, "path") == NULL)
+		s->path = xstrdup("/");
+}
+
+static void http_envcheck(struct envcheck *ck, const char *owner, const void *entry)
+{
+	const struct conf_source *s = entry;
+	envcheck_listen(ck, owner, s->listen, &s->listen, s->pos);
+}
+
 const struct source_kind source_http = {
-    .type = SOURCE_HTTP,
+    .conf = {.name = "http",
+	     CONF_ROWS(&source_listen_row, &http_rows[0], &source_split_row, &source_ack_row,
+		       &http_rows[1], &http_rows[2], &http_rows[3]),
+	     .check = http_check,
+	     .envcheck = http_envcheck},
     .open = http_src_open,
     .start = http_src_start,
     .resume = http_src_resume,

@@ -63,10 +63,13 @@
 #include <unistd.h>
 
 #include "bio.h"
+#include "envcheck.h"
 #include "log.h"
 #include "scope.h"
 #include "source.h"
 #include "util.h"
+
+extern const struct source_kind source_tcp; /* below: tcp and unix differ in a few places */
 
 #define MAX_SINGLE_READ	   (256 * 1024)
 #define READS_PER_CALLBACK 8
@@ -624,7 +627,7 @@ int source_listen_resolve(const struct conf *conf, void (*done)(void *arg), void
 		char host[256], port_s[8];
 		unsigned port;
 		const char *why;
-		if ((cs->type != SOURCE_TCP && cs->type != SOURCE_HTTP) ||
+		if (cs->listen == NULL ||
 		    conf_parse_hostport(cs->listen, host, sizeof(host), &port, &why) < 0)
 			continue;
 		snprintf(port_s, sizeof(port_s), "%u", port);
@@ -797,8 +800,8 @@ static int net_open(struct source *s, char *err, size_t errlen)
 				 cs->name);
 			return -1;
 		}
-	} else if ((cs->type == SOURCE_TCP ? listen_tcp(ns, base, err, errlen)
-					   : listen_unix(ns, base, err, errlen)) < 0) {
+	} else if ((cs->kind == &source_tcp.conf ? listen_tcp(ns, base, err, errlen)
+						 : listen_unix(ns, base, err, errlen)) < 0) {
 		return -1;
 	}
 	evconnlistener_set_error_cb(ns->lev, listener_error_cb);
@@ -816,7 +819,7 @@ static void net_start(struct source *s)
 	/* Connections a reload handed over carry on: whatever they had buffered first. */
 	net_resume(s);
 	log_info("source '%s' listening on %s", ns->cs->name,
-		 ns->cs->type == SOURCE_TCP ? ns->cs->listen : ns->cs->path);
+		 ns->cs->kind == &source_tcp.conf ? ns->cs->listen : ns->cs->path);
 }
 
 static void net_resume(struct source *s)
@@ -981,8 +984,42 @@ static const char *net_socket_path(const struct conf_source *cs)
 	return cs->path;
 }
 
+/* Listening sources: tcp and unix here, and http (source-http.c) shares listen and ack. */
+const struct conf_key source_listen_row = {"listen", CT_ADDR, .off = CONF_SRC(listen),
+					   .required = CONF_ALL_KINDS,
+					   .doc = "HOST:PORT or [V6]:PORT to listen on."};
+const struct conf_key source_ack_row = {"ack", CT_BOOL, .off = CONF_SRC(ack), .def = "false",
+					.doc = "Answer once the items are done end to end."};
+static const struct conf_key unix_path_row = {"path",
+					      CT_STR,
+					      CF_NONEMPTY,
+					      .off = CONF_SRC(path),
+					      .required = CONF_ALL_KINDS,
+					      .doc = "unix: the socket to listen on."};
+static const struct conf_key net_rows[] = {
+    {"max_connections", CT_UINT, .off = CONF_SRC(max_connections), .def = "64", .min = 1,
+     .max = 100000, .doc = "tcp, unix: more connections are closed at once, with a log line."},
+    {"idle_timeout", CT_DURATION, .off = CONF_SRC(idle_timeout), .def = "0s",
+     .doc = "Close a silent connection; 0s: never."},
+};
+
+static void tcp_envcheck(struct envcheck *ck, const char *owner, const void *entry)
+{
+	const struct conf_source *s = entry;
+	envcheck_listen(ck, owner, s->listen, &s->listen, s->pos);
+}
+
+static void unix_envcheck(struct envcheck *ck, const char *owner, const void *entry)
+{
+	const struct conf_source *s = entry;
+	envcheck_creatable(ck, owner, s->path, &s->path, s->pos, true);
+}
+
 const struct source_kind source_tcp = {
-    .type = SOURCE_TCP,
+    .conf = {.name = "tcp",
+	     CONF_ROWS(&source_listen_row, &net_rows[0], &net_rows[1], &source_ack_row,
+		       &source_framing_row),
+	     .envcheck = tcp_envcheck},
     .open = net_open,
     .start = net_start,
     .resume = net_resume,
@@ -994,7 +1031,10 @@ const struct source_kind source_tcp = {
 };
 
 const struct source_kind source_unix = {
-    .type = SOURCE_UNIX,
+    .conf = {.name = "unix",
+	     CONF_ROWS(&unix_path_row, &net_rows[0], &net_rows[1], &source_ack_row,
+		       &source_framing_row),
+	     .envcheck = unix_envcheck},
     .open = net_open,
     .start = net_start,
     .resume = net_resume,

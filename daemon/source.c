@@ -60,28 +60,38 @@ struct source {
 	struct frame fr;
 };
 
-/* The registry: every source kind, by its type. */
-static const struct source_kind *const source_kinds[] = {
-    [SOURCE_FILE] = &source_file, [SOURCE_STDIN] = &source_stdin,
-    [SOURCE_EXEC] = &source_exec, [SOURCE_GENERATE] = &source_generate,
-    [SOURCE_TCP] = &source_tcp,	  [SOURCE_UNIX] = &source_unix,
-    [SOURCE_HTTP] = &source_http, [SOURCE_DIR] = &source_dir,
-};
+_Static_assert(offsetof(struct source_kind, conf) == 0, "a source kind starts with its conf");
 
-const struct source_kind *source_kind_of(enum source_type t)
+const struct source_kind *source_kind_of(const struct conf_kind *kind)
 {
-	return (size_t)t < ARRAY_LEN(source_kinds) ? source_kinds[t] : NULL;
+	return (const struct source_kind *)kind;
 }
+
+/* Records split at a delimiter: the fd reader's, and the split of the kinds that split. */
+const struct conf_key source_framing_row = {
+    "framing",
+    CT_ENUM,
+    .off = CONF_SRC(framing),
+    .def = "lines",
+    .values = conf_framing_names,
+    .doc = "lines: an item per line; nul: items end at NUL bytes."};
+const struct conf_key source_split_row = {
+    "split",
+    CT_ENUM,
+    .off = CONF_SRC(split),
+    .def = "none",
+    .values = conf_split_names,
+    .doc = "none: a body or file is one item; lines or nul: one item per record."};
 
 bool source_conf_finite(const struct conf_source *cs)
 {
-	const struct source_kind *k = source_kind_of(cs->type);
+	const struct source_kind *k = source_kind_of(cs->kind);
 	return k->finite != NULL && k->finite(cs);
 }
 
 const char *source_conf_address(const struct conf_source *cs)
 {
-	const struct source_kind *k = source_kind_of(cs->type);
+	const struct source_kind *k = source_kind_of(cs->kind);
 	return k->address != NULL ? k->address(cs) : NULL;
 }
 
@@ -91,7 +101,7 @@ struct source *source_new(struct scope *sc, const struct conf_source *cs, uint32
 	struct source *s = xcalloc(1, sizeof(*s));
 	s->scope = sc;
 	s->conf = cs;
-	s->kind = source_kind_of(cs->type);
+	s->kind = source_kind_of(cs->kind);
 	s->index = index;
 	s->out = out;
 	s->max_item = scope_conf(sc)->max_item_bytes;
@@ -188,9 +198,9 @@ void source_free(struct source *s)
 	free(s);
 }
 
-enum source_type source_type(const struct source *s)
+const char *source_kind_name(const struct source *s)
 {
-	return s->conf->type;
+	return s->kind->conf.name;
 }
 
 const char *source_name(const struct source *s)

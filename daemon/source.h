@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf-schema.h"
 #include "conf.h"
 #include "queue.h"
 #include "track.h"
@@ -24,7 +25,8 @@ struct scope;
 struct source;
 
 struct source_kind {
-	enum source_type type;
+	/* Its name, key rows and checks (conf-schema.h): the entry's kind points here. */
+	struct conf_kind conf;
 	/* Opens inputs; -1 with a message (exit 66). May be NULL. */
 	int (*open)(struct source *s, char *err, size_t errlen);
 	void (*start)(struct source *s);
@@ -53,14 +55,15 @@ struct source_kind {
 	bool path_held;
 };
 
-/* The kind of a source type, from the registry (source.c): one line per kind. */
-const struct source_kind *source_kind_of(enum source_type t);
+/* The kind of a conf entry (the registry is daemon/kinds.c: one line per kind). */
+const struct source_kind *source_kind_of(const struct conf_kind *kind);
 /* The facts above, for a conf entry. */
 bool source_conf_finite(const struct conf_source *cs);
 const char *source_conf_address(const struct conf_source *cs);
 
-extern const struct source_kind source_file, source_stdin, source_exec, source_generate;
-extern const struct source_kind source_tcp, source_unix, source_http, source_dir;
+/* Rows several kinds share, each from the file that owns what it means. */
+extern const struct conf_key source_framing_row, source_split_row; /* source.c */
+extern const struct conf_key source_listen_row, source_ack_row;	   /* source-net.c */
 
 /*
  * A reload looks up the listen names of conf's tcp and http sources on the bio pool
@@ -124,7 +127,8 @@ void source_hold(struct source *s, bool hold);
 bool source_held(const struct source *s);
 /* Logs a warning once a pause has lasted warn_after_usec. */
 void source_check_pause(struct source *s, uint64_t warn_after_usec);
-enum source_type source_type(const struct source *s);
+/* Its kind's name, as in the file: "tcp". */
+const char *source_kind_name(const struct source *s);
 /* Fraction of its input consumed, 0..1; false when the source cannot know (a pipe). */
 bool source_progress(struct source *s, double *fraction);
 

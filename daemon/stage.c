@@ -201,13 +201,7 @@ static void shield_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The registry: every worker kind, by the stage's kind. */
-static const struct worker_kind *const worker_kinds[] = {
-    [STAGE_EXEC] = &work_exec,
-    [STAGE_BUILTIN] = &work_builtin,
-    [STAGE_COPROCESS] = &work_coproc,
-    [STAGE_HTTP] = &work_http,
-};
+_Static_assert(offsetof(struct worker_kind, conf) == 0, "a worker kind starts with its conf");
 
 struct stage *stage_new(struct scope *sc, const struct conf_stage *cs, struct queue *in,
 			struct queue *out, char *err, size_t errlen)
@@ -215,7 +209,7 @@ struct stage *stage_new(struct scope *sc, const struct conf_stage *cs, struct qu
 	struct stage *st = xcalloc(1, sizeof(*st));
 	st->scope = sc;
 	st->conf = cs;
-	st->kind = worker_kinds[cs->kind];
+	st->kind = (const struct worker_kind *)cs->kind;
 	st->in = in;
 	st->out = out;
 	TAILQ_INIT(&st->outq);

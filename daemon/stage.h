@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "conf-schema.h"
 #include "conf.h"
 #include "item.h"
 #include "queue.h"
@@ -28,7 +29,8 @@ struct stage_counts {
 
 /* A worker kind: one table entry each (DESIGN §2). */
 struct worker_kind {
-	const char *name;
+	/* Its block (exec:, builtin: ...) as a row of the stage (conf-schema.h): picks the kind. */
+	struct conf_kind conf;
 	/* Completes inside start(): no timeout applies (nothing could interrupt it). */
 	bool synchronous;
 	/* Per-stage state; returns -1 with a message in err on failure. */
@@ -48,7 +50,9 @@ struct worker_kind {
 	void (*output_ready)(struct stage_slot *slot);
 };
 
-extern const struct worker_kind work_exec, work_builtin, work_coproc, work_http;
+/* What an exec or coprocess stage needs of the host (work-exec.c; the conf_kind's envcheck). */
+struct envcheck;
+void work_exec_envcheck(struct envcheck *ck, const char *owner, const void *entry);
 
 #define STAGE_HIST_BUCKETS 12
 extern const double stage_hist_bounds[STAGE_HIST_BUCKETS]; /* seconds; +Inf is implied */

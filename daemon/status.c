@@ -43,8 +43,8 @@ void status_json(struct pipeline *p, struct evbuffer *out)
 		    out,
 		    "%s{\"name\":\"%s\",\"type\":\"%s\",\"state\":\"%s\",\"items\":%" PRIu64
 		    ",\"rejected\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"paused_seconds\":%.3f}",
-		    i ? "," : "", source_name(s), conf_source_type_name(source_type(s)),
-		    source_state_name(s), source_items(s), source_rejected(s), source_skipped(s),
+		    i ? "," : "", source_name(s), source_kind_name(s), source_state_name(s),
+		    source_items(s), source_rejected(s), source_skipped(s),
 		    (double)source_paused_usec(s) / 1e6);
 	}
 	evbuffer_add(out, "],\"stages\":[", 12);
@@ -102,8 +102,8 @@ void status_text(struct pipeline *p, struct evbuffer *out)
 	for (size_t i = 0; i < pipeline_n_sources(p); i++) {
 		struct source *s = pipeline_source(p, i);
 		evbuffer_add_printf(out, "%-20s %-9s %-10s %12" PRIu64 " %9" PRIu64 " %10.1f\n",
-				    source_name(s), conf_source_type_name(source_type(s)),
-				    source_state_name(s), source_items(s), source_rejected(s),
+				    source_name(s), source_kind_name(s), source_state_name(s),
+				    source_items(s), source_rejected(s),
 				    (double)source_paused_usec(s) / 1e6);
 	}
 	evbuffer_add_printf(out, "\n%-20s %7s %10s %10s %8s %8s %9s %8s %8s\n", "STAGE", "WORKERS",

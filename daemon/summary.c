@@ -72,7 +72,7 @@ static void print_counts(struct pipeline *p, void (*out)(const char *fmt, ...))
 	for (size_t i = 0; sinks != NULL && i < sinks_count(sinks); i++) {
 		struct sink *s = sinks_get(sinks, i);
 		/* Only an http sink can fail a record (a 4xx); other lines keep their shape. */
-		if (sink_type(s) == SINK_HTTP)
+		if (sink_fails_records(s))
 			out("sink %s: written=%" PRIu64 " failed=%" PRIu64 "\n", sink_name(s),
 			    sink_written(s), sink_failed(s));
 		else

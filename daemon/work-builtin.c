@@ -69,8 +69,51 @@ static void builtin_cancel(struct stage_slot *slot)
 	/* Never running outside start(). */
 }
 
+static const char *const builtin_op_names[] = {"passthrough", "grep", NULL};
+
+static bool check_regex(struct conf_ctx *x, const yaml_node_t *v, void *field)
+{
+	regex_t re;
+	int rc = regcomp(&re, *(char **)field, REG_EXTENDED | REG_NOSUB);
+
+	if (rc == 0) {
+		regfree(&re);
+		return true;
+	}
+	char msg[256];
+	regerror(rc, &re, msg, sizeof(msg));
+	conf_err(x, v, "'pattern' is not a valid extended regular expression: %s", msg);
+	return false;
+}
+
+static const struct conf_key builtin_keys[] = {
+    {"op", CT_ENUM, CF_KIND, .off = CONF_STG(op), .values = builtin_op_names,
+     .kinds = CONF_ALL_KINDS, .required = CONF_ALL_KINDS,
+     .doc = "passthrough, or grep: keep the items that match."},
+    {"pattern", CT_STR, .off = CONF_STG(pattern), .kinds = CONF_KIND(BUILTIN_GREP),
+     .required = CONF_KIND(BUILTIN_GREP), .check = check_regex,
+     .doc = "grep: a POSIX extended regular expression."},
+    {"invert", CT_BOOL, .off = CONF_STG(invert), .def = "false", .kinds = CONF_KIND(BUILTIN_GREP),
+     .doc = "grep: keep the items that do not match."},
+};
+static const struct conf_table builtin_table = {
+    .noun = "builtin",
+    .keys = builtin_keys,
+    .n = ARRAY_LEN(builtin_keys),
+    .kinds = builtin_op_names,
+    .kind_off = CONF_STG(op),
+    .not_apply_fmt = "'%s' does not apply to builtin op '%s' (only to %s)",
+    .need_fmt = "builtin %2$s in %1$s needs '%3$s'",
+    .need_kind_fmt = "'builtin' of %s needs '%s' (passthrough or grep)",
+    .doc = "An operation inside the daemon.",
+};
+
+static const struct conf_key builtin_block_row = {
+    "builtin", CT_BLOCK, .sub = &builtin_table,
+    .doc = "An operation inside the daemon: passthrough or grep."};
+
 const struct worker_kind work_builtin = {
-    .name = "builtin",
+    .conf = {.name = "builtin", CONF_ROWS(&builtin_block_row)},
     .synchronous = true,
     .init = builtin_init,
     .free = builtin_free,

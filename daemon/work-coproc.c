@@ -531,8 +531,30 @@ static bool coproc_finish(struct stage_slot *slot)
 	return true;
 }
 
+static const char *const coproc_framing_names[] = {"lines", "length", "json", NULL};
+
+static const struct conf_key coproc_keys[] = {
+    {"argv", CT_ARGV, .off = CONF_STG(argv), .aux = CONF_STG(argc), .kinds = CONF_ALL_KINDS,
+     .required = CONF_ALL_KINDS, .doc = "The command of the long-lived process."},
+    {"framing", CT_ENUM, .off = CONF_STG(coproc_framing), .def = "lines",
+     .values = coproc_framing_names, .kinds = CONF_ALL_KINDS,
+     .doc = "lines, length (binary items) or json (answers carry the item's id)."},
+    {"env", CT_ENV, .off = CONF_STG(env), .aux = CONF_STG(n_env), .kinds = CONF_ALL_KINDS,
+     .doc = "Added to the daemon's environment."},
+    {"cwd", CT_STR, CF_NONEMPTY, .off = CONF_STG(cwd), .kinds = CONF_ALL_KINDS,
+     .doc = "The working directory."},
+};
+static const struct conf_table coproc_table = {
+    .noun = "coprocess",
+    .keys = coproc_keys,
+    .n = ARRAY_LEN(coproc_keys),
+    .doc = "One long-lived process per worker, fed one item at a time."};
+
+static const struct conf_key coproc_block_row = {"coprocess", CT_BLOCK, .sub = &coproc_table,
+						 .doc = "One long-lived process per worker."};
+
 const struct worker_kind work_coproc = {
-    .name = "coprocess",
+    .conf = {.name = "coprocess", CONF_ROWS(&coproc_block_row), .envcheck = work_exec_envcheck},
     .init = coproc_init,
     .free = coproc_free_state,
     .start = coproc_start,

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "envcheck.h"
 #include "log.h"
 #include "scope.h"
 #include "stage.h"
@@ -419,8 +420,43 @@ static void exec_cancel(struct stage_slot *slot)
 		child_terminate(r->child, *r->es->kill_after);
 }
 
+static const char *const exec_stdin_names[] = {"none", "item", NULL};
+static const char *const exec_stdout_names[] = {"result", "lines", "discard", "item", NULL};
+
+static const struct conf_key exec_keys[] = {
+    {"argv", CT_ARGV, .off = CONF_STG(argv), .aux = CONF_STG(argc), .kinds = CONF_ALL_KINDS,
+     .required = CONF_ALL_KINDS,
+     .doc = "The command, with placeholders; never run through a shell."},
+    {"stdin", CT_ENUM, .off = CONF_STG(stdin_mode), .def = "none", .values = exec_stdin_names,
+     .kinds = CONF_ALL_KINDS, .doc = "none, or item: the item and a newline on standard input."},
+    {"stdout", CT_ENUM, .off = CONF_STG(stdout_mode), .def = "result", .values = exec_stdout_names,
+     .kinds = CONF_ALL_KINDS,
+     .doc = "result, lines (an item per line), discard, or item (passed on)."},
+    {"env", CT_ENV, .off = CONF_STG(env), .aux = CONF_STG(n_env), .kinds = CONF_ALL_KINDS,
+     .doc = "Added to the daemon's environment."},
+    {"cwd", CT_STR, CF_NONEMPTY, .off = CONF_STG(cwd), .kinds = CONF_ALL_KINDS,
+     .doc = "The working directory."},
+};
+static const struct conf_table exec_table = {.noun = "exec",
+					     .keys = exec_keys,
+					     .n = ARRAY_LEN(exec_keys),
+					     .doc =
+						 "One process per item, in its own process group."};
+
+static const struct conf_key exec_block_row = {
+    "exec", CT_BLOCK, .sub = &exec_table, .doc = "One process per item, never through a shell."};
+
+/* exec and coprocess stages: the command resolves, the working directory is there. */
+void work_exec_envcheck(struct envcheck *ck, const char *owner, const void *entry)
+{
+	const struct conf_stage *st = entry;
+	if (st->cwd != NULL)
+		envcheck_dir(ck, owner, "cwd", st->cwd, &st->cwd, st->pos, X_OK);
+	envcheck_program(ck, owner, st->argv, &st->argv, st->pos, st->cwd);
+}
+
 const struct worker_kind work_exec = {
-    .name = "exec",
+    .conf = {.name = "exec", CONF_ROWS(&exec_block_row), .envcheck = work_exec_envcheck},
     .init = exec_init,
     .free = exec_free,
     .start = exec_start,

@@ -454,8 +454,30 @@ static void http_cancel(struct stage_slot *slot)
 	event_active(w->timer, EV_TIMEOUT, 0);
 }
 
+static const struct conf_key http_stage_keys[] = {
+    {"method", CT_ENUM, .off = offsetof(struct conf_http, method), .def = "GET",
+     .values = conf_http_method_names, .kinds = CONF_ALL_KINDS, .doc = "The request method."},
+    {"url", CT_STR, CF_NONEMPTY, .off = offsetof(struct conf_http, url), .kinds = CONF_ALL_KINDS,
+     .required = CONF_ALL_KINDS, .check = conf_check_url_template,
+     .doc = "http:// only; a template ({} percent-encoded, or the whole URL)."},
+    {"headers", CT_HEADERS, CF_SECRET, .off = offsetof(struct conf_http, headers),
+     .aux = offsetof(struct conf_http, n_headers), .kinds = CONF_ALL_KINDS,
+     .doc = "Extra request headers; values are templates."},
+    {"body", CT_STR, .off = offsetof(struct conf_http, body), .kinds = CONF_ALL_KINDS,
+     .doc = "The request body, a template."},
+    {"timeout", CT_DURATION, CF_POSITIVE, .off = offsetof(struct conf_http, timeout), .def = "30s",
+     .kinds = CONF_ALL_KINDS, .doc = "Per request."},
+};
+static const struct conf_table http_stage_table = {.noun = "http",
+						   .keys = http_stage_keys,
+						   .n = ARRAY_LEN(http_stage_keys),
+						   .doc = "One HTTP request per item."};
+static const struct conf_key http_block_row = {
+    "http", CT_BLOCK, .off = CONF_STG(http), .sub = &http_stage_table,
+    .doc = "One HTTP request per item; the response body is the result."};
+
 const struct worker_kind work_http = {
-    .name = "http",
+    .conf = {.name = "http", CONF_ROWS(&http_block_row)},
     .init = http_init,
     .free = http_free_state,
     .start = http_start,

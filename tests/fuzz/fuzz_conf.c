@@ -6,6 +6,13 @@
  * print the same: it is the daemon's own YAML. A config that does not load
  * must say why, every error as "FILE:LINE:COL: message" within the file.
  * FUZZ_DICT: yaml.dict
+ *
+ * LINK: addr.o bio.o child.o conf-keys.o conf.o coproc-reply.o envcheck.o frame.o
+ * LINK: item.o json.o kinds.o log.o net.o queue.o recbuf.o report.o sink-exec.o
+ * LINK: sink-http.o sink-net.o sink-stream.o sink.o source-dir.o source-exec.o
+ * LINK: source-file.o source-generate.o source-http.o source-net.o source.o stage.o
+ * LINK: template.o track.o units.o util.o work-builtin.o work-coproc.o work-exec.o
+ * LINK: work-http.o
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +22,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "kinds.h"
 
 static int fd = -1;
 static char path[64];
@@ -70,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fd < 0)
 			abort();
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		kinds_register();
 	}
 	struct conf *c = load(data, size);
 	if (c == NULL)

@@ -9,6 +9,8 @@
  * of the bytes fits whatever buffer it is given. The crash-* seeds crashed the
  * strtoull parser this replaced (the daemon segfaulted). Each line is also read as
  * a `framing: json` answer: a verdict and its result or reason, never a crash.
+ *
+ * LINK: coproc-reply.o json.o util.o
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -6,6 +6,8 @@
  * checked against splitting the whole stream at once: every record in order,
  * one longer than max either whole or handed out once as too long (a prefix of
  * it over max). A read is never offered zero bytes of room (that would read as EOF).
+ *
+ * LINK: frame.o
  */
 #include <stdint.h>
 #include <stdlib.h>

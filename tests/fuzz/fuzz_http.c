@@ -5,6 +5,9 @@
  * (0..255), then the body. The items must be the body itself: joined with the
  * delimiter they give it back (less one final delimiter); the check must stop at
  * the first item over max, the one take() would have queued.
+ *
+ * LINK: addr.o bio.o conf-keys.o conf.o envcheck.o frame.o item.o log.o queue.o
+ * LINK: source-http.o source-net.o source.o track.o units.o util.o
  */
 #include <stdbool.h>
 #include <stdint.h>

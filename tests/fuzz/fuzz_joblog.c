@@ -5,6 +5,8 @@
  * the set it builds is searchable (a few keys looked up) and freed whole (leaks
  * are errors), and a key on the first line, when that line is whole and
  * well-formed, is found.
+ *
+ * LINK: joblog.o util.o
  */
 #include <stdint.h>
 #include <stdio.h>

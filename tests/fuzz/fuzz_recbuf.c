@@ -7,6 +7,8 @@
  * Checked: what the peer reads on each connection is whole records, in order,
  * from the first one not confirmed; the records held, their bytes and origin,
  * and the positions are the model's; confirm counts what it releases.
+ *
+ * LINK: recbuf.o util.o
  */
 #include <fcntl.h>
 #include <stdint.h>

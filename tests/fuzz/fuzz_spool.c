@@ -6,6 +6,8 @@
  * records, each within max_len and read whole (copied, so ASan sees an overrun),
  * and as many as it returns. The damaged file cannot be moved aside here (procfs
  * refuses the rename), which spool_read reports like any failed rename.
+ *
+ * LINK: bio.o log.o spool.o util.o
  */
 #include <stdint.h>
 #include <stdio.h>

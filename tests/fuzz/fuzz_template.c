@@ -1,6 +1,8 @@
 /*
  * fuzz_template.c: placeholder expansion (template.c) as argv, generator and URL
  * templates use it. The input is "TEMPLATE\0ITEM" (the item may hold any byte).
+ *
+ * LINK: template.o util.o
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -4,6 +4,8 @@
  * is the string. A unit that parses is formatted (the --check output) and the
  * formatted text must parse to the same value; an address gives a host that
  * fits the callers' buffer and a port from 1 to 65535.
+ *
+ * LINK: addr.o conf-keys.o conf.o log.o units.o util.o
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * or on the structs and defaults; the printer is checked by loading its output
  * again and printing it a second time.
  *
- * LINK: conf.o conf-keys.o conf-json.o addr.o log.o units.o util.o
+ * LINK: all (the kinds' rows are the loader's: kinds.c and every kind file)
  */
 #include <check.h>
 #include <ftw.h>
@@ -17,6 +17,12 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf-schema.h"
+#include "kinds.h"
+#include "sink.h"
+#include "source.h"
+#include "stage.h"
+#include "util.h"
 
 /* A minimal valid source and sink, to append to files that test something else. */
 #define SRC	 "sources:\n  - name: in\n    type: stdin\n"
@@ -25,6 +31,9 @@
 
 #define MIB (UINT64_C(1) << 20)
 #define SEC UINT64_C(1000000)
+
+/* A registry of the tests' own, instead of the daemon's (kinds_register), when set. */
+static const struct conf_kinds *test_registry;
 
 static void write_file(const char *name, const char *text)
 {
@@ -45,6 +54,10 @@ static char *load(const char *name, const char *text, struct conf **out, bool *n
 		write_file(name, text);
 	errs = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(errs);
+	if (test_registry != NULL)
+		conf_set_kinds(test_registry);
+	else
+		kinds_register();
 	*out = conf_load(name, errs, noinput);
 	fclose(errs);
 	return buf;
@@ -122,7 +135,7 @@ START_TEST(defaults_filled)
 	ck_assert_uint_eq(c->deadline, 0);
 	ck_assert_uint_eq(c->n_sources, 1);
 	ck_assert_str_eq(c->sources[0].name, "in");
-	ck_assert_int_eq(c->sources[0].type, SOURCE_STDIN);
+	ck_assert_str_eq(conf_kind_name(c->sources[0].kind), "stdin");
 	ck_assert_int_eq(c->sources[0].framing, FRAMING_LINES);
 	ck_assert_int_eq(c->sources[0].pos.line, 2);
 	ck_assert_int_eq(c->sources[0].pos.col, 5);
@@ -130,7 +143,7 @@ START_TEST(defaults_filled)
 	ck_assert_ptr_null(c->stages);
 	ck_assert_uint_eq(c->n_sinks, 1);
 	ck_assert_str_eq(c->sinks[0].name, "out");
-	ck_assert_int_eq(c->sinks[0].type, SINK_STDOUT);
+	ck_assert_str_eq(conf_kind_name(c->sinks[0].kind), "stdout");
 	ck_assert(!c->dead_letter.enabled);
 	ck_assert_int_eq(c->log.level, LOG_INFO);
 	ck_assert_int_eq(c->log.format, LOG_TEXT);
@@ -164,7 +177,7 @@ START_TEST(stage_defaults_and_queue_inheritance)
 	ck_assert_int_eq(a->pos.line, 5);
 	ck_assert_int_eq(a->pos.col, 5);
 	ck_assert_uint_eq(a->workers, 1);
-	ck_assert_int_eq(a->kind, STAGE_BUILTIN);
+	ck_assert_str_eq(conf_kind_name(a->kind), "builtin");
 	ck_assert_int_eq(a->op, BUILTIN_PASSTHROUGH);
 	ck_assert_uint_eq(a->queue.capacity, 10);
 	ck_assert_uint_eq(a->queue.max_bytes, 64 * MIB);
@@ -172,7 +185,7 @@ START_TEST(stage_defaults_and_queue_inheritance)
 	ck_assert_uint_eq(a->timeout, 0);
 	ck_assert_int_eq(a->on_failure, ON_FAILURE_SKIP);
 
-	ck_assert_int_eq(b->kind, STAGE_EXEC);
+	ck_assert_str_eq(conf_kind_name(b->kind), "exec");
 	ck_assert_uint_eq(b->argc, 1);
 	ck_assert_str_eq(b->argv[0], "cat");
 	ck_assert_ptr_null(b->argv[1]);
@@ -200,11 +213,11 @@ START_TEST(source_defaults)
 	ck_assert_str_eq(c->sources[0].path, "/in");
 	ck_assert(!c->sources[0].follow);
 	ck_assert_int_eq(c->sources[0].framing, FRAMING_LINES);
-	ck_assert_int_eq(c->sources[1].type, SOURCE_GENERATE);
+	ck_assert_str_eq(conf_kind_name(c->sources[1].kind), "generate");
 	ck_assert_int_eq(c->sources[1].count, -1);
 	ck_assert_uint_eq(c->sources[1].interval, 0);
 	ck_assert_str_eq(c->sources[1].template, "{seq}");
-	ck_assert_int_eq(c->sources[2].type, SOURCE_EXEC);
+	ck_assert_str_eq(conf_kind_name(c->sources[2].kind), "exec");
 	ck_assert_uint_eq(c->sources[2].argc, 2);
 	ck_assert_str_eq(c->sources[2].argv[1], "-l");
 	ck_assert_ptr_null(c->sources[2].argv[2]);
@@ -295,16 +308,16 @@ START_TEST(full_example)
 	ck_assert_str_eq(st->cwd, "/tmp");
 	ck_assert_uint_eq(st->timeout, 30 * SEC);
 	ck_assert_int_eq(st->on_failure, ON_FAILURE_DEAD_LETTER);
-	ck_assert_int_eq(c->stages[1].kind, STAGE_BUILTIN);
+	ck_assert_str_eq(conf_kind_name(c->stages[1].kind), "builtin");
 	ck_assert_int_eq(c->stages[1].op, BUILTIN_GREP);
 	ck_assert_str_eq(c->stages[1].pattern, "ERROR");
 	ck_assert(c->stages[1].invert);
 	ck_assert_int_eq(c->stages[1].on_failure, ON_FAILURE_CANCEL);
-	ck_assert_int_eq(c->sinks[0].type, SINK_FILE);
+	ck_assert_str_eq(conf_kind_name(c->sinks[0].kind), "file");
 	ck_assert_int_eq(c->sinks[0].fsync, FSYNC_BATCH);
-	ck_assert_int_eq(c->sinks[1].type, SINK_DISCARD);
+	ck_assert_str_eq(conf_kind_name(c->sinks[1].kind), "discard");
 	ck_assert(c->dead_letter.enabled);
-	ck_assert_int_eq(c->dead_letter.type, SINK_FILE);
+	ck_assert_int_eq(c->dead_letter.type, DEAD_LETTER_FILE);
 	ck_assert_str_eq(c->dead_letter.path, "/var/lib/sluice/failed.jsonl");
 	ck_assert_int_eq(c->dead_letter.pos.line, 46);
 	ck_assert_int_eq(c->log.level, LOG_DEBUG);
@@ -448,7 +461,7 @@ START_TEST(dead_letter_stdout)
 	    "stages:\n"
 	    "  - {name: a, builtin: {op: passthrough}, on_failure: dead_letter}\n" SRC SINK);
 	ck_assert(c->dead_letter.enabled);
-	ck_assert_int_eq(c->dead_letter.type, SINK_STDOUT);
+	ck_assert_int_eq(c->dead_letter.type, DEAD_LETTER_STDOUT);
 	ck_assert_ptr_null(c->dead_letter.path);
 	ck_assert_int_eq(c->stages[0].on_failure, ON_FAILURE_DEAD_LETTER);
 	conf_free(c);
@@ -653,7 +666,7 @@ START_TEST(http_stage)
 		    "      timeout: 2s\n" SRC SINK);
 	const struct conf_stage *f = &c->stages[0], *p = &c->stages[1];
 
-	ck_assert_int_eq(f->kind, STAGE_HTTP);
+	ck_assert_str_eq(conf_kind_name(f->kind), "http");
 	ck_assert_int_eq(f->http.method, HTTP_GET);
 	ck_assert_str_eq(f->http.url, "{}");
 	ck_assert_ptr_null(f->http.body);
@@ -726,7 +739,7 @@ START_TEST(structured_concurrency_keys)
 				 "joblog: /tmp/x.joblog\n"
 				 "metrics: {listen: \"127.0.0.1:9464\"}\n"
 				 "control: {socket: /tmp/c.sock}\n" SRC SINK);
-	ck_assert_int_eq(c->stages[0].kind, STAGE_COPROCESS);
+	ck_assert_str_eq(conf_kind_name(c->stages[0].kind), "coprocess");
 	ck_assert_int_eq(c->stages[0].coproc_framing, COPROC_LENGTH);
 	ck_assert_str_eq(c->stages[0].argv[2], "w.py");
 	ck_assert_uint_eq(c->stages[0].retry.attempts, 3);
@@ -1397,23 +1410,23 @@ START_TEST(net_source_defaults)
 	const struct conf_source *t = &c->sources[0], *u = &c->sources[1], *h = &c->sources[2],
 				 *d = &c->sources[3];
 
-	ck_assert_int_eq(t->type, SOURCE_TCP);
+	ck_assert_str_eq(conf_kind_name(t->kind), "tcp");
 	ck_assert_str_eq(t->listen, "127.0.0.1:7000");
 	ck_assert_uint_eq(t->max_connections, 64);
 	ck_assert_uint_eq(t->idle_timeout, 0);
 	ck_assert(!t->ack);
 	ck_assert_int_eq(t->framing, FRAMING_LINES);
-	ck_assert_int_eq(u->type, SOURCE_UNIX);
+	ck_assert_str_eq(conf_kind_name(u->kind), "unix");
 	ck_assert_str_eq(u->path, "/run/in.sock");
 	ck_assert_uint_eq(u->max_connections, 64);
-	ck_assert_int_eq(h->type, SOURCE_HTTP);
+	ck_assert_str_eq(conf_kind_name(h->kind), "http");
 	ck_assert_str_eq(h->listen, "[::1]:8080");
 	ck_assert_str_eq(h->path, "/");
 	ck_assert_int_eq(h->split, SPLIT_NONE);
 	ck_assert(!h->ack);
 	ck_assert_uint_eq(h->queue_timeout, 5 * SEC);
 	ck_assert_uint_eq(h->max_body, 16 * MIB);
-	ck_assert_int_eq(d->type, SOURCE_DIR);
+	ck_assert_str_eq(conf_kind_name(d->kind), "dir");
 	ck_assert_int_eq(d->split, SPLIT_NONE);
 	ck_assert_str_eq(d->done_dir, "/var/spool/jobs//done");
 	ck_assert_str_eq(d->failed_dir, "/var/spool/jobs//failed");
@@ -1573,17 +1586,17 @@ START_TEST(net_sink_defaults)
 	const struct conf_sink *t = &c->sinks[0], *u = &c->sinks[1], *e = &c->sinks[2],
 			       *h = &c->sinks[3];
 
-	ck_assert_int_eq(t->type, SINK_TCP);
+	ck_assert_str_eq(conf_kind_name(t->kind), "tcp");
 	ck_assert_str_eq(t->address, "127.0.0.1:9000");
 	ck_assert_uint_eq(t->timeout, 10 * SEC);
 	ck_assert_uint_eq(t->backoff, 100000);
 	ck_assert_uint_eq(t->max_backoff, 10 * SEC);
-	ck_assert_int_eq(u->type, SINK_UNIX);
+	ck_assert_str_eq(conf_kind_name(u->kind), "unix");
 	ck_assert_str_eq(u->path, "/run/out.sock");
-	ck_assert_int_eq(e->type, SINK_EXEC);
+	ck_assert_str_eq(conf_kind_name(e->kind), "exec");
 	ck_assert_uint_eq(e->argc, 3);
 	ck_assert_str_eq(e->argv[2], "x");
-	ck_assert_int_eq(h->type, SINK_HTTP);
+	ck_assert_str_eq(conf_kind_name(h->kind), "http");
 	ck_assert_str_eq(h->http.url, "http://collector/in");
 	ck_assert_int_eq(h->http.method, HTTP_POST);
 	ck_assert_uint_eq(h->http.timeout, 30 * SEC);
@@ -1850,15 +1863,113 @@ START_TEST(edit_distance)
 }
 END_TEST
 
+/* --- a kind of one file: its rows in a struct of its own (opts) ---------------------- */
+
+struct probe_opts {
+	char *host;
+	uint64_t port;
+	uint64_t wait;
+	char **argv;
+	size_t argc;
+};
+
+#define PROBE(field) offsetof(struct probe_opts, field)
+static const struct conf_key probe_rows[] = {
+    {"host", CT_STR, CF_NONEMPTY, .off = PROBE(host), .required = CONF_ALL_KINDS,
+     .doc = "Where to probe."},
+    {"port", CT_UINT, .off = PROBE(port), .def = "6379", .min = 1, .max = 65535,
+     .doc = "Its port."},
+    {"wait", CT_DURATION, CF_LIVE, .off = PROBE(wait), .def = "1s", .doc = "Between probes."},
+    {"argv", CT_ARGV, .off = PROBE(argv), .aux = PROBE(argc), .doc = "A command."},
+};
+
+static void probe_check(struct conf_ctx *x, void *entry)
+{
+	const struct probe_opts *o = ((struct conf_source *)entry)->opts;
+	if (o->port == 7)
+		conf_err(x, conf_val_of(x, "port") ? conf_val_of(x, "port") : x->map,
+			 "'port' of %s must not be 7", x->label);
+}
+
+static const struct conf_kind probe_kind = {
+    .name = "probe",
+    CONF_ROWS(&probe_rows[0], &probe_rows[1], &probe_rows[2], &probe_rows[3]),
+    .opts_size = sizeof(struct probe_opts),
+    .check = probe_check,
+};
+
+/* The daemon's kinds it registers beside its own (kinds.c declares them likewise). */
+extern const struct source_kind source_file, source_stdin;
+extern const struct worker_kind work_exec;
+extern const struct sink_kind sink_stdout;
+
+static const struct conf_kind *const probe_sources[] = {&source_file.conf, &source_stdin.conf,
+							&probe_kind};
+static const struct conf_kind *const probe_workers[] = {&work_exec.conf};
+static const struct conf_kind *const probe_sinks[] = {&sink_stdout.conf};
+static const struct conf_kinds probe_registry = {
+    .sources = probe_sources,
+    .n_sources = ARRAY_LEN(probe_sources),
+    .workers = probe_workers,
+    .n_workers = ARRAY_LEN(probe_workers),
+    .sinks = probe_sinks,
+    .n_sinks = ARRAY_LEN(probe_sinks),
+};
+
+#define PROBE_SRC(extra) "sources:\n  - name: p\n    type: probe\n    host: h\n" extra SINK
+
+START_TEST(kind_with_opts)
+{
+	char diff[200] = "";
+
+	test_registry = &probe_registry;
+	struct conf *c = load_ok(PROBE_SRC("    argv: [x, y]\n"));
+	const struct probe_opts *o = c->sources[0].opts;
+	ck_assert_str_eq(conf_kind_name(c->sources[0].kind), "probe");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(o->host, "h");
+	ck_assert_uint_eq(o->port, 6379); /* the row's default, in the kind's struct */
+	ck_assert_uint_eq(o->wait, SEC);
+	ck_assert_uint_eq(o->argc, 2);
+	ck_assert_ptr_null(c->sources[0].argv); /* the entry's own fields are untouched */
+	char *p = print_conf(c);
+	ck_assert_msg(strstr(p,
+			     "  - name: \"p\"\n    type: probe\n    host: \"h\"\n    port: 6379\n"
+			     "    wait: 1s\n    argv: [\"x\", \"y\"]\n") != NULL,
+		      "printed: %s", p);
+	free(p);
+	free(round_trip(PROBE_SRC("    port: 80\n")));
+	conf_free(c);
+
+	/* Reload: a live key of the kind is copied, another one is a change of structure. */
+	struct conf *cur = load_ok(PROBE_SRC("")), *next = load_ok(PROBE_SRC("    wait: 5s\n"));
+	ck_assert(!conf_structure_differs(cur, next, diff, sizeof(diff)));
+	conf_apply_live(cur, next);
+	ck_assert_uint_eq(((struct probe_opts *)cur->sources[0].opts)->wait, 5 * SEC);
+	conf_free(next);
+	next = load_ok(PROBE_SRC("    port: 80\n"));
+	ck_assert(conf_structure_differs(cur, next, diff, sizeof(diff)));
+	ck_assert_str_eq(diff, "'sources[0].port' changed");
+	conf_free(next);
+	conf_free(cur);
+
+	/* Its keys and rules: the messages of every kind. */
+	expect_errors("sources:\n  - name: p\n    type: probe\n    prot: 1\n" SINK,
+		      "job.yaml:2:5: source 'p' (type probe) needs 'host'\n"
+		      "job.yaml:4:5: unknown key 'prot' in source 'p'; did you mean 'port'?\n");
+	expect_errors("sources:\n  - name: f\n    type: stdin\n    host: h\n" SINK,
+		      "job.yaml:4:5: 'host' does not apply to a stdin source (only to probe)\n");
+	expect_errors(PROBE_SRC("    port: 7\n"),
+		      "job.yaml:5:11: 'port' of source 'p' must not be 7\n");
+	expect_errors("sources:\n  - name: p\n    type: redis\n" SINK,
+		      "job.yaml:3:11: 'type' must be one of file, stdin, probe; got 'redis'\n");
+	test_registry = NULL;
+}
+END_TEST
+
 START_TEST(enum_names)
 {
-	ck_assert_str_eq(conf_source_type_name(SOURCE_FILE), "file");
-	ck_assert_str_eq(conf_source_type_name(SOURCE_STDIN), "stdin");
-	ck_assert_str_eq(conf_source_type_name(SOURCE_EXEC), "exec");
-	ck_assert_str_eq(conf_source_type_name(SOURCE_GENERATE), "generate");
-	ck_assert_str_eq(conf_sink_type_name(SINK_FILE), "file");
-	ck_assert_str_eq(conf_sink_type_name(SINK_STDOUT), "stdout");
-	ck_assert_str_eq(conf_sink_type_name(SINK_DISCARD), "discard");
+	ck_assert_str_eq(conf_kind_name(NULL), "?");
 	ck_assert_str_eq(conf_on_failure_name(ON_FAILURE_SKIP), "skip");
 	ck_assert_str_eq(conf_on_failure_name(ON_FAILURE_DEAD_LETTER), "dead_letter");
 	ck_assert_str_eq(conf_on_failure_name(ON_FAILURE_CANCEL), "cancel");
@@ -1956,6 +2067,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, reload_live_keys);
 	tcase_add_test(tc, edit_distance);
 	tcase_add_test(tc, enum_names);
+	tcase_add_test(tc, kind_with_opts);
 	tcase_add_test(tc, free_null);
 	suite_add_tcase(s, tc);
 	return s;
