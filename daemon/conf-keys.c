@@ -22,6 +22,7 @@ static const char *const when_full_names[] = {"block", "drop_newest", "drop_olde
 static const char *const framing_names[] = {"lines", "nul", NULL};
 static const char *const source_type_names[] = {"file", "stdin", "exec", "generate", "tcp",
 						"unix", "http",	 "dir",	 NULL};
+static const char *const start_at_names[] = {"beginning", "end", NULL};
 static const char *const split_names[] = {"none", "lines", "nul", NULL};
 static const char *const stage_kind_names[] = {"exec", "builtin", "coprocess", "http", NULL};
 static const char *const exec_stdin_names[] = {"none", "item", NULL};
@@ -167,6 +168,9 @@ static const struct conf_key source_keys[] = {
 	    "(default /)."},
     {"follow", CT_BOOL, .off = SRC(follow), .def = "false", .kinds = K(SOURCE_FILE),
      .doc = "Keep reading as the file grows, surviving truncation and rotation."},
+    {"start_at", CT_ENUM, .off = SRC(start_at), .def = "beginning", .values = start_at_names,
+     .kinds = K(SOURCE_FILE),
+     .doc = "Where to read a file that state_dir has no checkpoint for: beginning or end."},
     {"count", CT_COUNT, .off = SRC(count), .kinds = K(SOURCE_GENERATE),
      .doc = "How many items to generate (default: endless)."},
     {"interval", CT_DURATION, .off = SRC(interval), .def = "0s", .kinds = K(SOURCE_GENERATE),
@@ -730,6 +734,8 @@ static const struct conf_key top_keys[] = {
      .doc = "The whole job must finish within this time, else it is cancelled; 0s: none."},
     {"joblog", CT_STR, CF_NONEMPTY, .off = TOP(joblog), .kinds = ALL,
      .doc = "A file with one line per finished item (sluiced --resume reads it)."},
+    {"state_dir", CT_STR, CF_NONEMPTY, .off = TOP(state_dir), .kinds = ALL,
+     .doc = "Where what must survive a crash is kept (file checkpoints); created if missing."},
     {"metrics", CT_BLOCK, .kinds = ALL, .sub = &metrics_table,
      .doc = "The HTTP endpoint for metrics, health and status."},
     {"control", CT_BLOCK, .kinds = ALL, .sub = &control_table,

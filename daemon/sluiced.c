@@ -22,6 +22,7 @@
 #include "item.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "statedir.h"
 #include "supervisor.h"
 #include "util.h"
 #include "version.h"
@@ -207,6 +208,9 @@ int main(int argc, char **argv)
 			conf_free(conf);
 			return 78;
 		}
+		if (conf->state_dir == NULL)
+			fprintf(stderr, "sluiced: note: no state_dir: file positions and queued "
+					"items do not survive a kill (only an orderly stop)\n");
 		conf_print(conf, stdout);
 		conf_free(conf);
 		return 0;
@@ -214,6 +218,12 @@ int main(int argc, char **argv)
 	conf->resume = resume;
 	conf->resume_failed = resume_failed;
 	if (!resume && truncate_file_sinks(conf) < 0) {
+		conf_free(conf);
+		return 73;
+	}
+	char err[512];
+	if (conf->state_dir != NULL && state_dir_prepare(conf->state_dir, err, sizeof(err)) < 0) {
+		log_error("%s", err);
 		conf_free(conf);
 		return 73;
 	}
