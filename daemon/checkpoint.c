@@ -38,6 +38,7 @@ struct checkpoint {
 	size_t n_files;
 	unsigned gen;
 	struct entry *cur;
+	enum checkpoint_match match;
 };
 
 static void entry_clear(struct entry *e)
@@ -246,6 +247,9 @@ uint64_t checkpoint_track(struct checkpoint *c, int fd)
 		    same_start(e, fd, size))
 			match = e;
 	}
+	c->match = match != NULL    ? CHECKPOINT_MATCHED
+		   : c->n_files > 0 ? CHECKPOINT_REPLACED
+				    : CHECKPOINT_NEW;
 	if (match != NULL) {
 		match->dev = (uint64_t)st.st_dev;
 		match->ino = (uint64_t)st.st_ino;
@@ -268,6 +272,16 @@ uint64_t checkpoint_track(struct checkpoint *c, int fd)
 	match->dirty = true;
 	c->cur = match;
 	return match->pos;
+}
+
+enum checkpoint_match checkpoint_match(const struct checkpoint *c)
+{
+	return c->match;
+}
+
+size_t checkpoint_done_past(const struct checkpoint *c)
+{
+	return c->cur != NULL ? c->cur->n_done : 0;
 }
 
 unsigned checkpoint_gen(const struct checkpoint *c)

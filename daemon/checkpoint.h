@@ -46,6 +46,16 @@ void checkpoint_close(struct checkpoint *c);
  */
 uint64_t checkpoint_track(struct checkpoint *c, int fd);
 
+/* How the last checkpoint_track found the file. */
+enum checkpoint_match {
+	CHECKPOINT_NEW,	     /* no state at all: a first start */
+	CHECKPOINT_MATCHED,  /* a known file: reading continues at its position */
+	CHECKPOINT_REPLACED, /* state, but not of this file: read from its start */
+};
+enum checkpoint_match checkpoint_match(const struct checkpoint *c);
+/* Records of the tracked file done past its position (out of order), to be skipped. */
+size_t checkpoint_done_past(const struct checkpoint *c);
+
 /* True when the record at start (of the tracked file) was done before the restart. */
 bool checkpoint_skip(struct checkpoint *c, uint64_t start, uint64_t end);
 
