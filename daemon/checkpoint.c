@@ -389,3 +389,56 @@ int checkpoint_fd(const struct checkpoint *c)
 {
 	return c->fd;
 }
+
+/* --- checking (sluiced --fsck) ------------------------------------------------------ */
+
+int checkpoint_check(const char *path, bool repair, struct checkpoint_report *r, char *err,
+		     size_t errlen)
+{
+	*r = (struct checkpoint_report){0};
+	FILE *f = fopen(path, "re");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open checkpoint file '%s': %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	struct strbuf good = {0};
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		if (line[len - 1] != '\n') {
+			r->torn_bytes = (uint64_t)len;
+			break;
+		}
+		r->lines++;
+		struct entry e = {.fd = -1};
+		if (line_parse(line, (size_t)len - 1, &e)) {
+			strbuf_add(&good, line, (size_t)len);
+		} else {
+			r->bad_lines++;
+			if (r->first_bad == 0)
+				r->first_bad = r->lines;
+		}
+		free(e.done);
+	}
+	free(line);
+	fclose(f);
+	int rc = 0;
+	if (repair && (r->bad_lines > 0 || r->torn_bytes > 0)) {
+		char *tmp = xasprintf("%s.tmp", path);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, good.p, good.len) != (ssize_t)good.len || fsync(fd) < 0 ||
+		    rename(tmp, path) < 0) {
+			snprintf(err, errlen, "cannot rewrite checkpoint file '%s': %s", path,
+				 strerror(errno ? errno : ENOSPC));
+			unlink(tmp);
+			rc = -1;
+		}
+		if (fd >= 0)
+			close(fd);
+		free(tmp);
+	}
+	free(good.p);
+	return rc;
+}

@@ -73,4 +73,17 @@ int checkpoint_commit(struct checkpoint *c, char *err, size_t errlen);
 uint64_t checkpoint_position(const struct checkpoint *c);
 int checkpoint_fd(const struct checkpoint *c);
 
+/*
+ * sluiced --fsck: the lines of the checkpoint file at path, those whose CRC (or
+ * syntax) is wrong, and the bytes of a torn last line (no newline). With repair,
+ * the file is rewritten (atomically) with its good lines only. -1 with err when it
+ * cannot be read or rewritten.
+ */
+struct checkpoint_report {
+	uint64_t lines, bad_lines, torn_bytes;
+	uint64_t first_bad; /* line number of the first bad line, 0 if none */
+};
+int checkpoint_check(const char *path, bool repair, struct checkpoint_report *r, char *err,
+		     size_t errlen);
+
 #endif

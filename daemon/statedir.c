@@ -37,3 +37,8 @@ char *state_dir_checkpoint(const char *dir, const char *source)
 {
 	return xasprintf("%s/%s.checkpoint", dir, source);
 }
+
+char *state_dir_journal(const char *dir)
+{
+	return xasprintf("%s/journal", dir);
+}

@@ -14,4 +14,7 @@ int state_dir_prepare(const char *dir, char *err, size_t errlen);
 /* The checkpoint file of a file source (malloc'd). */
 char *state_dir_checkpoint(const char *dir, const char *source);
 
+/* The journal's directory (journal.h). */
+char *state_dir_journal(const char *dir);
+
 #endif
