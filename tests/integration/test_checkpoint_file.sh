@@ -70,6 +70,43 @@ assert_exit 0 $? "the run after the kill"
 assert_contains "$DAEMON_ERR" "$((N - 5)) record(s) done past it" "the resume line counts the records done out of order"
 assert_eq "$(seq 1 "$N")" "$(sort -n "$T/o3.txt")" "every record exactly once over the kill"
 
+# ---- recovery is visible: sluicectl status and /metrics ----
+CTL=$(dirname "$SLUICED")/sluicectl
+SOCK=$T/ctl.sock
+seq 1 30 >"$T/f.txt"
+cat >"$T/c6.yaml" <<YAML
+state_dir: $T/st6
+metrics: { listen: "127.0.0.1:0" }
+control: { socket: $SOCK }
+sources:
+  - { name: tail, type: file, path: $T/f.txt, follow: true }
+sinks:
+  - { name: out, type: file, path: $T/o6.txt }
+YAML
+metrics_port() { grep -ao 'listening on http://127.0.0.1:[0-9]*' "$DAEMON_ERR" | head -n 1 | grep -o '[0-9]*$'; }
+bytes=$(stat -c %s "$T/f.txt")
+start_daemon "$T/c6.yaml"
+wait_for '[ "$(lines "$T/o6.txt")" = 30 ] && [ -n "$(metrics_port)" ]' 60 || fail "the follow run did not deliver its 30 records"
+wait_for '"$CTL" -s "$SOCK" status >"$T/status" 2>&1 && grep -q "checkpoint tail: done up to byte $bytes," "$T/status"' 30 ||
+	fail "sluicectl status shows no checkpoint at byte $bytes: $(cat "$T/status")"
+python3 "$PYHELPERS/http_get.py" "http://127.0.0.1:$(metrics_port)/metrics" "$T/m.txt" >/dev/null || fail "no /metrics"
+python3 "$PYHELPERS/promparse.py" check "$T/m.txt" >/dev/null || fail "/metrics does not parse"
+age=$(python3 "$PYHELPERS/promparse.py" get "$T/m.txt" sluice_checkpoint_age_seconds source=tail)
+[ -n "$age" ] || fail "no sluice_checkpoint_age_seconds for the file source"
+assert_eq "$bytes" "$(python3 "$PYHELPERS/promparse.py" get "$T/m.txt" sluice_checkpoint_position_bytes source=tail)" "sluice_checkpoint_position_bytes"
+"$CTL" -s "$SOCK" status --json >"$T/s.json" || fail "sluicectl status --json"
+assert_eq "$bytes" "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['sources'][0]['checkpoint']['position'])" "$T/s.json")" "checkpoint position in status --json"
+# A graceful stop, then a restart: it repeats nothing.
+kill -TERM "$DAEMON_PID"
+wait_exit "$DAEMON_PID" 60
+seq 31 35 >>"$T/f.txt"
+start_daemon "$T/c6.yaml"
+wait_for '[ "$(lines "$T/o6.txt")" -ge 35 ]' 60 || fail "the restart did not deliver the 5 new records"
+kill -TERM "$DAEMON_PID"
+wait_exit "$DAEMON_PID" 60
+assert_eq "$(seq 1 35)" "$(cat "$T/o6.txt")" "records over a graceful restart (none repeated)"
+assert_contains "$DAEMON_ERR" "resumed '$T/f.txt' at byte $bytes, 0 record(s)" "the resume line of the follow source"
+
 # ---- --check says nothing survives a kill without state_dir; an unusable state_dir ----
 cat >"$T/c4.yaml" <<YAML
 sources:
