@@ -108,6 +108,12 @@ static void commit_cb(evutil_socket_t fd, short what, void *arg)
 
 static struct inflight *inflight_find(struct file_state *fs, uint64_t index)
 {
+	/* Indexes are consecutive but for skipped records: look where it would be first. */
+	if (fs->head < fs->n && index >= fs->fl[fs->head].index) {
+		uint64_t at = fs->head + (index - fs->fl[fs->head].index);
+		if (at < fs->n && fs->fl[at].index == index)
+			return &fs->fl[at];
+	}
 	size_t lo = fs->head, hi = fs->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
