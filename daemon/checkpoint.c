@@ -38,6 +38,7 @@ struct checkpoint {
 	size_t n_files;
 	unsigned gen;
 	struct entry *cur;
+	enum checkpoint_match match;
 };
 
 static void entry_clear(struct entry *e)
@@ -246,6 +247,9 @@ uint64_t checkpoint_track(struct checkpoint *c, int fd)
 		    same_start(e, fd, size))
 			match = e;
 	}
+	c->match = match != NULL    ? CHECKPOINT_MATCHED
+		   : c->n_files > 0 ? CHECKPOINT_REPLACED
+				    : CHECKPOINT_NEW;
 	if (match != NULL) {
 		match->dev = (uint64_t)st.st_dev;
 		match->ino = (uint64_t)st.st_ino;
@@ -268,6 +272,16 @@ uint64_t checkpoint_track(struct checkpoint *c, int fd)
 	match->dirty = true;
 	c->cur = match;
 	return match->pos;
+}
+
+enum checkpoint_match checkpoint_match(const struct checkpoint *c)
+{
+	return c->match;
+}
+
+size_t checkpoint_done_past(const struct checkpoint *c)
+{
+	return c->cur != NULL ? c->cur->n_done : 0;
 }
 
 unsigned checkpoint_gen(const struct checkpoint *c)
@@ -374,4 +388,57 @@ uint64_t checkpoint_position(const struct checkpoint *c)
 int checkpoint_fd(const struct checkpoint *c)
 {
 	return c->fd;
+}
+
+/* --- checking (sluiced --fsck) ------------------------------------------------------ */
+
+int checkpoint_check(const char *path, bool repair, struct checkpoint_report *r, char *err,
+		     size_t errlen)
+{
+	*r = (struct checkpoint_report){0};
+	FILE *f = fopen(path, "re");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open checkpoint file '%s': %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	struct strbuf good = {0};
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		if (line[len - 1] != '\n') {
+			r->torn_bytes = (uint64_t)len;
+			break;
+		}
+		r->lines++;
+		struct entry e = {.fd = -1};
+		if (line_parse(line, (size_t)len - 1, &e)) {
+			strbuf_add(&good, line, (size_t)len);
+		} else {
+			r->bad_lines++;
+			if (r->first_bad == 0)
+				r->first_bad = r->lines;
+		}
+		free(e.done);
+	}
+	free(line);
+	fclose(f);
+	int rc = 0;
+	if (repair && (r->bad_lines > 0 || r->torn_bytes > 0)) {
+		char *tmp = xasprintf("%s.tmp", path);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, good.p, good.len) != (ssize_t)good.len || fsync(fd) < 0 ||
+		    rename(tmp, path) < 0) {
+			snprintf(err, errlen, "cannot rewrite checkpoint file '%s': %s", path,
+				 strerror(errno ? errno : ENOSPC));
+			unlink(tmp);
+			rc = -1;
+		}
+		if (fd >= 0)
+			close(fd);
+		free(tmp);
+	}
+	free(good.p);
+	return rc;
 }

@@ -46,6 +46,16 @@ void checkpoint_close(struct checkpoint *c);
  */
 uint64_t checkpoint_track(struct checkpoint *c, int fd);
 
+/* How the last checkpoint_track found the file. */
+enum checkpoint_match {
+	CHECKPOINT_NEW,	     /* no state at all: a first start */
+	CHECKPOINT_MATCHED,  /* a known file: reading continues at its position */
+	CHECKPOINT_REPLACED, /* state, but not of this file: read from its start */
+};
+enum checkpoint_match checkpoint_match(const struct checkpoint *c);
+/* Records of the tracked file done past its position (out of order), to be skipped. */
+size_t checkpoint_done_past(const struct checkpoint *c);
+
 /* True when the record at start (of the tracked file) was done before the restart. */
 bool checkpoint_skip(struct checkpoint *c, uint64_t start, uint64_t end);
 
@@ -62,5 +72,18 @@ int checkpoint_commit(struct checkpoint *c, char *err, size_t errlen);
 /* The done position of the tracked file, for status and metrics. */
 uint64_t checkpoint_position(const struct checkpoint *c);
 int checkpoint_fd(const struct checkpoint *c);
+
+/*
+ * sluiced --fsck: the lines of the checkpoint file at path, those whose CRC (or
+ * syntax) is wrong, and the bytes of a torn last line (no newline). With repair,
+ * the file is rewritten (atomically) with its good lines only. -1 with err when it
+ * cannot be read or rewritten.
+ */
+struct checkpoint_report {
+	uint64_t lines, bad_lines, torn_bytes;
+	uint64_t first_bad; /* line number of the first bad line, 0 if none */
+};
+int checkpoint_check(const char *path, bool repair, struct checkpoint_report *r, char *err,
+		     size_t errlen);
 
 #endif

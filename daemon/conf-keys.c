@@ -500,6 +500,8 @@ static const struct conf_key top_keys[] = {
      .doc = "The whole job must finish within this time, else it is cancelled; 0s: none."},
     {"joblog", CT_STR, CF_NONEMPTY, .off = TOP(joblog), .kinds = ALL,
      .doc = "A file with one line per finished item (sluiced --resume reads it)."},
+    {"state_dir", CT_STR, CF_NONEMPTY, .off = TOP(state_dir), .kinds = ALL,
+     .doc = "Where what must survive a crash is kept (file checkpoints); created if missing."},
     {"metrics", CT_BLOCK, .kinds = ALL, .sub = &metrics_table,
      .doc = "The HTTP endpoint for metrics, health and status."},
     {"control", CT_BLOCK, .kinds = ALL, .sub = &control_table,

@@ -22,6 +22,7 @@
 
 enum when_full { WHEN_FULL_BLOCK = 0, WHEN_FULL_DROP_NEWEST, WHEN_FULL_DROP_OLDEST };
 enum framing { FRAMING_LINES = 0, FRAMING_NUL };
+enum start_at { START_AT_BEGINNING = 0, START_AT_END };
 enum split_mode { SPLIT_NONE = 0, SPLIT_LINES, SPLIT_NUL };
 enum coproc_framing { COPROC_LINES = 0, COPROC_LENGTH, COPROC_JSON };
 enum exec_stdin { EXEC_STDIN_NONE = 0, EXEC_STDIN_ITEM };
@@ -110,6 +111,7 @@ struct conf_source {
 	char *done_dir;		  /* dir: default PATH/done; NULL with delete */
 	char *failed_dir;	  /* dir: default PATH/failed */
 	bool delete_done;	  /* dir: `delete`: remove finished files instead of moving them */
+	enum start_at start_at;	  /* file without a checkpoint: default beginning */
 };
 
 /* A stage's worker count: the loader, `sluicectl scale` and pipeline_scale keep to it. */
@@ -197,6 +199,7 @@ struct conf {
 	} shutdown;
 	uint64_t deadline; /* usec, 0 = none */
 	char *joblog;	   /* NULL = none */
+	char *state_dir;   /* NULL = nothing survives a kill (issue 11) */
 	struct {
 		char *listen; /* "HOST:PORT"; NULL = no metrics endpoint */
 	} metrics;

@@ -51,6 +51,7 @@ struct journal {
 	uint64_t written, synced;
 	uint64_t replay_segs; /* segments found at open: journal_replay reads them */
 	bool dir_unsynced;
+	bool readonly; /* journal_check without repair: damage is counted, not cut */
 };
 
 static void put_u32(unsigned char *p, uint32_t v)
@@ -229,7 +230,7 @@ static int scan_segment(struct journal *j, const char *name, bool newest,
 	if (sscanf(name, "seg-%16" SCNx64 ".log", &first_id) != 1)
 		return 0;
 	char *path = xasprintf("%s/%s", j->dir, name);
-	rd->f = fopen(path, "r+e");
+	rd->f = fopen(path, j->readonly ? "re" : "r+e");
 	if (rd->f == NULL) {
 		snprintf(err, errlen, "cannot open journal segment '%s': %s", path,
 			 strerror(errno));
@@ -285,14 +286,15 @@ static int scan_segment(struct journal *j, const char *name, bool newest,
 			rec->damaged_segments++;
 		}
 		/* Cut, so that the damage is reported once, not at every start. */
-		if (good >= MAGIC_LEN && ftruncate(fileno(rd->f), (off_t)good) < 0)
+		if (good >= MAGIC_LEN && !j->readonly && ftruncate(fileno(rd->f), (off_t)good) < 0)
 			good = size;
 	}
 	s->bytes = good;
 	fclose(rd->f);
 	rd->f = NULL;
 	if (good < MAGIC_LEN) { /* not even a header: it holds nothing */
-		unlink(path);
+		if (!j->readonly)
+			unlink(path);
 		j->n_segs--; /* the last pushed: numbers stay contiguous */
 		j->seg_number--;
 		j->dir_unsynced = true;
@@ -312,11 +314,12 @@ static int is_segment(const struct dirent *d)
 	       strcmp(d->d_name + 20, ".log") == 0;
 }
 
-struct journal *journal_open(const char *dir, uint64_t max_bytes, uint64_t segment_bytes,
-			     struct journal_recovery *rec, char *err, size_t errlen)
+static struct journal *journal_load(const char *dir, uint64_t max_bytes, uint64_t segment_bytes,
+				    bool readonly, struct journal_recovery *rec, char *err,
+				    size_t errlen)
 {
 	*rec = (struct journal_recovery){0};
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	if (!readonly && mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create journal directory '%s': %s", dir,
 			 strerror(errno));
 		return NULL;
@@ -334,6 +337,7 @@ struct journal *journal_open(const char *dir, uint64_t max_bytes, uint64_t segme
 	j->segment_bytes = segment_bytes;
 	j->fd = -1;
 	j->next_id = 1;
+	j->readonly = readonly;
 
 	struct reader rd = {0};
 	int rc = 0;
@@ -356,8 +360,25 @@ struct journal *journal_open(const char *dir, uint64_t max_bytes, uint64_t segme
 		rec->items += !j->live[i].done;
 	live_compact(j);
 	/* All of them are old now: the next append starts a new segment. */
-	segs_trim(j, false);
+	if (!readonly)
+		segs_trim(j, false);
 	return j;
+}
+
+struct journal *journal_open(const char *dir, uint64_t max_bytes, uint64_t segment_bytes,
+			     struct journal_recovery *rec, char *err, size_t errlen)
+{
+	return journal_load(dir, max_bytes, segment_bytes, false, rec, err, errlen);
+}
+
+int journal_check(const char *dir, bool repair, struct journal_recovery *rec, char *err,
+		  size_t errlen)
+{
+	struct journal *j = journal_load(dir, UINT64_MAX, UINT64_MAX, !repair, rec, err, errlen);
+	if (j == NULL)
+		return -1;
+	journal_close(j);
+	return 0;
 }
 
 long journal_replay(struct journal *j, journal_replay_cb cb, void *arg, char *err, size_t errlen)

@@ -59,6 +59,14 @@ struct journal *journal_open(const char *dir, uint64_t max_bytes, uint64_t segme
 			     struct journal_recovery *rec, char *err, size_t errlen);
 
 /*
+ * sluiced --fsck: reads the journal in dir as journal_open does and counts in rec
+ * what it finds; without repair nothing is changed (no cut, no deletion), with it
+ * damage is cut as at open. -1 with err when a segment cannot be read.
+ */
+int journal_check(const char *dir, bool repair, struct journal_recovery *rec, char *err,
+		  size_t errlen);
+
+/*
  * Calls cb for every unfinished item found at open, oldest first (r->data is valid
  * during the call), each with its id in *id for journal_done. Returns the count, or
  * -1 with err set when a segment cannot be read.

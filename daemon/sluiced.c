@@ -19,10 +19,12 @@
 #include "child.h"
 #include "conf.h"
 #include "envcheck.h"
+#include "fsck.h"
 #include "item.h"
 #include "kinds.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "statedir.h"
 #include "supervisor.h"
 #include "util.h"
 #include "version.h"
@@ -47,6 +49,9 @@ static void usage(FILE *out)
 	    "                          failed)\n"
 	    "      --resume-failed     skip the items the joblog records as ok; run the\n"
 	    "                          failed ones again\n"
+	    "      --fsck              check FILE's state_dir (checkpoints, journal): exit 0\n"
+	    "                          clean, 1 damage found\n"
+	    "      --repair            with --fsck: cut the damage (exit 0 once repaired)\n"
 	    "      --schema            print a JSON Schema of the pipeline file (for editors)\n"
 	    "  -V, --version           print the version\n"
 	    "  -h, --help              this help\n"
@@ -111,13 +116,15 @@ int main(int argc, char **argv)
 	    {"resume-failed", no_argument, NULL, 'r'},
 	    {"no-environment", no_argument, NULL, 'E'},
 	    {"schema", no_argument, NULL, 'S'},
+	    {"fsck", no_argument, NULL, 'K'},
+	    {"repair", no_argument, NULL, 'X'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = DEFAULT_CONFIG;
 	bool check = false, level_set = false, format_set = false, resume = false;
-	bool check_env = true, resume_failed = false;
+	bool check_env = true, resume_failed = false, fsck = false, repair = false;
 	int progress = -1; /* -1: on when stderr is a terminal and the pipeline is a job */
 	enum log_level level = LOG_INFO;
 	enum log_format format = LOG_TEXT;
@@ -161,6 +168,12 @@ int main(int argc, char **argv)
 		case 'E':
 			check_env = false;
 			break;
+		case 'K':
+			fsck = true;
+			break;
+		case 'X':
+			repair = true;
+			break;
 		case 'P':
 			progress = 1;
 			break;
@@ -177,6 +190,11 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 64;
 		}
+	}
+	if (repair && !fsck) {
+		fprintf(stderr, "sluiced: --repair goes with --fsck\n");
+		usage(stderr);
+		return 64;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "sluiced: unexpected argument '%s'\n", argv[optind]);
@@ -204,11 +222,19 @@ int main(int argc, char **argv)
 	free(errs);
 	if (conf == NULL)
 		return noinput ? 66 : 78;
+	if (fsck) {
+		int rc = fsck_run(conf, repair, stdout);
+		conf_free(conf);
+		return fflush(stdout) == 0 ? rc : 74;
+	}
 	if (check) {
 		if (problems > 0) {
 			conf_free(conf);
 			return 78;
 		}
+		if (conf->state_dir == NULL)
+			fprintf(stderr, "sluiced: note: no state_dir: file positions and queued "
+					"items do not survive a kill (only an orderly stop)\n");
 		conf_print(conf, stdout);
 		conf_free(conf);
 		return 0;
@@ -216,6 +242,12 @@ int main(int argc, char **argv)
 	conf->resume = resume;
 	conf->resume_failed = resume_failed;
 	if (!resume && truncate_file_sinks(conf) < 0) {
+		conf_free(conf);
+		return 73;
+	}
+	char err[512];
+	if (conf->state_dir != NULL && state_dir_prepare(conf->state_dir, err, sizeof(err)) < 0) {
+		log_error("%s", err);
 		conf_free(conf);
 		return 73;
 	}

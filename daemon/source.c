@@ -58,6 +58,8 @@ struct source {
 	bool regular;
 	struct event *ev;
 	struct frame fr;
+	uint64_t fd_off;  /* the input's offset of fr.buf[fr.end] (what was read) */
+	uint64_t rec_off; /* ... and of the end of the last record framed */
 };
 
 _Static_assert(offsetof(struct source_kind, conf) == 0, "a source kind starts with its conf");
@@ -238,6 +240,11 @@ uint64_t source_paused_usec(const struct source *s)
 	return s->paused_usec + (s->paused ? now_usec() - s->paused_since : 0);
 }
 
+bool source_checkpoint(const struct source *s, struct source_checkpoint *ck)
+{
+	return s->kind->checkpoint != NULL && s->kind->checkpoint(s, ck);
+}
+
 bool source_progress(struct source *s, double *fraction)
 {
 	double done, total;
@@ -365,6 +372,8 @@ static void reject(struct source *s, const char *data, size_t len, size_t total,
 		 "bytes",
 		 total, (unsigned long long)s->max_item, len);
 	s->rejected++;
+	if (s->kind->untracked != NULL)
+		s->kind->untracked(s, index);
 	char where[160];
 	snprintf(where, sizeof(where), "source:%s", s->conf->name);
 	scope_item_failed(s->scope, where, ON_FAILURE_DEAD_LETTER, it, &f);
@@ -376,6 +385,8 @@ bool source_emit(struct source *s, const char *data, size_t len)
 	uint64_t index = ++s->next_index;
 	if (scope_already_done(s->scope, s->index, index)) {
 		s->skipped++;
+		if (s->kind->untracked != NULL)
+			s->kind->untracked(s, index);
 		return true;
 	}
 	if (len > s->max_item) {
@@ -604,6 +615,13 @@ static bool split_records(struct source *s)
 	const char *rec;
 	size_t len;
 	while ((r = frame_next(&s->fr, &rec, &len)) != FRAME_MORE) {
+		uint64_t start = s->rec_off;
+		s->rec_off = s->fd_off - (s->fr.end - s->fr.start);
+		if (s->kind->framed != NULL &&
+		    s->kind->framed(s, s->next_index + 1, start, s->rec_off)) {
+			s->next_index++;
+			continue;
+		}
 		if (r == FRAME_TOO_LONG)
 			reject(s, rec, (size_t)s->max_item, len, ++s->next_index);
 		else if (!source_emit(s, rec, len))
@@ -621,6 +639,7 @@ static void fd_read(struct source *s)
 		ssize_t n = read(s->fd, s->fr.buf + s->fr.end, room);
 		if (n > 0) {
 			s->fr.end += (size_t)n;
+			s->fd_off += (uint64_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -634,8 +653,16 @@ static void fd_read(struct source *s)
 		/* EOF: a last record without its delimiter is still a record. */
 		const char *rec;
 		size_t len;
-		if (frame_last(&s->fr, &rec, &len) && !source_emit(s, rec, len))
-			return;
+		if (frame_last(&s->fr, &rec, &len)) {
+			uint64_t start = s->rec_off;
+			s->rec_off = s->fd_off;
+			bool skip = s->kind->framed != NULL &&
+				    s->kind->framed(s, s->next_index + 1, start, s->rec_off);
+			if (skip)
+				s->next_index++;
+			else if (!source_emit(s, rec, len))
+				return;
+		}
 		if (s->ev != NULL)
 			event_del(s->ev);
 		s->kind->eof(s);
@@ -660,6 +687,8 @@ void source_fd_attach(struct source *s, int fd)
 	struct stat st;
 	s->fd = fd;
 	s->regular = fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+	off_t at = s->regular ? lseek(fd, 0, SEEK_CUR) : 0;
+	s->fd_off = s->rec_off = at > 0 ? (uint64_t)at : 0;
 	if (s->fr.buf == NULL) {
 		s->fr.cap = (size_t)s->max_item + READ_CHUNK + 1;
 		s->fr.buf = xmalloc(s->fr.cap);
@@ -714,6 +743,15 @@ void source_fd_reset(struct source *s, int fd)
 int source_fd(const struct source *s)
 {
 	return s->fd;
+}
+
+void source_fd_seek(struct source *s, uint64_t off)
+{
+	if (lseek(s->fd, (off_t)off, SEEK_SET) < 0)
+		return;
+	s->fd_off = s->rec_off = off;
+	s->fr.start = s->fr.end = 0;
+	s->fr.skipping = false;
 }
 
 void source_fd_flush_close(struct source *s)

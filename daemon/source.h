@@ -24,6 +24,14 @@
 struct scope;
 struct source;
 
+/* A file source's checkpoint in state_dir (issue 11), for status and metrics. */
+struct source_checkpoint {
+	uint64_t position;     /* every byte before it belongs to done records */
+	uint64_t committed_at; /* now_usec() of the last commit, 0 before the first */
+	uint64_t resumed_at;   /* where this run started reading (a restart's position) */
+	uint64_t resumed_done; /* records done past it before the restart, skipped */
+};
+
 struct source_kind {
 	/* Its name, key rows and checks (conf-schema.h): the entry's kind points here. */
 	struct conf_kind conf;
@@ -39,6 +47,18 @@ struct source_kind {
 	void (*free)(struct source *s);
 	/* Optional: how far through its input it is, as done/total; false if unknown. */
 	bool (*progress)(struct source *s, double *done, double *total);
+	/*
+	 * Optional (fd sources): the record [start, end) of the input (end past its
+	 * delimiter, start where the previous record ended) is about to be offered as
+	 * index; true skips it (it was done before a restart).
+	 */
+	bool (*framed)(struct source *s, uint64_t index, uint64_t start, uint64_t end);
+	/* Optional: the record index was finished without entering the pipeline (rejected,
+	 * or done per the joblog): nothing tracks it. */
+	void (*untracked)(struct source *s, uint64_t index);
+	/* Optional: where a checkpointed source stands (status, metrics); false when it has none.
+	 */
+	bool (*checkpoint)(const struct source *s, struct source_checkpoint *ck);
 	/* Optional (listening kinds): the listening socket, or -1. */
 	int (*listener)(struct source *s);
 	/* Optional: a reload committed; old's socket is now s's (its file, its connections). */
@@ -129,6 +149,8 @@ bool source_held(const struct source *s);
 void source_check_pause(struct source *s, uint64_t warn_after_usec);
 /* Its kind's name, as in the file: "tcp". */
 const char *source_kind_name(const struct source *s);
+/* A file source with state_dir: its checkpoint; false for every other source. */
+bool source_checkpoint(const struct source *s, struct source_checkpoint *ck);
 /* Fraction of its input consumed, 0..1; false when the source cannot know (a pipe). */
 bool source_progress(struct source *s, double *fraction);
 
@@ -175,6 +197,8 @@ void source_fd_flush_close(struct source *s);
 /* After EOF: read again (follow mode) from the same or a new fd. */
 void source_fd_reset(struct source *s, int fd);
 int source_fd(const struct source *s);
+/* Reads the fd from off on (a checkpoint's position, a truncated file's start). */
+void source_fd_seek(struct source *s, uint64_t off);
 bool source_fd_progress(struct source *s, double *done, double *total);
 
 /*

@@ -14,6 +14,7 @@
 #include "sink.h"
 #include "source.h"
 #include "stage.h"
+#include "util.h"
 
 static const char *source_state_name(struct source *s)
 {
@@ -24,6 +25,12 @@ static const char *source_state_name(struct source *s)
 	if (source_paused(s))
 		return "held back";
 	return "reading";
+}
+
+/* Seconds since the checkpoint's last commit (0 before the first). */
+static double checkpoint_age(const struct source_checkpoint *ck)
+{
+	return ck->committed_at > 0 ? (double)(now_usec() - ck->committed_at) / 1e6 : 0;
 }
 
 void status_json(struct pipeline *p, struct evbuffer *out)
@@ -42,10 +49,19 @@ void status_json(struct pipeline *p, struct evbuffer *out)
 		evbuffer_add_printf(
 		    out,
 		    "%s{\"name\":\"%s\",\"type\":\"%s\",\"state\":\"%s\",\"items\":%" PRIu64
-		    ",\"rejected\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"paused_seconds\":%.3f}",
+		    ",\"rejected\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"paused_seconds\":%.3f",
 		    i ? "," : "", source_name(s), source_kind_name(s), source_state_name(s),
 		    source_items(s), source_rejected(s), source_skipped(s),
 		    (double)source_paused_usec(s) / 1e6);
+		struct source_checkpoint ck;
+		if (source_checkpoint(s, &ck))
+			evbuffer_add_printf(out,
+					    ",\"checkpoint\":{\"position\":%" PRIu64
+					    ",\"age_seconds\":%.3f,\"resumed_at\":%" PRIu64
+					    ",\"resumed_done\":%" PRIu64 "}",
+					    ck.position, checkpoint_age(&ck), ck.resumed_at,
+					    ck.resumed_done);
+		evbuffer_add(out, "}", 1);
 	}
 	evbuffer_add(out, "],\"stages\":[", 12);
 	for (size_t i = 0; i < pipeline_n_stages(p); i++) {
@@ -105,6 +121,17 @@ void status_text(struct pipeline *p, struct evbuffer *out)
 				    source_name(s), source_kind_name(s), source_state_name(s),
 				    source_items(s), source_rejected(s),
 				    (double)source_paused_usec(s) / 1e6);
+	}
+	for (size_t i = 0; i < pipeline_n_sources(p); i++) {
+		struct source *s = pipeline_source(p, i);
+		struct source_checkpoint ck;
+		if (source_checkpoint(s, &ck))
+			evbuffer_add_printf(out,
+					    "checkpoint %s: done up to byte %" PRIu64
+					    ", committed %.1fs ago; resumed at byte %" PRIu64
+					    ", %" PRIu64 " record(s) done past it\n",
+					    source_name(s), ck.position, checkpoint_age(&ck),
+					    ck.resumed_at, ck.resumed_done);
 	}
 	evbuffer_add_printf(out, "\n%-20s %7s %10s %10s %8s %8s %9s %8s %8s\n", "STAGE", "WORKERS",
 			    "IN", "OK", "FAILED", "DROPPED", "IN_FLIGHT", "QUEUED", "RETRIES");
@@ -232,6 +259,24 @@ static void prometheus_series(struct pipeline *p, struct evbuffer *out)
 		evbuffer_add_printf(out, "sluice_source_paused{source=\"%s\"} %d\n",
 				    source_name(pipeline_source(p, i)),
 				    source_paused(pipeline_source(p, i)) ? 1 : 0);
+	help(out, "sluice_checkpoint_age_seconds", "gauge",
+	     "Seconds since a file source last committed its checkpoint (state_dir).");
+	for (size_t i = 0; i < pipeline_n_sources(p); i++) {
+		struct source_checkpoint ck;
+		if (source_checkpoint(pipeline_source(p, i), &ck))
+			evbuffer_add_printf(
+			    out, "sluice_checkpoint_age_seconds{source=\"%s\"} %.3f\n",
+			    source_name(pipeline_source(p, i)), checkpoint_age(&ck));
+	}
+	help(out, "sluice_checkpoint_position_bytes", "gauge",
+	     "Where a file source's checkpoint stands: every byte before it is done.");
+	for (size_t i = 0; i < pipeline_n_sources(p); i++) {
+		struct source_checkpoint ck;
+		if (source_checkpoint(pipeline_source(p, i), &ck))
+			evbuffer_add_printf(
+			    out, "sluice_checkpoint_position_bytes{source=\"%s\"} %" PRIu64 "\n",
+			    source_name(pipeline_source(p, i)), ck.position);
+	}
 	help(out, "sluice_source_rejected_total", "counter",
 	     "Records a source rejected (longer than max_item_bytes, not valid for its framing).");
 	for (size_t i = 0; i < pipeline_n_sources(p); i++)

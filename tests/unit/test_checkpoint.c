@@ -197,6 +197,45 @@ START_TEST(compaction_keeps_the_state)
 }
 END_TEST
 
+/* How track found the file (the resume and replaced-file log lines), and the fsck check. */
+START_TEST(match_kinds_and_check)
+{
+	struct checkpoint *c = NULL;
+	ten_lines(input);
+	ck_assert_uint_eq(restart_pos(&c), 0);
+	ck_assert_int_eq(checkpoint_match(c), CHECKPOINT_NEW);
+	checkpoint_done(c, checkpoint_gen(c), 0, 10);
+	checkpoint_done(c, checkpoint_gen(c), 30, 40);
+	commit(c);
+	ck_assert_uint_eq(restart_pos(&c), 10);
+	ck_assert_int_eq(checkpoint_match(c), CHECKPOINT_MATCHED);
+	ck_assert_uint_eq(checkpoint_done_past(c), 1);
+	char other[128];
+	snprintf(other, sizeof(other), "%s/other", dir);
+	write_file(other, "something else entirely\n");
+	ck_assert_int_eq(rename(other, input), 0);
+	ck_assert_uint_eq(restart_pos(&c), 0);
+	ck_assert_int_eq(checkpoint_match(c), CHECKPOINT_REPLACED);
+	checkpoint_close(c);
+
+	struct checkpoint_report r;
+	char err[512] = "";
+	ck_assert_int_eq(checkpoint_check(state, false, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(r.bad_lines + r.torn_bytes, 0);
+	FILE *f = fopen(state, "a");
+	fputs("00000000 1 2 3 4 5 6\ntorn", f);
+	fclose(f);
+	ck_assert_int_eq(checkpoint_check(state, false, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(r.bad_lines, 1);
+	ck_assert_uint_eq(r.first_bad, r.lines);
+	ck_assert_uint_eq(r.torn_bytes, 4);
+	ck_assert_int_eq(checkpoint_check(state, true, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(checkpoint_check(state, false, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(r.bad_lines + r.torn_bytes, 0);
+	ck_assert_uint_ge(r.lines, 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("checkpoint");
@@ -206,6 +245,7 @@ int main(void)
 	tcase_add_test(tc, rotation_and_copy_truncate_start_over);
 	tcase_add_test(tc, torn_and_damaged_lines);
 	tcase_add_test(tc, compaction_keeps_the_state);
+	tcase_add_test(tc, match_kinds_and_check);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
