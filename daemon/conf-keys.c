@@ -36,6 +36,7 @@ static const char *const http_method_names[] = {"GET",	 "POST", "PUT", "DELETE",
 						"PATCH", "HEAD", NULL};
 static const char *const file_mode_names[] = {"append", "truncate", NULL};
 static const char *const fsync_names[] = {"never", "batch", "always", NULL};
+static const char *const ack_names[] = {"false", "true", "journaled", "done", NULL};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const log_format_names[] = {"text", "json", NULL};
 
@@ -153,6 +154,32 @@ static void source_check(struct conf_ctx *x, void *obj)
 		check_dir_source(x, s);
 }
 
+/* ack: journaled answers from the journal: without one there is nothing to wait for. */
+static bool check_ack(struct conf_ctx *x, const yaml_node_t *v, void *field)
+{
+	if (*(enum ack_mode *)field != ACK_JOURNALED || x->c->journal.enabled)
+		return true;
+	conf_err(x, v, "'ack: journaled' in %s needs a top-level 'journal' (and 'state_dir')",
+		 x->label);
+	return false;
+}
+
+/* As a bool was read before ack took more values: yes/no and any case still do. */
+static bool parse_ack(struct conf_ctx *x, const yaml_node_t *v, void *field)
+{
+	static const char *const alias[] = {"no", "yes"};
+	if (v->type != YAML_SCALAR_NODE)
+		return false;
+	const char *s = (const char *)v->data.scalar.value;
+	for (int i = 0; ack_names[i] != NULL; i++)
+		if (strcasecmp(s, ack_names[i]) == 0 || (i < 2 && strcasecmp(s, alias[i]) == 0)) {
+			*(enum ack_mode *)field = (enum ack_mode)i;
+			check_ack(x, v, field); /* a parse replaces the row's check */
+			return true;
+		}
+	return false;
+}
+
 static const struct conf_key source_keys[] = {
     {"name", CT_NAME, .off = SRC(name), .kinds = ALL, .required = ALL,
      .doc = "Unique among sources; in logs, metrics and the joblog."},
@@ -183,9 +210,10 @@ static const struct conf_key source_keys[] = {
     {"split", CT_ENUM, .off = SRC(split), .def = "none", .values = split_names,
      .kinds = K(SOURCE_HTTP) | K(SOURCE_DIR),
      .doc = "none: a body or file is one item; lines or nul: one item per record."},
-    {"ack", CT_BOOL, .off = SRC(ack), .def = "false",
-     .kinds = K(SOURCE_TCP) | K(SOURCE_UNIX) | K(SOURCE_HTTP),
-     .doc = "Answer once the items are done end to end."},
+    {"ack", CT_ENUM, CF_BOOL_TOO, .off = SRC(ack), .def = "false", .values = ack_names,
+     .kinds = K(SOURCE_TCP) | K(SOURCE_UNIX) | K(SOURCE_HTTP), .parse = parse_ack,
+     .doc = "false; journaled: answer once the items are in the journal; true or done: once "
+	    "they are done end to end."},
     {"done_dir", CT_STR, CF_NONEMPTY, .off = SRC(done_dir), .kinds = K(SOURCE_DIR),
      .doc = "Where finished files go (default PATH/done)."},
     {"failed_dir", CT_STR, CF_NONEMPTY, .off = SRC(failed_dir), .kinds = K(SOURCE_DIR),
@@ -562,6 +590,33 @@ static const struct conf_key shutdown_keys[] = {
 static const struct conf_table shutdown_table = {
     .noun = "shutdown", ROWS(shutdown_keys), .doc = "How the pipeline stops."};
 
+/* Present, even if empty: the journal is on. */
+static void journal_init(struct conf_ctx *x, void *obj)
+{
+	(void)x;
+	((struct conf *)obj)->journal.enabled = true;
+}
+
+static bool journal_enabled(const void *obj)
+{
+	return ((const struct conf *)obj)->journal.enabled;
+}
+
+static const struct conf_key journal_keys[] = {
+    {"max_bytes", CT_SIZE, .off = TOP(journal.max_bytes), .def = "1GiB", .kinds = ALL,
+     .doc = "At this size the sources pause until items are done (backpressure, never a drop)."},
+    {"fsync", CT_ENUM, .off = TOP(journal.fsync), .def = "never", .values = fsync_names,
+     .kinds = ALL,
+     .doc = "never (a kill loses nothing), batch (one fdatasync per 10ms window) or always "
+	    "(after every write); batch and always hold answers until synced."},
+};
+static const struct conf_table journal_table = {
+    .noun = "journal",
+    ROWS(journal_keys),
+    .init = journal_init,
+    .doc = "A write-ahead journal in state_dir/journal/ of the items of sources that cannot "
+	   "replay."};
+
 static bool check_metrics_listen(struct conf_ctx *x, const yaml_node_t *v, void *field)
 {
 	char err[512];
@@ -686,6 +741,20 @@ static void default_spool(struct conf *c)
 	c->shutdown.spool = xasprintf("%.*s/%s.spool", (int)len, dir, c->name);
 }
 
+/* The journal lives in state_dir and keeps what a spool would: the spool is redundant. */
+static void check_journal(struct conf_ctx *x, struct conf *c)
+{
+	if (c->state_dir == NULL)
+		conf_err(x, conf_key_of(x, "journal"),
+			 "'journal' needs a top-level 'state_dir': the journal lives in "
+			 "STATE_DIR/journal/");
+	struct conf_pos spool = conf_pos_of(c, &c->shutdown.spool, (struct conf_pos){0, 0});
+	if (c->shutdown.spool != NULL && spool.line > 0)
+		conf_err_at(x, spool,
+			    "'shutdown.spool' is redundant with a 'journal': unfinished items are "
+			    "already journaled and replayed at the next start; remove it");
+}
+
 /* The pipeline's name, from the file name when not given; then the default spool. */
 static void top_check(struct conf_ctx *x, void *obj)
 {
@@ -711,7 +780,9 @@ static void top_check(struct conf_ctx *x, void *obj)
 			name_ok = false;
 		}
 	}
-	if (name_ok && c->name != NULL)
+	if (c->journal.enabled)
+		check_journal(x, c);
+	else if (name_ok && c->name != NULL)
 		default_spool(c);
 }
 
@@ -730,6 +801,11 @@ static const struct conf_key top_keys[] = {
      .doc = "The whole job must finish within this time, else it is cancelled; 0s: none."},
     {"joblog", CT_STR, CF_NONEMPTY, .off = TOP(joblog), .kinds = ALL,
      .doc = "A file with one line per finished item (sluiced --resume reads it)."},
+    {"state_dir", CT_STR, CF_NONEMPTY, .off = TOP(state_dir), .kinds = ALL,
+     .doc = "Where sluice keeps what must survive a crash (the journal); created if missing."},
+    {"journal", CT_BLOCK, .kinds = ALL, .sub = &journal_table, .shown = journal_enabled,
+     .doc = "Journal the items of sources that cannot replay (tcp, unix, http, stdin, exec, "
+	    "generate), so a kill loses none."},
     {"metrics", CT_BLOCK, .kinds = ALL, .sub = &metrics_table,
      .doc = "The HTTP endpoint for metrics, health and status."},
     {"control", CT_BLOCK, .kinds = ALL, .sub = &control_table,

@@ -44,6 +44,7 @@ enum conf_flag {
 	CF_KIND = 1 << 3,      /* the entry's discriminator: its value is the entry's kind */
 	CF_POSITIVE = 1 << 4,  /* a duration that must be greater than 0 */
 	CF_BOOL_ENUM = 1 << 5, /* an enum of two values stored as a bool */
+	CF_BOOL_TOO = 1 << 6,  /* an enum whose first two values (false, true) may be booleans */
 };
 
 #define CONF_ALL_KINDS (~0u)
@@ -111,6 +112,9 @@ struct conf_ctx {
 
 /* Reports an error at n (FILE:LINE:COL), as every loader error. */
 void conf_err(struct conf_ctx *x, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same, at a position kept from an earlier table (conf_pos_of). */
+void conf_err_at(struct conf_ctx *x, struct conf_pos pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The key and value nodes of a row by name (the row that got it); NULL when absent. */
 const yaml_node_t *conf_key_of(const struct conf_ctx *x, const char *name);

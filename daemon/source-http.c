@@ -251,14 +251,14 @@ static void take(struct http_req *r)
 	const char *body = n > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
 	uint64_t before = source_items(s);
 
-	if (hs->cs->ack)
+	if (conf_ack_done(hs->cs->ack))
 		source_set_token(s, r);
 	size_t len;
 	http_body_items(body, n, hs->cs->split, source_delim(s), emit_item, s, &len);
 	source_set_token(s, NULL);
 	r->made = source_items(s) - before;
 	r->emitted = true;
-	if (!hs->cs->ack) {
+	if (!conf_ack_done(hs->cs->ack)) {
 		reply(r->req, 202, "Accepted", "queued: %llu item(s)\n",
 		      (unsigned long long)r->made);
 		req_free(r);
@@ -403,7 +403,7 @@ static int http_src_open(struct source *s, char *err, size_t errlen)
 	}
 	/* Accepting starts with the source. */
 	evconnlistener_disable(evhttp_bound_socket_get_listener(hs->bound));
-	if (cs->ack)
+	if (conf_ack_done(cs->ack))
 		source_track(s, http_done_cb, hs, false);
 	return 0;
 }

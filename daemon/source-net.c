@@ -272,7 +272,7 @@ static void linger_read_cb(struct bufferevent *bev, void *arg)
 /* The output has drained: close, or (acks, the client still sending) linger first. */
 static void conn_end(struct net_conn *c)
 {
-	if (c->bev == NULL || c->eof || !c->ns->cs->ack) {
+	if (c->bev == NULL || c->eof || !conf_ack_done(c->ns->cs->ack)) {
 		conn_shut(c, NULL);
 		return;
 	}
@@ -304,7 +304,7 @@ static void conn_maybe_close(struct net_conn *c)
 static bool conn_emit(struct net_conn *c, const char *data, size_t len)
 {
 	struct source *s = c->ns->s;
-	if (!c->ns->cs->ack)
+	if (!conf_ack_done(c->ns->cs->ack))
 		return source_emit(s, data, len);
 	uint64_t before = source_items(s);
 	source_set_token(s, c);
@@ -802,7 +802,7 @@ static int net_open(struct source *s, char *err, size_t errlen)
 		return -1;
 	}
 	evconnlistener_set_error_cb(ns->lev, listener_error_cb);
-	if (cs->ack)
+	if (conf_ack_done(cs->ack))
 		source_track(s, net_done_cb, ns, false);
 	return 0;
 }
@@ -922,7 +922,7 @@ static void net_free(struct source *s)
 	uint64_t deadline = now_usec() + LINGER_SEC * UINT64_C(1000000);
 	net_close_listener(ns);
 	while ((c = TAILQ_FIRST(&ns->conns)) != NULL) {
-		if (c->bev != NULL && ns->cs->ack)
+		if (c->bev != NULL && conf_ack_done(ns->cs->ack))
 			conn_finish(c, deadline);
 		conn_free(c);
 	}
