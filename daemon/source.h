@@ -133,6 +133,8 @@ struct scope *source_scope(struct source *s);
 const struct conf_source *source_conf(struct source *s);
 void **source_state(struct source *s);
 bool source_stopping(const struct source *s);
+/* Its items go to the journal before they are pushed on (journal-loop.h). */
+bool source_journaled(const struct source *s);
 /* Offers one record; false means "pause": the record is kept and resume() comes later. */
 bool source_emit(struct source *s, const char *data, size_t len);
 /*
