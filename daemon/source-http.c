@@ -47,6 +47,7 @@
 
 #include "log.h"
 #include "scope.h"
+#include "journal-loop.h"
 #include "source.h"
 #include "util.h"
 
@@ -59,6 +60,7 @@ struct http_req {
 	struct event *timer; /* queue_timeout, while waiting */
 	uint64_t outstanding, made;
 	bool waiting, emitted, failed, abandoned;
+	struct journal_waiter jw; /* with a journal: the 202 waits until its items are safe */
 };
 
 TAILQ_HEAD(http_req_list, http_req);
@@ -172,6 +174,7 @@ static void adopt_cb(evutil_socket_t fd, short what, void *arg)
 
 static void req_free(struct http_req *r)
 {
+	journal_loop_cancel(&r->jw);
 	if (r->timer != NULL)
 		event_free(r->timer);
 	free(r);
@@ -241,6 +244,14 @@ static bool emit_item(void *arg, const char *p, size_t len)
 	return true;
 }
 
+static void req_journaled_cb(void *arg)
+{
+	struct http_req *r = arg;
+	TAILQ_REMOVE(&r->hs->taken, r, entry);
+	reply(r->req, 202, "Accepted", "journaled: %llu item(s)\n", (unsigned long long)r->made);
+	req_free(r);
+}
+
 /* Queues every record of the request and answers it (now, or with ack when done). */
 static void take(struct http_req *r)
 {
@@ -258,6 +269,12 @@ static void take(struct http_req *r)
 	source_set_token(s, NULL);
 	r->made = source_items(s) - before;
 	r->emitted = true;
+	if (source_journaled(s)) {
+		/* Taken means journaled: the 202 follows the write (and sync) of its items. */
+		TAILQ_INSERT_TAIL(&hs->taken, r, entry);
+		journal_loop_when_safe(&r->jw, req_journaled_cb, r);
+		return;
+	}
 	if (!conf_ack_done(hs->cs->ack)) {
 		reply(r->req, 202, "Accepted", "queued: %llu item(s)\n",
 		      (unsigned long long)r->made);

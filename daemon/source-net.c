@@ -63,6 +63,7 @@
 #include <unistd.h>
 
 #include "bio.h"
+#include "journal-loop.h"
 #include "log.h"
 #include "scope.h"
 #include "source.h"
@@ -99,6 +100,9 @@ struct net_conn {
 	bool lingering;	      /* acks all out, FIN sent: input dropped until it closes */
 	uint64_t outstanding; /* tracked records not done yet */
 	struct ack_ring acks;
+	/* ack: journaled: records up to jw_upto are acked once jw says they are safe. */
+	struct journal_waiter jw;
+	uint64_t jw_upto, last_emitted;
 };
 
 struct net_src {
@@ -201,6 +205,30 @@ static void net_done_cb(void *arg, void *token, uint64_t index, enum track_statu
 	conn_maybe_close(c);
 }
 
+/* ack: journaled: every record up to jw_upto is in the journal (and synced). */
+static void conn_journaled_cb(void *arg)
+{
+	struct net_conn *c = arg;
+	struct ack_ring *r = &c->acks;
+	for (size_t i = 0; i < r->n; i++) {
+		size_t at = (r->head + i) % r->cap;
+		if (r->idx[at] > c->jw_upto)
+			break;
+		if (r->state[at] == ACK_PENDING) {
+			r->state[at] = ACK_OK;
+			c->outstanding--;
+		}
+	}
+	conn_flush_acks(c);
+	if (c->last_emitted > c->jw_upto) {
+		c->jw_upto = c->last_emitted;
+		journal_loop_when_safe(&c->jw, conn_journaled_cb, c);
+	}
+	if (c->dead && c->outstanding == 0)
+		event_active(c->ns->reap_ev, 0, 0);
+	conn_maybe_close(c);
+}
+
 /* ---- connections ---- */
 
 static void conn_uncount(struct net_conn *c)
@@ -217,6 +245,7 @@ static void conn_free(struct net_conn *c)
 	conn_uncount(c);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	journal_loop_cancel(&c->jw);
 	free(c->acks.idx);
 	free(c->acks.state);
 	free(c);
@@ -272,7 +301,7 @@ static void linger_read_cb(struct bufferevent *bev, void *arg)
 /* The output has drained: close, or (acks, the client still sending) linger first. */
 static void conn_end(struct net_conn *c)
 {
-	if (c->bev == NULL || c->eof || !conf_ack_done(c->ns->cs->ack)) {
+	if (c->bev == NULL || c->eof || c->ns->cs->ack == ACK_NONE) {
 		conn_shut(c, NULL);
 		return;
 	}
@@ -304,6 +333,23 @@ static void conn_maybe_close(struct net_conn *c)
 static bool conn_emit(struct net_conn *c, const char *data, size_t len)
 {
 	struct source *s = c->ns->s;
+	if (c->ns->cs->ack == ACK_JOURNALED) {
+		uint64_t before = source_items(s);
+		bool more = source_emit(s, data, len);
+		bool made = source_items(s) != before;
+		ack_push(&c->acks, source_last_index(s), made ? ACK_PENDING : ACK_OK);
+		if (!made) {
+			conn_flush_acks(c);
+			return more;
+		}
+		c->outstanding++;
+		c->last_emitted = source_last_index(s);
+		if (!c->jw.waiting) {
+			c->jw_upto = c->last_emitted;
+			journal_loop_when_safe(&c->jw, conn_journaled_cb, c);
+		}
+		return more;
+	}
 	if (!conf_ack_done(c->ns->cs->ack))
 		return source_emit(s, data, len);
 	uint64_t before = source_items(s);
@@ -922,7 +968,7 @@ static void net_free(struct source *s)
 	uint64_t deadline = now_usec() + LINGER_SEC * UINT64_C(1000000);
 	net_close_listener(ns);
 	while ((c = TAILQ_FIRST(&ns->conns)) != NULL) {
-		if (c->bev != NULL && conf_ack_done(ns->cs->ack))
+		if (c->bev != NULL && ns->cs->ack != ACK_NONE)
 			conn_finish(c, deadline);
 		conn_free(c);
 	}

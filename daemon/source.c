@@ -73,8 +73,8 @@ static const struct source_kind *const source_kinds[] = {
 
 /*
  * What cannot be read again after a crash goes to the journal (when there is one):
- * a file or a spool directory is still there, and a client with ack: done sends
- * again what it had no answer for.
+ * a file or a spool directory is still there, and a client with ack: done (tcp,
+ * unix, http) sends again what it had no answer for.
  */
 static bool cannot_replay(const struct conf_source *cs)
 {
@@ -84,6 +84,7 @@ static bool cannot_replay(const struct conf_source *cs)
 		return false;
 	case SOURCE_TCP:
 	case SOURCE_UNIX:
+	case SOURCE_HTTP:
 		return !conf_ack_done(cs->ack);
 	default:
 		return true;
