@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "bio.h"
 #include "log.h"
@@ -38,6 +39,8 @@ static struct {
 	uint64_t replayed;
 	bool replay_done;
 	bool failing; /* the last write failed: full until one succeeds */
+	bool full;    /* at max_bytes (logged once per episode) */
+	uint64_t max_bytes, warned_at;
 	bool sync_inflight, closing;
 	struct bio_job job;
 	struct journal_sync sync;
@@ -46,7 +49,8 @@ static struct {
 
 static void schedule_flush(void)
 {
-	if (!event_pending(jl.flush_ev, EV_TIMEOUT, NULL) && !jl.failing)
+	/* While writes fail, the retry timer flushes. */
+	if (!jl.failing)
 		event_active(jl.flush_ev, 0, 0);
 }
 
@@ -121,17 +125,18 @@ static void flush(void)
 	char err[512];
 	uint64_t before = journal_written(jl.j);
 	if (journal_flush(jl.j, err, sizeof(err)) < 0) {
-		if (!jl.failing)
+		/* Once per 10 s at most: a disk that stays full should not flood the log. */
+		if (!jl.failing && now_usec() - jl.warned_at >= 10000000) {
 			log_warnx("journal: %s; sources that journal pause until it can be "
 				  "written (nothing is dropped)",
 				  err);
+			jl.warned_at = now_usec();
+		}
 		jl.failing = true;
 		struct timeval tv = {0, RETRY_USEC};
 		evtimer_add(jl.retry_ev, &tv);
 		return;
 	}
-	if (jl.failing)
-		log_info("journal: written again");
 	jl.failing = false;
 	uint64_t mark = journal_written(jl.j);
 	struct journal_waiter *w;
@@ -148,8 +153,18 @@ static void flush(void)
 			evtimer_add(jl.window_ev, &tv);
 		}
 	}
-	if (!journal_full(jl.j))
+	if (journal_full(jl.j) && !jl.full) {
+		jl.full = true;
+		if (now_usec() - jl.warned_at < 10000000)
+			return;
+		jl.warned_at = now_usec();
+		log_warnx("journal: full (max_bytes %" PRIu64 " bytes): sources that journal "
+			  "pause until items are done (nothing is dropped)",
+			  jl.max_bytes);
+	} else if (!journal_full(jl.j)) {
+		jl.full = false;
 		release(&jl.room, 0, true);
+	}
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -159,15 +174,22 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	jl.failing = false;
 	flush();
 }
 
-static uint64_t segment_bytes_for(uint64_t max_bytes)
+/*
+ * A quarter of max_bytes (at most 64 MiB), and of the room the filesystem has: a
+ * segment that alone filled the disk could never be deleted (it is the one being
+ * written), whereas older ones go as their items are done.
+ */
+static uint64_t segment_bytes_for(uint64_t max_bytes, const char *dir)
 {
 	uint64_t seg = max_bytes / 4;
+	struct statvfs fs;
 	if (seg > (64u << 20))
 		seg = 64u << 20;
+	if (statvfs(dir, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize / 4 < seg)
+		seg = (uint64_t)fs.f_bavail * fs.f_frsize / 4;
 	return seg < 4096 ? 4096 : seg;
 }
 
@@ -181,13 +203,15 @@ int journal_loop_open(struct event_base *base, const struct conf *c, char *err, 
 		return -1;
 	}
 	char *dir = xasprintf("%s/journal", c->state_dir);
-	jl.j = journal_open(dir, c->journal.max_bytes, segment_bytes_for(c->journal.max_bytes),
-			    &jl.rec, err, errlen);
+	jl.j = journal_open(dir, c->journal.max_bytes,
+			    segment_bytes_for(c->journal.max_bytes, c->state_dir), &jl.rec, err,
+			    errlen);
 	free(dir);
 	if (jl.j == NULL)
 		return -1;
 	jl.base = base;
 	jl.fsync = c->journal.fsync;
+	jl.max_bytes = c->journal.max_bytes;
 	jl.flush_ev = event_new(base, -1, 0, flush_cb, NULL);
 	jl.window_ev = evtimer_new(base, window_cb, NULL);
 	jl.retry_ev = evtimer_new(base, retry_cb, NULL);
