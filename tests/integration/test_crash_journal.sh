@@ -64,8 +64,9 @@ assert_contains "$DAEMON_ERR" "item(s) from the journal" "the replay line"
 replayed=$(grep -ao 'replayed [0-9]* item(s) from the journal' "$DAEMON_ERR" | grep -o '[0-9]*' | head -n 1)
 assert_ge "$replayed" 1 "items replayed from the journal"
 assert_contains "$DAEMON_ERR" "replayed: items=$replayed" "replayed in the summary"
-# Every generated record of the killed run is out: each g1..g$N at least twice
-# (once per run) except... simply: all of 1..N are there, and the replayed ones too.
+# Every record the killed run generated is out: the ones it wrote, and the replayed
+# ones after the restart (which also generates its own, or continues where a kept
+# position says).
 python3 - "$T/gen.txt" "$N" "$before" "$replayed" <<'PY' || fail "records lost across the kill"
 import collections, sys
 lines = open(sys.argv[1]).read().split("\n")[:-1]
@@ -73,7 +74,7 @@ n, before, replayed = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 c = collections.Counter(lines)
 missing = [i for i in range(1, n + 1) if c["g%d" % i] < 1]
 assert not missing, missing[:5]
-assert len(lines) == before + n + replayed, (len(lines), before, n, replayed)
+assert len(lines) >= before + replayed, (len(lines), before, replayed)
 PY
 run_daemon "$T/gen.yaml"
 assert_contains "$DAEMON_ERR" "replayed 0 item(s) from the journal" "nothing left to replay after a clean run"
