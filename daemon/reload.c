@@ -57,9 +57,8 @@ static void apply_live(struct pipeline *p, struct conf *cur, const struct conf *
 /*
  * What a new pipeline cannot take over while the old one runs: the daemon's own
  * endpoints; max_item_bytes, which running sources read with; the journal, opened
- * once; a dir source replaced
- * on the same path, whose files in hand the new one would take again. Returns
- * false with a message.
+ * once; a dir source replaced on the same path, whose files in hand the new one
+ * would take again. Returns false with a message.
  */
 static bool replaceable(const struct conf *cur, const struct conf *next, char *msg, size_t len)
 {
