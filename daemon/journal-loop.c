@@ -80,6 +80,7 @@ static void release(struct journal_waiters *list, uint64_t upto, bool room)
 }
 
 static void start_sync(void);
+static void arm_sync(void);
 
 static void sync_work(struct bio_job *job)
 {
@@ -99,7 +100,7 @@ static void sync_done(struct bio_job *job)
 	}
 	release(&jl.safe, journal_synced_mark(jl.j), false);
 	if (journal_synced_mark(jl.j) < journal_written(jl.j))
-		start_sync();
+		arm_sync();
 }
 
 static void start_sync(void)
@@ -118,6 +119,19 @@ static void start_sync(void)
 static void window_cb(evutil_socket_t fd, short what, void *arg)
 {
 	start_sync();
+}
+
+/* always: a sync now (or right after the one in flight); batch: at the window's end. */
+static void arm_sync(void)
+{
+	if (jl.fsync == FSYNC_ALWAYS) {
+		start_sync();
+		return;
+	}
+	if (!event_pending(jl.window_ev, EV_TIMEOUT, NULL) && !jl.sync_inflight) {
+		struct timeval tv = {0, BATCH_WINDOW_USEC};
+		evtimer_add(jl.window_ev, &tv);
+	}
 }
 
 static void flush(void)
@@ -145,14 +159,8 @@ static void flush(void)
 		w->mark = mark;
 	if (jl.fsync == FSYNC_NEVER)
 		release(&jl.safe, mark, false);
-	else if (jl.fsync == FSYNC_ALWAYS)
-		start_sync();
-	else if (mark > before || !TAILQ_EMPTY(&jl.safe)) {
-		if (!event_pending(jl.window_ev, EV_TIMEOUT, NULL) && !jl.sync_inflight) {
-			struct timeval tv = {0, BATCH_WINDOW_USEC};
-			evtimer_add(jl.window_ev, &tv);
-		}
-	}
+	else if (mark > before || !TAILQ_EMPTY(&jl.safe))
+		arm_sync();
 	if (journal_full(jl.j) && !jl.full) {
 		jl.full = true;
 		if (now_usec() - jl.warned_at < 10000000)
