@@ -84,6 +84,8 @@ rm -rf "$T/state" "$T/gen.txt"
 cat >"$T/cancel.yaml" <<YAML
 state_dir: $T/state
 journal: {}
+control: { socket: $T/ctl.sock }
+metrics: { listen: "127.0.0.1:0" }
 shutdown: { grace: 60s, kill_after: 1s }
 sources:
   - { name: gen, type: generate, template: "c{seq}", interval: 1ms }
@@ -95,6 +97,14 @@ YAML
 STATE_DIRECTORY=$T/sd start_daemon "$T/cancel.yaml"
 wait_for '[ "$(lines "$T/gen.txt")" -ge 2 ] && [ "$(marked_children | wc -w)" -ge 2 ]' 60 ||
 	fail "the cancel run did not get going"
+# The journal is visible: metrics and sluicectl status.
+PORT=$(grep -ao 'listening on http://127.0.0.1:[0-9]*' "$DAEMON_ERR" | head -n 1 | grep -o '[0-9]*$')
+python3 "$PYHELPERS/http_get.py" "http://127.0.0.1:$PORT/metrics" "$T/m.txt" >/dev/null || fail "GET /metrics"
+assert_ge "$(python3 "$PYHELPERS/promparse.py" get "$T/m.txt" sluice_journal_items)" 1 "sluice_journal_items"
+assert_ge "$(python3 "$PYHELPERS/promparse.py" get "$T/m.txt" sluice_journal_bytes)" 18 "sluice_journal_bytes"
+"$(dirname "$SLUICED")/sluicectl" -s "$T/ctl.sock" status >"$T/status.txt" || fail "sluicectl status: exit $?"
+assert_contains "$T/status.txt" "journal: " "sluicectl status shows the journal"
+assert_contains "$T/status.txt" "at start replayed 0 item(s), dropped 0 byte(s) of torn tail" "sluicectl status: the recovery"
 send_signal "$DAEMON_PID" TERM
 send_signal "$DAEMON_PID" TERM
 wait_exit "$DAEMON_PID" 60
