@@ -85,8 +85,8 @@ void status_json(struct pipeline *p, struct evbuffer *out)
 				    ",\"journal\":{\"items\":%" PRIu64 ",\"bytes\":%" PRIu64
 				    ",\"replayed\":%" PRIu64 ",\"torn_bytes\":%" PRIu64
 				    ",\"damaged_bytes\":%" PRIu64 "}",
-				    journal_loop_items(), journal_loop_bytes(), journal_loop_replayed(),
-				    r->torn_bytes, r->damaged_bytes);
+				    journal_loop_items(), journal_loop_bytes(),
+				    journal_loop_replayed(), r->torn_bytes, r->damaged_bytes);
 	}
 	evbuffer_add_printf(out, ",\"previous_pipeline\":");
 	if (pipeline_previous_draining(p))
@@ -112,10 +112,11 @@ void status_text(struct pipeline *p, struct evbuffer *out)
 		const struct journal_recovery *r = journal_loop_recovery();
 		evbuffer_add_printf(out,
 				    "journal: %" PRIu64 " unfinished item(s), %" PRIu64
-				    " byte(s); at start replayed %" PRIu64 " item(s), dropped %" PRIu64
+				    " byte(s); at start replayed %" PRIu64
+				    " item(s), dropped %" PRIu64
 				    " byte(s) of torn tail and %" PRIu64 " damaged byte(s)\n\n",
-				    journal_loop_items(), journal_loop_bytes(), journal_loop_replayed(),
-				    r->torn_bytes, r->damaged_bytes);
+				    journal_loop_items(), journal_loop_bytes(),
+				    journal_loop_replayed(), r->torn_bytes, r->damaged_bytes);
 	}
 	evbuffer_add_printf(out, "%-20s %-9s %-10s %12s %9s %10s\n", "SOURCE", "TYPE", "STATE",
 			    "ITEMS", "REJECTED", "PAUSED_S");

@@ -125,5 +125,5 @@ SAN=()
 python3 "$SRC_DIR/scripts/stress/crash-journal" --seed 7 --kills 15 --time-bound 240 \
 	--sluiced "$SLUICED" --out "$T/crash" "${SAN[@]}" >"$T/crash.out" 2>&1
 rc=$?
-cat "$T/crash.out" | sed 's/^/# /'
+sed "s/^/# /" "$T/crash.out"
 assert_exit 0 "$rc" "scripts/stress/crash-journal --seed 7 --kills 15 (see $T/crash)"
