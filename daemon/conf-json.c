@@ -80,7 +80,10 @@ static void put_type(FILE *out, const struct conf_key *k)
 				fputc(',', out);
 			put_json_str(out, k->values[i]);
 		}
-		fputs("]}," ENV_REF "]}", out);
+		fputs("]},", out);
+		if (k->flags & CF_BOOL_TOO)
+			fputs("{\"$ref\":\"#/$defs/boolean\"},", out);
+		fputs(ENV_REF "]}", out);
 		break;
 	case CT_ARGV:
 		fputs("{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":" SCALAR_T "}}", out);
@@ -111,7 +114,7 @@ static void put_default(FILE *out, const struct conf_key *k)
 {
 	if (k->type == CT_UINT)
 		fputs(k->def, out);
-	else if (k->type == CT_BOOL)
+	else if (k->type == CT_BOOL || (k->flags & CF_BOOL_TOO))
 		fputs(strcmp(k->def, "true") == 0 ? "true" : "false", out);
 	else
 		put_json_str(out, k->def);

@@ -27,6 +27,7 @@ static const char *const on_failure_names[] = {"skip", "dead_letter", "cancel", 
 static const char *const dead_letter_type_names[] = {"file", "stdout", NULL};
 const char *const conf_http_method_names[] = {"GET",   "POST", "PUT", "DELETE",
 					      "PATCH", "HEAD", NULL};
+static const char *const fsync_names[] = {"never", "batch", "always", NULL};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const log_format_names[] = {"text", "json", NULL};
 
@@ -332,6 +333,33 @@ static const struct conf_key shutdown_keys[] = {
 static const struct conf_table shutdown_table = {
     .noun = "shutdown", ROWS(shutdown_keys), .doc = "How the pipeline stops."};
 
+/* Present, even if empty: the journal is on. */
+static void journal_init(struct conf_ctx *x, void *obj)
+{
+	(void)x;
+	((struct conf *)obj)->journal.enabled = true;
+}
+
+static bool journal_enabled(const void *obj)
+{
+	return ((const struct conf *)obj)->journal.enabled;
+}
+
+static const struct conf_key journal_keys[] = {
+    {"max_bytes", CT_SIZE, .off = TOP(journal.max_bytes), .def = "1GiB", .kinds = ALL,
+     .doc = "At this size the sources pause until items are done (backpressure, never a drop)."},
+    {"fsync", CT_ENUM, .off = TOP(journal.fsync), .def = "never", .values = fsync_names,
+     .kinds = ALL,
+     .doc = "never (a kill loses nothing), batch (one fdatasync per 10ms window) or always "
+	    "(after every write); batch and always hold answers until synced."},
+};
+static const struct conf_table journal_table = {
+    .noun = "journal",
+    ROWS(journal_keys),
+    .init = journal_init,
+    .doc = "A write-ahead journal in state_dir/journal/ of the items of sources that cannot "
+	   "replay."};
+
 static bool check_metrics_listen(struct conf_ctx *x, const yaml_node_t *v, void *field)
 {
 	char err[512];
@@ -456,6 +484,20 @@ static void default_spool(struct conf *c)
 	c->shutdown.spool = xasprintf("%.*s/%s.spool", (int)len, dir, c->name);
 }
 
+/* The journal lives in state_dir and keeps what a spool would: the spool is redundant. */
+static void check_journal(struct conf_ctx *x, struct conf *c)
+{
+	if (c->state_dir == NULL)
+		conf_err(x, conf_key_of(x, "journal"),
+			 "'journal' needs a top-level 'state_dir': the journal lives in "
+			 "STATE_DIR/journal/");
+	struct conf_pos spool = conf_pos_of(c, &c->shutdown.spool, (struct conf_pos){0, 0});
+	if (c->shutdown.spool != NULL && spool.line > 0)
+		conf_err_at(x, spool,
+			    "'shutdown.spool' is redundant with a 'journal': unfinished items are "
+			    "already journaled and replayed at the next start; remove it");
+}
+
 /* The pipeline's name, from the file name when not given; then the default spool. */
 static void top_check(struct conf_ctx *x, void *obj)
 {
@@ -481,7 +523,9 @@ static void top_check(struct conf_ctx *x, void *obj)
 			name_ok = false;
 		}
 	}
-	if (name_ok && c->name != NULL)
+	if (c->journal.enabled)
+		check_journal(x, c);
+	else if (name_ok && c->name != NULL)
 		default_spool(c);
 }
 
@@ -501,7 +545,11 @@ static const struct conf_key top_keys[] = {
     {"joblog", CT_STR, CF_NONEMPTY, .off = TOP(joblog), .kinds = ALL,
      .doc = "A file with one line per finished item (sluiced --resume reads it)."},
     {"state_dir", CT_STR, CF_NONEMPTY, .off = TOP(state_dir), .kinds = ALL,
-     .doc = "Where what must survive a crash is kept (file checkpoints); created if missing."},
+     .doc = "Where sluice keeps what must survive a crash (file checkpoints, the journal); "
+	    "created if missing."},
+    {"journal", CT_BLOCK, .kinds = ALL, .sub = &journal_table, .shown = journal_enabled,
+     .doc = "Journal the items of sources that cannot replay (tcp, unix, http, stdin, exec, "
+	    "generate), so a kill loses none."},
     {"metrics", CT_BLOCK, .kinds = ALL, .sub = &metrics_table,
      .doc = "The HTTP endpoint for metrics, health and status."},
     {"control", CT_BLOCK, .kinds = ALL, .sub = &control_table,

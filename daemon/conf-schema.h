@@ -49,6 +49,7 @@ enum conf_flag {
 	CF_BOOL_ENUM = 1 << 5, /* an enum of two values stored as a bool */
 	/* Set by conf_set_kinds, never in a row: stored in the entry's opts (struct conf_kind). */
 	CF_OPTS = 1 << 6,
+	CF_BOOL_TOO = 1 << 7, /* an enum whose first two values (false, true) may be booleans */
 };
 
 #define CONF_ALL_KINDS (~0u)
@@ -175,6 +176,9 @@ struct conf_ctx {
 
 /* Reports an error at n (FILE:LINE:COL), as every loader error. */
 void conf_err(struct conf_ctx *x, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same, at a position kept from an earlier table (conf_pos_of). */
+void conf_err_at(struct conf_ctx *x, struct conf_pos pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The key and value nodes of a row by name (the row that got it); NULL when absent. */
 const yaml_node_t *conf_key_of(const struct conf_ctx *x, const char *name);

@@ -975,6 +975,14 @@ void conf_err(struct conf_ctx *x, const yaml_node_t *n, const char *fmt, ...)
 	va_end(ap);
 }
 
+void conf_err_at(struct conf_ctx *x, struct conf_pos pos, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	err_vlc(x->ld, pos.line, pos.col, fmt, ap);
+	va_end(ap);
+}
+
 struct conf_pos conf_node_pos(const yaml_node_t *n)
 {
 	return node_pos(n);

@@ -37,6 +37,12 @@ enum on_failure { ON_FAILURE_SKIP = 0, ON_FAILURE_DEAD_LETTER, ON_FAILURE_CANCEL
 enum dead_letter_type { DEAD_LETTER_FILE = 0, DEAD_LETTER_STDOUT };
 enum http_method { HTTP_GET = 0, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_PATCH, HTTP_HEAD };
 enum fsync_mode { FSYNC_NEVER = 0, FSYNC_BATCH, FSYNC_ALWAYS };
+/* A tcp, unix or http source's answer: none, once journaled, or once done (true = done). */
+enum ack_mode { ACK_NONE = 0, ACK_TRUE, ACK_JOURNALED, ACK_DONE };
+static inline bool conf_ack_done(enum ack_mode a)
+{
+	return a == ACK_TRUE || a == ACK_DONE;
+}
 
 /*
  * The longest name of a pipeline, source, stage or sink, in bytes: names are
@@ -104,7 +110,7 @@ struct conf_source {
 	char *listen;		  /* tcp, http: required, "HOST:PORT" or "[V6]:PORT" */
 	uint64_t max_connections; /* tcp, unix, http: default 64 */
 	uint64_t idle_timeout;	  /* tcp, unix: usec, 0 = none (default) */
-	bool ack;		  /* tcp, unix, http: answer once items are done; default false */
+	enum ack_mode ack;	  /* tcp, unix, http: default none */
 	enum split_mode split;	  /* http, dir: one item per body/file (default) or per line */
 	uint64_t queue_timeout;	  /* http: how long a request waits for queue space; default 5s */
 	uint64_t max_body;	  /* http: default 16MiB */
@@ -199,7 +205,12 @@ struct conf {
 	} shutdown;
 	uint64_t deadline; /* usec, 0 = none */
 	char *joblog;	   /* NULL = none */
-	char *state_dir;   /* NULL = nothing survives a kill (issue 11) */
+	char *state_dir;   /* what must survive a crash; NULL = nothing does */
+	struct {
+		bool enabled;	       /* the journal: block is present (needs state_dir) */
+		uint64_t max_bytes;    /* default 1GiB: then the sources pause */
+		enum fsync_mode fsync; /* default never */
+	} journal;
 	struct {
 		char *listen; /* "HOST:PORT"; NULL = no metrics endpoint */
 	} metrics;

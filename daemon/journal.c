@@ -502,9 +502,10 @@ int journal_append(struct journal *j, const struct spool_record *r, uint64_t *id
 	struct segment *last = j->fd >= 0 ? &j->segs[j->n_segs - 1] : NULL;
 	if (last == NULL || last->bytes + j->buf_len >= j->segment_bytes) {
 		char err[256];
-		if (j->buf_len > 0 && journal_flush(j, err, sizeof(err)) < 0)
-			return -1;
-		if (seg_start(j) < 0)
+		/* Cannot write (ENOSPC): the item goes on in the buffer of the segment it
+		 * has, never unjournaled; the segment is started once writes work again. */
+		bool flushed = j->buf_len == 0 || journal_flush(j, err, sizeof(err)) == 0;
+		if (flushed ? seg_start(j) < 0 && last == NULL : last == NULL)
 			return -1;
 		last = &j->segs[j->n_segs - 1];
 	}
@@ -544,6 +545,9 @@ int journal_flush(struct journal *j, char *err, size_t errlen)
 			/* A part written stays on disk as a torn tail: cut it, keep all. */
 			if (at > 0 && ftruncate(j->fd, (off_t)j->segs[j->n_segs - 1].bytes) == 0)
 				lseek(j->fd, (off_t)j->segs[j->n_segs - 1].bytes, SEEK_SET);
+			/* Segments whose items are all done go even so: that is what frees
+			 * the room (their done marks, still buffered, then mark nothing). */
+			segs_trim(j, true);
 			errno = e;
 			return -1;
 		}

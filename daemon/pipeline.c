@@ -54,6 +54,7 @@
 #include "dead-letter.h"
 #include "failure-log.h"
 #include "joblog.h"
+#include "journal-loop.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -464,6 +465,13 @@ struct pipeline *pipeline_new(struct event_base *base, struct conf *conf, struct
 	p->cancel_timer = evtimer_new(base, cancel_backstop_cb, p);
 	p->tick = tick_new(p);
 
+	/* Before the sources: they ask whether there is a journal to write to. */
+	if (conf->journal.enabled && journal_loop_open(base, conf, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		*exit_code = 73;
+		goto fail;
+	}
+
 	p->n_stages = conf->n_stages;
 	p->queues = xcalloc(p->n_stages + 1, sizeof(*p->queues));
 	for (size_t i = 0; i < p->n_stages; i++)
@@ -595,6 +603,7 @@ void pipeline_free(struct pipeline *p)
 	TAILQ_REMOVE(&pipelines, p, entry);
 	if (TAILQ_EMPTY(&pipelines)) {
 		/* The last one: nothing can reach the hooks or the source ids any more. */
+		journal_loop_close();
 		item_stats.below_cb = NULL;
 		item_stats.replay_done_cb = NULL;
 		for (size_t i = 0; i < n_names; i++)
@@ -676,6 +685,42 @@ static int replay_spool(struct pipeline *p)
 	else if (access(p->replay_path, F_OK) == 0)
 		unlink(p->replay_path);
 	return 0;
+}
+
+/*
+ * A journaled item comes back under an id of its own per source name (not the live
+ * source's: records of several runs may share an index), its journal id as index.
+ */
+struct journal_replay_ctx {
+	struct pipeline *p;
+	uint32_t first_id; /* ids from here on were added by this replay */
+};
+
+static uint32_t replay_id(struct journal_replay_ctx *ctx, const char *name)
+{
+	for (size_t i = ctx->first_id; i < n_names; i++)
+		if (strcmp(source_names[i], name) == 0)
+			return (uint32_t)i;
+	return add_name(name);
+}
+
+static void journal_item_cb(void *arg, uint64_t id, const struct spool_record *r)
+{
+	struct journal_replay_ctx *ctx = arg;
+	struct pipeline *p = ctx->p;
+	struct item *it = item_new(r->data, r->len, next_seq++, replay_id(ctx, r->source));
+	it->index = id;
+	track_item_hooked(it);
+	journal_loop_adopt(it, id);
+	/* Into the first stage: the journal holds items as their sources gave them. */
+	queue_push_force(p->queues[0], it);
+	p->replayed++;
+}
+
+static void replay_journal(struct pipeline *p)
+{
+	struct journal_replay_ctx ctx = {.p = p, .first_id = (uint32_t)n_names};
+	journal_loop_replay(journal_item_cb, &ctx);
 }
 
 /* ---- lifecycle ---- */
@@ -1219,6 +1264,8 @@ int pipeline_start(struct pipeline *p, void (*done)(struct pipeline *p, void *ar
 	p->done_arg = arg;
 	if (pred == NULL && replay_spool(p) < 0)
 		return 73;
+	if (pred == NULL && journal_loop_on())
+		replay_journal(p);
 	for (size_t i = 0; i < p->n_stages; i++)
 		stage_start(p->stages[i]);
 	/* Sinks of its own start once the old ones are closed: two writers on one file

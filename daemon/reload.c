@@ -56,9 +56,9 @@ static void apply_live(struct pipeline *p, struct conf *cur, const struct conf *
 
 /*
  * What a new pipeline cannot take over while the old one runs: the daemon's own
- * endpoints; max_item_bytes, which running sources read with; a dir source replaced
- * on the same path, whose files in hand the new one would take again. Returns
- * false with a message.
+ * endpoints; max_item_bytes, which running sources read with; the journal, opened
+ * once; a dir source replaced on the same path, whose files in hand the new one
+ * would take again. Returns false with a message.
  */
 static bool replaceable(const struct conf *cur, const struct conf *next, char *msg, size_t len)
 {
@@ -69,6 +69,14 @@ static bool replaceable(const struct conf *cur, const struct conf *next, char *m
 	}
 	if (cur->max_item_bytes != next->max_item_bytes) {
 		snprintf(msg, len, "a new max_item_bytes needs a restart");
+		return false;
+	}
+	/* One journal per daemon, opened (and replayed) at start. */
+	if (cur->journal.enabled != next->journal.enabled ||
+	    (next->journal.enabled && (!str_same(cur->state_dir, next->state_dir) ||
+				       cur->journal.max_bytes != next->journal.max_bytes ||
+				       cur->journal.fsync != next->journal.fsync))) {
+		snprintf(msg, len, "a new journal (or its state_dir) needs a restart");
 		return false;
 	}
 	for (size_t i = 0; i < next->n_sources; i++) {

@@ -639,6 +639,7 @@ const struct source_kind source_dir = {
     .stop = dir_stop,
     .eof = dir_eof,
     .free = dir_free,
+    .replays = source_replays_always,
     .splits = true,
     .path_held = true,
 };

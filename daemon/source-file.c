@@ -71,8 +71,8 @@ static void sync_done(struct bio_job *j)
 }
 
 /*
- * Appends what finished since the last commit. sync is the fsync policy (journal.fsync
- * once it exists): never, or a fdatasync on the bio pool, off the loop.
+ * Appends what finished since the last commit. sync is journal.fsync: never, or (batch,
+ * always) a fdatasync of the commit on the bio pool, off the loop.
  */
 static void commit(struct source *s, struct file_state *fs, enum fsync_mode sync)
 {
@@ -231,7 +231,9 @@ static int checkpoint_start(struct source *s, int fd, char *err, size_t errlen)
 		return -1;
 	}
 	fs->commit = event_new(scope_base(source_scope(s)), -1, 0, commit_cb, s);
-	fs->sync = FSYNC_NEVER;
+	/* A power cut repeats what the page cache lost: bounded as the journal's fsync says. */
+	const struct conf *c = scope_conf(source_scope(s));
+	fs->sync = c->journal.enabled ? c->journal.fsync : FSYNC_NEVER;
 	uint64_t pos = track_file(s, fs, fd, true);
 	if (pos > 0 && lseek(fd, (off_t)pos, SEEK_SET) < 0) {
 		snprintf(err, errlen, "source '%s': cannot seek '%s' to byte %llu: %s", cs->name,
@@ -397,6 +399,7 @@ const struct source_kind source_file = {
     .untracked = file_untracked,
     .checkpoint = file_checkpoint,
     .finite = file_finite,
+    .replays = source_replays_always,
 };
 
 const struct source_kind source_stdin = {

@@ -2,10 +2,23 @@
  * source-generate.c: generated items, `template` expanded with {seq} counting
  * from 1: `count` of them (or endless), one per `interval` (or as fast as the
  * queue takes them, in batches per loop iteration so signals stay served).
+ *
+ * With a journal, a generator with a count keeps how many it made in
+ * STATE_DIR/generate.NAME.next, so a restart goes on from there instead of
+ * starting over (what it had made and not finished comes back from the journal).
+ * The number is written only once the items it counts are safe in the journal
+ * (journal_loop_when_safe): behind them after a crash means a few repeated items,
+ * never a skipped one.
  */
 #include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "journal-loop.h"
+#include "log.h"
 #include "scope.h"
 #include "source.h"
 #include "template.h"
@@ -17,7 +30,61 @@ struct generator {
 	struct event *ev;
 	uint64_t made;
 	bool fast;
+	int pos_fd; /* the kept count, -1 without one */
+	struct journal_waiter jw;
+	uint64_t jw_upto; /* what jw makes safe */
 };
+
+static void pos_write(struct source *s, uint64_t made)
+{
+	struct generator *g = *source_state(s);
+	char line[32];
+	int n = snprintf(line, sizeof(line), "%020" PRIu64 "\n", made);
+	if (pwrite(g->pos_fd, line, (size_t)n, 0) != n)
+		log_warn("source '%s': cannot keep its count", source_conf(s)->name);
+}
+
+static void pos_safe_cb(void *arg)
+{
+	struct source *s = arg;
+	struct generator *g = *source_state(s);
+	pos_write(s, g->jw_upto);
+	if (g->made > g->jw_upto) {
+		g->jw_upto = g->made;
+		journal_loop_when_safe(&g->jw, pos_safe_cb, s);
+	}
+}
+
+/* The count made in an earlier run, from STATE_DIR (0 when there is none). */
+static void pos_open(struct source *s, struct generator *g)
+{
+	const struct conf_source *cs = source_conf(s);
+	const struct conf *c = scope_conf(source_scope(s));
+	g->pos_fd = -1;
+	if (cs->count < 0 || !source_journaled(s) || c->state_dir == NULL)
+		return;
+	char *path = xasprintf("%s/generate.%s.next", c->state_dir, cs->name);
+	g->pos_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (g->pos_fd < 0) {
+		log_warn("source '%s': cannot keep its count in '%s'", cs->name, path);
+		free(path);
+		return;
+	}
+	char line[32] = "";
+	ssize_t n = pread(g->pos_fd, line, sizeof(line) - 1, 0);
+	if (n > 0) {
+		line[n] = '\0';
+		g->made = strtoull(line, NULL, 10);
+		if (g->made > (uint64_t)cs->count)
+			g->made = (uint64_t)cs->count;
+		if (g->made > 0)
+			log_info("source '%s': goes on after the %" PRIu64 " item(s) made before "
+				 "('%s')",
+				 cs->name, g->made, path);
+	}
+	g->jw_upto = g->made;
+	free(path);
+}
 
 static void gen_produce(struct source *s)
 {
@@ -42,6 +109,10 @@ static void gen_produce(struct source *s)
 		g->made++;
 		bool more = source_emit(s, text, len);
 		free(text);
+		if (g->pos_fd >= 0 && !g->jw.waiting) {
+			g->jw_upto = g->made;
+			journal_loop_when_safe(&g->jw, pos_safe_cb, s);
+		}
 		if (!more) {
 			event_del(g->ev);
 			return;
@@ -64,6 +135,7 @@ static void gen_start(struct source *s)
 	struct generator *g = xcalloc(1, sizeof(*g));
 	*source_state(s) = g;
 	g->fast = cs->interval == 0;
+	pos_open(s, g);
 	g->ev = event_new(scope_base(source_scope(s)), -1, g->fast ? 0 : EV_PERSIST, gen_cb, s);
 	gen_resume(s);
 }
@@ -93,6 +165,12 @@ static void gen_free(struct source *s)
 {
 	struct generator *g = *source_state(s);
 	if (g != NULL) {
+		journal_loop_cancel(&g->jw);
+		/* The journal's last write follows (at its close): the count may say all. */
+		if (g->pos_fd >= 0) {
+			pos_write(s, g->made);
+			close(g->pos_fd);
+		}
 		event_free(g->ev);
 		free(g);
 	}

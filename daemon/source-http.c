@@ -48,6 +48,7 @@
 #include "envcheck.h"
 #include "log.h"
 #include "scope.h"
+#include "journal-loop.h"
 #include "source.h"
 #include "util.h"
 
@@ -60,6 +61,7 @@ struct http_req {
 	struct event *timer; /* queue_timeout, while waiting */
 	uint64_t outstanding, made;
 	bool waiting, emitted, failed, abandoned;
+	struct journal_waiter jw; /* with a journal: the 202 waits until its items are safe */
 };
 
 TAILQ_HEAD(http_req_list, http_req);
@@ -173,6 +175,7 @@ static void adopt_cb(evutil_socket_t fd, short what, void *arg)
 
 static void req_free(struct http_req *r)
 {
+	journal_loop_cancel(&r->jw);
 	if (r->timer != NULL)
 		event_free(r->timer);
 	free(r);
@@ -242,6 +245,14 @@ static bool emit_item(void *arg, const char *p, size_t len)
 	return true;
 }
 
+static void req_journaled_cb(void *arg)
+{
+	struct http_req *r = arg;
+	TAILQ_REMOVE(&r->hs->taken, r, entry);
+	reply(r->req, 202, "Accepted", "journaled: %llu item(s)\n", (unsigned long long)r->made);
+	req_free(r);
+}
+
 /* Queues every record of the request and answers it (now, or with ack when done). */
 static void take(struct http_req *r)
 {
@@ -252,14 +263,20 @@ static void take(struct http_req *r)
 	const char *body = n > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
 	uint64_t before = source_items(s);
 
-	if (hs->cs->ack)
+	if (conf_ack_done(hs->cs->ack))
 		source_set_token(s, r);
 	size_t len;
 	http_body_items(body, n, hs->cs->split, source_delim(s), emit_item, s, &len);
 	source_set_token(s, NULL);
 	r->made = source_items(s) - before;
 	r->emitted = true;
-	if (!hs->cs->ack) {
+	if (source_journaled(s)) {
+		/* Taken means journaled: the 202 follows the write (and sync) of its items. */
+		TAILQ_INSERT_TAIL(&hs->taken, r, entry);
+		journal_loop_when_safe(&r->jw, req_journaled_cb, r);
+		return;
+	}
+	if (!conf_ack_done(hs->cs->ack)) {
 		reply(r->req, 202, "Accepted", "queued: %llu item(s)\n",
 		      (unsigned long long)r->made);
 		req_free(r);
@@ -404,7 +421,7 @@ static int http_src_open(struct source *s, char *err, size_t errlen)
 	}
 	/* Accepting starts with the source. */
 	evconnlistener_disable(evhttp_bound_socket_get_listener(hs->bound));
-	if (cs->ack)
+	if (conf_ack_done(cs->ack))
 		source_track(s, http_done_cb, hs, false);
 	return 0;
 }
@@ -530,5 +547,6 @@ const struct source_kind source_http = {
     .free = http_src_free,
     .listener = http_src_listener,
     .address = http_src_address,
+    .replays = source_replays_if_acked,
     .splits = true,
 };

@@ -56,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -64,6 +65,7 @@
 
 #include "bio.h"
 #include "envcheck.h"
+#include "journal-loop.h"
 #include "log.h"
 #include "scope.h"
 #include "source.h"
@@ -102,6 +104,9 @@ struct net_conn {
 	bool lingering;	      /* acks all out, FIN sent: input dropped until it closes */
 	uint64_t outstanding; /* tracked records not done yet */
 	struct ack_ring acks;
+	/* ack: journaled: records up to jw_upto are acked once jw says they are safe. */
+	struct journal_waiter jw;
+	uint64_t jw_upto, last_emitted;
 };
 
 struct net_src {
@@ -204,6 +209,30 @@ static void net_done_cb(void *arg, void *token, uint64_t index, enum track_statu
 	conn_maybe_close(c);
 }
 
+/* ack: journaled: every record up to jw_upto is in the journal (and synced). */
+static void conn_journaled_cb(void *arg)
+{
+	struct net_conn *c = arg;
+	struct ack_ring *r = &c->acks;
+	for (size_t i = 0; i < r->n; i++) {
+		size_t at = (r->head + i) % r->cap;
+		if (r->idx[at] > c->jw_upto)
+			break;
+		if (r->state[at] == ACK_PENDING) {
+			r->state[at] = ACK_OK;
+			c->outstanding--;
+		}
+	}
+	conn_flush_acks(c);
+	if (c->last_emitted > c->jw_upto) {
+		c->jw_upto = c->last_emitted;
+		journal_loop_when_safe(&c->jw, conn_journaled_cb, c);
+	}
+	if (c->dead && c->outstanding == 0)
+		event_active(c->ns->reap_ev, 0, 0);
+	conn_maybe_close(c);
+}
+
 /* ---- connections ---- */
 
 static void conn_uncount(struct net_conn *c)
@@ -220,6 +249,7 @@ static void conn_free(struct net_conn *c)
 	conn_uncount(c);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	journal_loop_cancel(&c->jw);
 	free(c->acks.idx);
 	free(c->acks.state);
 	free(c);
@@ -275,7 +305,7 @@ static void linger_read_cb(struct bufferevent *bev, void *arg)
 /* The output has drained: close, or (acks, the client still sending) linger first. */
 static void conn_end(struct net_conn *c)
 {
-	if (c->bev == NULL || c->eof || !c->ns->cs->ack) {
+	if (c->bev == NULL || c->eof || c->ns->cs->ack == ACK_NONE) {
 		conn_shut(c, NULL);
 		return;
 	}
@@ -307,7 +337,24 @@ static void conn_maybe_close(struct net_conn *c)
 static bool conn_emit(struct net_conn *c, const char *data, size_t len)
 {
 	struct source *s = c->ns->s;
-	if (!c->ns->cs->ack)
+	if (c->ns->cs->ack == ACK_JOURNALED) {
+		uint64_t before = source_items(s);
+		bool more = source_emit(s, data, len);
+		bool made = source_items(s) != before;
+		ack_push(&c->acks, source_last_index(s), made ? ACK_PENDING : ACK_OK);
+		if (!made) {
+			conn_flush_acks(c);
+			return more;
+		}
+		c->outstanding++;
+		c->last_emitted = source_last_index(s);
+		if (!c->jw.waiting) {
+			c->jw_upto = c->last_emitted;
+			journal_loop_when_safe(&c->jw, conn_journaled_cb, c);
+		}
+		return more;
+	}
+	if (!conf_ack_done(c->ns->cs->ack))
 		return source_emit(s, data, len);
 	uint64_t before = source_items(s);
 	source_set_token(s, c);
@@ -805,7 +852,7 @@ static int net_open(struct source *s, char *err, size_t errlen)
 		return -1;
 	}
 	evconnlistener_set_error_cb(ns->lev, listener_error_cb);
-	if (cs->ack)
+	if (conf_ack_done(cs->ack))
 		source_track(s, net_done_cb, ns, false);
 	return 0;
 }
@@ -925,7 +972,7 @@ static void net_free(struct source *s)
 	uint64_t deadline = now_usec() + LINGER_SEC * UINT64_C(1000000);
 	net_close_listener(ns);
 	while ((c = TAILQ_FIRST(&ns->conns)) != NULL) {
-		if (c->bev != NULL && ns->cs->ack)
+		if (c->bev != NULL && ns->cs->ack != ACK_NONE)
 			conn_finish(c, deadline);
 		conn_free(c);
 	}
@@ -988,8 +1035,39 @@ static const char *net_socket_path(const struct conf_source *cs)
 const struct conf_key source_listen_row = {"listen", CT_ADDR, .off = CONF_SRC(listen),
 					   .required = CONF_ALL_KINDS,
 					   .doc = "HOST:PORT or [V6]:PORT to listen on."};
-const struct conf_key source_ack_row = {"ack", CT_BOOL, .off = CONF_SRC(ack), .def = "false",
-					.doc = "Answer once the items are done end to end."};
+static const char *const ack_names[] = {"false", "true", "journaled", "done", NULL};
+
+/* ack: journaled answers from the journal: without one there is nothing to wait for. */
+static bool check_ack(struct conf_ctx *x, const yaml_node_t *v, void *field)
+{
+	if (*(enum ack_mode *)field != ACK_JOURNALED || x->c->journal.enabled)
+		return true;
+	conf_err(x, v, "'ack: journaled' in %s needs a top-level 'journal' (and 'state_dir')",
+		 x->label);
+	return false;
+}
+
+/* As a bool was read before ack took more values: yes/no and any case still do. */
+static bool parse_ack(struct conf_ctx *x, const yaml_node_t *v, void *field)
+{
+	static const char *const alias[] = {"no", "yes"};
+	if (v->type != YAML_SCALAR_NODE)
+		return false;
+	const char *s = (const char *)v->data.scalar.value;
+	for (int i = 0; ack_names[i] != NULL; i++)
+		if (strcasecmp(s, ack_names[i]) == 0 || (i < 2 && strcasecmp(s, alias[i]) == 0)) {
+			*(enum ack_mode *)field = (enum ack_mode)i;
+			check_ack(x, v, field); /* a parse replaces the row's check */
+			return true;
+		}
+	return false;
+}
+
+const struct conf_key source_ack_row = {
+    "ack", CT_ENUM, CF_BOOL_TOO, .off = CONF_SRC(ack), .def = "false", .values = ack_names,
+    .parse = parse_ack,
+    .doc = "false; journaled: answer once the items are in the journal; true or done: once "
+	   "they are done end to end."};
 static const struct conf_key unix_path_row = {"path",
 					      CT_STR,
 					      CF_NONEMPTY,
@@ -1028,6 +1106,7 @@ const struct source_kind source_tcp = {
     .listener = net_listener,
     .handover = net_handover,
     .address = net_listen_address,
+    .replays = source_replays_if_acked,
 };
 
 const struct source_kind source_unix = {
@@ -1043,4 +1122,5 @@ const struct source_kind source_unix = {
     .listener = net_listener,
     .handover = net_handover,
     .address = net_socket_path,
+    .replays = source_replays_if_acked,
 };

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "scope.h"
 #include "report.h"
+#include "journal-loop.h"
 #include "track.h"
 #include "util.h"
 
@@ -43,6 +44,8 @@ struct source {
 	struct tracker *tracker; /* items are tracked (track.h) when set */
 	void *token;		 /* ... on behalf of this */
 	struct queue_waiter queue_wait, memory_wait;
+	struct journal_waiter journal_wait; /* for room in a full journal */
+	bool journaled;			    /* its items go to the journal first */
 	bool paused, ended, stopping, failed, started, held, warned;
 	uint64_t items, rejected, skipped, next_index;
 	uint64_t paused_since, paused_usec;
@@ -63,6 +66,27 @@ struct source {
 };
 
 _Static_assert(offsetof(struct source_kind, conf) == 0, "a source kind starts with its conf");
+
+/*
+ * What cannot be read again after a crash goes to the journal (when there is one):
+ * a kind that replays (a file, a spool directory, a stream that keeps what was not
+ * acked, a client with ack: done that sends again what it had no answer for) says so.
+ */
+static bool cannot_replay(const struct conf_source *cs)
+{
+	const struct source_kind *k = source_kind_of(cs->kind);
+	return k->replays == NULL || !k->replays(cs);
+}
+
+bool source_replays_always(const struct conf_source *cs)
+{
+	return true;
+}
+
+bool source_replays_if_acked(const struct conf_source *cs)
+{
+	return conf_ack_done(cs->ack);
+}
 
 const struct source_kind *source_kind_of(const struct conf_kind *kind)
 {
@@ -115,7 +139,13 @@ struct source *source_new(struct scope *sc, const struct conf_source *cs, uint32
 	s->fr.delim = cs->framing == FRAMING_NUL ? '\0' : '\n';
 	if (s->kind->splits)
 		s->fr.delim = cs->split == SPLIT_NUL ? '\0' : '\n';
+	s->journaled = journal_loop_on() && cannot_replay(cs);
 	return s;
+}
+
+bool source_journaled(const struct source *s)
+{
+	return s->journaled;
 }
 
 int source_open(struct source *s, char *err, size_t errlen)
@@ -191,6 +221,7 @@ void source_free(struct source *s)
 	s->tracker = NULL;
 	scope_cancel_wait_memory(s->scope, &s->memory_wait);
 	queue_cancel_wait(s->out, &s->queue_wait);
+	journal_loop_cancel(&s->journal_wait);
 	item_free(s->pending);
 	if (s->ev != NULL)
 		event_free(s->ev);
@@ -313,6 +344,10 @@ static void source_resume_cb(void *arg)
 		scope_wait_memory(s->scope, &s->memory_wait, source_resume_cb, s);
 		return;
 	}
+	if (s->journaled && journal_loop_full()) {
+		journal_loop_wait_room(&s->journal_wait, source_resume_cb, s);
+		return;
+	}
 	if (s->held)
 		return;
 	if (s->warned)
@@ -333,7 +368,9 @@ static void source_pause(struct source *s)
 	if (s->pending != NULL) {
 		s->queue_wait.need = item_cost(s->pending);
 		queue_wait_space(s->out, &s->queue_wait, source_resume_cb, s);
-	} else
+	} else if (s->journaled && journal_loop_full())
+		journal_loop_wait_room(&s->journal_wait, source_resume_cb, s);
+	else
 		scope_wait_memory(s->scope, &s->memory_wait, source_resume_cb, s);
 }
 
@@ -400,6 +437,8 @@ bool source_emit(struct source *s, const char *data, size_t len)
 		track_item(s->tracker, it, s->token);
 	else
 		track_item_hooked(it);
+	if (s->journaled)
+		journal_loop_append(it, s->conf->name);
 	if (s->stopping) {
 		queue_push_force(s->out, it);
 		return true;
@@ -409,7 +448,7 @@ bool source_emit(struct source *s, const char *data, size_t len)
 		source_pause(s);
 		return false;
 	}
-	if (scope_memory_full(s->scope)) {
+	if (scope_memory_full(s->scope) || (s->journaled && journal_loop_full())) {
 		source_pause(s);
 		return false;
 	}
@@ -440,6 +479,8 @@ void source_emit_force(struct source *s, const char *data, size_t len)
 		track_item(s->tracker, it, s->token);
 	else
 		track_item_hooked(it);
+	if (s->journaled)
+		journal_loop_append(it, s->conf->name);
 	/* drop_newest/drop_oldest still drop; block is what is overridden. */
 	if (!queue_push(s->out, it))
 		queue_push_force(s->out, it);
@@ -462,7 +503,7 @@ bool source_ready(struct source *s)
 		queue_wait_space(s->out, &s->queue_wait, source_resume_cb, s);
 		return false;
 	}
-	if (scope_memory_full(s->scope)) {
+	if (scope_memory_full(s->scope) || (s->journaled && journal_loop_full())) {
 		source_pause(s);
 		return false;
 	}
@@ -481,7 +522,7 @@ void source_hold(struct source *s, bool hold)
 	s->held = hold;
 	if (hold || !s->paused || s->pending != NULL || s->ended)
 		return;
-	if (!s->queue_wait.waiting && !s->memory_wait.waiting)
+	if (!s->queue_wait.waiting && !s->memory_wait.waiting && !s->journal_wait.waiting)
 		source_resume_cb(s);
 }
 

@@ -69,6 +69,12 @@ struct source_kind {
 	bool (*finite)(const struct conf_source *cs);
 	/* Optional (listening kinds): where it listens, "HOST:PORT" or a socket path. */
 	const char *(*address)(const struct conf_source *cs);
+	/*
+	 * Optional: after a crash its input can be read again (a file, a spool directory,
+	 * a client that resends what had no answer); without it, never: with a journal,
+	 * its items are journaled.
+	 */
+	bool (*replays)(const struct conf_source *cs);
 	/* Records end at split's delimiter, not framing's (http, dir). */
 	bool splits;
 	/* Replaced on the same path only at a restart: the files in hand would be taken twice. */
@@ -77,6 +83,9 @@ struct source_kind {
 
 /* The kind of a conf entry (the registry is daemon/kinds.c: one line per kind). */
 const struct source_kind *source_kind_of(const struct conf_kind *kind);
+/* For the replays hook: its input is still there; a client resends what had no ack. */
+bool source_replays_always(const struct conf_source *cs);
+bool source_replays_if_acked(const struct conf_source *cs);
 /* The facts above, for a conf entry. */
 bool source_conf_finite(const struct conf_source *cs);
 const char *source_conf_address(const struct conf_source *cs);
@@ -159,6 +168,8 @@ struct scope *source_scope(struct source *s);
 const struct conf_source *source_conf(struct source *s);
 void **source_state(struct source *s);
 bool source_stopping(const struct source *s);
+/* Its items go to the journal before they are pushed on (journal-loop.h). */
+bool source_journaled(const struct source *s);
 /* Offers one record; false means "pause": the record is kept and resume() comes later. */
 bool source_emit(struct source *s, const char *data, size_t len);
 /*

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "journal-loop.h"
 #include "log.h"
 #include "pipeline.h"
 #include "queue.h"
@@ -93,7 +94,17 @@ void status_json(struct pipeline *p, struct evbuffer *out)
 				    i ? "," : "", sink_name(s), sink_up(s) ? "true" : "false",
 				    sink_written(s));
 	}
-	evbuffer_add_printf(out, "],\"previous_pipeline\":");
+	evbuffer_add(out, "]", 1);
+	if (journal_loop_on()) {
+		const struct journal_recovery *r = journal_loop_recovery();
+		evbuffer_add_printf(out,
+				    ",\"journal\":{\"items\":%" PRIu64 ",\"bytes\":%" PRIu64
+				    ",\"replayed\":%" PRIu64 ",\"torn_bytes\":%" PRIu64
+				    ",\"damaged_bytes\":%" PRIu64 "}",
+				    journal_loop_items(), journal_loop_bytes(),
+				    journal_loop_replayed(), r->torn_bytes, r->damaged_bytes);
+	}
+	evbuffer_add_printf(out, ",\"previous_pipeline\":");
 	if (pipeline_previous_draining(p))
 		evbuffer_add_printf(out, "{\"state\":\"draining\",\"items\":%" PRIu64 "}}\n",
 				    pipeline_previous_items(p));
@@ -113,6 +124,16 @@ void status_text(struct pipeline *p, struct evbuffer *out)
 				    "the pipeline before the last reload is draining: %" PRIu64
 				    " item(s) left\n\n",
 				    pipeline_previous_items(p));
+	if (journal_loop_on()) {
+		const struct journal_recovery *r = journal_loop_recovery();
+		evbuffer_add_printf(out,
+				    "journal: %" PRIu64 " unfinished item(s), %" PRIu64
+				    " byte(s); at start replayed %" PRIu64
+				    " item(s), dropped %" PRIu64
+				    " byte(s) of torn tail and %" PRIu64 " damaged byte(s)\n\n",
+				    journal_loop_items(), journal_loop_bytes(),
+				    journal_loop_replayed(), r->torn_bytes, r->damaged_bytes);
+	}
 	evbuffer_add_printf(out, "%-20s %-9s %-10s %12s %9s %10s\n", "SOURCE", "TYPE", "STATE",
 			    "ITEMS", "REJECTED", "PAUSED_S");
 	for (size_t i = 0; i < pipeline_n_sources(p); i++) {
@@ -315,6 +336,12 @@ static void prometheus_series(struct pipeline *p, struct evbuffer *out)
 	for (size_t i = 0; i < sinks_count(ss); i++)
 		evbuffer_add_printf(out, "sluice_sink_up{sink=\"%s\"} %d\n",
 				    sink_name(sinks_get(ss, i)), sink_up(sinks_get(ss, i)) ? 1 : 0);
+	if (!journal_loop_on())
+		return;
+	help(out, "sluice_journal_bytes", "gauge", "Bytes of the journal's live segments.");
+	evbuffer_add_printf(out, "sluice_journal_bytes %" PRIu64 "\n", journal_loop_bytes());
+	help(out, "sluice_journal_items", "gauge", "Items in the journal not done yet.");
+	evbuffer_add_printf(out, "sluice_journal_items %" PRIu64 "\n", journal_loop_items());
 }
 
 /*

@@ -27,7 +27,8 @@ struct tracker {
 struct entry {
 	uint64_t key; /* 0 = empty (record indexes start at 1) */
 	void *token;
-	char *note; /* the joblog line, written once the record is done */
+	char *note;	     /* the joblog line, written once the record is done */
+	uint64_t journal_id; /* 0: not journaled */
 	uint32_t refs;
 	uint8_t status;
 	bool note_failed;
@@ -41,6 +42,7 @@ static struct {
 	unsigned n_trackers;
 	track_hook_cb hook; /* the joblog: every record is tracked while it is set */
 	void *hook_arg;
+	track_journal_cb journal; /* the journal: every record is tracked while it is set */
 } tab;
 
 static uint64_t key_of(uint32_t source, uint64_t index)
@@ -114,7 +116,7 @@ static struct tracker *tracker_of(uint64_t key)
 /* Nothing can use the table any more: records still in it are forgotten. */
 static void release_table(void)
 {
-	if (tab.n_trackers > 0 || tab.hook != NULL)
+	if (tab.n_trackers > 0 || tab.hook != NULL || tab.journal != NULL)
 		return;
 	for (size_t i = 0; i < tab.cap; i++)
 		if (tab.v[i].key != 0)
@@ -203,13 +205,28 @@ void track_set_hook(track_hook_cb cb, void *arg)
 
 bool track_hooked(void)
 {
-	return tab.hook != NULL;
+	return tab.hook != NULL || tab.journal != NULL;
 }
 
 void track_item_hooked(struct item *it)
 {
-	if (tab.hook != NULL && !(it->flags & ITEM_TRACKED))
+	if (track_hooked() && !(it->flags & ITEM_TRACKED))
 		track_key(it->source, it, NULL);
+}
+
+void track_set_journal(track_journal_cb cb)
+{
+	tab.journal = cb;
+	release_table();
+}
+
+bool track_journaled(const struct item *it, uint64_t id)
+{
+	struct entry *e = it->flags & ITEM_TRACKED ? find(key_of(it->source, it->index)) : NULL;
+	if (e == NULL)
+		return false;
+	e->journal_id = id;
+	return true;
 }
 
 bool track_note(const struct item *it, const char *line, bool failed)
@@ -264,8 +281,12 @@ void track_release_key(uint32_t source, uint64_t index)
 	void *token = e->token;
 	char *note = e->note;
 	bool note_failed = e->note_failed;
+	uint64_t journal_id = e->journal_id;
 	enum track_status st = (enum track_status)e->status;
 	remove_at(e);
+	/* Abandoned: unfinished, so it stays in the journal for the next start. */
+	if (journal_id != 0 && st != TRACK_ABANDONED && tab.journal != NULL)
+		tab.journal(journal_id);
 	if (note != NULL && tab.hook != NULL)
 		tab.hook(tab.hook_arg, note, note_failed, st);
 	free(note);
@@ -295,6 +316,9 @@ bool track_abandon(const struct item *it)
 	if (!(it->flags & ITEM_TRACKED))
 		return false;
 	track_abandon_key(it->source, it->index);
+	const struct entry *e = find(key_of(it->source, it->index));
+	if (e != NULL && e->journal_id != 0)
+		return true; /* the journal keeps it: replayed at the next start */
 	struct tracker *t = tracker_of(key_of(it->source, it->index));
 	return t != NULL && t->durable;
 }

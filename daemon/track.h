@@ -55,6 +55,16 @@ uint64_t track_in_flight(void);
 typedef void (*track_hook_cb)(void *arg, const char *note, bool note_failed, enum track_status st);
 void track_set_hook(track_hook_cb cb, void *arg);
 bool track_hooked(void);
+/*
+ * The journal (journal-loop.c): while cb is set, every record is tracked, and a
+ * record given a journal id is reported by it once done (ok or failed; an
+ * abandoned one stays unfinished in the journal, and track_abandon() says it is
+ * kept there).
+ */
+typedef void (*track_journal_cb)(uint64_t id);
+void track_set_journal(track_journal_cb cb);
+/* Gives a tracked record its journal id; false if it is not tracked. */
+bool track_journaled(const struct item *it, uint64_t id);
 /* Tracks an item no tracker took (its source has none, or a spool replay), if hooked. */
 void track_item_hooked(struct item *it);
 /* Notes the record's joblog line (a failed part's line wins); false if it is not tracked. */
@@ -66,8 +76,8 @@ void track_release(const struct item *it);
 /* The item failed for good (a stage's policy, a drop). */
 void track_failed(const struct item *it);
 /*
- * The item is unfinished at a cancel. Returns true when its source is durable:
- * the caller then frees it instead of spooling it.
+ * The item is unfinished at a cancel. Returns true when its source is durable or
+ * the journal has it: the caller then frees it instead of spooling it.
  */
 bool track_abandon(const struct item *it);
 

@@ -190,6 +190,47 @@ START_TEST(hook_gets_the_line_at_the_end)
 }
 END_TEST
 
+static uint64_t journal_ids[16];
+static size_t n_journal_ids;
+
+static void journal_cb(uint64_t id)
+{
+	journal_ids[n_journal_ids++] = id;
+}
+
+/* The journal hears of done and failed records, never of abandoned ones (kept). */
+START_TEST(journal_done_marks)
+{
+	n_journal_ids = 0;
+	track_set_journal(journal_cb);
+	struct item *ok = fresh(5, 1), *bad = fresh(5, 2), *left = fresh(5, 3),
+		    *plain = fresh(5, 4);
+	track_item_hooked(ok);
+	track_item_hooked(bad);
+	track_item_hooked(left);
+	track_item_hooked(plain);
+	ck_assert(track_journaled(ok, 11));
+	ck_assert(track_journaled(bad, 12));
+	ck_assert(track_journaled(left, 13));
+	track_failed(bad);
+	ck_assert(track_abandon(left));	  /* the journal keeps it for the next start */
+	ck_assert(!track_abandon(plain)); /* not journaled: the caller spools it */
+	item_free(ok);
+	item_free(bad);
+	item_free(left);
+	item_free(plain);
+	ck_assert_uint_eq(n_journal_ids, 2);
+	ck_assert_uint_eq(journal_ids[0], 11);
+	ck_assert_uint_eq(journal_ids[1], 12);
+	ck_assert_uint_eq(track_in_flight(), 0);
+	track_set_journal(NULL);
+	struct item *after = fresh(5, 5);
+	track_item_hooked(after); /* no hook, no journal: not tracked */
+	ck_assert(!(after->flags & ITEM_TRACKED));
+	item_free(after);
+}
+END_TEST
+
 START_TEST(recbuf_confirm_and_rewind)
 {
 	struct recbuf b = {0};
@@ -254,6 +295,7 @@ int main(void)
 	tcase_add_test(tc, many_out_of_order_and_unregister);
 	tcase_add_test(tc, untracked_items_are_free);
 	tcase_add_test(tc, hook_gets_the_line_at_the_end);
+	tcase_add_test(tc, journal_done_marks);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("recbuf");
 	tcase_add_test(tc, recbuf_confirm_and_rewind);
