@@ -74,7 +74,7 @@ $(BUILD)/sluiced: $(DAEMON_OBJS)
 
 # sluicectl reads -c files with the daemon's loader: conf.o and the base layer under
 # it (scripts/layers), nothing that runs a loop.
-CTL_LOADER_OBJS := $(addprefix $(BUILD)/,conf.o conf-keys.o conf-json.o addr.o units.o log.o json.o util.o)
+CTL_LOADER_OBJS := $(addprefix $(BUILD)/,conf.o conf-keys.o conf-json.o addr.o tls.o units.o log.o json.o util.o)
 $(BUILD)/sluicectl: $(BUILD)/sluicectl.o $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o) $(CTL_LOADER_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 

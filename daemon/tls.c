@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "log.h"
 #include "util.h"
 
 struct tls_ctx {
@@ -143,6 +144,65 @@ struct bufferevent *tls_connect(struct event_base *base, struct tls_ctx *t, evut
 	if (bev == NULL)
 		SSL_free(ssl);
 	return bev;
+}
+
+static unsigned generation;
+
+void tls_renew(void)
+{
+	generation++;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+int tls_endpoint_init(struct tls_endpoint *e, const struct tls_opts *o, bool server,
+		      const char *name, char *err, size_t errlen)
+{
+	memset(e, 0, sizeof(*e));
+	e->server = server;
+	e->generation = generation;
+	e->name = xstrdup(name);
+	e->opts = (struct tls_opts){.cert = dup_or_null(o->cert),
+				    .key = dup_or_null(o->key),
+				    .ca = dup_or_null(o->ca),
+				    .verify = o->verify,
+				    .server_name = dup_or_null(o->server_name),
+				    .min_version = dup_or_null(o->min_version)};
+	e->ctx = server ? tls_ctx_server(&e->opts, err, errlen) : tls_ctx_client(&e->opts, err, errlen);
+	return e->ctx != NULL ? 0 : -1;
+}
+
+struct tls_ctx *tls_endpoint_ctx(struct tls_endpoint *e)
+{
+	if (e->generation != generation) {
+		char err[512];
+		struct tls_ctx *t = e->server ? tls_ctx_server(&e->opts, err, sizeof(err))
+					      : tls_ctx_client(&e->opts, err, sizeof(err));
+		e->generation = generation;
+		if (t == NULL) {
+			log_error("%s: keeping the TLS settings it had: %s", e->name, err);
+		} else {
+			tls_ctx_free(e->ctx);
+			e->ctx = t;
+			log_info("%s: TLS certificates read again", e->name);
+		}
+	}
+	return e->ctx;
+}
+
+void tls_endpoint_free(struct tls_endpoint *e)
+{
+	tls_ctx_free(e->ctx);
+	free((char *)e->opts.cert);
+	free((char *)e->opts.key);
+	free((char *)e->opts.ca);
+	free((char *)e->opts.server_name);
+	free((char *)e->opts.min_version);
+	free(e->name);
+	memset(e, 0, sizeof(*e));
 }
 
 const char *tls_error(struct bufferevent *bev, char *buf, size_t len)

@@ -5,7 +5,7 @@
  * or on the structs and defaults; the printer is checked by loading its output
  * again and printing it a second time.
  *
- * LINK: conf.o conf-keys.o conf-json.o addr.o log.o units.o util.o
+ * LINK: conf.o conf-keys.o conf-json.o addr.o tls.o log.o units.o util.o
  */
 #include <check.h>
 #include <ftw.h>
