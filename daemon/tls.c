@@ -153,6 +153,8 @@ void tls_renew(void)
 	generation++;
 }
 
+void tls_endpoint_free(struct tls_endpoint *e);
+
 static char *dup_or_null(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
@@ -172,7 +174,11 @@ int tls_endpoint_init(struct tls_endpoint *e, const struct tls_opts *o, bool ser
 				    .server_name = dup_or_null(o->server_name),
 				    .min_version = dup_or_null(o->min_version)};
 	e->ctx = server ? tls_ctx_server(&e->opts, err, errlen) : tls_ctx_client(&e->opts, err, errlen);
-	return e->ctx != NULL ? 0 : -1;
+	if (e->ctx == NULL) {
+		tls_endpoint_free(e);
+		return -1;
+	}
+	return 0;
 }
 
 struct tls_ctx *tls_endpoint_ctx(struct tls_endpoint *e)
@@ -205,11 +211,15 @@ void tls_endpoint_free(struct tls_endpoint *e)
 	memset(e, 0, sizeof(*e));
 }
 
-const char *tls_error(struct bufferevent *bev, char *buf, size_t len)
+const char *tls_reason(struct bufferevent *bev, char *buf, size_t len)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
 	unsigned long e = bufferevent_get_openssl_error(bev);
+	/* libevent records SSL_get_error()'s code (library 0) when OpenSSL had none:
+	 * a connection refused or reset, not a TLS failure. */
+	while (e != 0 && ERR_GET_LIB(e) == 0)
+		e = bufferevent_get_openssl_error(bev);
 
 	if (v != X509_V_OK) {
 		const char *what = X509_verify_cert_error_string(v);
@@ -235,8 +245,15 @@ const char *tls_error(struct bufferevent *bev, char *buf, size_t len)
 		const char *r = ERR_reason_error_string(e);
 		snprintf(buf, len, "TLS: %s", r ? r : "handshake failed");
 	} else {
-		snprintf(buf, len, "%s",
-			 errno ? strerror(errno) : "connection closed during the TLS handshake");
+		return NULL;
 	}
+	return buf;
+}
+
+const char *tls_error(struct bufferevent *bev, char *buf, size_t len)
+{
+	int e = errno;
+	if (tls_reason(bev, buf, len) == NULL)
+		snprintf(buf, len, "%s", e ? strerror(e) : "connection closed during the TLS handshake");
 	return buf;
 }
