@@ -211,6 +211,12 @@ void tls_endpoint_free(struct tls_endpoint *e)
 	memset(e, 0, sizeof(*e));
 }
 
+bool tls_established(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	return ssl != NULL && SSL_is_init_finished(ssl);
+}
+
 const char *tls_reason(struct bufferevent *bev, char *buf, size_t len)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);

@@ -78,6 +78,8 @@ void tls_renew(void);
  * else OpenSSL's error, else errno's.
  */
 const char *tls_error(struct bufferevent *bev, char *buf, size_t len);
+/* The handshake of a TLS bufferevent finished (false: still running, or failed). */
+bool tls_established(struct bufferevent *bev);
 /* The same when TLS itself failed (a certificate, the protocol), else NULL. */
 const char *tls_reason(struct bufferevent *bev, char *buf, size_t len);
 
