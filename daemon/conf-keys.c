@@ -138,8 +138,7 @@ static void tls_check(struct conf_ctx *x, void *obj)
 static const struct conf_key tls_keys[] = {
     {"cert", CT_STR, CF_NONEMPTY, .off = TLS(cert), .kinds = ALL,
      .doc = "PEM certificate (chain): a server's own, a client's for client authentication."},
-    {"key", CT_STR, CF_NONEMPTY, .off = TLS(key), .kinds = ALL,
-     .doc = "PEM private key of cert."},
+    {"key", CT_STR, CF_NONEMPTY, .off = TLS(key), .kinds = ALL, .doc = "PEM private key of cert."},
     {"ca", CT_STR, CF_NONEMPTY, .off = TLS(ca), .kinds = ALL,
      .doc = "PEM CA bundle: a client trusts it instead of the system's; a server with "
 	    "verify asks clients for certificates signed by it."},

@@ -103,8 +103,8 @@ struct conf_tls {
 
 /* An HTTP request: the http stage's `http:` block, and the http sink. */
 struct conf_http {
-	enum http_method method;  /* stage: default GET; sink: default POST */
-	char *url;		  /* required; http:// or https://. Stage: a template ({} URL-escaped) */
+	enum http_method method; /* stage: default GET; sink: default POST */
+	char *url; /* required; http:// or https://. Stage: a template ({} URL-escaped) */
 	struct conf_env *headers; /* extra request headers (stage: templates) */
 	size_t n_headers;
 	char *body;	  /* stage: a template, NULL = no body */
@@ -176,9 +176,9 @@ struct conf_stage {
 	uint64_t burst;	       /* rate: starts idle time may bank, 1..1000000, default 4 */
 	uint64_t max_failures; /* 0 = unlimited; a count, or a percent when max_failures_pct */
 	bool max_failures_pct;
-	bool ordered; /* results leave in input order; default false */
-	double rate;  /* item starts per second, 0 = unlimited */
-	bool shield;  /* on cancel, running items finish; default false */
+	bool ordered;	     /* results leave in input order; default false */
+	double rate;	     /* item starts per second, 0 = unlimited */
+	bool shield;	     /* on cancel, running items finish; default false */
 	struct conf_tls tls; /* http */
 };
 

@@ -254,19 +254,19 @@ static int conn_new(struct http_sink *hs)
 		evhttp_connection_free(hs->conn);
 	hs->conn = NULL;
 	if (hs->tls_on) {
-		struct bufferevent *bev = tls_connect(base, tls_endpoint_ctx(&hs->tls), -1, hs->host,
-						      BEV_OPT_CLOSE_ON_FREE);
+		struct bufferevent *bev = tls_connect(base, tls_endpoint_ctx(&hs->tls), -1,
+						      hs->host, BEV_OPT_CLOSE_ON_FREE);
 		if (bev == NULL)
 			return -1;
-		hs->conn =
-		    evhttp_connection_base_bufferevent_new(base, hs->dns, bev, hs->host,
-							   (ev_uint16_t)hs->port);
+		hs->conn = evhttp_connection_base_bufferevent_new(base, hs->dns, bev, hs->host,
+								  (ev_uint16_t)hs->port);
 		if (hs->conn == NULL) {
 			bufferevent_free(bev);
 			return -1;
 		}
 	} else {
-		hs->conn = evhttp_connection_base_new(base, hs->dns, hs->host, (ev_uint16_t)hs->port);
+		hs->conn =
+		    evhttp_connection_base_new(base, hs->dns, hs->host, (ev_uint16_t)hs->port);
 		if (hs->conn == NULL)
 			return -1;
 	}

@@ -173,7 +173,8 @@ int tls_endpoint_init(struct tls_endpoint *e, const struct tls_opts *o, bool ser
 				    .verify = o->verify,
 				    .server_name = dup_or_null(o->server_name),
 				    .min_version = dup_or_null(o->min_version)};
-	e->ctx = server ? tls_ctx_server(&e->opts, err, errlen) : tls_ctx_client(&e->opts, err, errlen);
+	e->ctx =
+	    server ? tls_ctx_server(&e->opts, err, errlen) : tls_ctx_client(&e->opts, err, errlen);
 	if (e->ctx == NULL) {
 		tls_endpoint_free(e);
 		return -1;
@@ -260,6 +261,7 @@ const char *tls_error(struct bufferevent *bev, char *buf, size_t len)
 {
 	int e = errno;
 	if (tls_reason(bev, buf, len) == NULL)
-		snprintf(buf, len, "%s", e ? strerror(e) : "connection closed during the TLS handshake");
+		snprintf(buf, len, "%s",
+			 e ? strerror(e) : "connection closed during the TLS handshake");
 	return buf;
 }

@@ -142,7 +142,8 @@ static struct evhttp_connection *evcon_new(struct http_stage *hs, struct conn *c
 			return NULL;
 		}
 	} else {
-		evcon = evhttp_connection_base_new(hs->base, hs->dns, h->name, (ev_uint16_t)h->port);
+		evcon =
+		    evhttp_connection_base_new(hs->base, hs->dns, h->name, (ev_uint16_t)h->port);
 		if (evcon == NULL)
 			return NULL;
 	}

@@ -716,8 +716,9 @@ START_TEST(tls_block)
 	    "job.yaml:2:41: 'tls' does not apply to a unix source (only to tcp, http)\n");
 	expect_errors(SRC "sinks:\n  - {name: t, type: tcp, address: \"h:1\", tls: {}}\n",
 		      "job.yaml:5:42: 'tls' does not apply to a tcp sink (only to http)\n");
-	expect_errors("sources:\n  - {name: t, type: tcp, listen: \"127.0.0.1:1\", tls: {}}\n" SINK,
-		      "job.yaml:2:49: 'tls' of source 't' needs 'cert' and 'key' (it serves TLS)\n");
+	expect_errors(
+	    "sources:\n  - {name: t, type: tcp, listen: \"127.0.0.1:1\", tls: {}}\n" SINK,
+	    "job.yaml:2:49: 'tls' of source 't' needs 'cert' and 'key' (it serves TLS)\n");
 	expect_errors("sources:\n  - {name: t, type: tcp, listen: \"127.0.0.1:1\",\n"
 		      "     tls: {cert: /nonexistent/c.pem}}\n" SINK,
 		      "job.yaml:3:12: 'tls' of source 't' has 'cert' but no 'key'\n");
@@ -748,13 +749,15 @@ START_TEST(tls_block)
 	ck_assert_int_eq(c->sinks[0].tls.min_version, TLS_V1_2);
 	ck_assert(!c->sinks[1].tls.enabled);
 	char *printed = print_conf(c);
-	ck_assert_ptr_nonnull(strstr(printed, "    tls:\n      verify: true\n      min_version: 1.2\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(printed, "    tls:\n      verify: true\n      min_version: 1.2\n"));
 	/* The plain sink prints no tls block. */
 	ck_assert_ptr_null(strstr(strstr(printed, "tls:") + 4, "tls:"));
 	free(printed);
 	conf_free(c);
-	c = load_ok("stages:\n  - name: f\n    http: {url: \"https://h/{}\"}\n"
-		    "    tls: {verify: false, min_version: \"1.3\", server_name: x.example}\n" SRC SINK);
+	c = load_ok(
+	    "stages:\n  - name: f\n    http: {url: \"https://h/{}\"}\n"
+	    "    tls: {verify: false, min_version: \"1.3\", server_name: x.example}\n" SRC SINK);
 	ck_assert(c->stages[0].tls.enabled);
 	ck_assert(!c->stages[0].tls.verify);
 	ck_assert_int_eq(c->stages[0].tls.min_version, TLS_V1_3);
