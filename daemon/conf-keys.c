@@ -666,7 +666,7 @@ static const struct conf_key sink_keys[] = {
      .doc = "The first reconnect or retry delay; doubles."},
     {"max_backoff", CT_DURATION, .off = SNK(max_backoff), .def = "10s",
      .kinds = NET_SINKS | K(SINK_EXEC) | K(SINK_HTTP), .doc = "The cap of the backoff."},
-    {"tls", CT_BLOCK, .off = SNK(tls), .kinds = K(SINK_HTTP), .sub = &tls_table,
+    {"tls", CT_BLOCK, .off = SNK(tls), .kinds = K(SINK_TCP) | K(SINK_HTTP), .sub = &tls_table,
      .shown = sink_tls_shown,
      .doc = "Connect with TLS (an https:// URL alone turns it on for an http sink)."},
 };

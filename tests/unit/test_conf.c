@@ -714,8 +714,8 @@ START_TEST(tls_block)
 	expect_errors(
 	    "sources:\n  - {name: u, type: unix, path: /tmp/s, tls: {cert: c, key: k}}\n" SINK,
 	    "job.yaml:2:41: 'tls' does not apply to a unix source (only to tcp, http)\n");
-	expect_errors(SRC "sinks:\n  - {name: t, type: tcp, address: \"h:1\", tls: {}}\n",
-		      "job.yaml:5:42: 'tls' does not apply to a tcp sink (only to http)\n");
+	expect_errors(SRC "sinks:\n  - {name: u, type: unix, path: /tmp/s, tls: {}}\n",
+		      "job.yaml:5:41: 'tls' does not apply to a unix sink (only to tcp, http)\n");
 	expect_errors(
 	    "sources:\n  - {name: t, type: tcp, listen: \"127.0.0.1:1\", tls: {}}\n" SINK,
 	    "job.yaml:2:49: 'tls' of source 't' needs 'cert' and 'key' (it serves TLS)\n");
