@@ -51,7 +51,15 @@ static struct tls_ctx *ctx_new(const struct tls_opts *o, bool client, char *err,
 		goto fail;
 	}
 	if (o->key != NULL && SSL_CTX_use_PrivateKey_file(ssl, o->key, SSL_FILETYPE_PEM) != 1) {
-		snprintf(err, errlen, "TLS key '%s': %s", o->key, ssl_reason(why, sizeof(why)));
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH &&
+		    o->cert != NULL) {
+			ERR_clear_error();
+			snprintf(err, errlen, "TLS key '%s' does not belong to certificate '%s'",
+				 o->key, o->cert);
+		} else {
+			snprintf(err, errlen, "TLS key '%s': %s", o->key,
+				 ssl_reason(why, sizeof(why)));
+		}
 		goto fail;
 	}
 	if (o->cert != NULL && o->key != NULL && SSL_CTX_check_private_key(ssl) != 1) {

@@ -20,6 +20,22 @@ tls_send() { # ADDR TEXT [s_client options]
 tls_certs "$T/c"
 port=$(python3 "$PYHELPERS/net_port.py")
 
+# --- a key that does not belong to its certificate: a configuration error at load.
+cat >"$T/bad.yaml" <<YAML
+sources:
+  - name: in
+    type: tcp
+    listen: "127.0.0.1:$port"
+    tls: { cert: $T/c/server.pem, key: $T/c/client.key }
+sinks:
+  - { name: out, type: file, path: $T/bad.out }
+YAML
+run_daemon "$T/bad.yaml"
+assert_exit 78 $? "sluiced with a key of another certificate"
+assert_contains "$DAEMON_ERR" \
+	"bad.yaml:6:10: TLS key '$T/c/client.key' does not belong to certificate '$T/c/server.pem' (in 'tls' of source 'in')" \
+	"the load error, with its position"
+
 # --- lines through TLS; a plain-text client refused.
 cp "$T/c/server.pem" "$T/live.pem"
 cat >"$T/a.yaml" <<YAML
