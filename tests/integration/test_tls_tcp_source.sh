@@ -33,7 +33,7 @@ YAML
 run_daemon "$T/bad.yaml"
 assert_exit 78 $? "sluiced with a key of another certificate"
 assert_contains "$DAEMON_ERR" \
-	"bad.yaml:6:10: TLS key '$T/c/client.key' does not belong to certificate '$T/c/server.pem' (in 'tls' of source 'in')" \
+	"bad.yaml:5:10: TLS key '$T/c/client.key' does not belong to certificate '$T/c/server.pem' (in 'tls' of source 'in')" \
 	"the load error, with its position"
 
 # --- lines through TLS; a plain-text client refused.
