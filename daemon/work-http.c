@@ -51,6 +51,7 @@ struct conn {
 	struct evhttp_connection *evcon;
 	bool busy;
 	bool answered; /* a byte arrived since the current request went out */
+	bool unused;   /* made for the request about to go out: never connected yet */
 	uint64_t last_used;
 };
 
@@ -188,6 +189,7 @@ static struct conn *conn_get(struct http_stage *hs, const char *name, unsigned p
 		return NULL;
 	}
 	c->busy = true;
+	c->unused = true;
 	c->next = h->conns;
 	h->conns = c;
 	hs->n_conns++;
@@ -461,7 +463,7 @@ static void send_request(struct http_work *w)
 	conf_parse_url(w->url, host, sizeof(host), &port, &path, &why);
 	w->last_error = -1;
 	w->reused = bufferevent_getfd(evhttp_connection_get_bufferevent(w->conn->evcon)) >= 0;
-	if (w->conn->host->tls && !w->reused) {
+	if (w->conn->host->tls && !w->reused && !w->conn->unused) {
 		struct evhttp_connection *fresh = evcon_new(w->hs, w->conn);
 		if (fresh == NULL) {
 			fail(w, FAIL_IO, -1, "cannot set up a TLS connection for %.200s", w->url);
@@ -470,6 +472,7 @@ static void send_request(struct http_work *w)
 		evhttp_connection_free(w->conn->evcon);
 		w->conn->evcon = fresh;
 	}
+	w->conn->unused = false;
 	w->conn->answered = false;
 	struct evhttp_request *req = evhttp_request_new(done_cb, w);
 	evhttp_request_set_error_cb(req, error_cb);
