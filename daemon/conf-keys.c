@@ -8,6 +8,7 @@
  * different thing for different kinds (a sink's 'timeout') has one row per
  * meaning, each in its kind's file.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "addr.h"
 #include "conf-schema.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 /* --- names of enum values, in the order of conf.h's enums ------------------------ */
@@ -30,6 +32,7 @@ const char *const conf_http_method_names[] = {"GET",   "POST", "PUT", "DELETE",
 static const char *const fsync_names[] = {"never", "batch", "always", NULL};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const log_format_names[] = {"text", "json", NULL};
+static const char *const tls_version_names[] = {"1.2", "1.3", NULL};
 
 static const char *name_of(const char *const *names, size_t n, int v)
 {
@@ -59,6 +62,131 @@ const char *conf_http_method_name(enum http_method m)
 #define SNK(field)   offsetof(struct conf_sink, field)
 #define TOP(field)   offsetof(struct conf, field)
 #define QUEUE(field) offsetof(struct conf_queue, field)
+#define TLS(field)   offsetof(struct conf_tls, field)
+
+/* --- tls (one block, taken by the network endpoints' rows marked "tls") ------------ */
+
+void conf_tls_opts(const struct conf_tls *t, struct tls_opts *o)
+{
+	*o = (struct tls_opts){.cert = t->cert,
+			       .key = t->key,
+			       .ca = t->ca,
+			       .verify = t->verify,
+			       .server_name = t->server_name,
+			       .min_version = tls_version_names[t->min_version]};
+}
+
+static void tls_init(struct conf_ctx *x, void *obj)
+{
+	((struct conf_tls *)obj)->enabled = true;
+}
+
+/* The files are read now, so a typo or a wrong key fails the load, not the first peer. */
+static void tls_check(struct conf_ctx *x, void *obj)
+{
+	struct conf_tls *t = obj;
+	const char *files[] = {"cert", "key", "ca"};
+	char *const *vals[] = {&t->cert, &t->key, &t->ca};
+	const char *where = x->label ? x->label : "metrics";
+	bool readable = true;
+
+	if ((t->cert == NULL) != (t->key == NULL)) {
+		const char *has = t->cert ? "cert" : "key", *lacks = t->cert ? "key" : "cert";
+		conf_err(x, conf_key_of(x, has), "'tls' of %s has '%s' but no '%s'", where, has,
+			 lacks);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+		FILE *f = *vals[i] ? fopen(*vals[i], "r") : NULL;
+		if (*vals[i] == NULL)
+			continue;
+		if (f == NULL) {
+			conf_err(x, conf_val_of(x, files[i]), "TLS %s '%s' of %s: %s", files[i],
+				 *vals[i], where, strerror(errno));
+			readable = false;
+			continue;
+		}
+		fclose(f);
+	}
+	if (!readable || (t->cert == NULL && t->ca == NULL))
+		return;
+	struct tls_opts o;
+	char err[512];
+	conf_tls_opts(t, &o);
+	struct tls_ctx *ctx = tls_ctx_client(&o, err, sizeof(err));
+	if (ctx == NULL)
+		conf_err(x, x->map, "%s (in 'tls' of %s)", err, where);
+	tls_ctx_free(ctx);
+}
+
+static const struct conf_key tls_keys[] = {
+    {"cert", CT_STR, CF_NONEMPTY, .off = TLS(cert), .kinds = ALL,
+     .doc = "PEM certificate (chain): a server's own, a client's for client authentication."},
+    {"key", CT_STR, CF_NONEMPTY, .off = TLS(key), .kinds = ALL, .doc = "PEM private key of cert."},
+    {"ca", CT_STR, CF_NONEMPTY, .off = TLS(ca), .kinds = ALL,
+     .doc = "PEM CA bundle: a client trusts it instead of the system's; a server with "
+	    "verify asks clients for certificates signed by it."},
+    {"verify", CT_BOOL, .off = TLS(verify), .def = "true", .kinds = ALL,
+     .doc = "Check the peer's certificate (a client: the server's and its name)."},
+    {"server_name", CT_STR, CF_NONEMPTY, .off = TLS(server_name), .kinds = ALL,
+     .doc = "A client: the name checked and sent (SNI); default the host connected to."},
+    {"min_version", CT_ENUM, .off = TLS(min_version), .def = "1.2", .values = tls_version_names,
+     .kinds = ALL, .doc = "The lowest TLS version: 1.2 or 1.3."},
+};
+static const struct conf_table tls_table = {.noun = "tls",
+					    ROWS(tls_keys),
+					    .init = tls_init,
+					    .check = tls_check,
+					    .doc = "TLS on a network endpoint."};
+
+static bool source_tls_shown(const void *obj)
+{
+	return ((const struct conf_source *)obj)->tls.enabled;
+}
+
+static bool stage_tls_shown(const void *obj)
+{
+	return ((const struct conf_stage *)obj)->tls.enabled;
+}
+
+static bool sink_tls_shown(const void *obj)
+{
+	return ((const struct conf_sink *)obj)->tls.enabled;
+}
+
+static bool metrics_tls_shown(const void *obj)
+{
+	return ((const struct conf *)obj)->metrics.tls.enabled;
+}
+
+/* The tls block of the kinds that take one (their files list these rows). */
+const struct conf_key conf_source_tls_row = {
+    "tls", CT_BLOCK, .off = SRC(tls), .sub = &tls_table, .shown = source_tls_shown,
+    .doc = "Serve TLS (cert and key); with ca and verify, client certificates are required."};
+const struct conf_key conf_stage_tls_row = {
+    "tls", CT_BLOCK, .off = STG(tls), .sub = &tls_table, .shown = stage_tls_shown,
+    .doc = "TLS settings of https:// requests (an https:// URL alone turns TLS on)."};
+const struct conf_key conf_sink_tls_row = {
+    "tls", CT_BLOCK, .off = SNK(tls), .sub = &tls_table, .shown = sink_tls_shown,
+    .doc = "Connect with TLS (an https:// URL alone turns it on for an http sink)."};
+
+void conf_tls_server_check(struct conf_ctx *x, const struct conf_tls *t, const char *where)
+{
+	if (t->enabled && t->cert == NULL)
+		conf_err(x, conf_key_of(x, "tls") ? conf_key_of(x, "tls") : x->map,
+			 "'tls' of %s needs 'cert' and 'key' (it serves TLS)", where);
+}
+
+void conf_tls_url_check(struct conf_ctx *x, struct conf_tls *t, const char *url)
+{
+	if (url == NULL)
+		return;
+	if (conf_url_is_https(url))
+		t->enabled = true;
+	else if (t->enabled && strncasecmp(url, "http://", 7) == 0)
+		conf_err(x, conf_key_of(x, "tls"), "'tls' of %s needs an https:// URL, got '%s'",
+			 x->label, url);
+}
 
 /* --- queue ------------------------------------------------------------------------ */
 
@@ -122,11 +250,12 @@ static bool check_url(struct conf_ctx *x, const yaml_node_t *v, const char *url,
 
 	if (tmpl && url[0] == '{')
 		return true;
-	if (tmpl && strncasecmp(url, "http://", 7) == 0) {
-		size_t alen = strcspn(url + 7, "/?#");
-		if (memchr(url + 7, '{', alen) != NULL)
+	size_t skip = conf_url_is_https(url) ? 8 : 7;
+	if (tmpl && (skip == 8 || strncasecmp(url, "http://", 7) == 0)) {
+		size_t alen = strcspn(url + skip, "/?#");
+		if (memchr(url + skip, '{', alen) != NULL)
 			return true;
-		char *prefix = xstrndup(url, 7 + alen);
+		char *prefix = xstrndup(url, skip + alen);
 		int rc = conf_parse_url(prefix, host, sizeof(host), &port, &path, &why);
 		free(prefix);
 		if (rc == 0)
@@ -134,7 +263,7 @@ static bool check_url(struct conf_ctx *x, const yaml_node_t *v, const char *url,
 	} else if (conf_parse_url(url, host, sizeof(host), &port, &path, &why) == 0) {
 		return true;
 	}
-	conf_err(x, v, "'url' must be http://HOST[:PORT]/PATH, got '%s': %s", url, why);
+	conf_err(x, v, "'url' must be http[s]://HOST[:PORT]/PATH, got '%s': %s", url, why);
 	return false;
 }
 
@@ -293,7 +422,7 @@ static void sink_init(struct conf_ctx *x, void *obj)
 
 static void sink_check(struct conf_ctx *x, void *obj)
 {
-	const struct conf_sink *s = obj;
+	struct conf_sink *s = obj;
 	const yaml_node_t *k = conf_key_of(x, "max_backoff");
 	if (s->max_backoff < s->backoff)
 		conf_err(x, k ? k : x->map, "'max_backoff' of %s must not be less than 'backoff'",
@@ -382,9 +511,19 @@ static const struct conf_key metrics_keys[] = {
     {"listen", CT_STR, CF_NONEMPTY, .off = TOP(metrics.listen), .kinds = ALL, .required = ALL,
      .check = check_metrics_listen,
      .doc = "HOST:PORT to serve /metrics, /health/live, /health/ready and /status on."},
+    {"tls", CT_BLOCK, .off = TOP(metrics.tls), .kinds = ALL, .sub = &tls_table,
+     .shown = metrics_tls_shown, .doc = "Serve https (cert and key)."},
 };
-static const struct conf_table metrics_table = {
-    .noun = "metrics", ROWS(metrics_keys), .doc = "The HTTP endpoint (none by default)."};
+
+static void metrics_check(struct conf_ctx *x, void *obj)
+{
+	conf_tls_server_check(x, &((struct conf *)obj)->metrics.tls, "metrics");
+}
+
+static const struct conf_table metrics_table = {.noun = "metrics",
+						ROWS(metrics_keys),
+						.check = metrics_check,
+						.doc = "The HTTP endpoint (none by default)."};
 
 static const struct conf_key control_keys[] = {
     {"socket", CT_STR, CF_NONEMPTY, .off = TOP(control.socket), .kinds = ALL, .required = ALL,

@@ -160,6 +160,13 @@ void conf_set_kinds(const struct conf_kinds *kinds);
 const struct conf_kind *conf_kind_named(const struct conf_kind *const *list, size_t n,
 					const char *name);
 
+/* The tls: block (conf-keys.c), as a row of the kinds that take it, and its rules. */
+extern const struct conf_key conf_source_tls_row, conf_stage_tls_row, conf_sink_tls_row;
+/* A server's block needs its certificate. */
+void conf_tls_server_check(struct conf_ctx *x, const struct conf_tls *t, const char *where);
+/* A client's: an https:// URL turns TLS on; a block on an http:// URL is an error. */
+void conf_tls_url_check(struct conf_ctx *x, struct conf_tls *t, const char *url);
+
 struct loader;
 
 /* What a check function sees of the mapping being loaded. */

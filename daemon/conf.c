@@ -637,6 +637,11 @@ int conf_parse_hostport(const char *s, char *host, size_t hostlen, unsigned *por
 	return 0;
 }
 
+bool conf_url_is_https(const char *url)
+{
+	return strncasecmp(url, "https://", 8) == 0;
+}
+
 int conf_parse_url(const char *url, char *host, size_t hostlen, unsigned *port, const char **path,
 		   const char **why)
 {
@@ -644,16 +649,14 @@ int conf_parse_url(const char *url, char *host, size_t hostlen, unsigned *port, 
 	size_t alen;
 	const char *a, *rest;
 
-	if (strncasecmp(url, "https://", 8) == 0) {
-		*why = "https is not supported by this version of sluiced (no TLS); use http:// "
-		       "(a local TLS proxy can add it)";
+	bool https = conf_url_is_https(url);
+	unsigned def_port = https ? 443 : 80;
+
+	if (!https && strncasecmp(url, "http://", 7) != 0) {
+		*why = "expected an http:// or https:// URL";
 		return -1;
 	}
-	if (strncasecmp(url, "http://", 7) != 0) {
-		*why = "expected an http:// URL";
-		return -1;
-	}
-	a = url + 7;
+	a = url + (https ? 8 : 7);
 	alen = strcspn(a, "/?#");
 	rest = a + alen;
 	if (alen == 0) {
@@ -682,7 +685,7 @@ int conf_parse_url(const char *url, char *host, size_t hostlen, unsigned *port, 
 		}
 		if (copy_host(auth + 1, (size_t)(close - auth - 1), host, hostlen, why) < 0)
 			return -1;
-		*port = 80;
+		*port = def_port;
 	} else {
 		if (!valid_host_chars(auth, alen)) {
 			*why = "the host may only contain letters, digits, '.', '-' and '_'";
@@ -690,7 +693,7 @@ int conf_parse_url(const char *url, char *host, size_t hostlen, unsigned *port, 
 		}
 		if (copy_host(auth, alen, host, hostlen, why) < 0)
 			return -1;
-		*port = 80;
+		*port = def_port;
 	}
 	*path = *rest == '\0' ? "/" : rest;
 	return 0;

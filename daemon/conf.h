@@ -43,6 +43,7 @@ static inline bool conf_ack_done(enum ack_mode a)
 {
 	return a == ACK_TRUE || a == ACK_DONE;
 }
+enum tls_version { TLS_V1_2 = 0, TLS_V1_3 };
 
 /*
  * The longest name of a pipeline, source, stage or sink, in bytes: names are
@@ -80,10 +81,25 @@ struct conf_env {
 	char *value;
 };
 
+/*
+ * A `tls:` block (tcp and http sources, tcp and http sinks, the http stage, the
+ * metrics endpoint). A server needs cert and key; with ca and verify it requires
+ * client certificates. A client verifies the server against ca, else the system's
+ * bundle, unless verify is false. An https:// URL turns it on without the block.
+ */
+struct conf_tls {
+	bool enabled;	   /* the block is present (or the URL is https://) */
+	char *cert, *key;  /* PEM files */
+	char *ca;	   /* PEM bundle; NULL = the system's (clients), none (servers) */
+	bool verify;	   /* default true */
+	char *server_name; /* clients: the name checked and sent (SNI); default the host */
+	enum tls_version min_version; /* default 1.2 */
+};
+
 /* An HTTP request: the http stage's `http:` block, and the http sink. */
 struct conf_http {
-	enum http_method method;  /* stage: default GET; sink: default POST */
-	char *url;		  /* required; http:// only. Stage: a template ({} URL-escaped) */
+	enum http_method method; /* stage: default GET; sink: default POST */
+	char *url; /* required; http:// or https://. Stage: a template ({} URL-escaped) */
 	struct conf_env *headers; /* extra request headers (stage: templates) */
 	size_t n_headers;
 	char *body;	  /* stage: a template, NULL = no body */
@@ -118,6 +134,7 @@ struct conf_source {
 	char *failed_dir;	  /* dir: default PATH/failed */
 	bool delete_done;	  /* dir: `delete`: remove finished files instead of moving them */
 	enum start_at start_at;	  /* file without a checkpoint: default beginning */
+	struct conf_tls tls;	  /* tcp, http */
 };
 
 /* A stage's worker count: the loader, `sluicectl scale` and pipeline_scale keep to it. */
@@ -157,9 +174,10 @@ struct conf_stage {
 	uint64_t burst;	       /* rate: starts idle time may bank, 1..1000000, default 4 */
 	uint64_t max_failures; /* 0 = unlimited; a count, or a percent when max_failures_pct */
 	bool max_failures_pct;
-	bool ordered; /* results leave in input order; default false */
-	double rate;  /* item starts per second, 0 = unlimited */
-	bool shield;  /* on cancel, running items finish; default false */
+	bool ordered;	     /* results leave in input order; default false */
+	double rate;	     /* item starts per second, 0 = unlimited */
+	bool shield;	     /* on cancel, running items finish; default false */
+	struct conf_tls tls; /* http */
 };
 
 struct conf_sink {
@@ -183,6 +201,7 @@ struct conf_sink {
 	uint64_t timeout;     /* tcp, unix: connect timeout, default 10s (http: in http) */
 	uint64_t backoff;     /* tcp, unix, exec, http: first reconnect/retry delay, 100ms */
 	uint64_t max_backoff; /* cap of the exponential backoff, default 10s */
+	struct conf_tls tls;  /* tcp, http */
 };
 
 struct conf_dead_letter {
@@ -213,6 +232,7 @@ struct conf {
 	} journal;
 	struct {
 		char *listen; /* "HOST:PORT"; NULL = no metrics endpoint */
+		struct conf_tls tls;
 	} metrics;
 	struct {
 		char *socket; /* path of the control socket; NULL = none */
@@ -291,9 +311,17 @@ const char *conf_http_method_name(enum http_method m);
  */
 int conf_parse_hostport(const char *s, char *host, size_t hostlen, unsigned *port,
 			const char **why);
-/* "http://HOST[:PORT][/PATH]": 0 and the parts (path "/" when absent); -1 and *why. */
+/*
+ * "http://HOST[:PORT][/PATH]" or "https://...": 0 and the parts (path "/" when
+ * absent, port 80 or 443 when absent); -1 and *why. conf_url_is_https() tells which.
+ */
 int conf_parse_url(const char *url, char *host, size_t hostlen, unsigned *port, const char **path,
 		   const char **why);
+
+bool conf_url_is_https(const char *url);
+/* A tls block as tls.h takes it (strings borrowed from t). */
+struct tls_opts;
+void conf_tls_opts(const struct conf_tls *t, struct tls_opts *o);
 
 /* Levenshtein distance, used for did-you-mean; exposed for tests. */
 size_t conf_edit_distance(const char *a, const char *b);

@@ -13,6 +13,8 @@
  * rather than by evhttp_bind_socket so that a failure carries bind's errno and a
  * port of 0 can be reported as the port the kernel picked. Every reply is built
  * from the live counters at the time of the request; nothing is cached.
+ * With metrics.tls, every connection is an OpenSSL bufferevent (https); renewed
+ * certificates serve new connections after a reload (tls.h).
  * Limits on hostile clients come from evhttp: headers (8 KiB), body (4 KiB) and
  * an idle timeout (10 s) per connection.
  */
@@ -21,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -39,6 +42,7 @@
 #include "sink.h"
 #include "status.h"
 #include "service.h"
+#include "tls.h"
 #include "util.h"
 
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -46,7 +50,15 @@
 struct metrics {
 	const struct service_scope *sc;
 	struct evhttp *http;
+	bool tls_on;
+	struct tls_endpoint tls;
 };
+
+static struct bufferevent *tls_bev_cb(struct event_base *base, void *arg)
+{
+	struct metrics *m = arg;
+	return tls_accept(base, tls_endpoint_ctx(&m->tls), -1, BEV_OPT_CLOSE_ON_FREE);
+}
 
 /* ---- requests ---- */
 
@@ -161,7 +173,8 @@ fail:
 	return -1;
 }
 
-struct metrics *metrics_new(const struct service_scope *sc, const char *listen, int *exit_code)
+struct metrics *metrics_new(const struct service_scope *sc, const char *listen,
+			    const struct conf_tls *tls, int *exit_code)
 {
 	char host[256], err[512], bound[INET6_ADDRSTRLEN + 16];
 	unsigned port;
@@ -178,12 +191,26 @@ struct metrics *metrics_new(const struct service_scope *sc, const char *listen, 
 
 	struct metrics *m = xcalloc(1, sizeof(*m));
 	m->sc = sc;
+	if (tls != NULL && tls->enabled) {
+		struct tls_opts o;
+		conf_tls_opts(tls, &o);
+		if (tls_endpoint_init(&m->tls, &o, true, "metrics", err, sizeof(err)) < 0) {
+			log_error("metrics: %s", err);
+			close(fd);
+			free(m);
+			*exit_code = 78;
+			return NULL;
+		}
+		m->tls_on = true;
+	}
 	m->http = evhttp_new(sc->base);
 	if (m->http == NULL || evhttp_accept_socket_with_handle(m->http, fd) == NULL) {
 		log_error("metrics: cannot start the HTTP server on %s", bound);
 		if (m->http != NULL)
 			evhttp_free(m->http);
 		close(fd);
+		if (m->tls_on)
+			tls_endpoint_free(&m->tls);
 		free(m);
 		*exit_code = 73;
 		return NULL;
@@ -197,9 +224,11 @@ struct metrics *metrics_new(const struct service_scope *sc, const char *listen, 
 	evhttp_set_max_headers_size(m->http, 8192);
 	evhttp_set_max_body_size(m->http, 4096);
 	evhttp_set_gencb(m->http, request_cb, m);
-	log_info("metrics: listening on http://%s/ (/metrics, /health/live, /health/ready, "
+	if (m->tls_on)
+		evhttp_set_bevcb(m->http, tls_bev_cb, m);
+	log_info("metrics: listening on %s://%s/ (/metrics, /health/live, /health/ready, "
 		 "/status)",
-		 bound);
+		 m->tls_on ? "https" : "http", bound);
 	return m;
 }
 
@@ -208,5 +237,7 @@ void metrics_free(struct metrics *m)
 	if (m == NULL)
 		return;
 	evhttp_free(m->http); /* closes the listening socket and every connection */
+	if (m->tls_on)
+		tls_endpoint_free(&m->tls);
 	free(m);
 }

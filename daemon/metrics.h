@@ -15,7 +15,10 @@ struct service_scope;
  * Binds listen and serves. NULL with *exit_code set and the reason logged: 78 for
  * a malformed address, 73 when it cannot be bound.
  */
-struct metrics *metrics_new(const struct service_scope *sc, const char *listen, int *exit_code);
+struct conf_tls;
+/* tls: serve https when tls->enabled (NULL: plain http). */
+struct metrics *metrics_new(const struct service_scope *sc, const char *listen,
+			    const struct conf_tls *tls, int *exit_code);
 void metrics_free(struct metrics *m);
 
 #endif

@@ -13,6 +13,7 @@
 #include "source.h"
 #include "stage.h"
 #include "service.h"
+#include "tls.h"
 #include "util.h"
 
 /* What the command line set wins over the file, at every reload as at the start. */
@@ -65,6 +66,13 @@ static bool replaceable(const struct conf *cur, const struct conf *next, char *m
 	if (!str_same(cur->control.socket, next->control.socket) ||
 	    !str_same(cur->metrics.listen, next->metrics.listen)) {
 		snprintf(msg, len, "a new control.socket or metrics.listen needs a restart");
+		return false;
+	}
+	const struct conf_tls *ta = &cur->metrics.tls, *tb = &next->metrics.tls;
+	if (ta->enabled != tb->enabled || !str_same(ta->cert, tb->cert) ||
+	    !str_same(ta->key, tb->key) || !str_same(ta->ca, tb->ca) || ta->verify != tb->verify ||
+	    ta->min_version != tb->min_version) {
+		snprintf(msg, len, "a new metrics.tls needs a restart");
 		return false;
 	}
 	if (cur->max_item_bytes != next->max_item_bytes) {
@@ -251,6 +259,8 @@ int reload_config(const struct service_scope *sc, char *msg, size_t len, char **
 		}
 	} else {
 		next->resume = false;
+		/* Same paths, maybe renewed files: new connections get new contexts. */
+		tls_renew();
 		rc = apply(sc, next, msg, len, done, arg);
 	}
 	free(errs);

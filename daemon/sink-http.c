@@ -15,11 +15,18 @@
  * is counted, logged, reported as "HTTP <status>" and written to the dead
  * letter file when there is one.
  *
+ * https:// (or a tls: block): the connection is an OpenSSL bufferevent; a failed
+ * handshake (unknown CA, name mismatch, expired) is a connection error like any
+ * other, retried with the backoff, its reason in the log line. libevent cannot
+ * reconnect an OpenSSL bufferevent, so a TLS connection that closed is replaced by
+ * a new one (a new handshake) before the next request.
+ *
  * evhttp needs the loop: a drain waits for the last answer; a cancel hands what
  * the sink holds back for the spool (take_back), along with what is queued for
  * it; only what is somehow still held after the loop is lost (counted, logged).
  */
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -34,6 +41,7 @@
 #include "recbuf.h"
 #include "report.h"
 #include "sink.h"
+#include "tls.h"
 #include "track.h"
 #include "units.h"
 #include "util.h"
@@ -65,6 +73,8 @@ struct http_sink {
 	unsigned failures;
 	uint64_t last_warn, high;
 	bool draining, timed_out;
+	bool tls_on;
+	struct tls_endpoint tls;
 };
 
 static void maybe_send(struct http_sink *hs);
@@ -198,7 +208,12 @@ static void done_cb(struct evhttp_request *req, void *arg)
 		sink_count_done(hs->s, hs->batch_n);
 		release(hs, hs->batch_n);
 	} else if (status == 0 || status == 408 || status == 429 || status >= 500) {
-		if (status == 0)
+		char tls_why[160];
+		if (status == 0 && hs->tls_on && hs->conn != NULL &&
+		    tls_reason(evhttp_connection_get_bufferevent(hs->conn), tls_why,
+			       sizeof(tls_why)) != NULL)
+			snprintf(why, sizeof(why), "TLS handshake failed: %s", tls_why);
+		else if (status == 0)
 			snprintf(why, sizeof(why), "%s", error_text(hs->last_error));
 		else
 			snprintf(why, sizeof(why), "HTTP %d", status);
@@ -231,6 +246,38 @@ static void req_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	done_cb(NULL, hs);
 }
 
+/* One keep-alive connection; with TLS a new one for every TCP connection. */
+static int conn_new(struct http_sink *hs)
+{
+	struct event_base *base = scope_base(sink_scope(hs->s));
+	if (hs->conn != NULL)
+		evhttp_connection_free(hs->conn);
+	hs->conn = NULL;
+	if (hs->tls_on) {
+		struct bufferevent *bev = tls_connect(base, tls_endpoint_ctx(&hs->tls), -1,
+						      hs->host, BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL)
+			return -1;
+		hs->conn = evhttp_connection_base_bufferevent_new(base, hs->dns, bev, hs->host,
+								  (ev_uint16_t)hs->port);
+		if (hs->conn == NULL) {
+			bufferevent_free(bev);
+			return -1;
+		}
+	} else {
+		hs->conn =
+		    evhttp_connection_base_new(base, hs->dns, hs->host, (ev_uint16_t)hs->port);
+		if (hs->conn == NULL)
+			return -1;
+	}
+	/* Retries are ours (with backoff, for as long as it takes), not libevent's. */
+	evhttp_connection_set_retries(hs->conn, 0);
+	struct timeval tv = {(time_t)(hs->cs->http.timeout / 1000000),
+			     (suseconds_t)(hs->cs->http.timeout % 1000000)};
+	evhttp_connection_set_timeout_tv(hs->conn, &tv);
+	return 0;
+}
+
 static void send_batch(struct http_sink *hs, size_t n)
 {
 	static const enum evhttp_cmd_type methods[] = {
@@ -258,6 +305,14 @@ static void send_batch(struct http_sink *hs, size_t n)
 	hs->batch_n = n;
 	hs->last_error = -1;
 	hs->req = req;
+	if (hs->tls_on && bufferevent_getfd(evhttp_connection_get_bufferevent(hs->conn)) < 0 &&
+	    conn_new(hs) < 0) {
+		evhttp_request_free(req);
+		hs->req = NULL;
+		hs->batch_n = 0;
+		retry_later(hs, "cannot set up a TLS connection");
+		return;
+	}
 	if (evhttp_make_request(hs->conn, req, methods[h->method], hs->uri) < 0) {
 		/* The request is freed by libevent on failure. */
 		hs->req = NULL;
@@ -428,6 +483,8 @@ static void http_free(struct sink *s)
 		evhttp_connection_free(hs->conn);
 	if (hs->dns != NULL)
 		net_dns_put();
+	if (hs->tls_on)
+		tls_endpoint_free(&hs->tls);
 	event_free(hs->batch_timer);
 	event_free(hs->retry_timer);
 	event_free(hs->req_timer);
@@ -460,20 +517,32 @@ static int http_open(struct sink *s, char *err, size_t errlen)
 	}
 	hs->uri = path[0] == '/' ? xstrdup(path) : xasprintf("/%s", path);
 	bool v6 = strchr(hs->host, ':') != NULL;
-	hs->host_header = hs->port == 80 ? xasprintf(v6 ? "[%s]" : "%s", hs->host)
-					 : xasprintf(v6 ? "[%s]:%u" : "%s:%u", hs->host, hs->port);
+	hs->tls_on = cs->tls.enabled;
+	unsigned def_port = hs->tls_on ? 443 : 80;
+	hs->host_header = hs->port == def_port
+			      ? xasprintf(v6 ? "[%s]" : "%s", hs->host)
+			      : xasprintf(v6 ? "[%s]:%u" : "%s:%u", hs->host, hs->port);
+	if (hs->tls_on) {
+		struct tls_opts o;
+		char who[CONF_NAME_MAX + 16], terr[512];
+		conf_tls_opts(&cs->tls, &o);
+		snprintf(who, sizeof(who), "sink '%s'", cs->name);
+		if (tls_endpoint_init(&hs->tls, &o, false, who, terr, sizeof(terr)) < 0) {
+			hs->tls_on = false;
+			snprintf(err, errlen, "sink '%s': %s", cs->name, terr);
+			return -1;
+		}
+		if (!cs->tls.verify)
+			log_warnx("sink '%s': %s: the server's certificate is not verified "
+				  "(tls.verify: false)",
+				  cs->name, cs->http.url);
+	}
 	hs->dns = net_dns_get(base);
-	hs->conn = evhttp_connection_base_new(base, hs->dns, hs->host, (ev_uint16_t)hs->port);
-	if (hs->conn == NULL) {
+	if (conn_new(hs) < 0) {
 		snprintf(err, errlen, "sink '%s': cannot set up a connection to %s", cs->name,
 			 cs->http.url);
 		return -1;
 	}
-	/* Retries are ours (with backoff, for as long as it takes), not libevent's. */
-	evhttp_connection_set_retries(hs->conn, 0);
-	struct timeval tv = {(time_t)(cs->http.timeout / 1000000),
-			     (suseconds_t)(cs->http.timeout % 1000000)};
-	evhttp_connection_set_timeout_tv(hs->conn, &tv);
 	return 0;
 }
 
@@ -507,7 +576,7 @@ static const struct conf_key http_rows[] = {
     {"method", CT_ENUM, .off = CONF_SNK(http.method), .def = "POST",
      .values = conf_http_method_names, .check = check_sink_method, .doc = "POST, PUT or PATCH."},
     {"url", CT_STR, CF_NONEMPTY, .off = CONF_SNK(http.url), .required = CONF_ALL_KINDS,
-     .check = conf_check_url_plain, .doc = "http:// only."},
+     .check = conf_check_url_plain, .doc = "http:// or https://."},
     {"headers", CT_HEADERS, CF_SECRET, .off = CONF_SNK(http.headers),
      .aux = CONF_SNK(http.n_headers), .doc = "Extra request headers."},
     {"timeout", CT_DURATION, CF_POSITIVE, .off = CONF_SNK(http.timeout), .def = "30s",
@@ -515,10 +584,17 @@ static const struct conf_key http_rows[] = {
     {"batch", CT_BLOCK, .sub = &batch_table, .doc = "Records sent together in one request."},
 };
 
+static void http_sink_check(struct conf_ctx *x, void *entry)
+{
+	struct conf_sink *s = entry;
+	conf_tls_url_check(x, &s->tls, s->http.url);
+}
+
 const struct sink_kind sink_http = {
     .conf = {.name = "http",
 	     CONF_ROWS(&http_rows[0], &http_rows[1], &http_rows[2], &http_rows[3], &http_rows[4],
-		       &sink_backoff_row, &sink_max_backoff_row)},
+		       &sink_backoff_row, &sink_max_backoff_row, &conf_sink_tls_row),
+	     .check = http_sink_check},
     .fails_records = true,
     .open = http_open,
     .append = http_append,

@@ -27,6 +27,11 @@
  * set from the bufferevent's callback argument, the evhttp_connection; our
  * reference on the bufferevent keeps it valid until then.
  *
+ * TLS (a `tls:` block): each connection's bufferevent is an OpenSSL one, so evhttp
+ * speaks https; a failed handshake (a plain-text client, a client certificate
+ * missing or refused) is logged when evhttp closes the connection, with the peer
+ * and the reason.
+ *
  * A graceful stop closes the listener, answers waiting requests 503 (nothing of
  * them was taken) and, with ack, still answers the taken ones when they are done.
  */
@@ -50,6 +55,7 @@
 #include "scope.h"
 #include "journal-loop.h"
 #include "source.h"
+#include "tls.h"
 #include "util.h"
 
 struct http_src;
@@ -79,6 +85,8 @@ struct http_src {
 	size_t n_fresh, fresh_cap;
 	struct event *adopt; /* sets it, right after the accept */
 	uint64_t last_cap_log;
+	bool tls_on;
+	struct tls_endpoint tls;
 };
 
 /* Logging the cap at most this often. */
@@ -124,6 +132,15 @@ static bool may_accept(struct http_src *hs)
 static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct http_src *hs = arg;
+	if (hs->tls_on && evcon != NULL &&
+	    !tls_established(evhttp_connection_get_bufferevent(evcon))) {
+		char why[256], *addr = NULL;
+		ev_uint16_t port = 0;
+		evhttp_connection_get_peer(evcon, &addr, &port);
+		log_warnx("source '%s': TLS handshake with %s:%u failed: %s", hs->cs->name,
+			  addr ? addr : "?", (unsigned)port,
+			  tls_error(evhttp_connection_get_bufferevent(evcon), why, sizeof(why)));
+	}
 	hs->n_conns--;
 	if (may_accept(hs))
 		set_accepting(hs, true);
@@ -133,7 +150,9 @@ static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
 static struct bufferevent *conn_bev_cb(struct event_base *base, void *arg)
 {
 	struct http_src *hs = arg;
-	struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+	struct bufferevent *bev =
+	    hs->tls_on ? tls_accept(base, tls_endpoint_ctx(&hs->tls), -1, BEV_OPT_CLOSE_ON_FREE)
+		       : bufferevent_socket_new(base, -1, 0);
 	if (bev == NULL)
 		return NULL;
 	bufferevent_incref(bev);
@@ -399,6 +418,17 @@ static int http_src_open(struct source *s, char *err, size_t errlen)
 						 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(hs->http, request_cb, hs);
 	evhttp_set_bevcb(hs->http, conn_bev_cb, hs);
+	if (cs->tls.enabled) {
+		struct tls_opts o;
+		char who[CONF_NAME_MAX + 16], terr[512];
+		conf_tls_opts(&cs->tls, &o);
+		snprintf(who, sizeof(who), "source '%s'", cs->name);
+		if (tls_endpoint_init(&hs->tls, &o, true, who, terr, sizeof(terr)) < 0) {
+			snprintf(err, errlen, "source '%s': %s", cs->name, terr);
+			return -1;
+		}
+		hs->tls_on = true;
+	}
 	hs->adopt = event_new(scope_base(source_scope(s)), -1, 0, adopt_cb, hs);
 	/* A reload hands over the old source's listening socket, or has looked the name up
 	 * off the loop (evhttp would call getaddrinfo here). */
@@ -430,8 +460,8 @@ static void http_src_start(struct source *s)
 {
 	struct http_src *hs = *source_state(s);
 	set_accepting(hs, true);
-	log_info("source '%s' listening on http://%s%s", hs->cs->name, hs->cs->listen,
-		 hs->cs->path);
+	log_info("source '%s' listening on %s://%s%s", hs->cs->name, hs->tls_on ? "https" : "http",
+		 hs->cs->listen, hs->cs->path);
 }
 
 static void http_src_resume(struct source *s)
@@ -485,6 +515,8 @@ static void http_src_free(struct source *s)
 	hs->stopped = true;
 	if (hs->http != NULL)
 		evhttp_free(hs->http);
+	if (hs->tls_on)
+		tls_endpoint_free(&hs->tls);
 	free(hs);
 }
 
@@ -526,6 +558,7 @@ static void http_check(struct conf_ctx *x, void *entry)
 	struct conf_source *s = entry;
 	if (s->path == NULL && conf_key_of(x, "path") == NULL)
 		s->path = xstrdup("/");
+	conf_tls_server_check(x, &s->tls, x->label);
 }
 
 static void http_envcheck(struct envcheck *ck, const char *owner, const void *entry)
@@ -537,7 +570,7 @@ static void http_envcheck(struct envcheck *ck, const char *owner, const void *en
 const struct source_kind source_http = {
     .conf = {.name = "http",
 	     CONF_ROWS(&source_listen_row, &http_rows[0], &source_split_row, &source_ack_row,
-		       &http_rows[1], &http_rows[2], &http_rows[3]),
+		       &http_rows[1], &http_rows[2], &http_rows[3], &conf_source_tls_row),
 	     .check = http_check,
 	     .envcheck = http_envcheck},
     .open = http_src_open,

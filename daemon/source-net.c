@@ -38,6 +38,12 @@
  * kernel drop acks it has not read yet. After the loop the same is done with
  * poll(), bounded by LINGER_SEC for all connections together.
  *
+ * TLS (a tcp source's `tls:` block): connections are OpenSSL bufferevents; the
+ * handshake runs on the loop like any read, and a failed one (a plain-text client,
+ * a client certificate refused) closes the connection with one log line naming the
+ * peer and the reason. TLS connections read through the bufferevent only (not the
+ * large raw reads above) and close without the lingering half-close of plain ones.
+ *
  * Listen names: a numeric address needs no lookup. A name is looked up with
  * getaddrinfo(3), which may block for seconds: at start that happens before the
  * loop runs; a reload first has every name (of the tcp and http sources) looked up
@@ -48,6 +54,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -69,6 +76,7 @@
 #include "log.h"
 #include "scope.h"
 #include "source.h"
+#include "tls.h"
 #include "util.h"
 
 extern const struct source_kind source_tcp; /* below: tcp and unix differ in a few places */
@@ -102,6 +110,8 @@ struct net_conn {
 	bool counted;	      /* counts against max_connections */
 	bool dead;	      /* to be freed by the reaper once no record of it is in flight */
 	bool lingering;	      /* acks all out, FIN sent: input dropped until it closes */
+	bool tls;	      /* a TLS connection (whatever a reload did to the source since) */
+	bool tls_ready;	      /* TLS: the handshake is done */
 	uint64_t outstanding; /* tracked records not done yet */
 	struct ack_ring acks;
 	/* ack: journaled: records up to jw_upto are acked once jw says they are safe. */
@@ -122,6 +132,8 @@ struct net_src {
 	char *unix_path; /* the socket file we created, removed at stop */
 	ino_t unix_ino;
 	uint64_t refused, refused_unlogged, last_refuse_log;
+	bool tls_on;
+	struct tls_endpoint tls;
 };
 
 static void conn_read(struct net_conn *c);
@@ -312,7 +324,8 @@ static void conn_end(struct net_conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct timeval tv = {LINGER_SEC, 0};
 	evbuffer_drain(in, evbuffer_get_length(in));
-	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	if (!c->tls)
+		shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 	c->lingering = true;
 	bufferevent_setcb(c->bev, linger_read_cb, NULL, conn_closed_event_cb, c);
 	bufferevent_set_timeouts(c->bev, &tv, NULL);
@@ -446,6 +459,8 @@ static void conn_read(struct net_conn *c)
 static void conn_read_more(struct net_conn *c)
 {
 	struct net_src *ns = c->ns;
+	if (c->tls)
+		return;
 	for (int round = 0; round < READS_PER_CALLBACK; round++) {
 		if (c->bev == NULL || ns->paused || c->eof || c->input_done || c->ack_blocked)
 			return;
@@ -518,6 +533,20 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		snprintf(msg, sizeof(msg), "idle for %.1fs (idle_timeout)",
 			 (double)ns->cs->idle_timeout / 1e6);
 		conn_shut(c, msg);
+		return;
+	}
+	if (what & BEV_EVENT_CONNECTED) {
+		c->tls_ready = true;
+		log_debug("source '%s': TLS with %s", ns->cs->name, c->peer);
+		return;
+	}
+	if (c->tls && !c->tls_ready && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF))) {
+		char why[256];
+		log_warnx("source '%s': TLS handshake with %s failed: %s", ns->cs->name, c->peer,
+			  tls_error(bev, why, sizeof(why)));
+		c->eof = c->broken = true;
+		conn_read(c);
+		conn_shut(c, NULL);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
@@ -598,7 +627,16 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		free(c);
 		return;
 	}
-	c->bev = bufferevent_socket_new(evconnlistener_get_base(lev), fd, BEV_OPT_CLOSE_ON_FREE);
+	struct event_base *base = evconnlistener_get_base(lev);
+	if (ns->tls_on) {
+		c->bev = tls_accept(base, tls_endpoint_ctx(&ns->tls), fd, BEV_OPT_CLOSE_ON_FREE);
+		/* A client that closes without close_notify still ends its last record. */
+		if (c->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+		c->tls = true;
+	} else {
+		c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (c->bev == NULL) {
 		log_warnx("source '%s': cannot set up the connection from %s", ns->cs->name,
 			  c->peer);
@@ -852,6 +890,17 @@ static int net_open(struct source *s, char *err, size_t errlen)
 		return -1;
 	}
 	evconnlistener_set_error_cb(ns->lev, listener_error_cb);
+	if (cs->kind == &source_tcp.conf && cs->tls.enabled) {
+		struct tls_opts o;
+		char who[CONF_NAME_MAX + 16], why[512];
+		conf_tls_opts(&cs->tls, &o);
+		snprintf(who, sizeof(who), "source '%s'", cs->name);
+		if (tls_endpoint_init(&ns->tls, &o, true, who, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "source '%s': %s", cs->name, why);
+			return -1;
+		}
+		ns->tls_on = true;
+	}
 	if (conf_ack_done(cs->ack))
 		source_track(s, net_done_cb, ns, false);
 	return 0;
@@ -972,10 +1021,12 @@ static void net_free(struct source *s)
 	uint64_t deadline = now_usec() + LINGER_SEC * UINT64_C(1000000);
 	net_close_listener(ns);
 	while ((c = TAILQ_FIRST(&ns->conns)) != NULL) {
-		if (c->bev != NULL && ns->cs->ack != ACK_NONE)
+		if (c->bev != NULL && ns->cs->ack != ACK_NONE && !c->tls)
 			conn_finish(c, deadline);
 		conn_free(c);
 	}
+	if (ns->tls_on)
+		tls_endpoint_free(&ns->tls);
 	event_free(ns->reap_ev);
 	free(ns);
 }
@@ -1081,6 +1132,11 @@ static const struct conf_key net_rows[] = {
      .doc = "Close a silent connection; 0s: never."},
 };
 
+static void tcp_check(struct conf_ctx *x, void *entry)
+{
+	conf_tls_server_check(x, &((struct conf_source *)entry)->tls, x->label);
+}
+
 static void tcp_envcheck(struct envcheck *ck, const char *owner, const void *entry)
 {
 	const struct conf_source *s = entry;
@@ -1096,7 +1152,8 @@ static void unix_envcheck(struct envcheck *ck, const char *owner, const void *en
 const struct source_kind source_tcp = {
     .conf = {.name = "tcp",
 	     CONF_ROWS(&source_listen_row, &net_rows[0], &net_rows[1], &source_ack_row,
-		       &source_framing_row),
+		       &source_framing_row, &conf_source_tls_row),
+	     .check = tcp_check,
 	     .envcheck = tcp_envcheck},
     .open = net_open,
     .start = net_start,

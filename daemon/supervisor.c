@@ -104,7 +104,8 @@ struct supervisor *supervisor_new(struct event_base *base, struct conf *conf, in
 	    (sv->control = control_new(&sv->scope, conf->control.socket, exit_code)) == NULL)
 		goto fail;
 	if (conf->metrics.listen != NULL &&
-	    (sv->metrics = metrics_new(&sv->scope, conf->metrics.listen, exit_code)) == NULL)
+	    (sv->metrics = metrics_new(&sv->scope, conf->metrics.listen, &conf->metrics.tls,
+				       exit_code)) == NULL)
 		goto fail;
 	signals_init(&sv->scope);
 	if (progress == 1 ||

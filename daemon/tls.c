@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "log.h"
 #include "util.h"
 
 struct tls_ctx {
@@ -50,7 +51,15 @@ static struct tls_ctx *ctx_new(const struct tls_opts *o, bool client, char *err,
 		goto fail;
 	}
 	if (o->key != NULL && SSL_CTX_use_PrivateKey_file(ssl, o->key, SSL_FILETYPE_PEM) != 1) {
-		snprintf(err, errlen, "TLS key '%s': %s", o->key, ssl_reason(why, sizeof(why)));
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH &&
+		    o->cert != NULL) {
+			ERR_clear_error();
+			snprintf(err, errlen, "TLS key '%s' does not belong to certificate '%s'",
+				 o->key, o->cert);
+		} else {
+			snprintf(err, errlen, "TLS key '%s': %s", o->key,
+				 ssl_reason(why, sizeof(why)));
+		}
 		goto fail;
 	}
 	if (o->cert != NULL && o->key != NULL && SSL_CTX_check_private_key(ssl) != 1) {
@@ -145,11 +154,87 @@ struct bufferevent *tls_connect(struct event_base *base, struct tls_ctx *t, evut
 	return bev;
 }
 
-const char *tls_error(struct bufferevent *bev, char *buf, size_t len)
+static unsigned generation;
+
+void tls_renew(void)
+{
+	generation++;
+}
+
+void tls_endpoint_free(struct tls_endpoint *e);
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+int tls_endpoint_init(struct tls_endpoint *e, const struct tls_opts *o, bool server,
+		      const char *name, char *err, size_t errlen)
+{
+	memset(e, 0, sizeof(*e));
+	e->server = server;
+	e->generation = generation;
+	e->name = xstrdup(name);
+	e->opts = (struct tls_opts){.cert = dup_or_null(o->cert),
+				    .key = dup_or_null(o->key),
+				    .ca = dup_or_null(o->ca),
+				    .verify = o->verify,
+				    .server_name = dup_or_null(o->server_name),
+				    .min_version = dup_or_null(o->min_version)};
+	e->ctx =
+	    server ? tls_ctx_server(&e->opts, err, errlen) : tls_ctx_client(&e->opts, err, errlen);
+	if (e->ctx == NULL) {
+		tls_endpoint_free(e);
+		return -1;
+	}
+	return 0;
+}
+
+struct tls_ctx *tls_endpoint_ctx(struct tls_endpoint *e)
+{
+	if (e->generation != generation) {
+		char err[512];
+		struct tls_ctx *t = e->server ? tls_ctx_server(&e->opts, err, sizeof(err))
+					      : tls_ctx_client(&e->opts, err, sizeof(err));
+		e->generation = generation;
+		if (t == NULL) {
+			log_error("%s: keeping the TLS settings it had: %s", e->name, err);
+		} else {
+			tls_ctx_free(e->ctx);
+			e->ctx = t;
+			log_info("%s: TLS certificates read again", e->name);
+		}
+	}
+	return e->ctx;
+}
+
+void tls_endpoint_free(struct tls_endpoint *e)
+{
+	tls_ctx_free(e->ctx);
+	free((char *)e->opts.cert);
+	free((char *)e->opts.key);
+	free((char *)e->opts.ca);
+	free((char *)e->opts.server_name);
+	free((char *)e->opts.min_version);
+	free(e->name);
+	memset(e, 0, sizeof(*e));
+}
+
+bool tls_established(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	return ssl != NULL && SSL_is_init_finished(ssl);
+}
+
+const char *tls_reason(struct bufferevent *bev, char *buf, size_t len)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
 	unsigned long e = bufferevent_get_openssl_error(bev);
+	/* libevent records SSL_get_error()'s code (library 0) when OpenSSL had none:
+	 * a connection refused or reset, not a TLS failure. */
+	while (e != 0 && ERR_GET_LIB(e) == 0)
+		e = bufferevent_get_openssl_error(bev);
 
 	if (v != X509_V_OK) {
 		const char *what = X509_verify_cert_error_string(v);
@@ -175,8 +260,16 @@ const char *tls_error(struct bufferevent *bev, char *buf, size_t len)
 		const char *r = ERR_reason_error_string(e);
 		snprintf(buf, len, "TLS: %s", r ? r : "handshake failed");
 	} else {
-		snprintf(buf, len, "%s",
-			 errno ? strerror(errno) : "connection closed during the TLS handshake");
+		return NULL;
 	}
+	return buf;
+}
+
+const char *tls_error(struct bufferevent *bev, char *buf, size_t len)
+{
+	int e = errno;
+	if (tls_reason(bev, buf, len) == NULL)
+		snprintf(buf, len, "%s",
+			 e ? strerror(e) : "connection closed during the TLS handshake");
 	return buf;
 }

@@ -50,11 +50,37 @@ struct bufferevent *tls_connect(struct event_base *base, struct tls_ctx *t, evut
 				const char *host, int opts);
 
 /*
+ * An endpoint's TLS: its settings (copied) and its current context. A reload calls
+ * tls_renew(); each endpoint then builds a new context from the same files at its
+ * next connection (tls_endpoint_ctx), so renewed certificates serve new
+ * connections while open ones keep theirs. A file that became unusable keeps the
+ * old context, with a logged error. name: for the log ("source 'in'").
+ */
+struct tls_endpoint {
+	struct tls_ctx *ctx;
+	unsigned generation;
+	bool server;
+	struct tls_opts opts;
+	char *name;
+};
+
+int tls_endpoint_init(struct tls_endpoint *e, const struct tls_opts *o, bool server,
+		      const char *name, char *err, size_t errlen);
+struct tls_ctx *tls_endpoint_ctx(struct tls_endpoint *e);
+void tls_endpoint_free(struct tls_endpoint *e);
+/* A reload: every endpoint reads its files again before its next connection. */
+void tls_renew(void);
+
+/*
  * Why a TLS bufferevent failed, for the log (after BEV_EVENT_ERROR): the verify
  * result when the peer's certificate was refused ("certificate has expired",
  * "unknown CA: unable to get local issuer certificate", "name mismatch: ..."),
  * else OpenSSL's error, else errno's.
  */
 const char *tls_error(struct bufferevent *bev, char *buf, size_t len);
+/* The handshake of a TLS bufferevent finished (false: still running, or failed). */
+bool tls_established(struct bufferevent *bev);
+/* The same when TLS itself failed (a certificate, the protocol), else NULL. */
+const char *tls_reason(struct bufferevent *bev, char *buf, size_t len);
 
 #endif

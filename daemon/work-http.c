@@ -20,6 +20,12 @@
  * answer, an idle timeout): a request that fails on a reused connection before
  * any byte of the answer arrived is sent once more on a new connection, as curl
  * does; that is not an attempt of the stage's.
+ *
+ * https:// URLs: connections are OpenSSL bufferevents, with the stage's `tls:`
+ * block (default: verified against the system's CAs). libevent cannot reconnect
+ * an OpenSSL bufferevent, so a pooled TLS connection that was closed gets a new
+ * one before its next request. A failed handshake is an "io" failure naming the
+ * reason (unknown CA, name mismatch, expired).
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -36,6 +42,7 @@
 #include "scope.h"
 #include "stage.h"
 #include "template.h"
+#include "tls.h"
 #include "util.h"
 
 struct conn {
@@ -44,6 +51,7 @@ struct conn {
 	struct evhttp_connection *evcon;
 	bool busy;
 	bool answered; /* a byte arrived since the current request went out */
+	bool unused;   /* made for the request about to go out: never connected yet */
 	uint64_t last_used;
 };
 
@@ -51,6 +59,7 @@ struct host {
 	struct host *next;
 	char *name;
 	unsigned port;
+	bool tls;
 	struct conn *conns;
 };
 
@@ -63,6 +72,8 @@ struct http_stage {
 	unsigned n_conns;
 	uint64_t max_body;
 	struct http_work *works; /* every slot's, freed with the stage */
+	bool tls_on;		 /* tls is set up (at the first https:// URL) */
+	struct tls_endpoint tls;
 };
 
 struct http_work {
@@ -115,16 +126,50 @@ static void conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *i
 		c->answered = true;
 }
 
-static struct conn *conn_get(struct http_stage *hs, const char *name, unsigned port)
+/* A connection to h: plain, or TLS over an OpenSSL bufferevent. */
+static struct evhttp_connection *evcon_new(struct http_stage *hs, struct conn *c)
+{
+	const struct host *h = c->host;
+	struct evhttp_connection *evcon;
+	if (h->tls) {
+		struct bufferevent *bev = tls_connect(hs->base, tls_endpoint_ctx(&hs->tls), -1,
+						      h->name, BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL)
+			return NULL;
+		evcon = evhttp_connection_base_bufferevent_new(hs->base, hs->dns, bev, h->name,
+							       (ev_uint16_t)h->port);
+		if (evcon == NULL) {
+			bufferevent_free(bev);
+			return NULL;
+		}
+	} else {
+		evcon =
+		    evhttp_connection_base_new(hs->base, hs->dns, h->name, (ev_uint16_t)h->port);
+		if (evcon == NULL)
+			return NULL;
+	}
+	/* Retries belong to the stage's policy, not to libevent. */
+	evhttp_connection_set_retries(evcon, 0);
+	evhttp_connection_set_max_body_size(evcon, (ev_ssize_t)hs->max_body);
+	struct timeval tv = {(time_t)(hs->cs->http.timeout / 1000000),
+			     (suseconds_t)(hs->cs->http.timeout % 1000000)};
+	evhttp_connection_set_timeout_tv(evcon, &tv);
+	evbuffer_add_cb(bufferevent_get_input(evhttp_connection_get_bufferevent(evcon)),
+			conn_input_cb, c);
+	return evcon;
+}
+
+static struct conn *conn_get(struct http_stage *hs, const char *name, unsigned port, bool tls)
 {
 	struct host *h;
 	for (h = hs->hosts; h != NULL; h = h->next)
-		if (h->port == port && strcmp(h->name, name) == 0)
+		if (h->port == port && h->tls == tls && strcmp(h->name, name) == 0)
 			break;
 	if (h == NULL) {
 		h = xcalloc(1, sizeof(*h));
 		h->name = xstrdup(name);
 		h->port = port;
+		h->tls = tls;
 		h->next = hs->hosts;
 		hs->hosts = h;
 	}
@@ -138,20 +183,13 @@ static struct conn *conn_get(struct http_stage *hs, const char *name, unsigned p
 		evict_one(hs);
 	struct conn *c = xcalloc(1, sizeof(*c));
 	c->host = h;
-	c->evcon = evhttp_connection_base_new(hs->base, hs->dns, name, (ev_uint16_t)port);
+	c->evcon = evcon_new(hs, c);
 	if (c->evcon == NULL) {
 		free(c);
 		return NULL;
 	}
-	/* Retries belong to the stage's policy, not to libevent. */
-	evhttp_connection_set_retries(c->evcon, 0);
-	evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)hs->max_body);
-	struct timeval tv = {(time_t)(hs->cs->http.timeout / 1000000),
-			     (suseconds_t)(hs->cs->http.timeout % 1000000)};
-	evhttp_connection_set_timeout_tv(c->evcon, &tv);
-	evbuffer_add_cb(bufferevent_get_input(evhttp_connection_get_bufferevent(c->evcon)),
-			conn_input_cb, c);
 	c->busy = true;
+	c->unused = true;
 	c->next = h->conns;
 	h->conns = c;
 	hs->n_conns++;
@@ -169,6 +207,21 @@ static void conn_put(struct http_work *w)
 
 /* ---- the kind ---- */
 
+/* The stage's tls block (its defaults when it has none: an https:// URL from an item). */
+static int tls_setup(struct http_stage *hs, char *err, size_t errlen)
+{
+	struct tls_opts o;
+	char who[CONF_NAME_MAX + 16], terr[512];
+	conf_tls_opts(&hs->cs->tls, &o);
+	snprintf(who, sizeof(who), "stage '%s'", hs->cs->name);
+	if (tls_endpoint_init(&hs->tls, &o, false, who, terr, sizeof(terr)) < 0) {
+		snprintf(err, errlen, "stage '%s': %s", hs->cs->name, terr);
+		return -1;
+	}
+	hs->tls_on = true;
+	return 0;
+}
+
 static int http_init(struct stage *st, void **state, char *err, size_t errlen)
 {
 	struct http_stage *hs = xcalloc(1, sizeof(*hs));
@@ -178,6 +231,12 @@ static int http_init(struct stage *st, void **state, char *err, size_t errlen)
 	hs->dns = net_dns_get(hs->base);
 	hs->max_body = scope_conf(stage_scope(st))->max_item_bytes;
 	*state = hs;
+	if (hs->cs->tls.enabled && tls_setup(hs, err, errlen) < 0)
+		return -1;
+	if (hs->tls_on && !hs->cs->tls.verify)
+		log_warnx("stage '%s': https servers' certificates are not verified "
+			  "(tls.verify: false)",
+			  hs->cs->name);
 	return 0;
 }
 
@@ -205,6 +264,8 @@ static void http_free_state(void *state)
 		free(w);
 	}
 	net_dns_put();
+	if (hs->tls_on)
+		tls_endpoint_free(&hs->tls);
 	free(hs);
 }
 
@@ -260,6 +321,7 @@ static void done_cb(struct evhttp_request *req, void *arg)
 	struct http_work *w = arg;
 	const struct http_stage *hs = w->hs;
 	int status = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	char why[200];
 
 	if (req == NULL && w->reused && !w->resent && !w->conn->answered &&
 	    (w->last_error == EVREQ_HTTP_EOF || w->last_error == EVREQ_HTTP_BUFFER_ERROR)) {
@@ -276,6 +338,10 @@ static void done_cb(struct evhttp_request *req, void *arg)
 			fail(w, FAIL_OUTPUT_TOO_LARGE, -1,
 			     "the answer from %.200s is over max_item_bytes (%llu)", w->url,
 			     (unsigned long long)hs->max_body);
+		else if (w->conn->host->tls &&
+			 tls_reason(evhttp_connection_get_bufferevent(w->conn->evcon), why,
+				    sizeof(why)) != NULL)
+			fail(w, FAIL_IO, -1, "%.200s: TLS handshake failed: %s", w->url, why);
 		else
 			fail(w, FAIL_IO, -1, "%.200s: %s", w->url, error_text(w->last_error));
 		return;
@@ -370,7 +436,13 @@ static void http_start(struct stage_slot *slot)
 		     why);
 		return;
 	}
-	w->conn = conn_get(hs, host, port);
+	bool tls = conf_url_is_https(w->url);
+	char terr[600];
+	if (tls && !hs->tls_on && tls_setup(hs, terr, sizeof(terr)) < 0) {
+		fail(w, FAIL_IO, -1, "%.200s: %s", w->url, terr);
+		return;
+	}
+	w->conn = conn_get(hs, host, port, tls);
 	if (w->conn == NULL) {
 		fail(w, FAIL_IO, -1, "cannot set up a connection for %.200s", w->url);
 		return;
@@ -391,6 +463,16 @@ static void send_request(struct http_work *w)
 	conf_parse_url(w->url, host, sizeof(host), &port, &path, &why);
 	w->last_error = -1;
 	w->reused = bufferevent_getfd(evhttp_connection_get_bufferevent(w->conn->evcon)) >= 0;
+	if (w->conn->host->tls && !w->reused && !w->conn->unused) {
+		struct evhttp_connection *fresh = evcon_new(w->hs, w->conn);
+		if (fresh == NULL) {
+			fail(w, FAIL_IO, -1, "cannot set up a TLS connection for %.200s", w->url);
+			return;
+		}
+		evhttp_connection_free(w->conn->evcon);
+		w->conn->evcon = fresh;
+	}
+	w->conn->unused = false;
 	w->conn->answered = false;
 	struct evhttp_request *req = evhttp_request_new(done_cb, w);
 	evhttp_request_set_error_cb(req, error_cb);
@@ -413,7 +495,7 @@ static void send_request(struct http_work *w)
 	if (evhttp_find_header(out, "Host") == NULL) {
 		char hh[300];
 		bool v6 = strchr(host, ':') != NULL;
-		if (port == 80)
+		if (port == (w->conn->host->tls ? 443u : 80u))
 			snprintf(hh, sizeof(hh), v6 ? "[%s]" : "%s", host);
 		else
 			snprintf(hh, sizeof(hh), v6 ? "[%s]:%u" : "%s:%u", host, port);
@@ -459,7 +541,7 @@ static const struct conf_key http_stage_keys[] = {
      .values = conf_http_method_names, .kinds = CONF_ALL_KINDS, .doc = "The request method."},
     {"url", CT_STR, CF_NONEMPTY, .off = offsetof(struct conf_http, url), .kinds = CONF_ALL_KINDS,
      .required = CONF_ALL_KINDS, .check = conf_check_url_template,
-     .doc = "http:// only; a template ({} percent-encoded, or the whole URL)."},
+     .doc = "http:// or https://; a template ({} percent-encoded, or the whole URL)."},
     {"headers", CT_HEADERS, CF_SECRET, .off = offsetof(struct conf_http, headers),
      .aux = offsetof(struct conf_http, n_headers), .kinds = CONF_ALL_KINDS,
      .doc = "Extra request headers; values are templates."},
@@ -476,8 +558,17 @@ static const struct conf_key http_block_row = {
     "http", CT_BLOCK, .off = CONF_STG(http), .sub = &http_stage_table,
     .doc = "One HTTP request per item; the response body is the result."};
 
+/* A URL that is a template decides at run time; a literal one says whether it is TLS. */
+static void http_stage_check(struct conf_ctx *x, void *entry)
+{
+	struct conf_stage *st = entry;
+	if (st->http.url != NULL && st->http.url[0] != '{')
+		conf_tls_url_check(x, &st->tls, st->http.url);
+}
+
 const struct worker_kind work_http = {
-    .conf = {.name = "http", CONF_ROWS(&http_block_row)},
+    .conf = {.name = "http", CONF_ROWS(&http_block_row, &conf_stage_tls_row),
+	     .check = http_stage_check},
     .init = http_init,
     .free = http_free_state,
     .start = http_start,

@@ -4,10 +4,7 @@
  * reply must be one line of printable text (a client cannot inject lines), and
  * the words a request names must be words of it.
  *
- * LINK: addr.o bio.o child.o conf-keys.o conf.o control.o dead-letter.o envcheck.o
- * LINK: failure-log.o frame.o item.o joblog.o lifecycle.o log.o pipeline.o queue.o
- * LINK: recbuf.o reload.o replay.o report.o sdnotify.o sink.o source-net.o source.o
- * LINK: spool.o stage.o status.o summary.o tick.o track.o unfinished.o units.o util.o
+ * LINK: all (the loader, whose tables come from every kind: kinds.c)
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -6,8 +6,7 @@
  * delimiter they give it back (less one final delimiter); the check must stop at
  * the first item over max, the one take() would have queued.
  *
- * LINK: addr.o bio.o conf-keys.o conf.o envcheck.o frame.o item.o log.o queue.o
- * LINK: source-http.o source-net.o source.o track.o units.o util.o
+ * LINK: all (the loader, whose tables come from every kind: kinds.c)
  */
 #include <stdbool.h>
 #include <stdint.h>

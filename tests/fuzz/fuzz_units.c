@@ -5,7 +5,7 @@
  * formatted text must parse to the same value; an address gives a host that
  * fits the callers' buffer and a port from 1 to 65535.
  *
- * LINK: addr.o conf-keys.o conf.o log.o units.o util.o
+ * LINK: all (the loader, whose tables come from every kind: kinds.c)
  */
 #include <stdint.h>
 #include <stdio.h>

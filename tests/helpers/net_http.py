@@ -2,7 +2,9 @@
 """net_http.py: a local HTTP server and client for sluiced's tests (loopback only).
 
   net_http.py serve PORT LOG [--reject WORD] [--fail-first N] [--hold FILE]
-        A threading HTTP/1.1 server (keep-alive) on 127.0.0.1:PORT. Answers:
+                       [--tls CERT:KEY] [--client-ca CA]
+        A threading HTTP/1.1 server (keep-alive) on 127.0.0.1:PORT (https with
+        --tls; with --client-ca it requires a client certificate). Answers:
           GET|POST /ok/X       200, body "got X" (X URL-decoded)
           GET|POST /echo       200, the request body
           GET|POST /status/N   status N, body "status N"
@@ -114,6 +116,17 @@ def cmd_serve(port, log, opts):
         request_queue_size = 128
 
     srv = Server(("127.0.0.1", port), Handler)
+    if "--tls" in opts:
+        import ssl
+
+        cert, key = opts["--tls"].split(":", 1)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        if "--client-ca" in opts:
+            ctx.load_verify_locations(opts["--client-ca"])
+            ctx.verify_mode = ssl.CERT_REQUIRED
+        # A failed handshake raises in accept(): an OSError, which serve_forever skips.
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("ready", flush=True)
     srv.serve_forever()
 

@@ -10,6 +10,8 @@
         after reading N bytes, with unread data left in the kernel
         --no-read: accept, then never read (the peer's window closes)
         --once: exit after the first connection ends
+        --tls CERT:KEY: TLS (a failed handshake prints "handshake failed <reason>"
+        and the server waits for the next connection)
 """
 import os
 import socket
@@ -27,6 +29,13 @@ def main(argv):
     reset_after = int(rest[rest.index("--reset-after") + 1]) if "--reset-after" in rest else 0
     no_read = "--no-read" in rest
     once = "--once" in rest
+    tls = None
+    if "--tls" in rest:
+        import ssl
+
+        cert, key = rest[rest.index("--tls") + 1].split(":", 1)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
     if addr.startswith("unix:"):
         path = addr[5:]
         if os.path.exists(path):
@@ -43,6 +52,13 @@ def main(argv):
     n = 0
     while True:
         c, _ = srv.accept()
+        if tls is not None:
+            try:
+                c = tls.wrap_socket(c, server_side=True)
+            except (OSError, ValueError) as e:
+                print(f"handshake failed {e}", flush=True)
+                c.close()
+                continue
         n += 1
         print(f"conn {n}", flush=True)
         if no_read:
@@ -60,7 +76,7 @@ def main(argv):
                         break
                 try:
                     d = c.recv(want)
-                except ConnectionResetError:
+                except (ConnectionResetError, OSError):
                     break
                 if not d:
                     break

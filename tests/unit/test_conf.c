@@ -705,20 +705,77 @@ START_TEST(http_stage_errors)
 		      "job.yaml:3:11: 'http' of stage 'fetch' needs 'url'\n");
 	expect_errors("stages:\n  - name: f\n    http: {url: \"ftp://x/{}\", method: FETCH, "
 		      "timeout: 0s, body: 3}\n" SRC SINK,
-		      "job.yaml:3:17: 'url' must be http://HOST[:PORT]/PATH, got 'ftp://x/{}': "
-		      "expected an http:// URL\n"
+		      "job.yaml:3:17: 'url' must be http[s]://HOST[:PORT]/PATH, got 'ftp://x/{}': "
+		      "expected an http:// or https:// URL\n"
 		      "job.yaml:3:39: 'method' must be one of GET, POST, PUT, DELETE, PATCH, HEAD; "
 		      "got 'FETCH'; did you mean 'PATCH'?\n"
 		      "job.yaml:3:55: 'timeout' of stage 'f' must be greater than 0\n");
 	/* what a placeholder stands for is checked at run time; the rest now */
 	expect_errors("stages:\n  - name: f\n    http: {url: \"http://{}/x\"}\n"
 		      "  - name: g\n    http: {url: \"http://h:99999/{}\"}\n" SRC SINK,
-		      "job.yaml:5:17: 'url' must be http://HOST[:PORT]/PATH, got "
+		      "job.yaml:5:17: 'url' must be http[s]://HOST[:PORT]/PATH, got "
 		      "'http://h:99999/{}': the port must be a number from 1 to 65535\n");
-	expect_errors("stages:\n  - name: f\n    http: {url: \"https://h/\"}\n" SRC SINK,
-		      "job.yaml:3:17: 'url' must be http://HOST[:PORT]/PATH, got 'https://h/': "
-		      "https is not supported by this version of sluiced (no TLS); use http:// (a "
-		      "local TLS proxy can add it)\n");
+	expect_errors("stages:\n  - name: f\n    http: {url: \"https://h:0/{}\"}\n" SRC SINK,
+		      "job.yaml:3:17: 'url' must be http[s]://HOST[:PORT]/PATH, got "
+		      "'https://h:0/{}': the port must be a number from 1 to 65535\n");
+}
+END_TEST
+
+/* The tls block: where it applies, what it needs, its files read at load. */
+START_TEST(tls_block)
+{
+	expect_errors(
+	    "sources:\n  - {name: u, type: unix, path: /tmp/s, tls: {cert: c, key: k}}\n" SINK,
+	    "job.yaml:2:41: 'tls' does not apply to a unix source (only to tcp, http)\n");
+	expect_errors(SRC "sinks:\n  - {name: u, type: unix, path: /tmp/s, tls: {}}\n",
+		      "job.yaml:5:41: 'tls' does not apply to a unix sink (only to tcp, http)\n");
+	expect_errors(
+	    "sources:\n  - {name: t, type: tcp, listen: \"127.0.0.1:1\", tls: {}}\n" SINK,
+	    "job.yaml:2:49: 'tls' of source 't' needs 'cert' and 'key' (it serves TLS)\n");
+	expect_errors("sources:\n  - {name: t, type: tcp, listen: \"127.0.0.1:1\",\n"
+		      "     tls: {cert: /nonexistent/c.pem}}\n" SINK,
+		      "job.yaml:3:12: 'tls' of source 't' has 'cert' but no 'key'\n");
+	expect_errors("sources:\n  - {name: t, type: tcp, listen: \"127.0.0.1:1\",\n"
+		      "     tls: {cert: /nonexistent/c.pem, key: /nonexistent/k.pem}}\n" SINK,
+		      "job.yaml:3:18: TLS cert '/nonexistent/c.pem' of source 't': No such file or "
+		      "directory\n"
+		      "job.yaml:3:43: TLS key '/nonexistent/k.pem' of source 't': No such file or "
+		      "directory\n");
+	write_file("junk.pem", "not a certificate\n");
+	expect_errors(SRC "sinks:\n  - {name: h, type: http, url: \"https://h/\",\n"
+			  "     tls: {ca: junk.pem}}\n",
+		      "job.yaml:6:11: TLS CA bundle 'junk.pem': no certificate or crl found (in "
+		      "'tls' of sink 'h')\n");
+	expect_errors(SRC "sinks:\n  - {name: h, type: http, url: \"http://h/\",\n"
+			  "     tls: {verify: false, min_version: 1.1}}\n",
+		      "job.yaml:6:6: 'tls' of sink 'h' needs an https:// URL, got 'http://h/'\n"
+		      "job.yaml:6:40: 'min_version' must be one of 1.2, 1.3; got '1.1'; did you "
+		      "mean '1.2'?\n");
+	expect_errors("metrics: {listen: \"127.0.0.1:9\", tls: {verify: true}}\n" SRC SINK,
+		      "job.yaml:1:34: 'tls' of metrics needs 'cert' and 'key' (it serves TLS)\n");
+
+	/* An https:// URL alone: TLS on, verified, at the lowest version 1.2. */
+	struct conf *c = load_ok(SRC "sinks:\n  - {name: h, type: http, url: \"https://h/\"}\n"
+				     "  - {name: p, type: http, url: \"http://h/\"}\n");
+	ck_assert(c->sinks[0].tls.enabled);
+	ck_assert(c->sinks[0].tls.verify);
+	ck_assert_int_eq(c->sinks[0].tls.min_version, TLS_V1_2);
+	ck_assert(!c->sinks[1].tls.enabled);
+	char *printed = print_conf(c);
+	ck_assert_ptr_nonnull(
+	    strstr(printed, "    tls:\n      verify: true\n      min_version: 1.2\n"));
+	/* The plain sink prints no tls block. */
+	ck_assert_ptr_null(strstr(strstr(printed, "tls:") + 4, "tls:"));
+	free(printed);
+	conf_free(c);
+	c = load_ok(
+	    "stages:\n  - name: f\n    http: {url: \"https://h/{}\"}\n"
+	    "    tls: {verify: false, min_version: \"1.3\", server_name: x.example}\n" SRC SINK);
+	ck_assert(c->stages[0].tls.enabled);
+	ck_assert(!c->stages[0].tls.verify);
+	ck_assert_int_eq(c->stages[0].tls.min_version, TLS_V1_3);
+	ck_assert_str_eq(c->stages[0].tls.server_name, "x.example");
+	conf_free(c);
 }
 END_TEST
 
@@ -1647,14 +1704,9 @@ START_TEST(net_sink_errors)
 		      "job.yaml:6:5: sink 'u' (type unix) needs 'path'\n"
 		      "job.yaml:7:5: sink 'e' (type exec) needs 'argv'\n"
 		      "job.yaml:8:5: sink 'h' (type http) needs 'url'\n");
-	expect_errors(
-	    SRC "sinks:\n  - {name: h, type: http, url: \"https://x/\"}\n",
-	    "job.yaml:5:32: 'url' must be http://HOST[:PORT]/PATH, got 'https://x/': https "
-	    "is not supported by this version of sluiced (no TLS); use http:// (a local "
-	    "TLS proxy can add it)\n");
 	expect_errors(SRC "sinks:\n  - {name: h, type: http, url: \"x.com/a\"}\n",
-		      "job.yaml:5:32: 'url' must be http://HOST[:PORT]/PATH, got 'x.com/a': "
-		      "expected an http:// URL\n");
+		      "job.yaml:5:32: 'url' must be http[s]://HOST[:PORT]/PATH, got 'x.com/a': "
+		      "expected an http:// or https:// URL\n");
 	expect_errors(
 	    SRC "sinks:\n  - {name: h, type: http, url: \"http://x/\", method: GET}\n",
 	    "job.yaml:5:53: 'method' of an http sink must be POST, PUT or PATCH (it sends "
@@ -1836,10 +1888,16 @@ START_TEST(address_parsers)
 	ck_assert_int_eq(conf_parse_url("http://[::1]:81", host, sizeof(host), &port, &path, &why),
 			 0);
 	ck_assert_uint_eq(port, 81);
-	ck_assert_int_eq(conf_parse_url("https://h/", host, sizeof(host), &port, &path, &why), -1);
-	ck_assert_ptr_nonnull(strstr(why, "https is not supported"));
+	ck_assert_int_eq(conf_parse_url("https://h/", host, sizeof(host), &port, &path, &why), 0);
+	ck_assert_uint_eq(port, 443);
+	ck_assert(conf_url_is_https("HTTPS://h/"));
+	ck_assert(!conf_url_is_https("http://h/"));
+	ck_assert_int_eq(conf_parse_url("https://h:8443/p", host, sizeof(host), &port, &path, &why),
+			 0);
+	ck_assert_uint_eq(port, 8443);
+	ck_assert_str_eq(path, "/p");
 	ck_assert_int_eq(conf_parse_url("ftp://h/", host, sizeof(host), &port, &path, &why), -1);
-	ck_assert_str_eq(why, "expected an http:// URL");
+	ck_assert_str_eq(why, "expected an http:// or https:// URL");
 	ck_assert_int_eq(conf_parse_url("http:///x", host, sizeof(host), &port, &path, &why), -1);
 	ck_assert_int_eq(conf_parse_url("http://u@h/", host, sizeof(host), &port, &path, &why), -1);
 	ck_assert_int_eq(conf_parse_url("http://h:0/", host, sizeof(host), &port, &path, &why), -1);
@@ -2066,6 +2124,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, print_round_trip_strings);
 	tcase_add_test(tc, reload_live_keys);
 	tcase_add_test(tc, edit_distance);
+	tcase_add_test(tc, tls_block);
 	tcase_add_test(tc, enum_names);
 	tcase_add_test(tc, kind_with_opts);
 	tcase_add_test(tc, free_null);

@@ -5,7 +5,7 @@
  * certificates are required when the server has a CA and verify; unusable files
  * are named in the error.
  *
- * LINK: tls.o util.o
+ * LINK: tls.o log.o util.o
  */
 #include <arpa/inet.h>
 #include <check.h>
