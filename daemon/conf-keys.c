@@ -21,7 +21,7 @@
 static const char *const when_full_names[] = {"block", "drop_newest", "drop_oldest", NULL};
 static const char *const framing_names[] = {"lines", "nul", NULL};
 static const char *const source_type_names[] = {"file", "stdin", "exec", "generate", "tcp",
-						"unix", "http",	 "dir",	 NULL};
+						"unix", "http",	 "dir",	 "redis-stream", NULL};
 static const char *const split_names[] = {"none", "lines", "nul", NULL};
 static const char *const stage_kind_names[] = {"exec", "builtin", "coprocess", "http", NULL};
 static const char *const exec_stdin_names[] = {"none", "item", NULL};
@@ -30,7 +30,7 @@ static const char *const coproc_framing_names[] = {"lines", "length", "json", NU
 static const char *const builtin_op_names[] = {"passthrough", "grep", NULL};
 static const char *const on_failure_names[] = {"skip", "dead_letter", "cancel", NULL};
 static const char *const sink_type_names[] = {"file", "stdout", "discard", "tcp",
-					      "unix", "exec",	"http",	   NULL};
+					      "unix", "exec",	"http",	   "redis-stream", NULL};
 static const char *const dead_letter_type_names[] = {"file", "stdout", NULL};
 static const char *const http_method_names[] = {"GET",	 "POST", "PUT", "DELETE",
 						"PATCH", "HEAD", NULL};
@@ -38,6 +38,7 @@ static const char *const file_mode_names[] = {"append", "truncate", NULL};
 static const char *const fsync_names[] = {"never", "batch", "always", NULL};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const log_format_names[] = {"text", "json", NULL};
+static const char *const start_at_names[] = {"beginning", "end", NULL};
 
 static const char *name_of(const char *const *names, size_t n, int v)
 {
@@ -151,6 +152,31 @@ static void source_check(struct conf_ctx *x, void *obj)
 		s->path = xstrdup("/");
 	if (x->kind == SOURCE_DIR)
 		check_dir_source(x, s);
+	if (s->redis.username != NULL && s->redis.password == NULL)
+		conf_err(x, conf_key_of(x, "username"), "'username' of %s needs 'password'",
+			 x->label);
+}
+
+/*
+ * --- the redis-stream kinds (issue 12) ---
+ * Their rows stay together here until the kinds' option structs (the registry) take
+ * them over: one macro per kind, spliced into the source and sink tables.
+ */
+#define RSRC(field) SRC(redis.field)
+#define RSNK(field) SNK(redis.field)
+
+/* A Redis address: HOST:PORT, [V6]:PORT, or an absolute path for a unix socket. */
+static bool check_redis_address(struct conf_ctx *x, const yaml_node_t *v, void *field)
+{
+	const char *a = *(char **)field, *why;
+	char host[256];
+	unsigned port;
+
+	if (a[0] == '/' || conf_parse_hostport(a, host, sizeof(host), &port, &why) == 0)
+		return true;
+	conf_err(x, v, "'address' must be HOST:PORT, [V6]:PORT or an absolute socket path, got '%s'",
+		 a);
+	return false;
 }
 
 static const struct conf_key source_keys[] = {
@@ -201,6 +227,37 @@ static const struct conf_key source_keys[] = {
     {"framing", CT_ENUM, .off = SRC(framing), .def = "lines", .values = framing_names,
      .kinds = K(SOURCE_FILE) | K(SOURCE_STDIN) | K(SOURCE_EXEC) | K(SOURCE_TCP) | K(SOURCE_UNIX),
      .doc = "lines: an item per line; nul: items end at NUL bytes."},
+    /* redis-stream (issue 12): together, until its kind file holds them */
+    {"address", CT_STR, CF_NONEMPTY, .off = RSRC(address), .kinds = K(SOURCE_REDIS_STREAM),
+     .required = K(SOURCE_REDIS_STREAM), .check = check_redis_address,
+     .doc = "The Redis server: HOST:PORT or an absolute unix socket path."},
+    {"stream", CT_STR, CF_NONEMPTY, .off = RSRC(stream), .kinds = K(SOURCE_REDIS_STREAM),
+     .required = K(SOURCE_REDIS_STREAM), .doc = "The stream's key."},
+    {"group", CT_STR, CF_NONEMPTY, .off = RSRC(group), .kinds = K(SOURCE_REDIS_STREAM),
+     .required = K(SOURCE_REDIS_STREAM),
+     .doc = "The consumer group, created when missing; the daemons of a group share its "
+	    "entries."},
+    {"consumer", CT_STR, CF_NONEMPTY, .off = RSRC(consumer), .kinds = K(SOURCE_REDIS_STREAM),
+     .doc = "This daemon's name in the group (default: host name, '-', pipeline name)."},
+    {"field", CT_STR, CF_NONEMPTY, .off = RSRC(field), .def = "item",
+     .kinds = K(SOURCE_REDIS_STREAM), .doc = "The entry field that holds the item."},
+    {"batch", CT_UINT, .off = RSRC(batch), .def = "100", .min = 1, .max = 100000,
+     .kinds = K(SOURCE_REDIS_STREAM), .doc = "Entries per read (XREADGROUP COUNT) at most."},
+    {"block", CT_DURATION, CF_POSITIVE, .off = RSRC(block), .def = "1s",
+     .kinds = K(SOURCE_REDIS_STREAM), .doc = "How long a read waits for new entries."},
+    {"claim_idle", CT_DURATION, .off = RSRC(claim_idle), .def = "60s",
+     .kinds = K(SOURCE_REDIS_STREAM),
+     .doc = "Entries idle this long in the group are taken over (XAUTOCLAIM); 0s: never."},
+    {"max_deliveries", CT_UINT, .off = RSRC(max_deliveries), .def = "5", .min = 0, .max = 1000000,
+     .kinds = K(SOURCE_REDIS_STREAM),
+     .doc = "An entry delivered more often goes to the dead letter; 0: no limit."},
+    {"start_at", CT_ENUM, CF_BOOL_ENUM, .off = RSRC(start_at_end), .def = "beginning",
+     .values = start_at_names, .kinds = K(SOURCE_REDIS_STREAM),
+     .doc = "Where a group created now starts: beginning (every entry) or end (new ones)."},
+    {"username", CT_STR, CF_NONEMPTY, .off = RSRC(username), .kinds = K(SOURCE_REDIS_STREAM),
+     .doc = "The ACL user to AUTH as (with password)."},
+    {"password", CT_STR, CF_SECRET, .off = RSRC(password), .kinds = K(SOURCE_REDIS_STREAM),
+     .doc = "AUTH with this password."},
 };
 const struct conf_table conf_source_table = {
     .noun = "source",
@@ -486,6 +543,8 @@ static void sink_check(struct conf_ctx *x, void *obj)
 	const yaml_node_t *k = conf_key_of(x, "max_backoff");
 	if (s->max_backoff < s->backoff)
 		conf_err(x, k ? k : x->map, "'max_backoff' of %s must not be less than 'backoff'",
+			 x->label);	if (s->redis.username != NULL && s->redis.password == NULL)
+		conf_err(x, conf_key_of(x, "username"), "'username' of %s needs 'password'",
 			 x->label);
 }
 
@@ -530,10 +589,29 @@ static const struct conf_key sink_keys[] = {
     {"batch", CT_BLOCK, .kinds = K(SINK_HTTP), .sub = &batch_table,
      .doc = "Records sent together in one request."},
     {"backoff", CT_DURATION, .off = SNK(backoff), .def = "100ms",
-     .kinds = NET_SINKS | K(SINK_EXEC) | K(SINK_HTTP),
+     .kinds = NET_SINKS | K(SINK_EXEC) | K(SINK_HTTP) | K(SINK_REDIS_STREAM),
      .doc = "The first reconnect or retry delay; doubles."},
     {"max_backoff", CT_DURATION, .off = SNK(max_backoff), .def = "10s",
-     .kinds = NET_SINKS | K(SINK_EXEC) | K(SINK_HTTP), .doc = "The cap of the backoff."},
+     .kinds = NET_SINKS | K(SINK_EXEC) | K(SINK_HTTP) | K(SINK_REDIS_STREAM),
+     .doc = "The cap of the backoff."},
+    /* redis-stream (issue 12): together, until its kind file holds them */
+    {"address", CT_STR, CF_NONEMPTY, .off = RSNK(address), .kinds = K(SINK_REDIS_STREAM),
+     .required = K(SINK_REDIS_STREAM), .check = check_redis_address,
+     .doc = "The Redis server: HOST:PORT or an absolute unix socket path."},
+    {"stream", CT_STR, CF_NONEMPTY, .off = RSNK(stream), .kinds = K(SINK_REDIS_STREAM),
+     .required = K(SINK_REDIS_STREAM), .doc = "The stream's key."},
+    {"field", CT_STR, CF_NONEMPTY, .off = RSNK(field), .def = "item",
+     .kinds = K(SINK_REDIS_STREAM), .doc = "The entry field a record is written to."},
+    {"maxlen", CT_UINT, .off = RSNK(maxlen), .def = "0", .min = 0, .max = UINT64_MAX,
+     .kinds = K(SINK_REDIS_STREAM),
+     .doc = "Trim the stream to about this many entries (MAXLEN ~); 0: never."},
+    {"max_in_flight", CT_UINT, .off = RSNK(max_in_flight), .def = "1000", .min = 1,
+     .max = 1000000, .kinds = K(SINK_REDIS_STREAM),
+     .doc = "XADDs sent and not yet answered, at most (pipelining)."},
+    {"username", CT_STR, CF_NONEMPTY, .off = RSNK(username), .kinds = K(SINK_REDIS_STREAM),
+     .doc = "The ACL user to AUTH as (with password)."},
+    {"password", CT_STR, CF_SECRET, .off = RSNK(password), .kinds = K(SINK_REDIS_STREAM),
+     .doc = "AUTH with this password."},
 };
 const struct conf_table conf_sink_table = {
     .noun = "sink",

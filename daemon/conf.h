@@ -30,7 +30,8 @@ enum source_type {
 	SOURCE_TCP,
 	SOURCE_UNIX,
 	SOURCE_HTTP,
-	SOURCE_DIR
+	SOURCE_DIR,
+	SOURCE_REDIS_STREAM
 };
 enum split_mode { SPLIT_NONE = 0, SPLIT_LINES, SPLIT_NUL };
 enum stage_kind { STAGE_EXEC = 0, STAGE_BUILTIN, STAGE_COPROCESS, STAGE_HTTP };
@@ -51,7 +52,8 @@ enum sink_type {
 	SINK_TCP,
 	SINK_UNIX,
 	SINK_EXEC,
-	SINK_HTTP
+	SINK_HTTP,
+	SINK_REDIS_STREAM
 };
 enum http_method { HTTP_GET = 0, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_PATCH, HTTP_HEAD };
 enum fsync_mode { FSYNC_NEVER = 0, FSYNC_BATCH, FSYNC_ALWAYS };
@@ -95,6 +97,32 @@ struct conf_http {
 	uint64_t timeout; /* usec per request, default 30s */
 };
 
+/*
+ * The redis-stream kinds' options (issue 12), one struct per kind, until the kinds'
+ * own option structs (the registry) take them over.
+ */
+struct conf_redis_source {
+	char *address;		 /* required: "HOST:PORT", "[V6]:PORT" or an absolute socket path */
+	char *stream, *group;	 /* required */
+	char *consumer;		 /* NULL: the host name, '-', the pipeline's name */
+	char *field;		 /* default "item" */
+	uint64_t batch;		 /* XREADGROUP COUNT, default 100 */
+	uint64_t block;		 /* usec, XREADGROUP BLOCK, default 1s */
+	uint64_t claim_idle;	 /* usec, default 60s; 0 = never claim */
+	uint64_t max_deliveries; /* default 5; 0 = no limit */
+	bool start_at_end;	 /* start_at: end; default beginning */
+	char *username, *password;
+};
+
+struct conf_redis_sink {
+	char *address; /* required, as the source's */
+	char *stream;  /* required */
+	char *field;   /* default "item" */
+	uint64_t maxlen;	/* MAXLEN ~; 0 = no trimming (default) */
+	uint64_t max_in_flight; /* XADDs without a reply, default 1000 */
+	char *username, *password;
+};
+
 struct conf_source {
 	struct conf_pos pos;
 	char *name;	       /* required, unique among sources */
@@ -121,6 +149,7 @@ struct conf_source {
 	char *done_dir;		  /* dir: default PATH/done; NULL with delete */
 	char *failed_dir;	  /* dir: default PATH/failed */
 	bool delete_done;	  /* dir: `delete`: remove finished files instead of moving them */
+	struct conf_redis_source redis; /* redis-stream */
 };
 
 /* A stage's worker count: the loader, `sluicectl scale` and pipeline_scale keep to it. */
@@ -184,6 +213,7 @@ struct conf_sink {
 	uint64_t timeout;     /* tcp, unix: connect timeout, default 10s (http: in http) */
 	uint64_t backoff;     /* tcp, unix, exec, http: first reconnect/retry delay, 100ms */
 	uint64_t max_backoff; /* cap of the exponential backoff, default 10s */
+	struct conf_redis_sink redis; /* redis-stream */
 };
 
 struct conf_dead_letter {

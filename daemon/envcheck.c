@@ -245,6 +245,7 @@ static void check_sources(struct checker *ck)
 			break;
 		case SOURCE_STDIN:
 		case SOURCE_GENERATE:
+		case SOURCE_REDIS_STREAM:
 			break;
 		}
 		free(owner);

@@ -738,7 +738,7 @@ static void xadd_cb(redisAsyncContext *ac, void *rep, void *priv)
 {
 	struct rstream_writer *w = priv;
 	redisReply *reply = rep;
-	if (!reply_ok(&w->link, ac, reply, "XADD"))
+	if (!reply_ok(&w->link, ac, reply, "XADD") || w->head == NULL)
 		return; /* lost: sent again from the head after the reconnect */
 	struct xadd *x = w->head;
 	w->head = x->next;
@@ -841,6 +841,22 @@ bool rstream_writer_ready(const struct rstream_writer *w)
 size_t rstream_writer_pending(const struct rstream_writer *w)
 {
 	return w->n_queued;
+}
+
+size_t rstream_writer_take_back(struct rstream_writer *w, rstream_give_cb give, void *arg)
+{
+	size_t n = 0;
+	while (w->head != NULL) {
+		struct xadd *x = w->head;
+		w->head = x->next;
+		if (give != NULL)
+			give(arg, x->data, x->len, x->token);
+		free(x);
+		n++;
+	}
+	w->tail = w->next_unsent = NULL;
+	w->n_sent = w->n_queued = 0;
+	return n;
 }
 
 void rstream_writer_free(struct rstream_writer *w)

@@ -87,6 +87,12 @@ void rstream_xadd(struct rstream_writer *w, const char *data, size_t len, uint64
 /* True while fewer than max_in_flight XADDs await their reply. */
 bool rstream_writer_ready(const struct rstream_writer *w);
 size_t rstream_writer_pending(const struct rstream_writer *w);
+/*
+ * While down (nothing in flight): every XADD queued, oldest first, to give, then
+ * forgotten (a cancel spools them). Returns how many.
+ */
+typedef void (*rstream_give_cb)(void *arg, const char *data, size_t len, uint64_t token);
+size_t rstream_writer_take_back(struct rstream_writer *w, rstream_give_cb give, void *arg);
 void rstream_writer_free(struct rstream_writer *w);
 
 #endif

@@ -75,7 +75,7 @@ struct sink_kind {
 	void (*free)(struct sink *s);
 };
 
-extern const struct sink_kind sink_tcp, sink_unix, sink_exec, sink_http;
+extern const struct sink_kind sink_tcp, sink_unix, sink_exec, sink_http, sink_redis_stream;
 
 /* Opens a file or stdout writer (the dead letter, the joblog); NULL with a message. */
 struct sink *sink_open(struct scope *sc, const char *name, enum sink_type type, const char *path,
