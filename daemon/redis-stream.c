@@ -279,7 +279,7 @@ struct rstream {
 	size_t n_held;
 	char **acks; /* ids to XACK with the next flush */
 	size_t n_acks, cap_acks;
-	bool claiming;
+	bool claiming, claim_due; /* due: the tick came while every credit was in a read */
 	unsigned claim_reserved;
 };
 
@@ -473,8 +473,13 @@ static void read_cb(redisAsyncContext *ac, void *rep, void *priv)
 	read_more(r);
 }
 
+static bool claim_now(struct rstream *r);
+
 static void read_more(struct rstream *r)
 {
+	/* A claim that is due goes first: a blocking read would otherwise take every credit. */
+	if (r->claim_due && !r->reading && claim_now(r))
+		r->claim_due = false;
 	if (r->reading || r->stopped || !r->read.up || !r->ctl.up || !r->group_ready ||
 	    r->credit == 0)
 		return;
@@ -617,11 +622,11 @@ static void claim_cb(redisAsyncContext *ac, void *rep, void *priv)
 	read_more(r);
 }
 
-static void claim_tick(evutil_socket_t fd, short what, void *arg)
+/* Sends an XAUTOCLAIM now if it can; false when not (no credit, not connected). */
+static bool claim_now(struct rstream *r)
 {
-	struct rstream *r = arg;
 	if (r->claiming || r->stopped || !r->ctl.up || r->credit == 0)
-		return;
+		return false;
 	char idle[24], count[16];
 	unsigned n = r->credit < r->conf.batch ? r->credit : r->conf.batch;
 	r->credit -= n;
@@ -632,6 +637,14 @@ static void claim_tick(evutil_socket_t fd, short what, void *arg)
 			      idle,	    r->claim_cursor, "COUNT",	    count};
 	r->claiming = true;
 	redisAsyncCommandArgv(r->ctl.ac, claim_cb, r, 8, argv, NULL);
+	return true;
+}
+
+static void claim_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct rstream *r = arg;
+	if (!claim_now(r))
+		r->claim_due = !r->stopped;
 }
 
 struct rstream *rstream_reader_new(struct event_base *base, const struct rstream_conf *conf,
