@@ -7,6 +7,7 @@
 #                           PING; REDIS_PID. ARGS go to redis-server (persistence:
 #                           --appendonly yes --appendfsync always)
 #   redis_kill              SIGKILLs it and waits until it is gone
+#   redis_shutdown          SHUTDOWN (the AOF is written out), waits until it is gone
 #   rcli ARGS...            redis-cli on the socket
 #   redis_fill STREAM N [PREFIX]  appends N entries {item: PREFIX1..PREFIXN}
 #   redis_pending STREAM GROUP    entries of the group's pending list
@@ -31,6 +32,12 @@ redis_start() {
 
 redis_kill() {
 	kill -KILL "$REDIS_PID" 2>/dev/null
+	wait "$REDIS_PID" 2>/dev/null
+	rm -f "$REDIS_SOCK"
+}
+
+redis_shutdown() {
+	rcli SHUTDOWN >/dev/null 2>&1
 	wait "$REDIS_PID" 2>/dev/null
 	rm -f "$REDIS_SOCK"
 }
