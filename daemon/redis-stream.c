@@ -262,6 +262,7 @@ struct held {
 };
 
 #define HELD_BUCKETS 1024
+#define READS_MAX    2
 
 struct rstream {
 	struct rstream_conf conf;
@@ -269,9 +270,15 @@ struct rstream {
 	rstream_entry_cb entry;
 	rstream_link_cb link;
 	void *arg;
-	unsigned credit;   /* entries the caller can take, beyond those reserved */
-	unsigned reserved; /* asked for by the read or claim in flight */
-	bool reading, stopped, new_phase, group_ready;
+	unsigned credit; /* entries the caller can take, beyond those reserved */
+	/*
+	 * Reads in flight and what each reserved, oldest first (replies come in order).
+	 * New entries are read READS_MAX at a time, so Redis prepares the next batch
+	 * while this one is handed out; own pending ones one at a time (a cursor).
+	 */
+	unsigned reserved[READS_MAX];
+	unsigned reads;
+	bool stopped, new_phase, group_ready;
 	char cursor[64]; /* the id after which own pending entries are read */
 	char claim_cursor[64];
 	struct event *claim_timer, *ack_flush;
@@ -448,9 +455,10 @@ static void read_cb(redisAsyncContext *ac, void *rep, void *priv)
 	redisReply *reply = rep;
 	if (r->read.closing)
 		return;
-	unsigned reserved = r->reserved;
-	r->reading = false;
-	r->reserved = 0;
+	unsigned reserved = r->reserved[0];
+	for (unsigned i = 1; i < r->reads; i++)
+		r->reserved[i - 1] = r->reserved[i];
+	r->reads--;
 	if (!reply_ok(&r->read, ac, reply, "XREADGROUP") || r->stopped || !r->ctl.up) {
 		/* Whatever it returned stays pending to us: read again after the reconnect. */
 		unreserve(r, reserved, 0);
@@ -474,18 +482,25 @@ static void read_cb(redisAsyncContext *ac, void *rep, void *priv)
 }
 
 static bool claim_now(struct rstream *r);
+static bool read_one(struct rstream *r);
 
 static void read_more(struct rstream *r)
 {
 	/* A claim that is due goes first: a blocking read would otherwise take every credit. */
-	if (r->claim_due && !r->reading && claim_now(r))
+	if (r->claim_due && r->reads == 0 && claim_now(r))
 		r->claim_due = false;
-	if (r->reading || r->stopped || !r->read.up || !r->ctl.up || !r->group_ready ||
-	    r->credit == 0)
-		return;
+	while (r->reads < (r->new_phase ? READS_MAX : 1) && read_one(r))
+		;
+}
+
+/* Sends one XREADGROUP if it may; false when not. */
+static bool read_one(struct rstream *r)
+{
+	if (r->stopped || !r->read.up || !r->ctl.up || !r->group_ready || r->credit == 0)
+		return false;
 	unsigned n = r->credit < r->conf.batch ? r->credit : r->conf.batch;
 	r->credit -= n;
-	r->reserved = n;
+	r->reserved[r->reads++] = n;
 	char count[16], block[24];
 	snprintf(count, sizeof(count), "%u", n);
 	snprintf(block, sizeof(block), "%" PRIu64, r->conf.block_ms);
@@ -500,8 +515,8 @@ static void read_more(struct rstream *r)
 		argv[8] = r->cursor;
 		argc = 9;
 	}
-	r->reading = true;
 	redisAsyncCommandArgv(r->read.ac, read_cb, r, argc, argv, NULL);
+	return true;
 }
 
 static void group_cb(redisAsyncContext *ac, void *rep, void *priv)

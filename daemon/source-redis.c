@@ -7,10 +7,11 @@
  * without the field, or one over max_item_bytes is dead-lettered (error
  * "rejected", with why) and acked, so a poison entry cannot loop forever.
  *
- * Backpressure: the reader holds at most `batch` credits. A credit comes back once
- * its entry went into the queue without pushing back; while the queue is full no
- * credit comes back, so no XREADGROUP is sent: memory holds the queue and one
- * batch, whatever the stream holds. Credits come back once per loop iteration, so
+ * Backpressure: the reader holds at most two batches of credits (it reads the next
+ * batch while this one is handed out). A credit comes back once its entry went
+ * into the queue without pushing back; while the queue is full no credit comes
+ * back, so no XREADGROUP is sent: memory holds the queue and two batches, whatever
+ * the stream holds. Credits come back once per loop iteration, so
  * a read asks for a whole batch, not for the one entry just taken.
  *
  * A graceful stop stops reading; the source ends once every entry it took is done
@@ -77,10 +78,10 @@ static void give_credit(struct redis_src *rs, unsigned n)
 	event_active(rs->credit_ev, 0, 0);
 }
 
-/* Tops the reader's credit up to one batch (at the start, after a pause). */
+/* Tops the reader's credit up to two batches (at the start, after a pause). */
 static void refill(struct redis_src *rs)
 {
-	unsigned batch = (unsigned)rs->cs->redis.batch;
+	unsigned batch = 2 * (unsigned)rs->cs->redis.batch;
 	if (rs->held + rs->to_give < batch)
 		give_credit(rs, batch - rs->held - rs->to_give);
 }
