@@ -486,9 +486,15 @@ static bool read_one(struct rstream *r);
 
 static void read_more(struct rstream *r)
 {
-	/* A claim that is due goes first: a blocking read would otherwise take every credit. */
-	if (r->claim_due && r->reads == 0 && claim_now(r))
+	/*
+	 * A claim that is due goes first: blocking reads would otherwise hold every
+	 * credit. No new read until the ones in flight are back and it is sent.
+	 */
+	if (r->claim_due) {
+		if (r->reads > 0 || !claim_now(r))
+			return;
 		r->claim_due = false;
+	}
 	while (r->reads < (r->new_phase ? READS_MAX : 1) && read_one(r))
 		;
 }
