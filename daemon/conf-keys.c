@@ -20,7 +20,7 @@
 
 static const char *const when_full_names[] = {"block", "drop_newest", "drop_oldest", NULL};
 static const char *const framing_names[] = {"lines", "nul", NULL};
-static const char *const source_type_names[] = {"file", "stdin", "exec", "generate", "tcp",
+static const char *const source_type_names[] = {"file", "stdin", "exec", "generate",	 "tcp",
 						"unix", "http",	 "dir",	 "redis-stream", NULL};
 static const char *const split_names[] = {"none", "lines", "nul", NULL};
 static const char *const stage_kind_names[] = {"exec", "builtin", "coprocess", "http", NULL};
@@ -29,8 +29,8 @@ static const char *const exec_stdout_names[] = {"result", "lines", "discard", "i
 static const char *const coproc_framing_names[] = {"lines", "length", "json", NULL};
 static const char *const builtin_op_names[] = {"passthrough", "grep", NULL};
 static const char *const on_failure_names[] = {"skip", "dead_letter", "cancel", NULL};
-static const char *const sink_type_names[] = {"file", "stdout", "discard", "tcp",
-					      "unix", "exec",	"http",	   "redis-stream", NULL};
+static const char *const sink_type_names[] = {"file", "stdout", "discard",	"tcp", "unix",
+					      "exec", "http",	"redis-stream", NULL};
 static const char *const dead_letter_type_names[] = {"file", "stdout", NULL};
 static const char *const http_method_names[] = {"GET",	 "POST", "PUT", "DELETE",
 						"PATCH", "HEAD", NULL};
@@ -174,8 +174,8 @@ static bool check_redis_address(struct conf_ctx *x, const yaml_node_t *v, void *
 
 	if (a[0] == '/' || conf_parse_hostport(a, host, sizeof(host), &port, &why) == 0)
 		return true;
-	conf_err(x, v, "'address' must be HOST:PORT, [V6]:PORT or an absolute socket path, got '%s'",
-		 a);
+	conf_err(x, v,
+		 "'address' must be HOST:PORT, [V6]:PORT or an absolute socket path, got '%s'", a);
 	return false;
 }
 
@@ -543,7 +543,8 @@ static void sink_check(struct conf_ctx *x, void *obj)
 	const yaml_node_t *k = conf_key_of(x, "max_backoff");
 	if (s->max_backoff < s->backoff)
 		conf_err(x, k ? k : x->map, "'max_backoff' of %s must not be less than 'backoff'",
-			 x->label);	if (s->redis.username != NULL && s->redis.password == NULL)
+			 x->label);
+	if (s->redis.username != NULL && s->redis.password == NULL)
 		conf_err(x, conf_key_of(x, "username"), "'username' of %s needs 'password'",
 			 x->label);
 }
@@ -600,13 +601,13 @@ static const struct conf_key sink_keys[] = {
      .doc = "The Redis server: HOST:PORT or an absolute unix socket path."},
     {"stream", CT_STR, CF_NONEMPTY, .off = RSNK(stream), .kinds = K(SINK_REDIS_STREAM),
      .required = K(SINK_REDIS_STREAM), .doc = "The stream's key."},
-    {"field", CT_STR, CF_NONEMPTY, .off = RSNK(field), .def = "item",
-     .kinds = K(SINK_REDIS_STREAM), .doc = "The entry field a record is written to."},
+    {"field", CT_STR, CF_NONEMPTY, .off = RSNK(field), .def = "item", .kinds = K(SINK_REDIS_STREAM),
+     .doc = "The entry field a record is written to."},
     {"maxlen", CT_UINT, .off = RSNK(maxlen), .def = "0", .min = 0, .max = UINT64_MAX,
      .kinds = K(SINK_REDIS_STREAM),
      .doc = "Trim the stream to about this many entries (MAXLEN ~); 0: never."},
-    {"max_in_flight", CT_UINT, .off = RSNK(max_in_flight), .def = "1000", .min = 1,
-     .max = 1000000, .kinds = K(SINK_REDIS_STREAM),
+    {"max_in_flight", CT_UINT, .off = RSNK(max_in_flight), .def = "1000", .min = 1, .max = 1000000,
+     .kinds = K(SINK_REDIS_STREAM),
      .doc = "XADDs sent and not yet answered, at most (pipelining)."},
     {"username", CT_STR, CF_NONEMPTY, .off = RSNK(username), .kinds = K(SINK_REDIS_STREAM),
      .doc = "The ACL user to AUTH as (with password)."},

@@ -115,9 +115,9 @@ struct conf_redis_source {
 };
 
 struct conf_redis_sink {
-	char *address; /* required, as the source's */
-	char *stream;  /* required */
-	char *field;   /* default "item" */
+	char *address;		/* required, as the source's */
+	char *stream;		/* required */
+	char *field;		/* default "item" */
 	uint64_t maxlen;	/* MAXLEN ~; 0 = no trimming (default) */
 	uint64_t max_in_flight; /* XADDs without a reply, default 1000 */
 	char *username, *password;

@@ -91,8 +91,9 @@ static const struct sink_kind sink_fd;
 
 /* The registry: every sink kind, by its type (file, stdout and discard share one). */
 static const struct sink_kind *const sink_kinds[] = {
-    [SINK_FILE] = &sink_fd,   [SINK_STDOUT] = &sink_fd, [SINK_DISCARD] = &sink_fd,
-    [SINK_TCP] = &sink_tcp,   [SINK_UNIX] = &sink_unix, [SINK_EXEC] = &sink_exec,
+    [SINK_FILE] = &sink_fd,    [SINK_STDOUT] = &sink_fd,
+    [SINK_DISCARD] = &sink_fd, [SINK_TCP] = &sink_tcp,
+    [SINK_UNIX] = &sink_unix,  [SINK_EXEC] = &sink_exec,
     [SINK_HTTP] = &sink_http,  [SINK_REDIS_STREAM] = &sink_redis_stream,
 };
 

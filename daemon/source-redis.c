@@ -111,12 +111,22 @@ static void entry_cb(void *arg, const char *id, const char *data, size_t len, co
 	memcpy(e->id, id, n);
 	TAILQ_INSERT_TAIL(&rs->entries, e, link);
 	source_set_token(s, e);
-	if (rs->paused) {
-		/* Read before the queue filled: within the batch the bound allows. */
+	uint64_t skipped = source_skipped(s);
+	bool more = true;
+	if (rs->paused)
+		/* Read before the queue filled: within the two batches the bound allows. */
 		source_emit_force(s, data, len);
-		return;
+	else
+		more = source_emit(s, data, len);
+	if (source_skipped(s) != skipped) {
+		/* --resume: the joblog has it as done, so no item tracks it: ack it now. */
+		TAILQ_REMOVE(&rs->entries, e, link);
+		free(e);
+		rstream_ack(rs->r, id);
 	}
-	if (source_emit(s, data, len))
+	if (rs->paused)
+		return;
+	if (more)
 		give_credit(rs, 1);
 	else
 		rs->paused = true;

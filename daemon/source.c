@@ -62,10 +62,14 @@ struct source {
 
 /* The registry: every source kind, by its type. */
 static const struct source_kind *const source_kinds[] = {
-    [SOURCE_FILE] = &source_file, [SOURCE_STDIN] = &source_stdin,
-    [SOURCE_EXEC] = &source_exec, [SOURCE_GENERATE] = &source_generate,
-    [SOURCE_TCP] = &source_tcp,	  [SOURCE_UNIX] = &source_unix,
-    [SOURCE_HTTP] = &source_http, [SOURCE_DIR] = &source_dir,
+    [SOURCE_FILE] = &source_file,
+    [SOURCE_STDIN] = &source_stdin,
+    [SOURCE_EXEC] = &source_exec,
+    [SOURCE_GENERATE] = &source_generate,
+    [SOURCE_TCP] = &source_tcp,
+    [SOURCE_UNIX] = &source_unix,
+    [SOURCE_HTTP] = &source_http,
+    [SOURCE_DIR] = &source_dir,
     [SOURCE_REDIS_STREAM] = &source_redis_stream,
 };
 

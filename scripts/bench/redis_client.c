@@ -136,8 +136,9 @@ static int do_wait(redisContext *c, const char *stream, const char *group)
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: redis_client SOCK write STREAM FILE | read STREAM GROUP N | "
-				"wait STREAM GROUP\n");
+		fprintf(stderr,
+			"usage: redis_client SOCK write STREAM FILE | read STREAM GROUP N | "
+			"wait STREAM GROUP\n");
 		return 64;
 	}
 	redisContext *c = redisConnectUnix(argv[1]);

@@ -2,10 +2,10 @@
 # tests/helpers/redis.sh: a redis-server per test, for the redis-stream tests;
 # sourced after lib.sh.
 #
-#   redis_start [ARGS...]   starts redis-server on the unix socket $REDIS_SOCK
+#   redis_start             starts redis-server on the unix socket $REDIS_SOCK
 #                           ($T/redis/redis.sock; its data in $T/redis), waits for
-#                           PING; REDIS_PID. ARGS go to redis-server (persistence:
-#                           --appendonly yes --appendfsync always)
+#                           PING; REDIS_PID. REDIS_ARGS (an array) go to redis-server
+#                           (persistence: --appendonly yes --appendfsync always)
 #   redis_kill              SIGKILLs it and waits until it is gone
 #   redis_shutdown          SHUTDOWN (the AOF is written out), waits until it is gone
 #   rcli ARGS...            redis-cli on the socket
@@ -23,7 +23,6 @@ rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
 
 redis_start() {
 	mkdir -p "$REDIS_DIR"
-	[ $# -gt 0 ] && REDIS_ARGS=("$@")
 	redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --dir "$REDIS_DIR" \
 		--save '' --logfile "$REDIS_DIR/redis.log" "${REDIS_ARGS[@]}" &
 	REDIS_PID=$!

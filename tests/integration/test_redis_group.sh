@@ -9,6 +9,7 @@
 
 N=100000
 BATCH=100
+pids=()
 redis_start
 redis_fill in $N
 
@@ -34,13 +35,13 @@ sinks:
   - { name: out, type: file, path: $T/out$i }
 YAML
 	start_daemon "$T/c$i.yaml"
-	eval "pid$i=\$DAEMON_PID err$i=\$DAEMON_ERR"
+	pids[i]=$DAEMON_PID
 done
 
 wait_for '[ "$(lines "$T/out1")" -ge 5000 ]' 120 || fail "daemon 1 did not get going"
-kill -KILL "$pid1"
-wait "$pid1" 2>/dev/null
-_REAPED="$_REAPED$pid1 "
+kill -KILL "${pids[1]}"
+wait "${pids[1]}" 2>/dev/null
+_REAPED="$_REAPED${pids[1]} "
 # What it had taken and not acked: the most it can have written twice.
 inflight=$(rcli XPENDING in g - + 100000 c1 | awk 'NR % 4 == 1' | wc -l)
 note "daemon 1 killed after $(lines "$T/out1") lines, with $inflight entries pending"
@@ -50,9 +51,8 @@ wait_for '[ "$(distinct)" -ge $N ] && [ "$(redis_pending in g)" = 0 ]' 240 ||
 	fail "not done: $(distinct) distinct entries written, $(redis_pending in g) pending"
 
 for i in 2 3; do
-	eval "pid=\$pid$i"
-	kill -TERM "$pid"
-	wait_exit "$pid" 60
+	kill -TERM "${pids[i]}"
+	wait_exit "${pids[i]}" 60
 	assert_exit 0 $? "daemon $i (SIGTERM)"
 done
 total=$(cat "$T"/out1 "$T"/out2 "$T"/out3 | wc -l)

@@ -7,7 +7,8 @@
 . "$PYHELPERS/redis.sh"
 
 N=20000
-redis_start --appendonly yes --appendfsync always
+REDIS_ARGS=(--appendonly yes --appendfsync always)
+redis_start
 redis_fill in $N
 
 cat >"$T/c.yaml" <<YAML

@@ -8,7 +8,8 @@
 . "$(dirname "$0")/../lib.sh"
 . "$PYHELPERS/redis.sh"
 
-redis_start --appendonly yes
+REDIS_ARGS=(--appendonly yes)
+redis_start
 seq 1 5000 | sed 's/^/line/' >"$T/in"
 cat >"$T/trim.yaml" <<YAML
 sources:
