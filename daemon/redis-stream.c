@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
@@ -120,6 +121,12 @@ static void link_attach(struct link *l, redisAsyncContext *ac)
 		link_failed(l, why);
 		return;
 	}
+	/*
+	 * hiredis opens its socket without close-on-exec: a stage's command would inherit
+	 * it and keep the connection open after the daemon died, and a read still blocked
+	 * on it would take entries for a consumer that can no longer see them.
+	 */
+	fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC);
 	ac->data = l;
 	l->ac = ac;
 	redisLibeventAttach(ac, l->base);

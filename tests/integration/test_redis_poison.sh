@@ -3,7 +3,8 @@
 # reads the consumer's own pending entries again, and Redis counts the
 # deliveries; once over max_deliveries (3) the entry goes to the dead letter
 # (error "rejected", with the count) and is acked, so it cannot loop forever.
-# The entries after it are processed, each once. (Entries in flight with it when
+# The entries after it are processed, each once, and at once: the killed daemon's
+# connections are not kept open by its orphaned stage commands (close-on-exec). (Entries in flight with it when
 # the daemon dies are delivered again too, and counted: so it is alone here.)
 . "$(dirname "$0")/../lib.sh"
 . "$PYHELPERS/redis.sh"
@@ -34,6 +35,10 @@ YAML
 for run in 1 2 3; do
 	run_daemon "$T/c.yaml"
 	assert_exit 137 $? "run $run: sluiced (killed by the poison entry)"
+	# Its connections die with it: the stage's command (still sleeping) must not
+	# hold them open, or a read still blocked there takes the next entries.
+	wait_for '[ "$(rcli CLIENT LIST | grep -vc "cmd=client")" = 0 ]' 2 ||
+		fail "run $run: the dead daemon's connections are still open: $(rcli CLIENT LIST)"
 done
 note "deliveries so far: $(rcli XPENDING in g - + 10 | sed -n 4p)"
 start_daemon "$T/c.yaml"
