@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# A poison entry: its stage kills the daemon (SIGKILL) each time. Every restart
-# reads the consumer's own pending entries again, and Redis counts the
-# deliveries; once over max_deliveries (3) the entry goes to the dead letter
-# (error "rejected", with the count) and is acked, so it cannot loop forever.
-# The entries after it are processed, each once, and at once: the killed daemon's
-# connections are not kept open by its orphaned stage commands (close-on-exec). (Entries in flight with it when
-# the daemon dies are delivered again too, and counted: so it is alone here.)
+# A poison entry: its stage kills the daemon (SIGKILL) each time, leaving a command
+# of its own behind (sleep 5 &: a crashed daemon leaves orphans). Every restart
+# reads the consumer's own pending entries again, and Redis counts the deliveries;
+# once over max_deliveries (3) the entry goes to the dead letter (error "rejected",
+# with the count) and is acked, so it cannot loop forever. The entries after it are
+# processed, each once, and at once: the orphans do not keep the dead daemon's
+# connections open (close-on-exec), where a read still blocked would take them.
+# (Entries in flight with the poison when the daemon dies are delivered again too,
+# and counted: so it is alone here.)
 . "$(dirname "$0")/../lib.sh"
 . "$PYHELPERS/redis.sh"
 
@@ -26,7 +28,7 @@ stages:
   - name: work
     on_failure: dead_letter
     exec:
-      argv: [sh, -c, 'if [ "\$1" = poison ]; then kill -KILL \$PPID; sleep 5; fi; printf "%s\n" "\$1"', sh, "{}"]
+      argv: [sh, -c, 'if [ "\$1" = poison ]; then sleep 5 & kill -KILL \$PPID; sleep 5; fi; printf "%s\n" "\$1"', sh, "{}"]
       stdout: lines
 sinks:
   - { name: out, type: file, path: $T/out }
