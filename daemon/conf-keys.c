@@ -161,13 +161,25 @@ static bool metrics_tls_shown(const void *obj)
 
 /* The tls block of the kinds that take one (their files list these rows). */
 const struct conf_key conf_source_tls_row = {
-    "tls", CT_BLOCK, .off = SRC(tls), .sub = &tls_table, .shown = source_tls_shown,
+    "tls",
+    CT_BLOCK,
+    .off = SRC(tls),
+    .sub = &tls_table,
+    .shown = source_tls_shown,
     .doc = "Serve TLS (cert and key); with ca and verify, client certificates are required."};
 const struct conf_key conf_stage_tls_row = {
-    "tls", CT_BLOCK, .off = STG(tls), .sub = &tls_table, .shown = stage_tls_shown,
+    "tls",
+    CT_BLOCK,
+    .off = STG(tls),
+    .sub = &tls_table,
+    .shown = stage_tls_shown,
     .doc = "TLS settings of https:// requests (an https:// URL alone turns TLS on)."};
 const struct conf_key conf_sink_tls_row = {
-    "tls", CT_BLOCK, .off = SNK(tls), .sub = &tls_table, .shown = sink_tls_shown,
+    "tls",
+    CT_BLOCK,
+    .off = SNK(tls),
+    .sub = &tls_table,
+    .shown = sink_tls_shown,
     .doc = "Connect with TLS (an https:// URL alone turns it on for an http sink)."};
 
 void conf_tls_server_check(struct conf_ctx *x, const struct conf_tls *t, const char *where)
@@ -740,12 +752,13 @@ static void merge_kind(struct composed *m, size_t first, const struct conf_kind 
 {
 	for (size_t r = 0; r < kind->n; r++) {
 		const struct conf_key *row = kind->rows[r];
+		unsigned in_opts = kind->opts_size > 0 && !(row->flags & CF_ENTRY) ? CF_OPTS : 0u;
 		size_t at = m->n, i;
 
 		for (i = first; i < m->n && m->from[i] != row; i++)
 			;
 		if (i < m->n) {
-			if ((m->rows[i].flags & CF_OPTS) != (kind->opts_size > 0 ? CF_OPTS : 0u))
+			if ((m->rows[i].flags & CF_OPTS) != in_opts)
 				compose_abort("a row shared by kinds with and without opts",
 					      row->name);
 			m->rows[i].kinds |= bit;
@@ -765,8 +778,7 @@ static void merge_kind(struct composed *m, size_t first, const struct conf_kind 
 		m->rows[at] = *row;
 		m->rows[at].kinds = bit;
 		m->rows[at].required = row->required ? bit : 0;
-		if (kind->opts_size > 0)
-			m->rows[at].flags |= CF_OPTS;
+		m->rows[at].flags |= in_opts;
 		m->from[at] = row;
 		m->n++;
 	}

@@ -50,6 +50,8 @@ enum conf_flag {
 	/* Set by conf_set_kinds, never in a row: stored in the entry's opts (struct conf_kind). */
 	CF_OPTS = 1 << 6,
 	CF_BOOL_TOO = 1 << 7, /* an enum whose first two values (false, true) may be booleans */
+	/* A row kinds share that is stored in the entry, also for a kind with opts. */
+	CF_ENTRY = 1 << 8,
 };
 
 #define CONF_ALL_KINDS (~0u)
@@ -115,7 +117,8 @@ struct conf_table {
  * that one file exports: the same row in two kinds is one key with both kinds). The
  * rows of a kind without opts_size store into the entry's struct (conf_source ...);
  * with opts_size, into a struct of the kind's own that the loader allocates at the
- * entry's opts (zeroed, then the rows' defaults) and conf_free frees. .kinds and
+ * entry's opts (zeroed, then the rows' defaults) and conf_free frees, but for the
+ * shared rows flagged CF_ENTRY (a sink's backoff), stored in the entry. .kinds and
  * .required of a kind's row say "this kind": CONF_ALL_KINDS or 0.
  */
 struct conf_kind {

@@ -2214,7 +2214,9 @@ static void print_row(FILE *out, const struct conf_key *k, const void *obj, cons
 	case CT_STR:
 	case CT_NAME:
 	case CT_ADDR:
-		put_key_str(out, pre, k->name, *(char *const *)f);
+		/* A secret (a password) is not shown by --check. */
+		put_key_str(out, pre, k->name,
+			    redact && (k->flags & CF_SECRET) ? "<redacted>" : *(char *const *)f);
 		break;
 	case CT_UINT:
 		fprintf(out, "%s%s: %llu\n", pre, k->name,

@@ -23,7 +23,8 @@
 	X(source_tcp)                                                                              \
 	X(source_unix)                                                                             \
 	X(source_http)                                                                             \
-	X(source_dir)
+	X(source_dir)                                                                              \
+	X(source_redis_stream)
 
 #define WORKERS(X)                                                                                 \
 	X(work_exec)                                                                               \
@@ -38,7 +39,8 @@
 	X(sink_tcp)                                                                                \
 	X(sink_unix)                                                                               \
 	X(sink_exec)                                                                               \
-	X(sink_http)
+	X(sink_http)                                                                               \
+	X(sink_redis_stream)
 
 #define DECLARE_SOURCE(k) extern const struct source_kind k;
 #define DECLARE_WORKER(k) extern const struct worker_kind k;

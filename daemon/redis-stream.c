@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
@@ -120,6 +121,12 @@ static void link_attach(struct link *l, redisAsyncContext *ac)
 		link_failed(l, why);
 		return;
 	}
+	/*
+	 * hiredis opens its socket without close-on-exec: a stage's command would inherit
+	 * it and keep the connection open after the daemon died, and a read still blocked
+	 * on it would take entries for a consumer that can no longer see them.
+	 */
+	fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC);
 	ac->data = l;
 	l->ac = ac;
 	redisLibeventAttach(ac, l->base);
@@ -262,6 +269,7 @@ struct held {
 };
 
 #define HELD_BUCKETS 1024
+#define READS_MAX    2
 
 struct rstream {
 	struct rstream_conf conf;
@@ -269,9 +277,15 @@ struct rstream {
 	rstream_entry_cb entry;
 	rstream_link_cb link;
 	void *arg;
-	unsigned credit;   /* entries the caller can take, beyond those reserved */
-	unsigned reserved; /* asked for by the read or claim in flight */
-	bool reading, stopped, new_phase, group_ready;
+	unsigned credit; /* entries the caller can take, beyond those reserved */
+	/*
+	 * Reads in flight and what each reserved, oldest first (replies come in order).
+	 * New entries are read READS_MAX at a time, so Redis prepares the next batch
+	 * while this one is handed out; own pending ones one at a time (a cursor).
+	 */
+	unsigned reserved[READS_MAX];
+	unsigned reads;
+	bool stopped, new_phase, group_ready;
 	char cursor[64]; /* the id after which own pending entries are read */
 	char claim_cursor[64];
 	struct event *claim_timer, *ack_flush;
@@ -279,7 +293,7 @@ struct rstream {
 	size_t n_held;
 	char **acks; /* ids to XACK with the next flush */
 	size_t n_acks, cap_acks;
-	bool claiming;
+	bool claiming, claim_due; /* due: the tick came while every credit was in a read */
 	unsigned claim_reserved;
 };
 
@@ -448,9 +462,10 @@ static void read_cb(redisAsyncContext *ac, void *rep, void *priv)
 	redisReply *reply = rep;
 	if (r->read.closing)
 		return;
-	unsigned reserved = r->reserved;
-	r->reading = false;
-	r->reserved = 0;
+	unsigned reserved = r->reserved[0];
+	for (unsigned i = 1; i < r->reads; i++)
+		r->reserved[i - 1] = r->reserved[i];
+	r->reads--;
 	if (!reply_ok(&r->read, ac, reply, "XREADGROUP") || r->stopped || !r->ctl.up) {
 		/* Whatever it returned stays pending to us: read again after the reconnect. */
 		unreserve(r, reserved, 0);
@@ -473,14 +488,32 @@ static void read_cb(redisAsyncContext *ac, void *rep, void *priv)
 	read_more(r);
 }
 
+static bool claim_now(struct rstream *r);
+static bool read_one(struct rstream *r);
+
 static void read_more(struct rstream *r)
 {
-	if (r->reading || r->stopped || !r->read.up || !r->ctl.up || !r->group_ready ||
-	    r->credit == 0)
-		return;
+	/*
+	 * A claim that is due goes first: blocking reads would otherwise hold every
+	 * credit. No new read until the ones in flight are back and it is sent.
+	 */
+	if (r->claim_due) {
+		if (r->reads > 0 || !claim_now(r))
+			return;
+		r->claim_due = false;
+	}
+	while (r->reads < (r->new_phase ? READS_MAX : 1) && read_one(r))
+		;
+}
+
+/* Sends one XREADGROUP if it may; false when not. */
+static bool read_one(struct rstream *r)
+{
+	if (r->stopped || !r->read.up || !r->ctl.up || !r->group_ready || r->credit == 0)
+		return false;
 	unsigned n = r->credit < r->conf.batch ? r->credit : r->conf.batch;
 	r->credit -= n;
-	r->reserved = n;
+	r->reserved[r->reads++] = n;
 	char count[16], block[24];
 	snprintf(count, sizeof(count), "%u", n);
 	snprintf(block, sizeof(block), "%" PRIu64, r->conf.block_ms);
@@ -495,8 +528,8 @@ static void read_more(struct rstream *r)
 		argv[8] = r->cursor;
 		argc = 9;
 	}
-	r->reading = true;
 	redisAsyncCommandArgv(r->read.ac, read_cb, r, argc, argv, NULL);
+	return true;
 }
 
 static void group_cb(redisAsyncContext *ac, void *rep, void *priv)
@@ -617,11 +650,11 @@ static void claim_cb(redisAsyncContext *ac, void *rep, void *priv)
 	read_more(r);
 }
 
-static void claim_tick(evutil_socket_t fd, short what, void *arg)
+/* Sends an XAUTOCLAIM now if it can; false when not (no credit, not connected). */
+static bool claim_now(struct rstream *r)
 {
-	struct rstream *r = arg;
 	if (r->claiming || r->stopped || !r->ctl.up || r->credit == 0)
-		return;
+		return false;
 	char idle[24], count[16];
 	unsigned n = r->credit < r->conf.batch ? r->credit : r->conf.batch;
 	r->credit -= n;
@@ -632,6 +665,14 @@ static void claim_tick(evutil_socket_t fd, short what, void *arg)
 			      idle,	    r->claim_cursor, "COUNT",	    count};
 	r->claiming = true;
 	redisAsyncCommandArgv(r->ctl.ac, claim_cb, r, 8, argv, NULL);
+	return true;
+}
+
+static void claim_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct rstream *r = arg;
+	if (!claim_now(r))
+		r->claim_due = !r->stopped;
 }
 
 struct rstream *rstream_reader_new(struct event_base *base, const struct rstream_conf *conf,
@@ -738,7 +779,7 @@ static void xadd_cb(redisAsyncContext *ac, void *rep, void *priv)
 {
 	struct rstream_writer *w = priv;
 	redisReply *reply = rep;
-	if (!reply_ok(&w->link, ac, reply, "XADD"))
+	if (!reply_ok(&w->link, ac, reply, "XADD") || w->head == NULL)
 		return; /* lost: sent again from the head after the reconnect */
 	struct xadd *x = w->head;
 	w->head = x->next;
@@ -841,6 +882,22 @@ bool rstream_writer_ready(const struct rstream_writer *w)
 size_t rstream_writer_pending(const struct rstream_writer *w)
 {
 	return w->n_queued;
+}
+
+size_t rstream_writer_take_back(struct rstream_writer *w, rstream_give_cb give, void *arg)
+{
+	size_t n = 0;
+	while (w->head != NULL) {
+		struct xadd *x = w->head;
+		w->head = x->next;
+		if (give != NULL)
+			give(arg, x->data, x->len, x->token);
+		free(x);
+		n++;
+	}
+	w->tail = w->next_unsent = NULL;
+	w->n_sent = w->n_queued = 0;
+	return n;
 }
 
 void rstream_writer_free(struct rstream_writer *w)

@@ -32,6 +32,21 @@
 
 struct event_base;
 
+/*
+ * The keys a redis-stream source and sink share: the first member of both kinds'
+ * option structs, so one row of each serves both (source-redis.c, sink-redis.c).
+ */
+struct rstream_link_opts {
+	char *address; /* HOST:PORT, [V6]:PORT or an absolute unix socket path */
+	char *username, *password;
+};
+struct conf_ctx;
+struct conf_key;
+/* In source-redis.c; the sink lists them too. */
+extern const struct conf_key rstream_address_row, rstream_username_row, rstream_password_row;
+/* The rule they share: 'username' needs 'password'. */
+void rstream_link_check(struct conf_ctx *x, const struct rstream_link_opts *l);
+
 struct rstream_conf {
 	const char *address; /* "host:port", "[v6]:port" or an absolute unix socket path */
 	const char *username, *password; /* AUTH; both NULL = none */
@@ -87,6 +102,12 @@ void rstream_xadd(struct rstream_writer *w, const char *data, size_t len, uint64
 /* True while fewer than max_in_flight XADDs await their reply. */
 bool rstream_writer_ready(const struct rstream_writer *w);
 size_t rstream_writer_pending(const struct rstream_writer *w);
+/*
+ * While down (nothing in flight): every XADD queued, oldest first, to give, then
+ * forgotten (a cancel spools them). Returns how many.
+ */
+typedef void (*rstream_give_cb)(void *arg, const char *data, size_t len, uint64_t token);
+size_t rstream_writer_take_back(struct rstream_writer *w, rstream_give_cb give, void *arg);
 void rstream_writer_free(struct rstream_writer *w);
 
 #endif

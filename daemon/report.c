@@ -17,7 +17,7 @@
 
 static const char *const kind_names[FAIL_KINDS] = {
     "exit",	      "signal", "timeout", "spawn", "output_too_large",
-    "item_too_large", "io",	"http",	   "error",
+    "item_too_large", "io",	"http",	   "error", "rejected",
 };
 
 const char *failure_kind_name(enum failure_kind k)

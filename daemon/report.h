@@ -23,6 +23,7 @@ enum failure_kind {
 	FAIL_IO,	       /* reading or writing failed */
 	FAIL_HTTP,	       /* an HTTP peer answered with a failing status (in exit_status) */
 	FAIL_ANSWERED,	       /* a co-process answered {"error": ...} (framing: json) */
+	FAIL_REJECTED,	       /* a source refused an input (a poison Redis entry), with why */
 	FAIL_KINDS
 };
 

@@ -376,10 +376,10 @@ static const struct conf_key net_rows[] = {
      .doc = "tcp, unix: the connect timeout."},
 };
 
-const struct sink_kind sink_tcp = STREAM_SINK_KIND(
-    net_sink_open, .name = "tcp",
-    CONF_ROWS(&net_rows[0], &net_rows[2], &sink_backoff_row, &sink_max_backoff_row,
-	      &conf_sink_tls_row));
+const struct sink_kind sink_tcp =
+    STREAM_SINK_KIND(net_sink_open, .name = "tcp",
+		     CONF_ROWS(&net_rows[0], &net_rows[2], &sink_backoff_row, &sink_max_backoff_row,
+			       &conf_sink_tls_row));
 
 const struct sink_kind sink_unix = STREAM_SINK_KIND(
     net_sink_open, .name = "unix",

@@ -498,12 +498,13 @@ static void fd_free(struct sink *s)
 }
 
 /* Every kind that reconnects or retries (tcp, unix, exec, http) has these two. */
-const struct conf_key sink_backoff_row = {"backoff", CT_DURATION, .off = CONF_SNK(backoff),
-					  .def = "100ms",
-					  .doc = "The first reconnect or retry delay; doubles."};
+const struct conf_key sink_backoff_row = {
+    "backoff",	    CT_DURATION,
+    CF_ENTRY,	    .off = CONF_SNK(backoff),
+    .def = "100ms", .doc = "The first reconnect or retry delay; doubles."};
 const struct conf_key sink_max_backoff_row = {"max_backoff", CT_DURATION,
-					      .off = CONF_SNK(max_backoff), .def = "10s",
-					      .doc = "The cap of the backoff."};
+					      CF_ENTRY,	     .off = CONF_SNK(max_backoff),
+					      .def = "10s",  .doc = "The cap of the backoff."};
 
 static const struct conf_key file_rows[] = {
     {"path", CT_STR, CF_NONEMPTY, .off = CONF_SNK(path), .required = CONF_ALL_KINDS,

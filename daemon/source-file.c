@@ -375,7 +375,11 @@ static const struct conf_key file_follow_row = {
     .doc = "Keep reading as the file grows, surviving truncation and rotation."};
 static const char *const start_at_names[] = {"beginning", "end", NULL};
 static const struct conf_key file_start_at_row = {
-    "start_at", CT_ENUM, .off = CONF_SRC(start_at), .def = "beginning", .values = start_at_names,
+    "start_at",
+    CT_ENUM,
+    .off = CONF_SRC(start_at),
+    .def = "beginning",
+    .values = start_at_names,
     .doc = "Where to read a file that state_dir has no checkpoint for: beginning or end."};
 
 static void file_envcheck(struct envcheck *ck, const char *owner, const void *entry)

@@ -1115,7 +1115,12 @@ static bool parse_ack(struct conf_ctx *x, const yaml_node_t *v, void *field)
 }
 
 const struct conf_key source_ack_row = {
-    "ack", CT_ENUM, CF_BOOL_TOO, .off = CONF_SRC(ack), .def = "false", .values = ack_names,
+    "ack",
+    CT_ENUM,
+    CF_BOOL_TOO,
+    .off = CONF_SRC(ack),
+    .def = "false",
+    .values = ack_names,
     .parse = parse_ack,
     .doc = "false; journaled: answer once the items are in the journal; true or done: once "
 	   "they are done end to end."};

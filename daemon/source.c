@@ -515,6 +515,20 @@ void source_reject(struct source *s, const char *data, size_t total)
 	reject(s, data, total < s->max_item ? total : (size_t)s->max_item, total, ++s->next_index);
 }
 
+void source_reject_why(struct source *s, const char *data, size_t len, const char *why)
+{
+	size_t keep = len < s->max_item ? len : (size_t)s->max_item;
+	struct item *it = item_new(data, keep, scope_next_seq(s->scope), s->index);
+	it->index = ++s->next_index;
+	struct failure f = {.kind = FAIL_REJECTED, .exit_status = -1};
+	snprintf(f.message, sizeof(f.message), "%s", why);
+	s->rejected++;
+	char where[160];
+	snprintf(where, sizeof(where), "source:%s", s->conf->name);
+	scope_item_failed(s->scope, where, ON_FAILURE_DEAD_LETTER, it, &f);
+	item_free(it);
+}
+
 void source_hold(struct source *s, bool hold)
 {
 	if (s->held == hold)

@@ -191,6 +191,8 @@ bool source_ready(struct source *s);
 void source_emit_force(struct source *s, const char *data, size_t len);
 /* A record too long to be an item (at least total bytes): counted, logged, dead-lettered. */
 void source_reject(struct source *s, const char *data, size_t total);
+/* An input the source refuses (why: "delivered 6 times"): counted, logged, dead-lettered. */
+void source_reject_why(struct source *s, const char *data, size_t len, const char *why);
 /* The record delimiter ('\n' or '\0') and max_item_bytes. */
 char source_delim(const struct source *s);
 uint64_t source_max_item(const struct source *s);

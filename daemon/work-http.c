@@ -567,7 +567,8 @@ static void http_stage_check(struct conf_ctx *x, void *entry)
 }
 
 const struct worker_kind work_http = {
-    .conf = {.name = "http", CONF_ROWS(&http_block_row, &conf_stage_tls_row),
+    .conf = {.name = "http",
+	     CONF_ROWS(&http_block_row, &conf_stage_tls_row),
 	     .check = http_stage_check},
     .init = http_init,
     .free = http_free_state,

@@ -17,7 +17,7 @@ import sys
 KEYS = ["item", "stage", "source", "seq", "error", "exit_status", "signal",
         "stderr", "attempts", "time"]
 KINDS = {"exit", "signal", "timeout", "spawn", "output_too_large", "http",
-         "item_too_large", "io"}
+         "item_too_large", "io", "rejected"}
 
 
 def die(msg):

@@ -888,7 +888,7 @@ START_TEST(enum_did_you_mean)
 {
 	expect_errors("sources:\n  - name: jobs\n    type: fil\n    path: /x\n" SINK,
 		      "job.yaml:3:11: 'type' must be one of file, stdin, exec, generate, tcp, "
-		      "unix, http, dir; got "
+		      "unix, http, dir, redis-stream; got "
 		      "'fil'; did you mean 'file'?\n");
 	expect_errors("queue: {when_full: drop-newest}\n" SRC SINK,
 		      "job.yaml:1:20: 'when_full' must be one of block, drop_newest, drop_oldest; "
@@ -903,11 +903,11 @@ START_TEST(enum_did_you_mean)
 		      "'json'?\n");
 	expect_errors("sources:\n  - {name: a, type: [file]}\n" SINK,
 		      "job.yaml:2:21: 'type' must be one of file, stdin, exec, generate, tcp, "
-		      "unix, http, dir; got a "
+		      "unix, http, dir, redis-stream; got a "
 		      "list\n");
 	expect_errors("sources:\n  - {name: a, type: Stdin}\n" SINK,
 		      "job.yaml:2:21: 'type' must be one of file, stdin, exec, generate, tcp, "
-		      "unix, http, dir; got "
+		      "unix, http, dir, redis-stream; got "
 		      "'Stdin'; did you mean 'stdin'?\n");
 }
 END_TEST
@@ -1048,13 +1048,13 @@ START_TEST(missing_required_keys)
 	expect_errors("sources:\n  - type: stdin\n  - name: x\n" SINK,
 		      "job.yaml:2:5: source #1 needs 'name'\n"
 		      "job.yaml:3:5: source 'x' needs 'type' (one of file, stdin, exec, "
-		      "generate, tcp, unix, http, dir)\n");
+		      "generate, tcp, unix, http, dir, redis-stream)\n");
 	expect_errors(SRC "sinks:\n  - name: o\n    type: file\n  - type: stdout\n",
 		      "job.yaml:5:5: sink 'o' (type file) needs 'path'\n"
 		      "job.yaml:7:5: sink #2 needs 'name'\n");
 	expect_errors(SRC "sinks:\n  - name: o\n",
 		      "job.yaml:5:5: sink 'o' needs 'type' (one of file, stdout, discard, tcp, "
-		      "unix, exec, http)\n");
+		      "unix, exec, http, redis-stream)\n");
 	expect_errors("dead_letter: {type: file}\n" SRC SINK,
 		      "job.yaml:1:14: dead_letter (type file) needs 'path'\n");
 	expect_errors("stages:\n  - name: a\n    exec: {stdin: item}\n" SRC SINK,
@@ -1258,7 +1258,7 @@ START_TEST(all_errors_in_file_order)
 		      "memory_limit: 0\n"
 		      "name: \"a b\"\n",
 		      "job.yaml:3:11: 'type' must be one of file, stdout, discard, tcp, unix, "
-		      "exec, http; got 'stdot'; did you mean 'stdout'?\n"
+		      "exec, http, redis-stream; got 'stdot'; did you mean 'stdout'?\n"
 		      "job.yaml:6:5: unknown key 'wrokers' in stage 'resize'; did you mean "
 		      "'workers'?\n"
 		      "job.yaml:9:15: 'stdout' must be one of result, lines, discard, item; got "
