@@ -30,13 +30,18 @@ for f in Makefile README.md daemon/sluiced.c tests/run debian/rules conf/sluice.
 	[ -f "$src/$f" ] || fail "the tarball has no $f"
 done
 [ ! -e "$src/build" ] || fail "the tarball carries build output"
+built_before=$(stat -c %Y "$SLUICED")
 
 # The .deb, built from the unpacked tarball (which also shows that it builds).
-(cd "$src" && dpkg-buildpackage -us -uc -b) >"$T/deb.out" 2>&1 ||
+# Without the suite's BUILD (tests/run exports it): make would build into, and package,
+# the build directory under test instead of the tarball's own.
+(cd "$src" && env -u BUILD -u SLUICED -u HELPERS dpkg-buildpackage -us -uc -b) >"$T/deb.out" 2>&1 ||
 	fail "dpkg-buildpackage failed: $(tail -20 "$T/deb.out")"
 deb=$T/sluice_${version}_$(dpkg --print-architecture).deb
 [ -f "$deb" ] || fail "no $(basename "$deb") was built"
 dpkg-deb -x "$deb" "$T/root" || fail "dpkg-deb -x failed"
+[ -x "$src/build/release/sluiced" ] || fail "the package build did not build in the unpacked tarball"
+[ "$(stat -c %Y "$SLUICED")" = "$built_before" ] || fail "the package build rebuilt the binary under test"
 for f in usr/sbin/sluiced usr/bin/sluicectl lib/systemd/system/sluice.service \
 	lib/systemd/system/sluice@.service usr/lib/sysusers.d/sluice.conf \
 	etc/sluice/sluice.yaml etc/sluice/example.yaml \
