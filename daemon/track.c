@@ -178,17 +178,19 @@ static void track_key(uint32_t source, struct item *it, void *token)
 	uint64_t key = key_of(source, it->index);
 	struct entry e = {.key = key, .token = token, .refs = 1, .status = TRACK_OK};
 	it->flags |= ITEM_TRACKED;
-	if ((tab.n + 1) * 4 > tab.cap * 3)
+	/* At most half full: a record is tracked and found again several times per item. */
+	if ((tab.n + 1) * 2 > tab.cap)
 		grow();
-	struct entry *old = find(key);
-	if (old != NULL) {
-		/* An index is never reused while in flight; be safe if it is. */
-		free(old->note);
-		*old = e;
-		return;
-	}
-	insert_raw(&e);
-	tab.n++;
+	/* One probe: the key's own slot (an index is never reused while in flight; be safe
+	 * if it is) or the first empty one. */
+	size_t i = slot_of(key);
+	while (tab.v[i].key != 0 && tab.v[i].key != key)
+		i = (i + 1) & (tab.cap - 1);
+	if (tab.v[i].key == key)
+		free(tab.v[i].note);
+	else
+		tab.n++;
+	tab.v[i] = e;
 }
 
 void track_item(struct tracker *t, struct item *it, void *token)
