@@ -76,6 +76,18 @@ void conf_tls_opts(const struct conf_tls *t, struct tls_opts *o)
 			       .min_version = tls_version_names[t->min_version]};
 }
 
+int conf_tls_endpoint(struct tls_endpoint *e, const struct conf_tls *t, bool server,
+		      const char *who, char *err, size_t errlen)
+{
+	struct tls_opts o;
+	char why[512];
+	conf_tls_opts(t, &o);
+	if (tls_endpoint_init(e, &o, server, who, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: %s", who, why);
+	return -1;
+}
+
 static void tls_init(struct conf_ctx *x, void *obj)
 {
 	((struct conf_tls *)obj)->enabled = true;

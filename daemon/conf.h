@@ -322,6 +322,13 @@ bool conf_url_is_https(const char *url);
 /* A tls block as tls.h takes it (strings borrowed from t). */
 struct tls_opts;
 void conf_tls_opts(const struct conf_tls *t, struct tls_opts *o);
+/*
+ * An endpoint from a tls block: 0, or -1 with "WHO: why" in err. who ("source 'x'")
+ * names it in its log lines too.
+ */
+struct tls_endpoint;
+int conf_tls_endpoint(struct tls_endpoint *e, const struct conf_tls *t, bool server,
+		      const char *who, char *err, size_t errlen);
 
 /* Levenshtein distance, used for did-you-mean; exposed for tests. */
 size_t conf_edit_distance(const char *a, const char *b);

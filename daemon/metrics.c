@@ -192,10 +192,8 @@ struct metrics *metrics_new(const struct service_scope *sc, const char *listen,
 	struct metrics *m = xcalloc(1, sizeof(*m));
 	m->sc = sc;
 	if (tls != NULL && tls->enabled) {
-		struct tls_opts o;
-		conf_tls_opts(tls, &o);
-		if (tls_endpoint_init(&m->tls, &o, true, "metrics", err, sizeof(err)) < 0) {
-			log_error("metrics: %s", err);
+		if (conf_tls_endpoint(&m->tls, tls, true, "metrics", err, sizeof(err)) < 0) {
+			log_error("%s", err);
 			close(fd);
 			free(m);
 			*exit_code = 78;

@@ -523,13 +523,10 @@ static int http_open(struct sink *s, char *err, size_t errlen)
 			      ? xasprintf(v6 ? "[%s]" : "%s", hs->host)
 			      : xasprintf(v6 ? "[%s]:%u" : "%s:%u", hs->host, hs->port);
 	if (hs->tls_on) {
-		struct tls_opts o;
-		char who[CONF_NAME_MAX + 16], terr[512];
-		conf_tls_opts(&cs->tls, &o);
+		char who[CONF_NAME_MAX + 16];
 		snprintf(who, sizeof(who), "sink '%s'", cs->name);
-		if (tls_endpoint_init(&hs->tls, &o, false, who, terr, sizeof(terr)) < 0) {
+		if (conf_tls_endpoint(&hs->tls, &cs->tls, false, who, err, errlen) < 0) {
 			hs->tls_on = false;
-			snprintf(err, errlen, "sink '%s': %s", cs->name, terr);
 			return -1;
 		}
 		if (!cs->tls.verify)

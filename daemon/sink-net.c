@@ -345,12 +345,9 @@ static int net_sink_open(struct sink *s, char *err, size_t errlen)
 			ns->dns = net_dns_get(scope_base(sink_scope(s)));
 		snprintf(peer, sizeof(peer), "%s", cs->address);
 		if (cs->tls.enabled) {
-			struct tls_opts o;
-			char who[CONF_NAME_MAX + 16], terr[512];
-			conf_tls_opts(&cs->tls, &o);
+			char who[CONF_NAME_MAX + 16];
 			snprintf(who, sizeof(who), "sink '%s'", cs->name);
-			if (tls_endpoint_init(&ns->tls, &o, false, who, terr, sizeof(terr)) < 0) {
-				snprintf(err, errlen, "sink '%s': %s", cs->name, terr);
+			if (conf_tls_endpoint(&ns->tls, &cs->tls, false, who, err, errlen) < 0) {
 				if (ns->dns != NULL)
 					net_dns_put();
 				free(ns);

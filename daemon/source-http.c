@@ -419,14 +419,10 @@ static int http_src_open(struct source *s, char *err, size_t errlen)
 	evhttp_set_gencb(hs->http, request_cb, hs);
 	evhttp_set_bevcb(hs->http, conn_bev_cb, hs);
 	if (cs->tls.enabled) {
-		struct tls_opts o;
-		char who[CONF_NAME_MAX + 16], terr[512];
-		conf_tls_opts(&cs->tls, &o);
+		char who[CONF_NAME_MAX + 16];
 		snprintf(who, sizeof(who), "source '%s'", cs->name);
-		if (tls_endpoint_init(&hs->tls, &o, true, who, terr, sizeof(terr)) < 0) {
-			snprintf(err, errlen, "source '%s': %s", cs->name, terr);
+		if (conf_tls_endpoint(&hs->tls, &cs->tls, true, who, err, errlen) < 0)
 			return -1;
-		}
 		hs->tls_on = true;
 	}
 	hs->adopt = event_new(scope_base(source_scope(s)), -1, 0, adopt_cb, hs);

@@ -891,14 +891,10 @@ static int net_open(struct source *s, char *err, size_t errlen)
 	}
 	evconnlistener_set_error_cb(ns->lev, listener_error_cb);
 	if (cs->kind == &source_tcp.conf && cs->tls.enabled) {
-		struct tls_opts o;
-		char who[CONF_NAME_MAX + 16], why[512];
-		conf_tls_opts(&cs->tls, &o);
+		char who[CONF_NAME_MAX + 16];
 		snprintf(who, sizeof(who), "source '%s'", cs->name);
-		if (tls_endpoint_init(&ns->tls, &o, true, who, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "source '%s': %s", cs->name, why);
+		if (conf_tls_endpoint(&ns->tls, &cs->tls, true, who, err, errlen) < 0)
 			return -1;
-		}
 		ns->tls_on = true;
 	}
 	if (conf_ack_done(cs->ack))

@@ -210,14 +210,10 @@ static void conn_put(struct http_work *w)
 /* The stage's tls block (its defaults when it has none: an https:// URL from an item). */
 static int tls_setup(struct http_stage *hs, char *err, size_t errlen)
 {
-	struct tls_opts o;
-	char who[CONF_NAME_MAX + 16], terr[512];
-	conf_tls_opts(&hs->cs->tls, &o);
+	char who[CONF_NAME_MAX + 16];
 	snprintf(who, sizeof(who), "stage '%s'", hs->cs->name);
-	if (tls_endpoint_init(&hs->tls, &o, false, who, terr, sizeof(terr)) < 0) {
-		snprintf(err, errlen, "stage '%s': %s", hs->cs->name, terr);
+	if (conf_tls_endpoint(&hs->tls, &hs->cs->tls, false, who, err, errlen) < 0)
 		return -1;
-	}
 	hs->tls_on = true;
 	return 0;
 }
