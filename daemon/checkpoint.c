@@ -23,7 +23,7 @@ struct entry {
 	uint64_t dev, ino;
 	uint32_t fp_len, fp_crc;
 	uint64_t pos;
-	struct range *done; /* beyond pos, sorted, not touching pos */
+	struct range *done; /* beyond pos, sorted, neither touching pos nor each other */
 	size_t n_done, cap_done;
 	unsigned gen;
 	int fd; /* a dup of the tracked file's, for the fingerprint; -1 for older ones */
@@ -49,13 +49,31 @@ static void entry_clear(struct entry *e)
 	*e = (struct entry){.fd = -1};
 }
 
+/*
+ * Records are adjacent in the file, so ranges that touch merge: the state stays a
+ * few ranges (one per record not done yet) however long one record is held up.
+ */
 static void range_insert(struct entry *e, uint64_t start, uint64_t end)
 {
 	size_t i = e->n_done;
 	while (i > 0 && e->done[i - 1].start > start)
 		i--;
-	if (i > 0 && e->done[i - 1].start == start)
+	if (i > 0 && e->done[i - 1].end >= end)
 		return; /* done twice */
+	struct range *prev = i > 0 && e->done[i - 1].end >= start ? &e->done[i - 1] : NULL;
+	struct range *next = i < e->n_done && e->done[i].start <= end ? &e->done[i] : NULL;
+	if (prev != NULL && next != NULL) {
+		prev->end = next->end > end ? next->end : end;
+		memmove(next, next + 1, (e->n_done - i - 1) * sizeof(*next));
+		e->n_done--;
+		return;
+	}
+	if (prev != NULL || next != NULL) {
+		struct range *r = prev != NULL ? prev : next;
+		r->start = start < r->start ? start : r->start;
+		r->end = end > r->end ? end : r->end;
+		return;
+	}
 	if (e->n_done == e->cap_done) {
 		e->cap_done = e->cap_done ? 2 * e->cap_done : 8;
 		e->done = xrealloc(e->done, e->cap_done * sizeof(*e->done));
@@ -279,9 +297,12 @@ enum checkpoint_match checkpoint_match(const struct checkpoint *c)
 	return c->match;
 }
 
-size_t checkpoint_done_past(const struct checkpoint *c)
+uint64_t checkpoint_done_past(const struct checkpoint *c)
 {
-	return c->cur != NULL ? c->cur->n_done : 0;
+	uint64_t bytes = 0;
+	for (size_t i = 0; c->cur != NULL && i < c->cur->n_done; i++)
+		bytes += c->cur->done[i].end - c->cur->done[i].start;
+	return bytes;
 }
 
 unsigned checkpoint_gen(const struct checkpoint *c)
@@ -294,16 +315,16 @@ bool checkpoint_skip(struct checkpoint *c, uint64_t start, uint64_t end)
 	struct entry *e = c->cur;
 	if (e == NULL)
 		return false;
-	for (size_t i = 0; i < e->n_done; i++)
-		if (e->done[i].start == start)
-			return e->done[i].end == end;
+	for (size_t i = 0; i < e->n_done && e->done[i].start <= start; i++)
+		if (end <= e->done[i].end)
+			return true;
 	return false;
 }
 
 void checkpoint_done(struct checkpoint *c, unsigned gen, uint64_t start, uint64_t end)
 {
-	struct entry *e = NULL;
-	for (size_t i = 0; i < c->n_files; i++)
+	struct entry *e = c->cur != NULL && c->cur->gen == gen ? c->cur : NULL;
+	for (size_t i = 0; e == NULL && i < c->n_files; i++)
 		if (c->files[i].gen == gen)
 			e = &c->files[i];
 	if (e == NULL || end <= e->pos)

@@ -53,8 +53,8 @@ enum checkpoint_match {
 	CHECKPOINT_REPLACED, /* state, but not of this file: read from its start */
 };
 enum checkpoint_match checkpoint_match(const struct checkpoint *c);
-/* Records of the tracked file done past its position (out of order), to be skipped. */
-size_t checkpoint_done_past(const struct checkpoint *c);
+/* Bytes of the tracked file done past its position (out of order): records skipped. */
+uint64_t checkpoint_done_past(const struct checkpoint *c);
 
 /* True when the record at start (of the tracked file) was done before the restart. */
 bool checkpoint_skip(struct checkpoint *c, uint64_t start, uint64_t end);

@@ -81,6 +81,7 @@ struct item *item_new(const void *data, size_t len, uint64_t seq, uint32_t sourc
 	it->source = source;
 	it->attempts = 0;
 	it->flags = 0;
+	it->track = 0;
 	it->len = len;
 	if (len > 0)
 		memcpy(it->data, data, len);
@@ -95,10 +96,11 @@ struct item *item_derive(const struct item *parent, const void *data, size_t len
 	struct item *it = item_new(data, len, parent->seq, parent->source);
 	it->attempts = parent->attempts;
 	it->index = parent->index;
-	it->flags = parent->flags & (ITEM_REPLAYED | ITEM_TRACKED);
+	it->flags = parent->flags & ITEM_REPLAYED;
+	it->track = parent->track;
 	if (it->flags & ITEM_REPLAYED)
 		item_stats.replayed_live++;
-	if (it->flags & ITEM_TRACKED)
+	if (it->track != 0)
 		track_retain(it);
 	return it;
 }
@@ -122,7 +124,7 @@ void item_free(struct item *it)
 {
 	if (it == NULL)
 		return;
-	if (it->flags & ITEM_TRACKED)
+	if (it->track != 0)
 		track_release(it);
 	item_stats.live_bytes -= item_cost(it);
 	item_stats.live_items--;

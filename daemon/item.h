@@ -16,7 +16,6 @@
 
 #define ITEM_PILL     0x1 /* poison pill: tells one worker to finish */
 #define ITEM_REPLAYED 0x2 /* came from the spool (or derives from one that did) */
-#define ITEM_TRACKED  0x4 /* its source wants to know when it is done (track.h) */
 
 struct item {
 	struct item *next; /* queue linkage */
@@ -25,6 +24,7 @@ struct item {
 	uint32_t source;   /* index into the pipeline's source-name table */
 	uint32_t attempts; /* how many times a stage has started it */
 	uint32_t flags;
+	uint32_t track;	   /* its record's entry in track.c, 0 = nobody waits for it to be done */
 	size_t len;
 	char data[];
 };

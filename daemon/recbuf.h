@@ -25,7 +25,7 @@
 struct recbuf_meta {
 	uint64_t seq, index;
 	uint32_t source;
-	bool tracked; /* its source tracks it (track.h) */
+	uint32_t track; /* its item's track field (track.h): 0 = not tracked */
 };
 
 struct recbuf {

@@ -52,7 +52,7 @@
 struct rec_meta {
 	uint64_t seq, index;
 	uint32_t source;
-	bool tracked;
+	uint32_t track;
 };
 
 struct http_sink {
@@ -106,7 +106,7 @@ static void meta_push(struct http_sink *hs, const struct item *it)
 	    (struct rec_meta){.seq = it->seq,
 			      .index = it->index,
 			      .source = it->source,
-			      .tracked = (it->flags & ITEM_TRACKED) != 0};
+			      .track = it->track};
 	hs->mn++;
 }
 
@@ -136,8 +136,7 @@ static void fail_batch(struct http_sink *hs, int status, const char *detail)
 			 hs->cs->http.url, detail[0] ? ": " : "", detail);
 		scope_item_failed(sc, stage, ON_FAILURE_DEAD_LETTER, it, &f);
 		item_free(it);
-		if (m->tracked)
-			track_failed_key(m->source, m->index);
+		track_failed_key(m->source, m->index, m->track);
 		start = end;
 	}
 	sink_count_failed(hs->s, hs->batch_n);
@@ -439,7 +438,7 @@ static uint64_t http_take_back(struct sink *s, sink_give_cb give, void *arg)
 		struct recbuf_meta m = {.seq = rm->seq,
 					.index = rm->index,
 					.source = rm->source,
-					.tracked = rm->tracked};
+					.track = rm->track};
 		size_t len;
 		const char *data = recbuf_record(&hs->buf, i, &len);
 		give(arg, data, len, &m);

@@ -59,7 +59,7 @@ static void meta_push(struct redis_sink *rk, const struct item *it)
 	    (struct recbuf_meta){.seq = it->seq,
 				 .index = it->index,
 				 .source = it->source,
-				 .tracked = (it->flags & ITEM_TRACKED) != 0};
+				 .track = it->track};
 	rk->mn++;
 }
 

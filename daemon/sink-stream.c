@@ -372,7 +372,7 @@ void stream_append(struct sink *s, const struct item *it)
 	struct recbuf_meta m = {.seq = it->seq,
 				.index = it->index,
 				.source = it->source,
-				.tracked = (it->flags & ITEM_TRACKED) != 0};
+				.track = it->track};
 	recbuf_add_meta(&st->out, it->data, it->len, &m);
 	if (recbuf_held(&st->out) >= HIGH_MARK)
 		st->saturated = true;

@@ -73,7 +73,7 @@ struct sink {
 
 /* A tracked record handed to the sinks: done once every sink has finished k records. */
 struct held {
-	uint32_t source;
+	uint32_t source, track;
 	uint64_t index, k;
 };
 
@@ -85,7 +85,7 @@ struct sinks {
 	bool started, draining, finished, in_pump, repump;
 	uint64_t count;	   /* items handed to the sinks */
 	struct held *held; /* a ring */
-	size_t hhead, hn, hcap;
+	size_t hhead, hn, hcap; /* hcap: a power of two */
 };
 
 _Static_assert(offsetof(struct sink_kind, conf) == 0, "a sink kind starts with its conf");
@@ -255,7 +255,7 @@ static void fd_append(struct sink *s, const struct item *it)
 	struct recbuf_meta m = {.seq = it->seq,
 				.index = it->index,
 				.source = it->source,
-				.tracked = (it->flags & ITEM_TRACKED) != 0};
+				.track = it->track};
 	fd_add(s, it->data, it->len, &m);
 }
 
@@ -654,22 +654,24 @@ static bool any_busy(const struct sinks *ss)
 	return false;
 }
 
-static void hold(struct sinks *ss, const struct item *it)
+/* The hold takes over the item's reference to its record: the item leaves untracked. */
+static void hold(struct sinks *ss, struct item *it)
 {
 	if (ss->hn == ss->hcap) {
 		size_t cap = ss->hcap ? ss->hcap * 2 : 256;
 		struct held *v = xmalloc(cap * sizeof(*v));
 		for (size_t i = 0; i < ss->hn; i++)
-			v[i] = ss->held[(ss->hhead + i) % ss->hcap];
+			v[i] = ss->held[(ss->hhead + i) & (ss->hcap - 1)];
 		free(ss->held);
 		ss->held = v;
 		ss->hhead = 0;
 		ss->hcap = cap;
 	}
-	ss->held[(ss->hhead + ss->hn) % ss->hcap] =
-	    (struct held){.source = it->source, .index = it->index, .k = ss->count};
+	ss->held[(ss->hhead + ss->hn) & (ss->hcap - 1)] =
+	    (struct held){
+		.source = it->source, .track = it->track, .index = it->index, .k = ss->count};
 	ss->hn++;
-	track_retain(it);
+	it->track = 0;
 }
 
 /* Records every sink has finished are done for their sources. */
@@ -681,9 +683,9 @@ static void release_done(struct sinks *ss)
 			min = ss->v[i]->done;
 	while (ss->hn > 0 && ss->held[ss->hhead].k <= min) {
 		struct held h = ss->held[ss->hhead];
-		ss->hhead = (ss->hhead + 1) % ss->hcap;
+		ss->hhead = (ss->hhead + 1) & (ss->hcap - 1);
 		ss->hn--;
-		track_release_key(h.source, h.index);
+		track_release_key(h.source, h.index, h.track);
 	}
 }
 
@@ -703,7 +705,7 @@ static void put_all(struct sinks *ss, struct item *it)
 	ss->count++;
 	for (size_t i = 0; i < ss->n; i++)
 		sink_put(ss->v[i], it);
-	if (it->flags & ITEM_TRACKED)
+	if (it->track != 0)
 		hold(ss, it);
 	item_free(it);
 }
@@ -808,9 +810,9 @@ static void give_to_spool(void *arg, const char *data, size_t len, const struct 
 	struct sinks *ss = arg;
 	struct item *it = item_new(data, len, m != NULL ? m->seq : 0, m != NULL ? m->source : 0);
 	it->index = m != NULL ? m->index : 0;
-	if (m != NULL && m->tracked) {
+	if (m != NULL && m->track != 0) {
 		/* Its source hears it is abandoned (and a durable one keeps it instead). */
-		it->flags |= ITEM_TRACKED;
+		it->track = m->track;
 		track_retain(it);
 	}
 	/* "@sinks": the spool's name for the sinks' queue (pipeline.c). */
@@ -898,10 +900,10 @@ uint64_t sinks_close(struct sinks *ss, uint64_t timeout_usec)
 	/* What was never written is not done: its sources hear so. */
 	while (ss->hn > 0) {
 		struct held h = ss->held[ss->hhead];
-		ss->hhead = (ss->hhead + 1) % ss->hcap;
+		ss->hhead = (ss->hhead + 1) & (ss->hcap - 1);
 		ss->hn--;
-		track_abandon_key(h.source, h.index);
-		track_release_key(h.source, h.index);
+		track_abandon_key(h.source, h.index, h.track);
+		track_release_key(h.source, h.index, h.track);
 	}
 	return left;
 }

@@ -298,13 +298,13 @@ static void maybe_finish(struct dir_file *f)
 	file_free(f);
 }
 
-static void dir_done_cb(void *arg, void *token, uint64_t index, enum track_status st)
+static void dir_done_cb(void *arg, const struct track_done *d)
 {
-	struct dir_file *f = token;
+	struct dir_file *f = d->token;
 	f->done++;
-	if (st == TRACK_FAILED)
+	if (d->status == TRACK_FAILED)
 		f->failed = true;
-	else if (st == TRACK_ABANDONED)
+	else if (d->status == TRACK_ABANDONED)
 		f->abandoned = true;
 	maybe_finish(f);
 }

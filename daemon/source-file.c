@@ -5,11 +5,12 @@
  * (read again from the start) and rotation (the old file is read to its end, then
  * the new one at the path is opened), as `tail -F` does.
  *
- * With state_dir, the file source keeps a checkpoint (checkpoint.h): each record's
- * byte range is noted when it is framed, marked done when the tracker says it is
- * finished end to end (written, filtered, failed for good or dead-lettered), and
- * what changed is appended once per loop iteration that finished records (one
- * deferred event), so a kill repeats only records whose write and mark straddle it.
+ * With state_dir, the file source keeps a checkpoint (checkpoint.h): each record is
+ * tracked with its byte range and the generation of the file it was read from (the
+ * token), marked done when the tracker says it is finished end to end (written,
+ * filtered, failed for good or dead-lettered), and what changed is appended once per
+ * loop iteration that finished records (one deferred event), so a kill repeats only
+ * records whose write and mark straddle it.
  * A restart continues at the done position and skips records done out of order.
  */
 #include <errno.h>
@@ -32,21 +33,13 @@
 
 #define FOLLOW_POLL_USEC 250000
 
-/* A record framed and not yet done: its byte range in the file tracked as gen. */
-struct inflight {
-	uint64_t index, start, end;
-	unsigned gen;
-	bool finished;
-};
-
 struct file_state {
 	struct event *poll;
-	/* state_dir: the checkpoint, and the records in flight in index order */
+	/* state_dir: the checkpoint; the last record framed (untracked() may follow) */
 	struct checkpoint *ck;
 	struct event *commit;
 	enum fsync_mode sync;
-	struct inflight *fl;
-	size_t head, n, cap;
+	uint64_t framed_index, framed_start, framed_end;
 	bool commit_queued, commit_failed;
 	struct source_checkpoint info;
 };
@@ -107,55 +100,23 @@ static void commit_cb(evutil_socket_t fd, short what, void *arg)
 	commit(s, fs, fs->sync);
 }
 
-static struct inflight *inflight_find(struct file_state *fs, uint64_t index)
+/* The record [start, end) of the file tracked as gen is done: appended at the next commit. */
+static void mark_done(struct file_state *fs, unsigned gen, uint64_t start, uint64_t end)
 {
-	/* Indexes are consecutive but for skipped records: look where it would be first. */
-	if (fs->head < fs->n && index >= fs->fl[fs->head].index) {
-		uint64_t at = fs->head + (index - fs->fl[fs->head].index);
-		if (at < fs->n && fs->fl[at].index == index)
-			return &fs->fl[at];
-	}
-	size_t lo = fs->head, hi = fs->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (fs->fl[mid].index < index)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < fs->n && fs->fl[lo].index == index ? &fs->fl[lo] : NULL;
-}
-
-static void finish(struct source *s, uint64_t index, bool done)
-{
-	struct file_state *fs = *source_state(s);
-	struct inflight *f = fs != NULL && fs->ck != NULL ? inflight_find(fs, index) : NULL;
-	if (f == NULL || f->finished)
-		return;
-	f->finished = true;
-	if (done) {
-		checkpoint_done(fs->ck, f->gen, f->start, f->end);
-		/* One append for every record this loop iteration finishes. */
-		if (!fs->commit_queued) {
-			fs->commit_queued = true;
-			event_active(fs->commit, 0, 0);
-		}
-	}
-	while (fs->head < fs->n && fs->fl[fs->head].finished)
-		fs->head++;
-	if (fs->head == fs->n)
-		fs->head = fs->n = 0;
-	else if (fs->head > fs->cap / 2) {
-		memmove(fs->fl, fs->fl + fs->head, (fs->n - fs->head) * sizeof(*fs->fl));
-		fs->n -= fs->head;
-		fs->head = 0;
+	checkpoint_done(fs->ck, gen, start, end);
+	/* One append for every record this loop iteration finishes. */
+	if (!fs->commit_queued) {
+		fs->commit_queued = true;
+		event_active(fs->commit, 0, 0);
 	}
 }
 
 /* A cancel abandons a record: it is read again after a restart. */
-static void file_done(void *arg, void *token, uint64_t index, enum track_status st)
+static void file_done(void *arg, const struct track_done *d)
 {
-	finish(arg, index, st != TRACK_ABANDONED);
+	struct file_state *fs = *source_state(arg);
+	if (d->status != TRACK_ABANDONED)
+		mark_done(fs, (unsigned)(uintptr_t)d->token, d->start, d->end);
 }
 
 static bool file_framed(struct source *s, uint64_t index, uint64_t start, uint64_t end)
@@ -163,20 +124,19 @@ static bool file_framed(struct source *s, uint64_t index, uint64_t start, uint64
 	struct file_state *fs = *source_state(s);
 	if (fs == NULL || fs->ck == NULL)
 		return false;
-	if (checkpoint_skip(fs->ck, start, end))
-		return true;
-	if (fs->n == fs->cap) {
-		fs->cap = fs->cap ? 2 * fs->cap : 256;
-		fs->fl = xrealloc(fs->fl, fs->cap * sizeof(*fs->fl));
-	}
-	fs->fl[fs->n++] = (struct inflight){
-	    .index = index, .start = start, .end = end, .gen = checkpoint_gen(fs->ck)};
-	return false;
+	fs->framed_index = index;
+	fs->framed_start = start;
+	fs->framed_end = end;
+	return checkpoint_skip(fs->ck, start, end);
 }
 
+/* A record that never entered the pipeline (rejected, or done in a run --resume
+ * continues) is done: always the one just framed. */
 static void file_untracked(struct source *s, uint64_t index)
 {
-	finish(s, index, true);
+	struct file_state *fs = *source_state(s);
+	if (fs != NULL && fs->ck != NULL && index == fs->framed_index)
+		mark_done(fs, checkpoint_gen(fs->ck), fs->framed_start, fs->framed_end);
 }
 
 static bool file_checkpoint(const struct source *s, struct source_checkpoint *ck)
@@ -194,12 +154,12 @@ static uint64_t track_file(struct source *s, struct file_state *fs, int fd, bool
 	const struct conf_source *cs = source_conf(s);
 	uint64_t pos = checkpoint_track(fs->ck, fd);
 	enum checkpoint_match m = checkpoint_match(fs->ck);
-	size_t past = checkpoint_done_past(fs->ck);
+	uint64_t past = checkpoint_done_past(fs->ck);
 	struct stat st;
 
 	if (m == CHECKPOINT_MATCHED && (pos > 0 || past > 0)) {
-		log_info("source '%s': resumed '%s' at byte %llu, %zu record(s) done past it",
-			 cs->name, cs->path, (unsigned long long)pos, past);
+		log_info("source '%s': resumed '%s' at byte %llu, %llu byte(s) done past it",
+			 cs->name, cs->path, (unsigned long long)pos, (unsigned long long)past);
 	} else if (m == CHECKPOINT_REPLACED && first) {
 		log_info("source '%s': '%s' is not the file the checkpoint knows (replaced); "
 			 "reading it from the start",
@@ -210,9 +170,11 @@ static uint64_t track_file(struct source *s, struct file_state *fs, int fd, bool
 		pos = (uint64_t)st.st_size;
 		checkpoint_done(fs->ck, checkpoint_gen(fs->ck), 0, pos);
 	}
+	/* The token of the records read from now on: which file they came from. */
+	source_set_token(s, (void *)(uintptr_t)checkpoint_gen(fs->ck));
 	if (first) {
 		fs->info.resumed_at = pos;
-		fs->info.resumed_done = past;
+		fs->info.resumed_done_bytes = past;
 	}
 	fs->info.position = pos;
 	return pos;
@@ -341,7 +303,6 @@ static void file_free(struct source *s)
 		checkpoint_close(fs->ck);
 		event_free(fs->commit);
 	}
-	free(fs->fl);
 	free(fs);
 	*source_state(s) = NULL;
 }

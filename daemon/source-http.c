@@ -217,13 +217,13 @@ static void req_finish(struct http_req *r)
 	req_free(r);
 }
 
-static void http_done_cb(void *arg, void *token, uint64_t index, enum track_status st)
+static void http_done_cb(void *arg, const struct track_done *d)
 {
-	struct http_req *r = token;
+	struct http_req *r = d->token;
 	r->outstanding--;
-	if (st == TRACK_FAILED)
+	if (d->status == TRACK_FAILED)
 		r->failed = true;
-	else if (st == TRACK_ABANDONED)
+	else if (d->status == TRACK_ABANDONED)
 		r->abandoned = true;
 	req_finish(r);
 }

@@ -208,12 +208,14 @@ static void conn_flush_acks(struct net_conn *c)
 	}
 }
 
-static void net_done_cb(void *arg, void *token, uint64_t index, enum track_status st)
+static void net_done_cb(void *arg, const struct track_done *d)
 {
-	struct net_conn *c = token;
-	uint8_t *state = ack_find(&c->acks, index);
+	struct net_conn *c = d->token;
+	uint8_t *state = ack_find(&c->acks, d->index);
 	if (state != NULL)
-		*state = st == TRACK_OK ? ACK_OK : st == TRACK_FAILED ? ACK_FAIL : ACK_ABANDONED;
+		*state = d->status == TRACK_OK	   ? ACK_OK
+			 : d->status == TRACK_FAILED ? ACK_FAIL
+						     : ACK_ABANDONED;
 	c->outstanding--;
 	conn_flush_acks(c);
 	if (c->dead && c->outstanding == 0)

@@ -170,12 +170,12 @@ static void stop_poll_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(rs->stop_poll, &tv);
 }
 
-static void done_cb(void *arg, void *token, uint64_t index, enum track_status st)
+static void done_cb(void *arg, const struct track_done *d)
 {
 	struct redis_src *rs = arg;
-	struct rentry *e = token;
+	struct rentry *e = d->token;
 	/* Abandoned at a cancel: it stays pending in Redis, to be read again. */
-	if (st != TRACK_ABANDONED)
+	if (d->status != TRACK_ABANDONED)
 		rstream_ack(rs->r, e->id);
 	TAILQ_REMOVE(&rs->entries, e, link);
 	free(e);

@@ -62,7 +62,7 @@ struct source {
 	struct event *ev;
 	struct frame fr;
 	uint64_t fd_off;  /* the input's offset of fr.buf[fr.end] (what was read) */
-	uint64_t rec_off; /* ... and of the end of the last record framed */
+	uint64_t rec_start, rec_off; /* ... and of the last record framed (its tracked range) */
 };
 
 _Static_assert(offsetof(struct source_kind, conf) == 0, "a source kind starts with its conf");
@@ -434,7 +434,7 @@ bool source_emit(struct source *s, const char *data, size_t len)
 	it->index = index;
 	s->items++;
 	if (s->tracker != NULL)
-		track_item(s->tracker, it, s->token);
+		track_item(s->tracker, it, s->token, s->rec_start, s->rec_off);
 	else
 		track_item_hooked(it);
 	if (s->journaled)
@@ -476,7 +476,7 @@ void source_emit_force(struct source *s, const char *data, size_t len)
 	it->index = index;
 	s->items++;
 	if (s->tracker != NULL)
-		track_item(s->tracker, it, s->token);
+		track_item(s->tracker, it, s->token, s->rec_start, s->rec_off);
 	else
 		track_item_hooked(it);
 	if (s->journaled)
@@ -670,10 +670,10 @@ static bool split_records(struct source *s)
 	const char *rec;
 	size_t len;
 	while ((r = frame_next(&s->fr, &rec, &len)) != FRAME_MORE) {
-		uint64_t start = s->rec_off;
+		s->rec_start = s->rec_off;
 		s->rec_off = s->fd_off - (s->fr.end - s->fr.start);
 		if (s->kind->framed != NULL &&
-		    s->kind->framed(s, s->next_index + 1, start, s->rec_off)) {
+		    s->kind->framed(s, s->next_index + 1, s->rec_start, s->rec_off)) {
 			s->next_index++;
 			continue;
 		}
@@ -709,10 +709,10 @@ static void fd_read(struct source *s)
 		const char *rec;
 		size_t len;
 		if (frame_last(&s->fr, &rec, &len)) {
-			uint64_t start = s->rec_off;
+			s->rec_start = s->rec_off;
 			s->rec_off = s->fd_off;
 			bool skip = s->kind->framed != NULL &&
-				    s->kind->framed(s, s->next_index + 1, start, s->rec_off);
+				    s->kind->framed(s, s->next_index + 1, s->rec_start, s->rec_off);
 			if (skip)
 				s->next_index++;
 			else if (!source_emit(s, rec, len))
@@ -743,7 +743,7 @@ void source_fd_attach(struct source *s, int fd)
 	s->fd = fd;
 	s->regular = fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 	off_t at = s->regular ? lseek(fd, 0, SEEK_CUR) : 0;
-	s->fd_off = s->rec_off = at > 0 ? (uint64_t)at : 0;
+	s->fd_off = s->rec_start = s->rec_off = at > 0 ? (uint64_t)at : 0;
 	if (s->fr.buf == NULL) {
 		s->fr.cap = (size_t)s->max_item + READ_CHUNK + 1;
 		s->fr.buf = xmalloc(s->fr.cap);
@@ -804,7 +804,7 @@ void source_fd_seek(struct source *s, uint64_t off)
 {
 	if (lseek(s->fd, (off_t)off, SEEK_SET) < 0)
 		return;
-	s->fd_off = s->rec_off = off;
+	s->fd_off = s->rec_start = s->rec_off = off;
 	s->fr.start = s->fr.end = 0;
 	s->fr.skipping = false;
 }

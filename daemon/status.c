@@ -59,9 +59,9 @@ void status_json(struct pipeline *p, struct evbuffer *out)
 			evbuffer_add_printf(out,
 					    ",\"checkpoint\":{\"position\":%" PRIu64
 					    ",\"age_seconds\":%.3f,\"resumed_at\":%" PRIu64
-					    ",\"resumed_done\":%" PRIu64 "}",
+					    ",\"resumed_done_bytes\":%" PRIu64 "}",
 					    ck.position, checkpoint_age(&ck), ck.resumed_at,
-					    ck.resumed_done);
+					    ck.resumed_done_bytes);
 		evbuffer_add(out, "}", 1);
 	}
 	evbuffer_add(out, "],\"stages\":[", 12);
@@ -150,9 +150,9 @@ void status_text(struct pipeline *p, struct evbuffer *out)
 			evbuffer_add_printf(out,
 					    "checkpoint %s: done up to byte %" PRIu64
 					    ", committed %.1fs ago; resumed at byte %" PRIu64
-					    ", %" PRIu64 " record(s) done past it\n",
+					    ", %" PRIu64 " byte(s) done past it\n",
 					    source_name(s), ck.position, checkpoint_age(&ck),
-					    ck.resumed_at, ck.resumed_done);
+					    ck.resumed_at, ck.resumed_done_bytes);
 	}
 	evbuffer_add_printf(out, "\n%-20s %7s %10s %10s %8s %8s %9s %8s %8s\n", "STAGE", "WORKERS",
 			    "IN", "OK", "FAILED", "DROPPED", "IN_FLIGHT", "QUEUED", "RETRIES");

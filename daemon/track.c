@@ -1,11 +1,14 @@
 /*
  * track.c: completion tracking (see track.h).
  *
- * One open-addressing hash table maps (source, record index) to the record's
- * reference count and outcome; linear probing with backward-shift deletion, so
- * there are no tombstones and a table that has been busy does not slow down.
- * Only records in flight are in it: a few times the pipeline's capacity at most.
- * Outcomes only get worse: abandoned outranks failed, which outranks ok.
+ * The records in flight live in one table of entries with stable numbers (a slab
+ * with a free list): an item carries its entry's number (item->track), so the hot
+ * path (a derivation, a sink's hold and release) is an array access, no hashing.
+ * An entry also keeps its record's key (source, index), checked at every access, so
+ * a holder that outlived a forgotten record (track_free) finds nothing rather than
+ * the record that reuses the entry. Only records in flight have entries: a few
+ * times the pipeline's capacity at most. Outcomes only get worse: abandoned
+ * outranks failed, which outranks ok.
  */
 #include "track.h"
 
@@ -25,18 +28,22 @@ struct tracker {
 };
 
 struct entry {
-	uint64_t key; /* 0 = empty (record indexes start at 1) */
+	uint64_t key; /* 0 = free (record indexes start at 1) */
 	void *token;
 	char *note;	     /* the joblog line, written once the record is done */
 	uint64_t journal_id; /* 0: not journaled */
+	uint64_t start, end; /* the record's bytes in its input (track_item) */
 	uint32_t refs;
+	uint32_t next_free; /* a free entry: the next free one's number, 0 = none */
 	uint8_t status;
 	bool note_failed;
 };
 
+/* Entries are numbered from 1 (0 = not tracked): entry n is tab.v[n - 1]. */
 static struct {
 	struct entry *v;
-	size_t cap, n; /* cap is a power of two */
+	uint32_t cap, top, n; /* top: entries ever used; n: in use */
+	uint32_t free;	      /* the first free entry below top, 0 = none */
 	struct tracker **by_source;
 	size_t n_sources;
 	unsigned n_trackers;
@@ -50,61 +57,46 @@ static uint64_t key_of(uint32_t source, uint64_t index)
 	return (uint64_t)source << INDEX_BITS | (index & INDEX_MASK);
 }
 
-static size_t slot_of(uint64_t key)
+/* The entry of record (source, index) numbered slot, or NULL if it is not in flight. */
+static struct entry *entry_of(uint32_t source, uint64_t index, uint32_t slot)
 {
-	return (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & (tab.cap - 1);
-}
-
-static struct entry *find(uint64_t key)
-{
-	if (tab.cap == 0)
+	if (slot == 0 || slot > tab.top)
 		return NULL;
-	for (size_t i = slot_of(key);; i = (i + 1) & (tab.cap - 1)) {
-		if (tab.v[i].key == key)
-			return &tab.v[i];
-		if (tab.v[i].key == 0)
-			return NULL;
+	struct entry *e = &tab.v[slot - 1];
+	return e->key == key_of(source, index) ? e : NULL;
+}
+
+static struct entry *entry_of_item(const struct item *it)
+{
+	return entry_of(it->source, it->index, it->track);
+}
+
+static uint32_t entry_new(void)
+{
+	uint32_t slot = tab.free;
+	if (slot != 0) {
+		tab.free = tab.v[slot - 1].next_free;
+	} else {
+		if (tab.top == tab.cap) {
+			tab.cap = tab.cap ? tab.cap * 2 : 1024;
+			tab.v = xrealloc(tab.v, (size_t)tab.cap * sizeof(*tab.v));
+		}
+		slot = ++tab.top;
 	}
+	tab.n++;
+	return slot;
 }
 
-static void insert_raw(const struct entry *e)
+static void entry_free(struct entry *e)
 {
-	size_t i = slot_of(e->key);
-	while (tab.v[i].key != 0)
-		i = (i + 1) & (tab.cap - 1);
-	tab.v[i] = *e;
-}
-
-static void grow(void)
-{
-	struct entry *old = tab.v;
-	size_t old_cap = tab.cap;
-	tab.cap = tab.cap ? tab.cap * 2 : 1024;
-	tab.v = xcalloc(tab.cap, sizeof(*tab.v));
-	for (size_t i = 0; i < old_cap; i++)
-		if (old[i].key != 0)
-			insert_raw(&old[i]);
-	free(old);
-}
-
-/* Backward-shift deletion: later members of the probe run move up into the hole. */
-static void remove_at(struct entry *e)
-{
-	size_t hole = (size_t)(e - tab.v), j = hole;
-	tab.v[hole].key = 0;
+	if (e->note != NULL)
+		free(e->note);
+	/* The key marks it free; track_key writes every field again. */
+	e->key = 0;
+	e->note = NULL;
+	e->next_free = tab.free;
+	tab.free = (uint32_t)(e - tab.v) + 1;
 	tab.n--;
-	for (;;) {
-		j = (j + 1) & (tab.cap - 1);
-		if (tab.v[j].key == 0)
-			return;
-		size_t home = slot_of(tab.v[j].key);
-		/* Stays if its home lies cyclically in (hole, j]. */
-		if (hole <= j ? (home > hole && home <= j) : (home > hole || home <= j))
-			continue;
-		tab.v[hole] = tab.v[j];
-		tab.v[j].key = 0;
-		hole = j;
-	}
 }
 
 static struct tracker *tracker_of(uint64_t key)
@@ -118,9 +110,8 @@ static void release_table(void)
 {
 	if (tab.n_trackers > 0 || tab.hook != NULL || tab.journal != NULL)
 		return;
-	for (size_t i = 0; i < tab.cap; i++)
-		if (tab.v[i].key != 0)
-			free(tab.v[i].note);
+	for (uint32_t i = 0; i < tab.top; i++)
+		free(tab.v[i].note);
 	free(tab.v);
 	free(tab.by_source);
 	memset(&tab, 0, sizeof(tab));
@@ -148,15 +139,10 @@ void track_free(struct tracker *t)
 {
 	if (t == NULL)
 		return;
-	/* Forget its records; removal shifts entries back, so rescan the slot. */
-	for (size_t i = 0; i < tab.cap;) {
-		if (tab.v[i].key != 0 && (tab.v[i].key >> INDEX_BITS) == t->source) {
-			free(tab.v[i].note);
-			remove_at(&tab.v[i]);
-		} else {
-			i++;
-		}
-	}
+	/* Forget its records: their holders find nothing (entry_of checks the key). */
+	for (uint32_t i = 0; i < tab.top; i++)
+		if (tab.v[i].key != 0 && (tab.v[i].key >> INDEX_BITS) == t->source)
+			entry_free(&tab.v[i]);
 	tab.by_source[t->source] = NULL;
 	free(t);
 	tab.n_trackers--;
@@ -167,35 +153,27 @@ bool track_idle(const struct tracker *t)
 {
 	if (t == NULL)
 		return true;
-	for (size_t i = 0; i < tab.cap; i++)
+	for (uint32_t i = 0; i < tab.top; i++)
 		if (tab.v[i].key != 0 && (tab.v[i].key >> INDEX_BITS) == t->source)
 			return false;
 	return true;
 }
 
-static void track_key(uint32_t source, struct item *it, void *token)
+static struct entry *track_key(uint32_t source, struct item *it, void *token)
 {
-	uint64_t key = key_of(source, it->index);
-	struct entry e = {.key = key, .token = token, .refs = 1, .status = TRACK_OK};
-	it->flags |= ITEM_TRACKED;
-	/* At most half full: a record is tracked and found again several times per item. */
-	if ((tab.n + 1) * 2 > tab.cap)
-		grow();
-	/* One probe: the key's own slot (an index is never reused while in flight; be safe
-	 * if it is) or the first empty one. */
-	size_t i = slot_of(key);
-	while (tab.v[i].key != 0 && tab.v[i].key != key)
-		i = (i + 1) & (tab.cap - 1);
-	if (tab.v[i].key == key)
-		free(tab.v[i].note);
-	else
-		tab.n++;
-	tab.v[i] = e;
+	uint32_t slot = entry_new();
+	struct entry *e = &tab.v[slot - 1];
+	*e = (struct entry){
+	    .key = key_of(source, it->index), .token = token, .refs = 1, .status = TRACK_OK};
+	it->track = slot;
+	return e;
 }
 
-void track_item(struct tracker *t, struct item *it, void *token)
+void track_item(struct tracker *t, struct item *it, void *token, uint64_t start, uint64_t end)
 {
-	track_key(t->source, it, token);
+	struct entry *e = track_key(t->source, it, token);
+	e->start = start;
+	e->end = end;
 }
 
 void track_set_hook(track_hook_cb cb, void *arg)
@@ -212,7 +190,7 @@ bool track_hooked(void)
 
 void track_item_hooked(struct item *it)
 {
-	if (track_hooked() && !(it->flags & ITEM_TRACKED))
+	if (track_hooked() && it->track == 0)
 		track_key(it->source, it, NULL);
 }
 
@@ -224,7 +202,7 @@ void track_set_journal(track_journal_cb cb)
 
 bool track_journaled(const struct item *it, uint64_t id)
 {
-	struct entry *e = it->flags & ITEM_TRACKED ? find(key_of(it->source, it->index)) : NULL;
+	struct entry *e = entry_of_item(it);
 	if (e == NULL)
 		return false;
 	e->journal_id = id;
@@ -233,7 +211,7 @@ bool track_journaled(const struct item *it, uint64_t id)
 
 bool track_note(const struct item *it, const char *line, bool failed)
 {
-	struct entry *e = it->flags & ITEM_TRACKED ? find(key_of(it->source, it->index)) : NULL;
+	struct entry *e = entry_of_item(it);
 	if (e == NULL)
 		return false;
 	/* One line per record: a part that failed is what the line says. */
@@ -250,77 +228,88 @@ uint64_t track_in_flight(void)
 	return tab.n;
 }
 
-void track_retain_key(uint32_t source, uint64_t index)
+void track_retain_key(uint32_t source, uint64_t index, uint32_t slot)
 {
-	struct entry *e = find(key_of(source, index));
+	struct entry *e = entry_of(source, index, slot);
 	if (e != NULL)
 		e->refs++;
 }
 
-static void worsen(uint32_t source, uint64_t index, enum track_status st)
+static void worsen(uint32_t source, uint64_t index, uint32_t slot, enum track_status st)
 {
-	struct entry *e = find(key_of(source, index));
+	struct entry *e = entry_of(source, index, slot);
 	if (e != NULL && e->status < st)
 		e->status = (uint8_t)st;
 }
 
-void track_failed_key(uint32_t source, uint64_t index)
+void track_failed_key(uint32_t source, uint64_t index, uint32_t slot)
 {
-	worsen(source, index, TRACK_FAILED);
+	worsen(source, index, slot, TRACK_FAILED);
 }
 
-void track_abandon_key(uint32_t source, uint64_t index)
+void track_abandon_key(uint32_t source, uint64_t index, uint32_t slot)
 {
-	worsen(source, index, TRACK_ABANDONED);
+	worsen(source, index, slot, TRACK_ABANDONED);
 }
 
-void track_release_key(uint32_t source, uint64_t index)
+/* The record's last reference is gone: its outcome goes to the journal, the joblog and
+ * its tracker. Apart from track_release_key, so that its common path stays a decrement. */
+static void record_done(struct entry *e, uint64_t index)
 {
-	uint64_t key = key_of(source, index);
-	struct entry *e = find(key);
-	if (e == NULL || --e->refs > 0)
-		return;
-	void *token = e->token;
+	struct track_done d = {.token = e->token,
+			       .index = index,
+			       .start = e->start,
+			       .end = e->end,
+			       .status = (enum track_status)e->status};
+	struct tracker *t = tracker_of(e->key);
 	char *note = e->note;
 	bool note_failed = e->note_failed;
 	uint64_t journal_id = e->journal_id;
-	enum track_status st = (enum track_status)e->status;
-	remove_at(e);
+	e->note = NULL;
+	entry_free(e);
 	/* Abandoned: unfinished, so it stays in the journal for the next start. */
-	if (journal_id != 0 && st != TRACK_ABANDONED && tab.journal != NULL)
+	if (journal_id != 0 && d.status != TRACK_ABANDONED && tab.journal != NULL)
 		tab.journal(journal_id);
-	if (note != NULL && tab.hook != NULL)
-		tab.hook(tab.hook_arg, note, note_failed, st);
-	free(note);
-	struct tracker *t = tracker_of(key);
+	if (note != NULL) {
+		if (tab.hook != NULL)
+			tab.hook(tab.hook_arg, note, note_failed, d.status);
+		free(note);
+	}
 	if (t != NULL)
-		t->cb(t->arg, token, index, st);
+		t->cb(t->arg, &d);
+}
+
+void track_release_key(uint32_t source, uint64_t index, uint32_t slot)
+{
+	struct entry *e = entry_of(source, index, slot);
+	if (e != NULL && --e->refs == 0)
+		record_done(e, index);
 }
 
 void track_retain(const struct item *it)
 {
-	track_retain_key(it->source, it->index);
+	track_retain_key(it->source, it->index, it->track);
 }
 
 void track_release(const struct item *it)
 {
-	track_release_key(it->source, it->index);
+	track_release_key(it->source, it->index, it->track);
 }
 
 void track_failed(const struct item *it)
 {
-	if (it->flags & ITEM_TRACKED)
-		track_failed_key(it->source, it->index);
+	track_failed_key(it->source, it->index, it->track);
 }
 
 bool track_abandon(const struct item *it)
 {
-	if (!(it->flags & ITEM_TRACKED))
+	struct entry *e = entry_of_item(it);
+	if (e == NULL)
 		return false;
-	track_abandon_key(it->source, it->index);
-	const struct entry *e = find(key_of(it->source, it->index));
-	if (e != NULL && e->journal_id != 0)
+	if (e->status < TRACK_ABANDONED)
+		e->status = TRACK_ABANDONED;
+	if (e->journal_id != 0)
 		return true; /* the journal keeps it: replayed at the next start */
-	struct tracker *t = tracker_of(key_of(it->source, it->index));
+	struct tracker *t = tracker_of(e->key);
 	return t != NULL && t->durable;
 }

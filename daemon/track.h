@@ -13,8 +13,8 @@
  *   failed     some part failed for good (a stage, a sink's 4xx, a drop, a rejection)
  *   abandoned  the pipeline was cancelled with some part unfinished (spooled,
  *              lost, or, for a durable source, left where it came from)
- * Lookups are by (source index, record index): one hash table for all sources,
- * holding only records in flight.
+ * A tracked item carries its record's entry (item->track); holders that outlive
+ * the item (the sinks) keep its source, index and track fields.
  */
 #ifndef SLUICE_TRACK_H
 #define SLUICE_TRACK_H
@@ -26,7 +26,14 @@
 
 enum track_status { TRACK_OK = 0, TRACK_FAILED, TRACK_ABANDONED };
 
-typedef void (*track_done_cb)(void *arg, void *token, uint64_t index, enum track_status st);
+/* A record done, as its tracker's callback hears it. */
+struct track_done {
+	void *token;	     /* the source's, when it was tracked */
+	uint64_t index;	     /* its ordinal in its source */
+	uint64_t start, end; /* its bytes in the input, for a source reading one (else 0) */
+	enum track_status status;
+};
+typedef void (*track_done_cb)(void *arg, const struct track_done *d);
 
 struct tracker;
 
@@ -40,8 +47,11 @@ struct tracker *track_new(uint32_t source, bool durable, track_done_cb cb, void 
 void track_free(struct tracker *t);
 /* No record of t is in flight (true for NULL): freeing it forgets nothing. */
 bool track_idle(const struct tracker *t);
-/* Starts tracking a fresh item (flags it ITEM_TRACKED) on behalf of token. */
-void track_item(struct tracker *t, struct item *it, void *token);
+/*
+ * Starts tracking a fresh item (sets it->track) on behalf of token; [start, end) is
+ * where its record lies in the source's input (0, 0 if that means nothing).
+ */
+void track_item(struct tracker *t, struct item *it, void *token, uint64_t start, uint64_t end);
 uint64_t track_in_flight(void);
 
 /*
@@ -81,10 +91,11 @@ void track_failed(const struct item *it);
  */
 bool track_abandon(const struct item *it);
 
-/* For the sinks, which outlive the item they wrote: the same, by key. */
-void track_retain_key(uint32_t source, uint64_t index);
-void track_release_key(uint32_t source, uint64_t index);
-void track_failed_key(uint32_t source, uint64_t index);
-void track_abandon_key(uint32_t source, uint64_t index);
+/* For the sinks, which outlive the item they wrote: the same, by its source, index
+ * and track fields. */
+void track_retain_key(uint32_t source, uint64_t index, uint32_t track);
+void track_release_key(uint32_t source, uint64_t index, uint32_t track);
+void track_failed_key(uint32_t source, uint64_t index, uint32_t track);
+void track_abandon_key(uint32_t source, uint64_t index, uint32_t track);
 
 #endif

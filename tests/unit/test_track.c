@@ -20,15 +20,18 @@ struct seen {
 	uint64_t index[4096];
 	int status[4096];
 	void *token[4096];
+	uint64_t start[4096], end[4096];
 	size_t n;
 };
 
-static void done_cb(void *arg, void *token, uint64_t index, enum track_status st)
+static void done_cb(void *arg, const struct track_done *d)
 {
 	struct seen *s = arg;
-	s->index[s->n] = index;
-	s->status[s->n] = (int)st;
-	s->token[s->n] = token;
+	s->index[s->n] = d->index;
+	s->status[s->n] = (int)d->status;
+	s->token[s->n] = d->token;
+	s->start[s->n] = d->start;
+	s->end[s->n] = d->end;
 	s->n++;
 }
 
@@ -45,22 +48,25 @@ START_TEST(done_once_at_last_reference)
 	int token;
 	struct tracker *t = track_new(0, false, done_cb, &s);
 	struct item *it = fresh(0, 1);
-	track_item(t, it, &token);
-	ck_assert(it->flags & ITEM_TRACKED);
+	track_item(t, it, &token, 100, 142);
+	ck_assert_uint_ne(it->track, 0);
 	/* a stage turns it into two results, then drops the input */
 	struct item *a = item_derive(it, "a", 1), *b = item_derive(it, "b", 1);
 	item_free(it);
 	ck_assert_uint_eq(s.n, 0);
 	/* a sink holds a reference to a's record after the item is freed */
-	track_retain_key(0, 1);
+	uint32_t a_track = a->track;
+	track_retain_key(0, 1, a_track);
 	item_free(a);
 	item_free(b);
 	ck_assert_uint_eq(s.n, 0);
-	track_release_key(0, 1);
+	track_release_key(0, 1, a_track);
 	ck_assert_uint_eq(s.n, 1);
 	ck_assert_uint_eq(s.index[0], 1);
 	ck_assert_int_eq(s.status[0], TRACK_OK);
 	ck_assert_ptr_eq(s.token[0], &token);
+	ck_assert_uint_eq(s.start[0], 100); /* the byte range comes back with it */
+	ck_assert_uint_eq(s.end[0], 142);
 	ck_assert_uint_eq(track_in_flight(), 0);
 	track_free(t);
 }
@@ -71,8 +77,8 @@ START_TEST(worst_outcome_wins)
 	struct seen s = {0};
 	struct tracker *t = track_new(2, true, done_cb, &s);
 	struct item *it = fresh(2, 7), *it2 = fresh(2, 8);
-	track_item(t, it, NULL);
-	track_item(t, it2, NULL);
+	track_item(t, it, NULL, 0, 0);
+	track_item(t, it2, NULL, 0, 0);
 	struct item *a = item_derive(it, "a", 1);
 	track_failed(a);
 	ck_assert(track_abandon(it)); /* a durable source keeps it */
@@ -96,7 +102,7 @@ START_TEST(many_out_of_order_and_unregister)
 	static struct item *v[3000];
 	for (uint64_t i = 0; i < 3000; i++) {
 		v[i] = fresh(1, i + 1);
-		track_item(t, v[i], NULL);
+		track_item(t, v[i], NULL, 0, 0);
 	}
 	ck_assert_uint_eq(track_in_flight(), 3000);
 	/* free odd ones first, backwards, then even ones */
@@ -118,13 +124,44 @@ START_TEST(many_out_of_order_and_unregister)
 }
 END_TEST
 
+/* A sink still holding a record its source forgot (a reload freed the tracker) must
+ * not touch the record that now has the same entry. */
+START_TEST(stale_holder_finds_nothing)
+{
+	struct seen s = {0};
+	/* another source keeps the table alive across the reload */
+	struct tracker *other = track_new(1, false, done_cb, &s);
+	struct tracker *t = track_new(0, false, done_cb, &s);
+	struct item *old = fresh(0, 1);
+	track_item(t, old, NULL, 0, 0);
+	uint32_t old_track = old->track;
+	track_retain_key(0, 1, old_track); /* a sink holds it */
+	track_free(t);
+	item_free(old);
+	t = track_new(0, false, done_cb, &s);
+	struct item *fresh_one = fresh(0, 2);
+	track_item(t, fresh_one, NULL, 0, 0);
+	ck_assert_uint_eq(fresh_one->track, old_track); /* the entry is reused */
+	track_abandon_key(0, 1, old_track);
+	track_release_key(0, 1, old_track);
+	ck_assert_uint_eq(s.n, 0);
+	item_free(fresh_one);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_int_eq(s.status[0], TRACK_OK);
+	ck_assert_uint_eq(s.index[0], 2);
+	track_free(t);
+	track_free(other);
+}
+END_TEST
+
 START_TEST(untracked_items_are_free)
 {
 	struct item *it = fresh(0, 1);
 	ck_assert(!track_abandon(it));
 	track_failed(it);
 	item_free(it);
-	track_release_key(5, 5); /* unknown: nothing */
+	track_release_key(5, 5, 1); /* unknown: nothing */
+	track_release_key(5, 5, 0);
 }
 END_TEST
 
@@ -154,17 +191,18 @@ START_TEST(hook_gets_the_line_at_the_end)
 	track_item_hooked(it);
 	track_item_hooked(other);
 	track_item_hooked(gone);
-	ck_assert(it->flags & ITEM_TRACKED);
+	ck_assert_uint_ne(it->track, 0);
 	struct item *a = item_derive(it, "a", 1), *b = item_derive(it, "b", 1);
 	item_free(it);
 	ck_assert(track_note(a, "7 ok", false));
 	ck_assert(track_note(b, "7 failed", true));
 	ck_assert(track_note(a, "7 ok again", false)); /* the failed line stays */
-	track_retain_key(3, 7);			       /* a sink holds a's record */
+	track_retain_key(3, 7, a->track);	       /* a sink holds a's record */
+	uint32_t a_track = a->track;
 	item_free(a);
 	item_free(b);
 	ck_assert_uint_eq(n.n, 0);
-	track_release_key(3, 7);
+	track_release_key(3, 7, a_track);
 	ck_assert_uint_eq(n.n, 1);
 	ck_assert_str_eq(n.line[0], "7 failed");
 	ck_assert(n.failed[0]);
@@ -226,7 +264,7 @@ START_TEST(journal_done_marks)
 	track_set_journal(NULL);
 	struct item *after = fresh(5, 5);
 	track_item_hooked(after); /* no hook, no journal: not tracked */
-	ck_assert(!(after->flags & ITEM_TRACKED));
+	ck_assert_uint_eq(after->track, 0);
 	item_free(after);
 }
 END_TEST
@@ -293,6 +331,7 @@ int main(void)
 	tcase_add_test(tc, done_once_at_last_reference);
 	tcase_add_test(tc, worst_outcome_wins);
 	tcase_add_test(tc, many_out_of_order_and_unregister);
+	tcase_add_test(tc, stale_holder_finds_nothing);
 	tcase_add_test(tc, untracked_items_are_free);
 	tcase_add_test(tc, hook_gets_the_line_at_the_end);
 	tcase_add_test(tc, journal_done_marks);
