@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ITEM_PILL     0x1 /* poison pill: tells one worker to finish */
-#define ITEM_TRACKED  0x4 /* its source wants to know when it is done (track.h) */
+#define ITEM_PILL    0x1 /* poison pill: tells one worker to finish */
+#define ITEM_TRACKED 0x4 /* its source wants to know when it is done (track.h) */
 
 struct item {
 	struct item *next; /* queue linkage */

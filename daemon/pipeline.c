@@ -639,8 +639,7 @@ static void spool_replay_untrack(void)
 }
 
 /* A replayed record is done; an abandoned one (a cancel) goes to the new spool. */
-static void spool_replay_record_done(void *arg, void *token, uint64_t index,
-				     enum track_status st)
+static void spool_replay_record_done(void *arg, void *token, uint64_t index, enum track_status st)
 {
 	if (st == TRACK_ABANDONED || spool_replay.pending == 0 || --spool_replay.pending > 0)
 		return;

@@ -49,12 +49,12 @@ struct file_sync {
 	struct event *window; /* batch: the end of the window; NULL once freed */
 	enum fsync_mode mode;
 	char *path, *dir;
-	int fd;		   /* a dup of what was written since the last sync began; -1: none */
-	bool dir_dirty;	   /* a rename since the last sync began */
-	bool inflight;	   /* job is on the bio pool */
-	bool job_dir;	   /* the job syncs the directory too */
-	bool freed;	   /* the owner is gone: finish the syncs, then free */
-	bool warned;	   /* the last sync failed (warned once per episode) */
+	int fd;		/* a dup of what was written since the last sync began; -1: none */
+	bool dir_dirty; /* a rename since the last sync began */
+	bool inflight;	/* job is on the bio pool */
+	bool job_dir;	/* the job syncs the directory too */
+	bool freed;	/* the owner is gone: finish the syncs, then free */
+	bool warned;	/* the last sync failed (warned once per episode) */
 	struct bio_job job;
 };
 
@@ -110,8 +110,8 @@ static void file_sync_start(struct file_sync *f)
 	f->inflight = true;
 	f->job_dir = f->dir_dirty;
 	f->dir_dirty = false;
-	f->job = (struct bio_job){
-	    .work = file_sync_work, .done = file_sync_done, .arg = f, .fd = f->fd};
+	f->job =
+	    (struct bio_job){.work = file_sync_work, .done = file_sync_done, .arg = f, .fd = f->fd};
 	f->fd = -1;
 	bio_submit(&f->job);
 }
@@ -175,8 +175,8 @@ void file_sync_free(struct file_sync *f)
 struct value_file {
 	enum fsync_mode mode;
 	char *path, *tmp, *dir;
-	char *next;	/* the newest text not yet handed to a job */
-	char *writing;	/* the job's text */
+	char *next;    /* the newest text not yet handed to a job */
+	char *writing; /* the job's text */
 	bool inflight, freed, warned;
 	struct bio_job job;
 };
@@ -197,8 +197,8 @@ static void value_file_work(struct bio_job *j)
 	bool sync = v->mode != FSYNC_NEVER;
 	errno = 0;
 	int fd = open(v->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	bool ok = fd >= 0 && write(fd, v->writing, len) == (ssize_t)len &&
-		  (!sync || fsync(fd) == 0);
+	bool ok =
+	    fd >= 0 && write(fd, v->writing, len) == (ssize_t)len && (!sync || fsync(fd) == 0);
 	int e = errno;
 	if (fd >= 0 && close(fd) < 0 && ok) {
 		ok = false;
@@ -226,8 +226,7 @@ static void value_file_done(struct bio_job *j)
 	free(v->writing);
 	v->writing = NULL;
 	if (j->result < 0 && !v->warned)
-		log_warnx("cannot write '%s': %s (the old value stays)", v->path,
-			  strerror(j->err));
+		log_warnx("cannot write '%s': %s (the old value stays)", v->path, strerror(j->err));
 	v->warned = j->result < 0;
 	if (v->next != NULL)
 		value_file_start(v);
