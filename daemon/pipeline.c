@@ -1071,12 +1071,25 @@ static void op_item_failed(struct scope *sc, const char *stage, enum on_failure 
 	}
 }
 
+/*
+ * The joblog a record finished in p is listed in: p's own, else its successor's (a
+ * reload that added a joblog: what the old pipeline still finishes is listed too).
+ */
+static struct sink *joblog_for(const struct pipeline *p)
+{
+	for (; p != NULL; p = p->succ)
+		if (p->joblog != NULL)
+			return p->joblog;
+	return NULL;
+}
+
 static void item_done(struct pipeline *p, const char *stage, const struct item *it,
 		      uint64_t started_at, const struct failure *f)
 {
 	char line[512], status[16] = "-", sig[16] = "-", outcome[64] = "ok";
 	p->items_done++;
-	if (p->joblog == NULL)
+	struct sink *joblog = joblog_for(p);
+	if (joblog == NULL)
 		return;
 	uint64_t now = now_usec();
 	if (started_at == 0) /* a builtin: it ran just now */
@@ -1100,8 +1113,8 @@ static void item_done(struct pipeline *p, const char *stage, const struct item *
 	line[n] = '\0';
 	/* Written once every part of the record is done (joblog_done), or now if untracked. */
 	if (!track_note(it, line, f != NULL)) {
-		sink_append(p->joblog, line, (size_t)n);
-		sink_flush(p->joblog);
+		sink_append(joblog, line, (size_t)n);
+		sink_flush(joblog);
 	}
 }
 
