@@ -96,10 +96,7 @@ struct item *item_derive(const struct item *parent, const void *data, size_t len
 	struct item *it = item_new(data, len, parent->seq, parent->source);
 	it->attempts = parent->attempts;
 	it->index = parent->index;
-	it->flags = parent->flags & ITEM_REPLAYED;
 	it->track = parent->track;
-	if (it->flags & ITEM_REPLAYED)
-		item_stats.replayed_live++;
 	if (it->track != 0)
 		track_retain(it);
 	return it;
@@ -112,14 +109,6 @@ struct item *item_pill(void)
 	return it;
 }
 
-void item_mark_replayed(struct item *it)
-{
-	if (!(it->flags & ITEM_REPLAYED)) {
-		it->flags |= ITEM_REPLAYED;
-		item_stats.replayed_live++;
-	}
-}
-
 void item_free(struct item *it)
 {
 	if (it == NULL)
@@ -128,9 +117,6 @@ void item_free(struct item *it)
 		track_release(it);
 	item_stats.live_bytes -= item_cost(it);
 	item_stats.live_items--;
-	if ((it->flags & ITEM_REPLAYED) && --item_stats.replayed_live == 0 &&
-	    item_stats.replay_done_cb != NULL)
-		item_stats.replay_done_cb();
 	int c = size_class(it->len);
 	if (c >= 0 && cached[c] < CACHE_MAX) {
 		it->next = cache[c];

@@ -4,9 +4,7 @@
  * Items are linked intrusively into queues, so moving one costs no allocation.
  *
  * Every live item is charged to the global memory budget (item_cost bytes); the
- * budget is what sources check before reading more (SPEC memory_limit). Items
- * carried over from a spool are flagged, and the count of such items still alive
- * tells the pipeline when a replayed spool is fully done.
+ * budget is what sources check before reading more (SPEC memory_limit).
  */
 #ifndef SLUICE_ITEM_H
 #define SLUICE_ITEM_H
@@ -14,8 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ITEM_PILL     0x1 /* poison pill: tells one worker to finish */
-#define ITEM_REPLAYED 0x2 /* came from the spool (or derives from one that did) */
+#define ITEM_PILL 0x1 /* poison pill: tells one worker to finish */
 
 struct item {
 	struct item *next; /* queue linkage */
@@ -32,22 +29,17 @@ struct item {
 struct item_stats {
 	uint64_t live_bytes; /* sum of item_cost over live items */
 	uint64_t live_items;
-	uint64_t replayed_live; /* live items with ITEM_REPLAYED */
 	/* Called once (then cleared) when live_bytes falls to low_mark: memory_limit waiters. */
 	void (*below_cb)(void);
 	uint64_t low_mark;
-	/* Called when the last item carried over from a spool is gone. */
-	void (*replay_done_cb)(void);
 };
 
 extern struct item_stats item_stats;
 
 struct item *item_new(const void *data, size_t len, uint64_t seq, uint32_t source);
-/* A result derived from parent: same seq, source, attempts and replay flag. */
+/* A result derived from parent: same seq, source, attempts and tracking. */
 struct item *item_derive(const struct item *parent, const void *data, size_t len);
 struct item *item_pill(void);
-/* Marks an item as carried over from a spool. */
-void item_mark_replayed(struct item *it);
 void item_free(struct item *it);
 /* Frees the blocks kept for reuse (at exit). */
 void item_cache_free(void);

@@ -22,11 +22,11 @@
 
 #include "bio.h"
 #include "log.h"
+#include "statesync.h"
 #include "track.h"
 #include "util.h"
 
-#define BATCH_WINDOW_USEC 10000
-#define RETRY_USEC	  100000
+#define RETRY_USEC 100000
 
 TAILQ_HEAD(journal_waiters, journal_waiter);
 
@@ -129,7 +129,7 @@ static void arm_sync(void)
 		return;
 	}
 	if (!event_pending(jl.window_ev, EV_TIMEOUT, NULL) && !jl.sync_inflight) {
-		struct timeval tv = {0, BATCH_WINDOW_USEC};
+		struct timeval tv = {0, FSYNC_BATCH_WINDOW_USEC};
 		evtimer_add(jl.window_ev, &tv);
 	}
 }

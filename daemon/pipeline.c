@@ -15,8 +15,9 @@
  *
  * Spool replay: at start, the spool (and a previous replay that had not
  * finished) is merged into PATH.replaying and its items are queued first, into
- * the stage they were waiting for. PATH.replaying is removed when the last of
- * those items (or what they turned into) is gone, or superseded by a new spool.
+ * the stage they were waiting for. PATH.replaying is removed when every one of
+ * those records is done end to end (tracked: a sink frees an item as soon as it
+ * buffers it, long before its write), or superseded by a new spool.
  *
  * Reload: a successor is built from the running pipeline ("from"). Sources whose
  * block is unchanged move to it whole (position, connections, listener); a changed
@@ -129,6 +130,14 @@ static char **source_names; /* source ids: configured sources, then names seen i
 static size_t n_names;
 static uint64_t next_seq = 1;
 static struct pipeline *replay_owner; /* the pipeline that removes PATH.replaying */
+/* The records replayed from the spool, tracked under source ids of their own. */
+static struct {
+	uint32_t first_id; /* ids from here on were added by the replay */
+	struct tracker **trackers;
+	size_t n_trackers;
+	uint64_t pending; /* replayed records not done yet */
+} spool_replay;
+static void spool_replay_untrack(void);
 
 struct event_base *pipeline_base(struct pipeline *p)
 {
@@ -168,15 +177,6 @@ static uint32_t add_name(const char *name)
 	source_names = xrealloc(source_names, (n_names + 1) * sizeof(char *));
 	source_names[n_names] = xstrdup(name);
 	return (uint32_t)n_names++;
-}
-
-/* The id of a name seen in a spool: any source of that name will do. */
-static uint32_t intern_name(const char *name)
-{
-	for (size_t i = 0; i < n_names; i++)
-		if (strcmp(source_names[i], name) == 0)
-			return (uint32_t)i;
-	return add_name(name);
 }
 
 /* Every change of state goes through here: the table in lifecycle.c decides. */
@@ -605,7 +605,7 @@ void pipeline_free(struct pipeline *p)
 		/* The last one: nothing can reach the hooks or the source ids any more. */
 		journal_loop_close();
 		item_stats.below_cb = NULL;
-		item_stats.replay_done_cb = NULL;
+		spool_replay_untrack();
 		for (size_t i = 0; i < n_names; i++)
 			free(source_names[i]);
 		free(source_names);
@@ -626,6 +626,53 @@ static void replay_done(void)
 	if (unlink(p->replay_path) == 0)
 		log_info("every item replayed from the spool is done; removed '%s'",
 			 p->replay_path);
+}
+
+static void spool_replay_untrack(void)
+{
+	for (size_t i = 0; i < spool_replay.n_trackers; i++)
+		track_free(spool_replay.trackers[i]);
+	free(spool_replay.trackers);
+	spool_replay.trackers = NULL;
+	spool_replay.n_trackers = 0;
+	spool_replay.pending = 0;
+}
+
+/* A replayed record is done; an abandoned one (a cancel) goes to the new spool. */
+static void spool_replay_record_done(void *arg, const struct track_done *d)
+{
+	if (d->status == TRACK_ABANDONED || spool_replay.pending == 0 || --spool_replay.pending > 0)
+		return;
+	spool_replay_untrack();
+	replay_done();
+}
+
+/*
+ * The id of a name seen in the spool: one of its own, not the live source's (whose
+ * tracker would be told of records it never read, and whose indexes may repeat).
+ */
+static uint32_t spool_replay_id(const char *name)
+{
+	for (size_t i = spool_replay.first_id; i < n_names; i++)
+		if (strcmp(source_names[i], name) == 0)
+			return (uint32_t)i;
+	return add_name(name);
+}
+
+/* Tracks every replayed item (the joblog's hook may have already). */
+static void spool_replay_track(struct replay_batch *b)
+{
+	spool_replay.n_trackers = n_names - spool_replay.first_id;
+	spool_replay.trackers = xcalloc(spool_replay.n_trackers + 1, sizeof(struct tracker *));
+	for (size_t i = 0; i < spool_replay.n_trackers; i++)
+		spool_replay.trackers[i] = track_new((uint32_t)(spool_replay.first_id + i), false,
+						     spool_replay_record_done, NULL);
+	for (struct item *it = b->head; it != NULL; it = it->next) {
+		if (it->track == 0)
+			track_item(spool_replay.trackers[it->source - spool_replay.first_id], it,
+				   NULL, 0, 0);
+		spool_replay.pending++;
+	}
 }
 
 /* The queue for items that waited for stage (a name, or SINKS_STAGE); -1 if p has none. */
@@ -658,9 +705,11 @@ static int replay_spool(struct pipeline *p)
 	if (spool == NULL)
 		return 0;
 	p->replay_path = xasprintf("%s.replaying", spool);
-	if (replay_load(spool, p->replay_path, p->conf->max_item_bytes, intern_name, p->done, &b) <
-	    0)
+	spool_replay.first_id = (uint32_t)n_names;
+	if (replay_load(spool, p->replay_path, p->conf->max_item_bytes, spool_replay_id, p->done,
+			&b) < 0)
 		return -1;
+	spool_replay_track(&b);
 	if (b.max_seq >= next_seq)
 		next_seq = b.max_seq + 1;
 	size_t i = 0;
@@ -678,7 +727,6 @@ static int replay_spool(struct pipeline *p)
 	free(b.stage_of);
 	if (p->done != NULL)
 		done_set_sort(p->done);
-	item_stats.replay_done_cb = replay_done;
 	replay_owner = p;
 	if (p->replayed > 0)
 		log_info("replaying %" PRIu64 " unfinished item(s) from the spool", p->replayed);
@@ -1023,12 +1071,25 @@ static void op_item_failed(struct scope *sc, const char *stage, enum on_failure 
 	}
 }
 
+/*
+ * The joblog a record finished in p is listed in: p's own, else its successor's (a
+ * reload that added a joblog: what the old pipeline still finishes is listed too).
+ */
+static struct sink *joblog_for(const struct pipeline *p)
+{
+	for (; p != NULL; p = p->succ)
+		if (p->joblog != NULL)
+			return p->joblog;
+	return NULL;
+}
+
 static void item_done(struct pipeline *p, const char *stage, const struct item *it,
 		      uint64_t started_at, const struct failure *f)
 {
 	char line[512], status[16] = "-", sig[16] = "-", outcome[64] = "ok";
 	p->items_done++;
-	if (p->joblog == NULL)
+	struct sink *joblog = joblog_for(p);
+	if (joblog == NULL)
 		return;
 	uint64_t now = now_usec();
 	if (started_at == 0) /* a builtin: it ran just now */
@@ -1052,8 +1113,8 @@ static void item_done(struct pipeline *p, const char *stage, const struct item *
 	line[n] = '\0';
 	/* Written once every part of the record is done (joblog_done), or now if untracked. */
 	if (!track_note(it, line, f != NULL)) {
-		sink_append(p->joblog, line, (size_t)n);
-		sink_flush(p->joblog);
+		sink_append(joblog, line, (size_t)n);
+		sink_flush(joblog);
 	}
 }
 

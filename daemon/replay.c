@@ -27,7 +27,6 @@ static void record_cb(void *arg, const struct spool_record *r)
 	struct item *it = item_new(r->data, r->len, r->seq, ctx->intern(r->source));
 	it->attempts = r->attempts;
 	it->index = r->index;
-	item_mark_replayed(it);
 	track_item_hooked(it);
 	/* --resume: a record coming back from the spool is not read from its source again. */
 	if (ctx->done != NULL)

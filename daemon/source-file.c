@@ -22,13 +22,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bio.h"
 #include "checkpoint.h"
 #include "envcheck.h"
 #include "log.h"
 #include "scope.h"
 #include "source.h"
 #include "statedir.h"
+#include "statesync.h"
 #include "util.h"
 
 #define FOLLOW_POLL_USEC 250000
@@ -38,7 +38,7 @@ struct file_state {
 	/* state_dir: the checkpoint; the last record framed (untracked() may follow) */
 	struct checkpoint *ck;
 	struct event *commit;
-	enum fsync_mode sync;
+	struct file_sync *sync; /* journal.fsync for the checkpoint file */
 	uint64_t framed_index, framed_start, framed_end;
 	bool commit_queued, commit_failed;
 	struct source_checkpoint info;
@@ -56,20 +56,14 @@ static struct file_state *file_state(struct source *s)
 
 /* --- the checkpoint ------------------------------------------------------------- */
 
-static void sync_done(struct bio_job *j)
-{
-	if (j->result < 0)
-		log_warnx("cannot sync checkpoint file: %s", strerror(j->err));
-	free(j);
-}
-
 /*
- * Appends what finished since the last commit. sync is journal.fsync: never, or (batch,
- * always) a fdatasync of the commit on the bio pool, off the loop.
+ * Appends what finished since the last commit; with sync, the file is then synced as
+ * journal.fsync says (statesync.h: at most once per batch window, off the loop).
  */
-static void commit(struct source *s, struct file_state *fs, enum fsync_mode sync)
+static void commit(struct source *s, struct file_state *fs, bool sync)
 {
 	char err[512];
+	int fd_before = checkpoint_fd(fs->ck);
 	fs->commit_queued = false;
 	if (checkpoint_commit(fs->ck, err, sizeof(err)) < 0) {
 		if (!fs->commit_failed)
@@ -81,23 +75,15 @@ static void commit(struct source *s, struct file_state *fs, enum fsync_mode sync
 	fs->commit_failed = false;
 	fs->info.committed_at = now_usec();
 	fs->info.position = checkpoint_position(fs->ck);
-	if (sync != FSYNC_NEVER) {
-		struct bio_job *j = xcalloc(1, sizeof(*j));
-		j->fd = dup(checkpoint_fd(fs->ck));
-		j->work = bio_work_sync_close;
-		j->done = sync_done;
-		if (j->fd >= 0)
-			bio_submit(j);
-		else
-			free(j);
-	}
+	if (sync) /* a new fd: the state was rewritten and renamed over the old file */
+		file_sync_written(fs->sync, checkpoint_fd(fs->ck),
+				  checkpoint_fd(fs->ck) != fd_before);
 }
 
 static void commit_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct source *s = arg;
-	struct file_state *fs = *source_state(s);
-	commit(s, fs, fs->sync);
+	commit(s, *source_state(s), true);
 }
 
 /* The record [start, end) of the file tracked as gen is done: appended at the next commit. */
@@ -187,22 +173,24 @@ static int checkpoint_start(struct source *s, int fd, char *err, size_t errlen)
 	char *path = state_dir_checkpoint(scope_conf(source_scope(s))->state_dir, cs->name);
 	char why[512];
 	fs->ck = checkpoint_open(path, why, sizeof(why));
-	free(path);
 	if (fs->ck == NULL) {
+		free(path);
 		snprintf(err, errlen, "source '%s': %s", cs->name, why);
 		return -1;
 	}
 	fs->commit = event_new(scope_base(source_scope(s)), -1, 0, commit_cb, s);
 	/* A power cut repeats what the page cache lost: bounded as the journal's fsync says. */
 	const struct conf *c = scope_conf(source_scope(s));
-	fs->sync = c->journal.enabled ? c->journal.fsync : FSYNC_NEVER;
+	fs->sync = file_sync_new(scope_base(source_scope(s)),
+				 c->journal.enabled ? c->journal.fsync : FSYNC_NEVER, path);
+	free(path);
 	uint64_t pos = track_file(s, fs, fd, true);
 	if (pos > 0 && lseek(fd, (off_t)pos, SEEK_SET) < 0) {
 		snprintf(err, errlen, "source '%s': cannot seek '%s' to byte %llu: %s", cs->name,
 			 cs->path, (unsigned long long)pos, strerror(errno));
 		return -1;
 	}
-	commit(s, fs, FSYNC_NEVER);
+	commit(s, fs, false);
 	/* Durable: a cancel leaves unfinished records in the file, read again next time. */
 	source_track(s, file_done, s, true);
 	return 0;
@@ -299,7 +287,8 @@ static void file_free(struct source *s)
 		event_free(fs->poll);
 	if (fs->ck != NULL) {
 		/* A graceful stop drained every record: this commit makes a restart repeat none. */
-		commit(s, fs, fs->sync);
+		commit(s, fs, true);
+		file_sync_free(fs->sync); /* the last sync still runs */
 		checkpoint_close(fs->ck);
 		event_free(fs->commit);
 	}

@@ -8,8 +8,11 @@
  * starting over (what it had made and not finished comes back from the journal).
  * The number is written only once the items it counts are safe in the journal
  * (journal_loop_when_safe): behind them after a crash means a few repeated items,
- * never a skipped one.
+ * never a skipped one. It is replaced whole (tmp + rename) on the bio pool and
+ * fsync'ed as journal.fsync says (statesync.h), so a power cut leaves an old value
+ * or the new one, never a torn one.
  */
+#include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +24,7 @@
 #include "log.h"
 #include "scope.h"
 #include "source.h"
+#include "statesync.h"
 #include "template.h"
 #include "util.h"
 
@@ -30,7 +34,7 @@ struct generator {
 	struct event *ev;
 	uint64_t made;
 	bool fast;
-	int pos_fd; /* the kept count, -1 without one */
+	struct value_file *pos; /* the kept count, NULL without one */
 	struct journal_waiter jw;
 	uint64_t jw_upto; /* what jw makes safe */
 };
@@ -39,9 +43,8 @@ static void pos_write(struct source *s, uint64_t made)
 {
 	struct generator *g = *source_state(s);
 	char line[32];
-	int n = snprintf(line, sizeof(line), "%020" PRIu64 "\n", made);
-	if (pwrite(g->pos_fd, line, (size_t)n, 0) != n)
-		log_warn("source '%s': cannot keep its count", source_conf(s)->name);
+	snprintf(line, sizeof(line), "%020" PRIu64 "\n", made);
+	value_file_set(g->pos, line);
 }
 
 static void pos_safe_cb(void *arg)
@@ -60,18 +63,16 @@ static void pos_open(struct source *s, struct generator *g)
 {
 	const struct conf_source *cs = source_conf(s);
 	const struct conf *c = scope_conf(source_scope(s));
-	g->pos_fd = -1;
 	if (cs->count < 0 || !source_journaled(s) || c->state_dir == NULL)
 		return;
 	char *path = xasprintf("%s/generate.%s.next", c->state_dir, cs->name);
-	g->pos_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (g->pos_fd < 0) {
-		log_warn("source '%s': cannot keep its count in '%s'", cs->name, path);
-		free(path);
-		return;
-	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		log_warn("source '%s': cannot read its count in '%s'", cs->name, path);
 	char line[32] = "";
-	ssize_t n = pread(g->pos_fd, line, sizeof(line) - 1, 0);
+	ssize_t n = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
 	if (n > 0) {
 		line[n] = '\0';
 		g->made = strtoull(line, NULL, 10);
@@ -83,6 +84,7 @@ static void pos_open(struct source *s, struct generator *g)
 				 cs->name, g->made, path);
 	}
 	g->jw_upto = g->made;
+	g->pos = value_file_new(c->journal.fsync, path);
 	free(path);
 }
 
@@ -109,7 +111,7 @@ static void gen_produce(struct source *s)
 		g->made++;
 		bool more = source_emit(s, text, len);
 		free(text);
-		if (g->pos_fd >= 0 && !g->jw.waiting) {
+		if (g->pos != NULL && !g->jw.waiting) {
 			g->jw_upto = g->made;
 			journal_loop_when_safe(&g->jw, pos_safe_cb, s);
 		}
@@ -167,9 +169,9 @@ static void gen_free(struct source *s)
 	if (g != NULL) {
 		journal_loop_cancel(&g->jw);
 		/* The journal's last write follows (at its close): the count may say all. */
-		if (g->pos_fd >= 0) {
+		if (g->pos != NULL) {
 			pos_write(s, g->made);
-			close(g->pos_fd);
+			value_file_free(g->pos); /* written once its job has run */
 		}
 		event_free(g->ev);
 		free(g);
