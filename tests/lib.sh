@@ -122,12 +122,15 @@ now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 # 1 if it is still false after TIMEOUT_S seconds (default 30). The first polls
 # come quickly (most waits are short: a loop of them, as test_reload_rss's, was
 # mostly pauses), then every 50 ms.
+# The clock is read without $(now_ms): a fork per poll adds up under load.
 wait_for() {
-	local cond=$1 to=${2:-30} deadline pause=0.01
-	deadline=$(($(now_ms) + to * 1000))
+	local cond=$1 to=${2:-30} deadline pause=0.01 now
+	now=${EPOCHREALTIME/./}
+	deadline=$((now / 1000 + to * 1000))
 	while :; do
 		eval "$cond" && return 0
-		[ "$(now_ms)" -ge "$deadline" ] && break
+		now=${EPOCHREALTIME/./}
+		[ $((now / 1000)) -ge "$deadline" ] && break
 		sleep "$pause"
 		case $pause in 0.01) pause=0.02 ;; *) pause=0.05 ;; esac
 	done
