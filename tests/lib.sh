@@ -12,7 +12,8 @@
 #   run_daemon CONF [ARGS]  start_daemon + wait_exit; returns the exit code
 #   wait_exit PID [TIMEOUT] wait for it to exit (fails the test past TIMEOUT s);
 #                           returns its exit code
-#   wait_for 'COND' [TIMEOUT] poll a shell condition every 50 ms (default 30 s)
+#   wait_for 'COND' [TIMEOUT] poll a shell condition every 50 ms, the first times
+#                           sooner (default 30 s)
 #   fail MSG                print MSG and the daemon's stderr tail, exit 1
 #   assert_eq WANT GOT WHAT, assert_ne, assert_ge, assert_le, assert_contains,
 #   assert_file_eq WANT_FILE GOT_FILE WHAT
@@ -118,14 +119,20 @@ trap 'exit 129' HUP
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 # wait_for 'CONDITION' [TIMEOUT_S]: 0 as soon as CONDITION (eval'd) is true,
-# 1 if it is still false after TIMEOUT_S seconds (default 30).
+# 1 if it is still false after TIMEOUT_S seconds (default 30). The first polls
+# come quickly (most waits are short: a loop of them, as test_reload_rss's, was
+# mostly pauses), then every 50 ms.
+# The clock is read without $(now_ms): a fork per poll adds up under load.
 wait_for() {
-	local cond=$1 to=${2:-30} deadline
-	deadline=$(($(now_ms) + to * 1000))
+	local cond=$1 to=${2:-30} deadline pause=0.01 now
+	now=${EPOCHREALTIME/./}
+	deadline=$((now / 1000 + to * 1000))
 	while :; do
 		eval "$cond" && return 0
-		[ "$(now_ms)" -ge "$deadline" ] && break
-		sleep 0.05
+		now=${EPOCHREALTIME/./}
+		[ $((now / 1000)) -ge "$deadline" ] && break
+		sleep "$pause"
+		case $pause in 0.01) pause=0.02 ;; *) pause=0.05 ;; esac
 	done
 	eval "$cond" && return 0
 	return 1

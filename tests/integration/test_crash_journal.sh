@@ -98,7 +98,9 @@ shutdown: { grace: 60s, kill_after: 1s }
 sources:
   - { name: gen, type: generate, template: "c{seq}", interval: 1ms }
 stages:
-  - { name: hang, workers: 2, exec: { argv: [sh, -c, 'case \$1 in c[1-5]) echo "\$1" ;; *) sleep 1000 ;; esac', sh, "{}"] } }
+  # A short queue: what is kept at the cancel (and run at the next start, one
+  # process each) is a few dozen items, not the default thousand.
+  - { name: hang, workers: 2, queue: { capacity: 50 }, exec: { argv: [sh, -c, 'case \$1 in c[1-5]) echo "\$1" ;; *) sleep 1000 ;; esac', sh, "{}"] } }
 sinks:
   - { name: out, type: file, path: $T/gen.txt }
 YAML

@@ -19,7 +19,10 @@ sources:
 stages:
   - name: slow
     workers: 2
-    exec: { argv: [sh, -c, 'sleep 0.005; echo "\$1" | cut -c1-20', sh, "{}"] }
+    # One process per item (no sleep, no pipe): still far slower than the source,
+    # which must be held back. 1,000 items go through in seconds, and the drain of
+    # what was read (a full queue) in a second or two.
+    exec: { argv: [sh, -c, 'printf "%.20s\\n" "\$1"', sh, "{}"] }
 sinks:
   - { name: out, type: file, path: $T/out.txt }
 YAML
@@ -27,14 +30,14 @@ start_daemon "$T/c.yaml"
 wait_for '[ "$(lines "$T/out.txt")" -ge 50 ]' 60 || fail "fewer than 50 items reached the sink in 60 s"
 hwm1=$(hwm_kb "$DAEMON_PID")
 rss1=$(rss_kb "$DAEMON_PID")
-wait_for '[ "$(lines "$T/out.txt")" -ge 600 ]' $((60 * SCALE)) || fail "fewer than 600 items reached the sink"
+wait_for '[ "$(lines "$T/out.txt")" -ge 1000 ]' $((60 * SCALE)) || fail "fewer than 1000 items reached the sink"
 hwm2=$(hwm_kb "$DAEMON_PID")
 rss2=$(rss_kb "$DAEMON_PID")
-note "after 50 items: VmRSS ${rss1} KiB VmHWM ${hwm1} KiB; after 600: VmRSS ${rss2} KiB VmHWM ${hwm2} KiB"
+note "after 50 items: VmRSS ${rss1} KiB VmHWM ${hwm1} KiB; after 1000: VmRSS ${rss2} KiB VmHWM ${hwm2} KiB"
 slack=4096
 [ "$SLUICE_SAN" = 1 ] && slack=16384
-assert_le "$hwm2" $((hwm1 * 3 / 2 + slack)) "VmHWM (KiB) after 600 items, given ${hwm1} KiB after 50 (endless source must be held back)"
-assert_le "$rss2" $((hwm1 * 3 / 2 + slack)) "VmRSS (KiB) after 600 items, given VmHWM ${hwm1} KiB after 50"
+assert_le "$hwm2" $((hwm1 * 3 / 2 + slack)) "VmHWM (KiB) after 1000 items, given ${hwm1} KiB after 50 (endless source must be held back)"
+assert_le "$rss2" $((hwm1 * 3 / 2 + slack)) "VmRSS (KiB) after 1000 items, given VmHWM ${hwm1} KiB after 50"
 
 kill -TERM "$DAEMON_PID"
 wait_exit "$DAEMON_PID" 240

@@ -10,7 +10,11 @@
 
 HEADER=$(printf 'Seq\tSource\tIndex\tStage\tStart\tDuration\tAttempts\tOutcome\tExitval\tSignal')
 seq -f 'L%03g' 1 200 >"$T/in.txt"
-conf() { # OUT
+# conf OUT [nopause]: the stage sleeps 50 ms an item, so that a SIGTERM finds
+# run 1 part-way; the runs after it (--resume, a fresh run) need no pause.
+conf() { # OUT [nopause]
+	local pause="sleep 0.05;"
+	[ "${2:-}" = nopause ] && pause=
 	cat <<YAML
 joblog: $T/job.log
 shutdown: { grace: 100ms, kill_after: 5s }
@@ -21,7 +25,7 @@ stages:
     workers: 2
     # SIGTERM ignored: an item running at the cancel ends normally (well within
     # kill_after), so \$T/done says exactly which items ran to their end.
-    exec: { argv: [sh, -c, 'trap "" TERM; sleep 0.05; echo "\$1" >>$T/done; echo "\$1"', sh, "{}"] }
+    exec: { argv: [sh, -c, 'trap "" TERM; $pause echo "\$1" >>$T/done; echo "\$1"', sh, "{}"] }
 sinks:
   - { name: out, type: file, path: $1 }
 YAML
@@ -82,7 +86,7 @@ sed 's/^L0*//' "$T/out1.txt" | sort -n >"$T/outidx1.txt"
 assert_file_eq "$T/outidx1.txt" "$T/idx1.txt" "run 1: joblog indexes vs the items written"
 
 # Run 2: --resume does the rest, each remaining line once.
-conf "$T/out2.txt" >"$T/c.yaml"
+conf "$T/out2.txt" nopause >"$T/c.yaml"
 run_daemon "$T/c.yaml" --resume
 rc=$?
 assert_exit 0 "$rc" "run 2: sluiced --resume"
@@ -98,7 +102,7 @@ assert_eq 200 "$n2" "run 2: joblog data lines (appended to run 1's)"
 assert_eq 200 "$(awk -F'\t' 'NR > 1 { print $3 }' "$T/job.log" | sort -u | wc -l)" "run 2: distinct indexes in the joblog"
 
 # Run 3: --resume again: nothing left to do.
-conf "$T/out3.txt" >"$T/c.yaml"
+conf "$T/out3.txt" nopause >"$T/c.yaml"
 run_daemon "$T/c.yaml" --resume
 rc=$?
 assert_exit 0 "$rc" "run 3: sluiced --resume with everything done"
@@ -109,7 +113,7 @@ assert_eq 0 "$(lines "$T/out3.txt")" "run 3: lines written"
 
 # Run 4: without --resume: the joblog starts afresh, everything is redone.
 rm -f "$T/done"
-conf "$T/out4.txt" >"$T/c.yaml"
+conf "$T/out4.txt" nopause >"$T/c.yaml"
 run_daemon "$T/c.yaml"
 rc=$?
 assert_exit 0 "$rc" "run 4: sluiced without --resume"
