@@ -305,6 +305,14 @@ uint64_t checkpoint_done_past(const struct checkpoint *c)
 	return bytes;
 }
 
+uint64_t checkpoint_done_until(const struct checkpoint *c)
+{
+	const struct entry *e = c->cur;
+	if (e == NULL)
+		return 0;
+	return e->n_done > 0 ? e->done[e->n_done - 1].end : e->pos;
+}
+
 unsigned checkpoint_gen(const struct checkpoint *c)
 {
 	return c->gen;

@@ -56,6 +56,10 @@ enum checkpoint_match checkpoint_match(const struct checkpoint *c);
 /* Bytes of the tracked file done past its position (out of order): records skipped. */
 uint64_t checkpoint_done_past(const struct checkpoint *c);
 
+/* Where the last range done past the position ends (the position if none): a record
+ * starting there or later was not done before the restart. */
+uint64_t checkpoint_done_until(const struct checkpoint *c);
+
 /* True when the record at start (of the tracked file) was done before the restart. */
 bool checkpoint_skip(struct checkpoint *c, uint64_t start, uint64_t end);
 

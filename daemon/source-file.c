@@ -40,6 +40,13 @@ struct file_state {
 	struct event *commit;
 	struct file_sync *sync; /* journal.fsync for the checkpoint file */
 	uint64_t framed_index, framed_start, framed_end;
+	uint64_t skip_until; /* no record from here on was done before the restart */
+	/* done records not yet given to the checkpoint: adjacent ones make one range */
+	struct {
+		uint64_t start, end;
+		unsigned gen;
+		bool open;
+	} run;
 	bool commit_queued, commit_failed;
 	struct source_checkpoint info;
 };
@@ -60,11 +67,19 @@ static struct file_state *file_state(struct source *s)
  * Appends what finished since the last commit; with sync, the file is then synced as
  * journal.fsync says (statesync.h: at most once per batch window, off the loop).
  */
+static void flush_run(struct file_state *fs)
+{
+	if (fs->run.open)
+		checkpoint_done(fs->ck, fs->run.gen, fs->run.start, fs->run.end);
+	fs->run.open = false;
+}
+
 static void commit(struct source *s, struct file_state *fs, bool sync)
 {
 	char err[512];
 	int fd_before = checkpoint_fd(fs->ck);
 	fs->commit_queued = false;
+	flush_run(fs);
 	if (checkpoint_commit(fs->ck, err, sizeof(err)) < 0) {
 		if (!fs->commit_failed)
 			log_warnx("source '%s': %s (kept in memory, written at the next commit)",
@@ -86,10 +101,22 @@ static void commit_cb(evutil_socket_t fd, short what, void *arg)
 	commit(s, *source_state(s), true);
 }
 
-/* The record [start, end) of the file tracked as gen is done: appended at the next commit. */
+/*
+ * The record [start, end) of the file tracked as gen is done: appended at the next
+ * commit. Records mostly finish in the order they were read, so a record that
+ * continues the run extends it; the checkpoint hears of the run once.
+ */
 static void mark_done(struct file_state *fs, unsigned gen, uint64_t start, uint64_t end)
 {
-	checkpoint_done(fs->ck, gen, start, end);
+	if (fs->run.open && fs->run.gen == gen && fs->run.end == start) {
+		fs->run.end = end;
+	} else {
+		flush_run(fs);
+		fs->run.open = true;
+		fs->run.gen = gen;
+		fs->run.start = start;
+		fs->run.end = end;
+	}
 	/* One append for every record this loop iteration finishes. */
 	if (!fs->commit_queued) {
 		fs->commit_queued = true;
@@ -113,7 +140,7 @@ static bool file_framed(struct source *s, uint64_t index, uint64_t start, uint64
 	fs->framed_index = index;
 	fs->framed_start = start;
 	fs->framed_end = end;
-	return checkpoint_skip(fs->ck, start, end);
+	return start < fs->skip_until && checkpoint_skip(fs->ck, start, end);
 }
 
 /* A record that never entered the pipeline (rejected, or done in a run --resume
@@ -138,7 +165,9 @@ static bool file_checkpoint(const struct source *s, struct source_checkpoint *ck
 static uint64_t track_file(struct source *s, struct file_state *fs, int fd, bool first)
 {
 	const struct conf_source *cs = source_conf(s);
+	flush_run(fs); /* the done marks of the file read so far, before it is one of the older ones */
 	uint64_t pos = checkpoint_track(fs->ck, fd);
+	fs->skip_until = checkpoint_done_until(fs->ck);
 	enum checkpoint_match m = checkpoint_match(fs->ck);
 	uint64_t past = checkpoint_done_past(fs->ck);
 	struct stat st;

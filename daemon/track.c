@@ -159,21 +159,22 @@ bool track_idle(const struct tracker *t)
 	return true;
 }
 
-static struct entry *track_key(uint32_t source, struct item *it, void *token)
+static inline void track_key(uint32_t source, struct item *it, void *token, uint64_t start,
+			     uint64_t end)
 {
 	uint32_t slot = entry_new();
-	struct entry *e = &tab.v[slot - 1];
-	*e = (struct entry){
-	    .key = key_of(source, it->index), .token = token, .refs = 1, .status = TRACK_OK};
+	tab.v[slot - 1] = (struct entry){.key = key_of(source, it->index),
+					 .token = token,
+					 .start = start,
+					 .end = end,
+					 .refs = 1,
+					 .status = TRACK_OK};
 	it->track = slot;
-	return e;
 }
 
 void track_item(struct tracker *t, struct item *it, void *token, uint64_t start, uint64_t end)
 {
-	struct entry *e = track_key(t->source, it, token);
-	e->start = start;
-	e->end = end;
+	track_key(t->source, it, token, start, end);
 }
 
 void track_set_hook(track_hook_cb cb, void *arg)
@@ -191,7 +192,7 @@ bool track_hooked(void)
 void track_item_hooked(struct item *it)
 {
 	if (track_hooked() && it->track == 0)
-		track_key(it->source, it, NULL);
+		track_key(it->source, it, NULL, 0, 0);
 }
 
 void track_set_journal(track_journal_cb cb)
