@@ -71,10 +71,15 @@ struct sink {
 	struct bio_job sync_job;
 };
 
-/* A tracked record handed to the sinks: done once every sink has finished k records. */
+/*
+ * Tracked items handed to the sinks, holding refs references to one entry of track.c
+ * (one record, or a run of them): released once every sink has finished k items.
+ * Consecutive items of one entry share a held slot.
+ */
 struct held {
 	uint32_t source, track;
 	uint64_t index, k;
+	uint32_t refs;
 };
 
 struct sinks {
@@ -657,6 +662,16 @@ static bool any_busy(const struct sinks *ss)
 /* The hold takes over the item's reference to its record: the item leaves untracked. */
 static void hold(struct sinks *ss, struct item *it)
 {
+	if (ss->hn > 0) {
+		struct held *last = &ss->held[(ss->hhead + ss->hn - 1) & (ss->hcap - 1)];
+		if (last->track == it->track && last->source == it->source &&
+		    last->k + 1 == ss->count) {
+			last->k = ss->count;
+			last->refs++;
+			it->track = 0;
+			return;
+		}
+	}
 	if (ss->hn == ss->hcap) {
 		size_t cap = ss->hcap ? ss->hcap * 2 : 256;
 		struct held *v = xmalloc(cap * sizeof(*v));
@@ -669,7 +684,7 @@ static void hold(struct sinks *ss, struct item *it)
 	}
 	ss->held[(ss->hhead + ss->hn) & (ss->hcap - 1)] =
 	    (struct held){
-		.source = it->source, .track = it->track, .index = it->index, .k = ss->count};
+		.source = it->source, .track = it->track, .index = it->index, .k = ss->count, .refs = 1};
 	ss->hn++;
 	it->track = 0;
 }
@@ -685,7 +700,7 @@ static void release_done(struct sinks *ss)
 		struct held h = ss->held[ss->hhead];
 		ss->hhead = (ss->hhead + 1) & (ss->hcap - 1);
 		ss->hn--;
-		track_release_key(h.source, h.index, h.track);
+		track_release_refs(h.source, h.index, h.track, h.refs);
 	}
 }
 
@@ -903,7 +918,7 @@ uint64_t sinks_close(struct sinks *ss, uint64_t timeout_usec)
 		ss->hhead = (ss->hhead + 1) & (ss->hcap - 1);
 		ss->hn--;
 		track_abandon_key(h.source, h.index, h.track);
-		track_release_key(h.source, h.index, h.track);
+		track_release_refs(h.source, h.index, h.track, h.refs);
 	}
 	return left;
 }

@@ -379,6 +379,11 @@ void source_track(struct source *s, track_done_cb cb, void *arg, bool durable)
 	s->tracker = track_new(s->index, durable, cb, arg);
 }
 
+void source_track_runs(struct source *s, uint32_t run_max)
+{
+	track_set_run(s->tracker, run_max);
+}
+
 void source_set_token(struct source *s, void *token)
 {
 	s->token = token;

@@ -178,6 +178,8 @@ bool source_emit(struct source *s, const char *data, size_t len);
  * when the record was emitted (a connection, a request, a file).
  */
 void source_track(struct source *s, track_done_cb cb, void *arg, bool durable);
+/* Records read one after another may be done together, up to run_max (track_set_run). */
+void source_track_runs(struct source *s, uint32_t run_max);
 void source_set_token(struct source *s, void *token);
 /* The index given to the last record offered (emitted, rejected or skipped). */
 uint64_t source_last_index(const struct source *s);

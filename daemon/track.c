@@ -9,6 +9,13 @@
  * the record that reuses the entry. Only records in flight have entries: a few
  * times the pipeline's capacity at most. Outcomes only get worse: abandoned
  * outranks failed, which outranks ok.
+ *
+ * A tracker may let records read one after another share an entry (a run, at most
+ * run_max records, from one token and adjacent in the input): they are then done
+ * together, one callback for the run's whole byte range. That is what a file source's
+ * checkpoint needs, at a fraction of the cost per record; the price is that a run is
+ * done only when its last record is, so a kill repeats at most a run. Runs form only
+ * while no joblog or journal wants records one by one.
  */
 #include "track.h"
 
@@ -25,14 +32,17 @@ struct tracker {
 	bool durable;
 	track_done_cb cb;
 	void *arg;
+	uint32_t run_max; /* records an entry may hold (track_set_run), 0/1 = one */
+	uint32_t run;	  /* the entry of the last run, 0 = none */
 };
 
 struct entry {
-	uint64_t key; /* 0 = free (record indexes start at 1) */
+	uint64_t key; /* its first record's (source, index); 0 = free (indexes start at 1) */
 	void *token;
 	char *note;	     /* the joblog line, written once the record is done */
 	uint64_t journal_id; /* 0: not journaled */
 	uint64_t start, end; /* the record's bytes in its input (track_item) */
+	uint32_t records;    /* 1, or how many records of a run share it */
 	uint32_t refs;
 	uint32_t next_free; /* a free entry: the next free one's number, 0 = none */
 	uint8_t status;
@@ -63,7 +73,8 @@ static struct entry *entry_of(uint32_t source, uint64_t index, uint32_t slot)
 	if (slot == 0 || slot > tab.top)
 		return NULL;
 	struct entry *e = &tab.v[slot - 1];
-	return e->key == key_of(source, index) ? e : NULL;
+	uint64_t key = key_of(source, index);
+	return e->key != 0 && key - e->key < e->records ? e : NULL;
 }
 
 static struct entry *entry_of_item(const struct item *it)
@@ -167,14 +178,43 @@ static inline void track_key(uint32_t source, struct item *it, void *token, uint
 					 .token = token,
 					 .start = start,
 					 .end = end,
+					 .records = 1,
 					 .refs = 1,
 					 .status = TRACK_OK};
 	it->track = slot;
 }
 
-void track_item(struct tracker *t, struct item *it, void *token, uint64_t start, uint64_t end)
+void track_set_run(struct tracker *t, uint32_t run_max)
+{
+	t->run_max = run_max;
+}
+
+/* Out of line, so that joining a run stays a leaf function (no frame to build). */
+static __attribute__((noinline)) void track_item_new(struct tracker *t, struct item *it,
+						     void *token, uint64_t start, uint64_t end)
 {
 	track_key(t->source, it, token, start, end);
+	if (t->run_max > 1 && tab.hook == NULL && tab.journal == NULL)
+		t->run = it->track;
+}
+
+void track_item(struct tracker *t, struct item *it, void *token, uint64_t start, uint64_t end)
+{
+	/* The next record of the last run joins it (its entry may be free or another's
+	 * by now: the key says). No run forms while the joblog or the journal is on. */
+	if (t->run != 0) {
+		struct entry *e = &tab.v[t->run - 1];
+		if (e->key != 0 && e->key + e->records == key_of(t->source, it->index) &&
+		    e->records < t->run_max && e->token == token && e->end == start &&
+		    tab.hook == NULL && tab.journal == NULL) {
+			e->records++;
+			e->refs++;
+			e->end = end;
+			it->track = t->run;
+			return;
+		}
+	}
+	track_item_new(t, it, token, start, end);
 }
 
 void track_set_hook(track_hook_cb cb, void *arg)
@@ -204,7 +244,7 @@ void track_set_journal(track_journal_cb cb)
 bool track_journaled(const struct item *it, uint64_t id)
 {
 	struct entry *e = entry_of_item(it);
-	if (e == NULL)
+	if (e == NULL || e->records > 1)
 		return false;
 	e->journal_id = id;
 	return true;
@@ -212,8 +252,9 @@ bool track_journaled(const struct item *it, uint64_t id)
 
 bool track_note(const struct item *it, const char *line, bool failed)
 {
+	/* A run (formed before a reload added the joblog) has no line per record. */
 	struct entry *e = entry_of_item(it);
-	if (e == NULL)
+	if (e == NULL || e->records > 1)
 		return false;
 	/* One line per record: a part that failed is what the line says. */
 	if (e->note == NULL || failed || !e->note_failed) {
@@ -255,10 +296,11 @@ void track_abandon_key(uint32_t source, uint64_t index, uint32_t slot)
 
 /* The record's last reference is gone: its outcome goes to the journal, the joblog and
  * its tracker. Apart from track_release_key, so that its common path stays a decrement. */
-static void record_done(struct entry *e, uint64_t index)
+static __attribute__((noinline)) void record_done(struct entry *e)
 {
 	struct track_done d = {.token = e->token,
-			       .index = index,
+			       .index = e->key & INDEX_MASK,
+			       .records = e->records,
 			       .start = e->start,
 			       .end = e->end,
 			       .status = (enum track_status)e->status};
@@ -280,11 +322,16 @@ static void record_done(struct entry *e, uint64_t index)
 		t->cb(t->arg, &d);
 }
 
-void track_release_key(uint32_t source, uint64_t index, uint32_t slot)
+void track_release_refs(uint32_t source, uint64_t index, uint32_t slot, uint32_t refs)
 {
 	struct entry *e = entry_of(source, index, slot);
-	if (e != NULL && --e->refs == 0)
-		record_done(e, index);
+	if (e != NULL && (e->refs -= refs) == 0)
+		record_done(e);
+}
+
+void track_release_key(uint32_t source, uint64_t index, uint32_t slot)
+{
+	track_release_refs(source, index, slot, 1);
 }
 
 void track_retain(const struct item *it)

@@ -26,10 +26,11 @@
 
 enum track_status { TRACK_OK = 0, TRACK_FAILED, TRACK_ABANDONED };
 
-/* A record done, as its tracker's callback hears it. */
+/* A record done (or a run of them: track_set_run), as its tracker's callback hears it. */
 struct track_done {
 	void *token;	     /* the source's, when it was tracked */
-	uint64_t index;	     /* its ordinal in its source */
+	uint64_t index;	     /* its ordinal in its source (a run's first record's) */
+	uint32_t records;    /* 1, or how many records of a run */
 	uint64_t start, end; /* its bytes in the input, for a source reading one (else 0) */
 	enum track_status status;
 };
@@ -43,6 +44,13 @@ struct tracker;
  * leaves unfinished records there rather than in the daemon's spool.
  */
 struct tracker *track_new(uint32_t source, bool durable, track_done_cb cb, void *arg);
+/*
+ * Records that follow each other (consecutive indexes, adjacent byte ranges, one
+ * token) may share an entry, up to run_max of them: done together, one callback for
+ * the run, with the worst outcome of its records. For a source that needs only the
+ * position up to which its input is done (a file's checkpoint), not each record.
+ */
+void track_set_run(struct tracker *t, uint32_t run_max);
 /* Unregisters: records still in flight are forgotten, their callbacks never run. */
 void track_free(struct tracker *t);
 /* No record of t is in flight (true for NULL): freeing it forgets nothing. */
@@ -97,5 +105,7 @@ void track_retain_key(uint32_t source, uint64_t index, uint32_t track);
 void track_release_key(uint32_t source, uint64_t index, uint32_t track);
 void track_failed_key(uint32_t source, uint64_t index, uint32_t track);
 void track_abandon_key(uint32_t source, uint64_t index, uint32_t track);
+/* Releases refs references at once (a holder that took over several items'). */
+void track_release_refs(uint32_t source, uint64_t index, uint32_t track, uint32_t refs);
 
 #endif
