@@ -21,7 +21,7 @@ struct item {
 	uint32_t source;   /* index into the pipeline's source-name table */
 	uint32_t attempts; /* how many times a stage has started it */
 	uint32_t flags;
-	uint32_t track;	   /* its record's entry in track.c, 0 = nobody waits for it to be done */
+	uint32_t track; /* its record's entry in track.c, 0 = nobody waits for it to be done */
 	size_t len;
 	char data[];
 };

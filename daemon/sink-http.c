@@ -102,11 +102,8 @@ static void meta_push(struct http_sink *hs, const struct item *it)
 		hs->mhead = 0;
 		hs->mcap = cap;
 	}
-	hs->meta[(hs->mhead + hs->mn) % hs->mcap] =
-	    (struct rec_meta){.seq = it->seq,
-			      .index = it->index,
-			      .source = it->source,
-			      .track = it->track};
+	hs->meta[(hs->mhead + hs->mn) % hs->mcap] = (struct rec_meta){
+	    .seq = it->seq, .index = it->index, .source = it->source, .track = it->track};
 	hs->mn++;
 }
 
@@ -435,10 +432,8 @@ static uint64_t http_take_back(struct sink *s, sink_give_cb give, void *arg)
 	evtimer_del(hs->req_timer);
 	for (size_t i = 0; give != NULL && i < n; i++) {
 		const struct rec_meta *rm = &hs->meta[(hs->mhead + i) % hs->mcap];
-		struct recbuf_meta m = {.seq = rm->seq,
-					.index = rm->index,
-					.source = rm->source,
-					.track = rm->track};
+		struct recbuf_meta m = {
+		    .seq = rm->seq, .index = rm->index, .source = rm->source, .track = rm->track};
 		size_t len;
 		const char *data = recbuf_record(&hs->buf, i, &len);
 		give(arg, data, len, &m);

@@ -55,11 +55,8 @@ static void meta_push(struct redis_sink *rk, const struct item *it)
 		rk->mhead = 0;
 		rk->mcap = cap;
 	}
-	rk->meta[(rk->mhead + rk->mn) % rk->mcap] =
-	    (struct recbuf_meta){.seq = it->seq,
-				 .index = it->index,
-				 .source = it->source,
-				 .track = it->track};
+	rk->meta[(rk->mhead + rk->mn) % rk->mcap] = (struct recbuf_meta){
+	    .seq = it->seq, .index = it->index, .source = it->source, .track = it->track};
 	rk->mn++;
 }
 

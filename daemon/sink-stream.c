@@ -369,10 +369,8 @@ struct stream *stream_new(struct sink *s, const struct stream_ops *ops, void *ki
 void stream_append(struct sink *s, const struct item *it)
 {
 	struct stream *st = of(s);
-	struct recbuf_meta m = {.seq = it->seq,
-				.index = it->index,
-				.source = it->source,
-				.track = it->track};
+	struct recbuf_meta m = {
+	    .seq = it->seq, .index = it->index, .source = it->source, .track = it->track};
 	recbuf_add_meta(&st->out, it->data, it->len, &m);
 	if (recbuf_held(&st->out) >= HIGH_MARK)
 		st->saturated = true;

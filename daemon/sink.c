@@ -88,8 +88,8 @@ struct sinks {
 	struct sink **v;
 	size_t n;
 	bool started, draining, finished, in_pump, repump;
-	uint64_t count;	   /* items handed to the sinks */
-	struct held *held; /* a ring */
+	uint64_t count;		/* items handed to the sinks */
+	struct held *held;	/* a ring */
 	size_t hhead, hn, hcap; /* hcap: a power of two */
 };
 
@@ -257,10 +257,8 @@ void sink_append(struct sink *s, const char *data, size_t len)
 
 static void fd_append(struct sink *s, const struct item *it)
 {
-	struct recbuf_meta m = {.seq = it->seq,
-				.index = it->index,
-				.source = it->source,
-				.track = it->track};
+	struct recbuf_meta m = {
+	    .seq = it->seq, .index = it->index, .source = it->source, .track = it->track};
 	fd_add(s, it->data, it->len, &m);
 }
 
@@ -682,9 +680,11 @@ static void hold(struct sinks *ss, struct item *it)
 		ss->hhead = 0;
 		ss->hcap = cap;
 	}
-	ss->held[(ss->hhead + ss->hn) & (ss->hcap - 1)] =
-	    (struct held){
-		.source = it->source, .track = it->track, .index = it->index, .k = ss->count, .refs = 1};
+	ss->held[(ss->hhead + ss->hn) & (ss->hcap - 1)] = (struct held){.source = it->source,
+									.track = it->track,
+									.index = it->index,
+									.k = ss->count,
+									.refs = 1};
 	ss->hn++;
 	it->track = 0;
 }

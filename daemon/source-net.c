@@ -213,7 +213,7 @@ static void net_done_cb(void *arg, const struct track_done *d)
 	struct net_conn *c = d->token;
 	uint8_t *state = ack_find(&c->acks, d->index);
 	if (state != NULL)
-		*state = d->status == TRACK_OK	   ? ACK_OK
+		*state = d->status == TRACK_OK	     ? ACK_OK
 			 : d->status == TRACK_FAILED ? ACK_FAIL
 						     : ACK_ABANDONED;
 	c->outstanding--;

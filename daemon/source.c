@@ -61,7 +61,7 @@ struct source {
 	bool regular;
 	struct event *ev;
 	struct frame fr;
-	uint64_t fd_off;  /* the input's offset of fr.buf[fr.end] (what was read) */
+	uint64_t fd_off;	     /* the input's offset of fr.buf[fr.end] (what was read) */
 	uint64_t rec_start, rec_off; /* ... and of the last record framed (its tracked range) */
 };
 

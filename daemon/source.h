@@ -26,9 +26,9 @@ struct source;
 
 /* A file source's checkpoint in state_dir (issue 11), for status and metrics. */
 struct source_checkpoint {
-	uint64_t position;     /* every byte before it belongs to done records */
-	uint64_t committed_at; /* now_usec() of the last commit, 0 before the first */
-	uint64_t resumed_at;   /* where this run started reading (a restart's position) */
+	uint64_t position;	     /* every byte before it belongs to done records */
+	uint64_t committed_at;	     /* now_usec() of the last commit, 0 before the first */
+	uint64_t resumed_at;	     /* where this run started reading (a restart's position) */
 	uint64_t resumed_done_bytes; /* bytes done past it before the restart: records skipped */
 };
 

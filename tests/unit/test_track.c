@@ -21,6 +21,7 @@ struct seen {
 	int status[4096];
 	void *token[4096];
 	uint64_t start[4096], end[4096];
+	uint32_t records[4096];
 	size_t n;
 };
 
@@ -32,6 +33,7 @@ static void done_cb(void *arg, const struct track_done *d)
 	s->token[s->n] = d->token;
 	s->start[s->n] = d->start;
 	s->end[s->n] = d->end;
+	s->records[s->n] = d->records;
 	s->n++;
 }
 
@@ -162,6 +164,86 @@ START_TEST(untracked_items_are_free)
 	item_free(it);
 	track_release_key(5, 5, 1); /* unknown: nothing */
 	track_release_key(5, 5, 0);
+}
+END_TEST
+
+/* Runs (a file's checkpoint): consecutive records share an entry and are done together. */
+START_TEST(runs_are_done_together)
+{
+	struct seen s = {0};
+	int token, other_token;
+	struct tracker *t = track_new(0, true, done_cb, &s);
+	track_set_run(t, 4);
+	struct item *v[8];
+	for (int i = 0; i < 6; i++) { /* records 1-6, 10 bytes each */
+		v[i] = fresh(0, (uint64_t)i + 1);
+		track_item(t, v[i], &token, (uint64_t)i * 10, (uint64_t)i * 10 + 10);
+	}
+	ck_assert_uint_eq(v[3]->track, v[0]->track); /* 1-4: one run */
+	ck_assert_uint_ne(v[4]->track, v[0]->track); /* 5 starts the next */
+	ck_assert_uint_eq(v[5]->track, v[4]->track);
+	v[6] = fresh(0, 7); /* not adjacent to 6's bytes: a run of its own */
+	track_item(t, v[6], &token, 75, 80);
+	ck_assert_uint_ne(v[6]->track, v[5]->track);
+	v[7] = fresh(0, 8); /* another token (another file): its own */
+	track_item(t, v[7], &other_token, 80, 90);
+	ck_assert_uint_ne(v[7]->track, v[6]->track);
+	ck_assert_uint_eq(track_in_flight(), 4);
+	/* a sink holds two references of run 1-4 (one item's, taken over, and another) */
+	struct item *d = item_derive(v[1], "d", 1);
+	uint32_t run = v[0]->track;
+	track_retain_key(0, 2, run);
+	track_failed(v[2]);
+	for (int i = 0; i < 4; i++)
+		item_free(v[i]);
+	item_free(d);
+	ck_assert_uint_eq(s.n, 0); /* the sink still holds it */
+	track_release_refs(0, 2, run, 1);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_uint_eq(s.index[0], 1);
+	ck_assert_uint_eq(s.records[0], 4);
+	ck_assert_uint_eq(s.start[0], 0);
+	ck_assert_uint_eq(s.end[0], 40);
+	ck_assert_int_eq(s.status[0], TRACK_FAILED); /* the worst of its records */
+	for (int i = 4; i < 8; i++)
+		item_free(v[i]);
+	ck_assert_uint_eq(s.n, 4);
+	ck_assert_uint_eq(s.records[1], 2);
+	ck_assert_uint_eq(s.start[1], 40);
+	ck_assert_uint_eq(s.end[1], 60);
+	ck_assert_uint_eq(track_in_flight(), 0);
+	track_free(t);
+}
+END_TEST
+
+/* While the joblog wants a line per record, no run forms, and a run has no line. */
+static void no_hook(void *arg, const char *note, bool note_failed, enum track_status st)
+{
+}
+
+START_TEST(no_runs_for_the_joblog)
+{
+	struct seen s = {0};
+	struct tracker *t = track_new(0, true, done_cb, &s);
+	track_set_run(t, 4);
+	struct item *a = fresh(0, 1), *b = fresh(0, 2), *c = fresh(0, 3), *d = fresh(0, 4);
+	track_item(t, a, NULL, 0, 2);
+	track_item(t, b, NULL, 2, 4);
+	ck_assert_uint_eq(a->track, b->track);
+	ck_assert(!track_note(b, "2 ok", false)); /* written at once by the caller */
+	track_set_hook(no_hook, NULL);
+	track_item(t, c, NULL, 4, 6);
+	track_item(t, d, NULL, 6, 8);
+	ck_assert_uint_ne(c->track, b->track);
+	ck_assert_uint_ne(d->track, c->track);
+	ck_assert(track_note(c, "3 ok", false));
+	track_set_hook(NULL, NULL);
+	item_free(a);
+	item_free(b);
+	item_free(c);
+	item_free(d);
+	ck_assert_uint_eq(s.n, 3);
+	track_free(t);
 }
 END_TEST
 
@@ -332,6 +414,8 @@ int main(void)
 	tcase_add_test(tc, worst_outcome_wins);
 	tcase_add_test(tc, many_out_of_order_and_unregister);
 	tcase_add_test(tc, stale_holder_finds_nothing);
+	tcase_add_test(tc, runs_are_done_together);
+	tcase_add_test(tc, no_runs_for_the_joblog);
 	tcase_add_test(tc, untracked_items_are_free);
 	tcase_add_test(tc, hook_gets_the_line_at_the_end);
 	tcase_add_test(tc, journal_done_marks);
