@@ -42,12 +42,10 @@
 
 struct file_state {
 	struct event *poll;
-	/* state_dir: the checkpoint; the last record framed (untracked() may follow) */
+	/* state_dir: the checkpoint */
 	struct checkpoint *ck;
 	struct event *commit;
 	struct file_sync *sync; /* journal.fsync for the checkpoint file */
-	uint64_t framed_index, framed_start, framed_end;
-	uint64_t skip_until; /* no record from here on was done before the restart */
 	/* done records not yet given to the checkpoint: adjacent ones make one range */
 	struct {
 		uint64_t start, end;
@@ -139,15 +137,11 @@ static void file_done(void *arg, const struct track_done *d)
 		mark_done(fs, (unsigned)(uintptr_t)d->token, d->start, d->end);
 }
 
+/* Asked only before the end of what was done before the restart (source_framed_until). */
 static bool file_framed(struct source *s, uint64_t index, uint64_t start, uint64_t end)
 {
 	struct file_state *fs = *source_state(s);
-	if (fs == NULL || fs->ck == NULL)
-		return false;
-	fs->framed_index = index;
-	fs->framed_start = start;
-	fs->framed_end = end;
-	return start < fs->skip_until && checkpoint_skip(fs->ck, start, end);
+	return fs != NULL && fs->ck != NULL && checkpoint_skip(fs->ck, start, end);
 }
 
 /* A record that never entered the pipeline (rejected, or done in a run --resume
@@ -155,8 +149,10 @@ static bool file_framed(struct source *s, uint64_t index, uint64_t start, uint64
 static void file_untracked(struct source *s, uint64_t index)
 {
 	struct file_state *fs = *source_state(s);
-	if (fs != NULL && fs->ck != NULL && index == fs->framed_index)
-		mark_done(fs, checkpoint_gen(fs->ck), fs->framed_start, fs->framed_end);
+	uint64_t start, end;
+	source_framed_range(s, &start, &end);
+	if (fs != NULL && fs->ck != NULL && index == source_last_index(s))
+		mark_done(fs, checkpoint_gen(fs->ck), start, end);
 }
 
 static bool file_checkpoint(const struct source *s, struct source_checkpoint *ck)
@@ -175,7 +171,7 @@ static uint64_t track_file(struct source *s, struct file_state *fs, int fd, bool
 	flush_run(
 	    fs); /* the done marks of the file read so far, before it is one of the older ones */
 	uint64_t pos = checkpoint_track(fs->ck, fd);
-	fs->skip_until = checkpoint_done_until(fs->ck);
+	source_framed_until(s, checkpoint_done_until(fs->ck));
 	enum checkpoint_match m = checkpoint_match(fs->ck);
 	uint64_t past = checkpoint_done_past(fs->ck);
 	struct stat st;
@@ -252,8 +248,9 @@ static int file_open(struct source *s, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	if (scope_conf(source_scope(s))->state_dir != NULL &&
-	    checkpoint_start(s, fd, err, errlen) < 0) {
+	if (scope_conf(source_scope(s))->state_dir == NULL) {
+		source_framed_until(s, 0); /* no checkpoint: nothing to skip */
+	} else if (checkpoint_start(s, fd, err, errlen) < 0) {
 		close(fd);
 		return -1;
 	}

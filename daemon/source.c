@@ -63,6 +63,7 @@ struct source {
 	struct frame fr;
 	uint64_t fd_off;	     /* the input's offset of fr.buf[fr.end] (what was read) */
 	uint64_t rec_start, rec_off; /* ... and of the last record framed (its tracked range) */
+	uint64_t framed_until;	     /* the kind's framed() hears of records starting before */
 };
 
 _Static_assert(offsetof(struct source_kind, conf) == 0, "a source kind starts with its conf");
@@ -132,6 +133,7 @@ struct source *source_new(struct scope *sc, const struct conf_source *cs, uint32
 	s->out = out;
 	s->max_item = scope_conf(sc)->max_item_bytes;
 	s->fd = -1;
+	s->framed_until = UINT64_MAX;
 	s->inherited_fd = -1;
 	s->rest_fd = -1;
 	s->unread = UINT64_MAX;
@@ -677,7 +679,7 @@ static bool split_records(struct source *s)
 	while ((r = frame_next(&s->fr, &rec, &len)) != FRAME_MORE) {
 		s->rec_start = s->rec_off;
 		s->rec_off = s->fd_off - (s->fr.end - s->fr.start);
-		if (s->kind->framed != NULL &&
+		if (s->kind->framed != NULL && s->rec_start < s->framed_until &&
 		    s->kind->framed(s, s->next_index + 1, s->rec_start, s->rec_off)) {
 			s->next_index++;
 			continue;
@@ -716,7 +718,7 @@ static void fd_read(struct source *s)
 		if (frame_last(&s->fr, &rec, &len)) {
 			s->rec_start = s->rec_off;
 			s->rec_off = s->fd_off;
-			bool skip = s->kind->framed != NULL &&
+			bool skip = s->kind->framed != NULL && s->rec_start < s->framed_until &&
 				    s->kind->framed(s, s->next_index + 1, s->rec_start, s->rec_off);
 			if (skip)
 				s->next_index++;
@@ -803,6 +805,17 @@ void source_fd_reset(struct source *s, int fd)
 int source_fd(const struct source *s)
 {
 	return s->fd;
+}
+
+void source_framed_until(struct source *s, uint64_t off)
+{
+	s->framed_until = off;
+}
+
+void source_framed_range(const struct source *s, uint64_t *start, uint64_t *end)
+{
+	*start = s->rec_start;
+	*end = s->rec_off;
 }
 
 void source_fd_seek(struct source *s, uint64_t off)

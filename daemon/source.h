@@ -203,6 +203,14 @@ void source_end(struct source *s);
 /* Marks the source as failed (its input broke): the job exits 1. */
 void source_set_failed(struct source *s);
 
+/*
+ * framed() is asked only about records that start before off (a file source: none
+ * past the last range a checkpoint had done before the restart can be skipped).
+ */
+void source_framed_until(struct source *s, uint64_t off);
+/* The byte range of the last record the framed reader found. */
+void source_framed_range(const struct source *s, uint64_t *start, uint64_t *end);
+
 /* The framed fd reader. */
 void source_fd_attach(struct source *s, int fd);
 void source_fd_start(struct source *s);
