@@ -87,6 +87,7 @@ struct http_src {
 	uint64_t last_cap_log;
 	bool tls_on;
 	struct tls_endpoint tls;
+	struct tls_fail_log tls_failures;
 };
 
 /* Logging the cap at most this often. */
@@ -134,12 +135,13 @@ static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
 	struct http_src *hs = arg;
 	if (hs->tls_on && evcon != NULL &&
 	    !tls_established(evhttp_connection_get_bufferevent(evcon))) {
-		char why[256], *addr = NULL;
+		char why[256], peer[128], *addr = NULL;
 		ev_uint16_t port = 0;
 		evhttp_connection_get_peer(evcon, &addr, &port);
-		log_warnx("source '%s': TLS handshake with %s:%u failed: %s", hs->cs->name,
-			  addr ? addr : "?", (unsigned)port,
-			  tls_error(evhttp_connection_get_bufferevent(evcon), why, sizeof(why)));
+		snprintf(peer, sizeof(peer), "%s:%u", addr ? addr : "?", (unsigned)port);
+		tls_log_failure(
+		    &hs->tls_failures, hs->cs->name, peer,
+		    tls_error(evhttp_connection_get_bufferevent(evcon), why, sizeof(why)));
 	}
 	hs->n_conns--;
 	if (may_accept(hs))

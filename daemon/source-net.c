@@ -134,6 +134,7 @@ struct net_src {
 	uint64_t refused, refused_unlogged, last_refuse_log;
 	bool tls_on;
 	struct tls_endpoint tls;
+	struct tls_fail_log tls_failures;
 };
 
 static void conn_read(struct net_conn *c);
@@ -544,8 +545,8 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (c->tls && !c->tls_ready && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF))) {
 		char why[256];
-		log_warnx("source '%s': TLS handshake with %s failed: %s", ns->cs->name, c->peer,
-			  tls_error(bev, why, sizeof(why)));
+		tls_log_failure(&ns->tls_failures, ns->cs->name, c->peer,
+				tls_error(bev, why, sizeof(why)));
 		c->eof = c->broken = true;
 		conn_read(c);
 		conn_shut(c, NULL);

@@ -265,6 +265,23 @@ const char *tls_reason(struct bufferevent *bev, char *buf, size_t len)
 	return buf;
 }
 
+void tls_log_failure(struct tls_fail_log *l, const char *source, const char *peer, const char *why)
+{
+	uint64_t now = now_usec();
+	if (l->last_usec != 0 && now - l->last_usec < TLS_FAIL_LOG_USEC) {
+		l->suppressed++;
+		return;
+	}
+	if (l->suppressed > 0)
+		log_warnx("source '%s': TLS handshake with %s failed: %s (and %llu more since the "
+			  "last line)",
+			  source, peer, why, (unsigned long long)l->suppressed);
+	else
+		log_warnx("source '%s': TLS handshake with %s failed: %s", source, peer, why);
+	l->last_usec = now;
+	l->suppressed = 0;
+}
+
 const char *tls_error(struct bufferevent *bev, char *buf, size_t len)
 {
 	int e = errno;

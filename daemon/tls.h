@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/util.h>
 
@@ -78,6 +79,17 @@ void tls_renew(void);
  * else OpenSSL's error, else errno's.
  */
 const char *tls_error(struct bufferevent *bev, char *buf, size_t len);
+/*
+ * A listener's failed handshakes, for the log: the first in full, then at most one line
+ * every TLS_FAIL_LOG_USEC saying how many failed meanwhile, so a port scanner or a
+ * fleet of misconfigured clients cannot flood the journal.
+ */
+#define TLS_FAIL_LOG_USEC 10000000
+struct tls_fail_log {
+	uint64_t last_usec;  /* when the last line was written, 0 = never */
+	uint64_t suppressed; /* failures since, not logged */
+};
+void tls_log_failure(struct tls_fail_log *l, const char *source, const char *peer, const char *why);
 /* The handshake of a TLS bufferevent finished (false: still running, or failed). */
 bool tls_established(struct bufferevent *bev);
 /* The same when TLS itself failed (a certificate, the protocol), else NULL. */

@@ -57,6 +57,13 @@ net send "127.0.0.1:$port" 'plain\n' --wait-close >/dev/null || fail "plain send
 wait_for 'grep -q "TLS handshake with 127.0.0.1:[0-9]* failed" "$DAEMON_ERR"' 30 ||
 	fail "no log line for the plain-text client"
 assert_eq 3 "$(lines "$T/a.out")" "the plain-text client's line is not an item"
+# 20 more failed handshakes (each handled before the daemon closes its connection):
+# at most one log line per 10 s, not one each.
+for i in $(seq 1 20); do
+	net send "127.0.0.1:$port" 'plain\n' --wait-close >/dev/null || fail "plain sender $i"
+done
+n=$(grep -c "TLS handshake with 127.0.0.1:[0-9]* failed" "$DAEMON_ERR")
+[ "$n" -le 3 ] || fail "$n log lines for 21 failed handshakes (at most one per 10 s)"
 
 # --- reload: a renewed certificate (new serial, same path) serves new connections.
 assert_eq "serial=03E9" "$(tls_serial "127.0.0.1:$port")" "the first certificate's serial"
